@@ -1,0 +1,179 @@
+/* file.c - whole-file reads, atomic writes (temp + fsync + rename + dir fsync), hashing,
+ * and small numeric helpers. Invariant: a path written through this module is either the
+ * old content or the complete new content, never a mix, even if the process is killed. */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <math.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "synthloop/sl_core.h"
+
+sl_status sl_read_file(const char *path, char **out, size_t *len) {
+    *out = NULL;
+    if (len) *len = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f) return sl_set_error(SL_ERR_IO, "%s: %s", path, strerror(errno));
+    size_t cap = 1 << 16, n = 0;
+    char *buf = malloc(cap + 1);
+    if (!buf) {
+        fclose(f);
+        return sl_set_error(SL_ERR_NOMEM, "%s: out of memory", path);
+    }
+    for (;;) {
+        size_t got = fread(buf + n, 1, cap - n, f);
+        n += got;
+        if (n < cap) {
+            if (ferror(f)) {
+                int e = errno;
+                free(buf);
+                fclose(f);
+                return sl_set_error(SL_ERR_IO, "%s: read failed: %s", path, strerror(e));
+            }
+            break;
+        }
+        size_t ncap = cap * 2;
+        char *nb = realloc(buf, ncap + 1);
+        if (!nb) {
+            free(buf);
+            fclose(f);
+            return sl_set_error(SL_ERR_NOMEM, "%s: out of memory", path);
+        }
+        buf = nb;
+        cap = ncap;
+    }
+    fclose(f);
+    buf[n] = '\0';
+    *out = buf;
+    if (len) *len = n;
+    return SL_OK;
+}
+
+static void fsync_dir_of(const char *path) {
+    char *copy = strdup(path);
+    if (!copy) return;
+    int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY);
+    if (fd >= 0) {
+        fsync(fd);
+        close(fd);
+    }
+    free(copy);
+}
+
+sl_status sl_atomic_open(sl_atomic_file *f, const char *path) {
+    memset(f, 0, sizeof *f);
+    size_t n = strlen(path) + 32;
+    f->tmp_path = malloc(n);
+    f->final_path = strdup(path);
+    if (!f->tmp_path || !f->final_path) {
+        free(f->tmp_path);
+        free(f->final_path);
+        memset(f, 0, sizeof *f);
+        return sl_set_error(SL_ERR_NOMEM, "%s: out of memory", path);
+    }
+    snprintf(f->tmp_path, n, "%s.tmp.%ld", path, (long)getpid());
+    f->fp = fopen(f->tmp_path, "wb");
+    if (!f->fp) {
+        int e = errno;
+        free(f->tmp_path);
+        free(f->final_path);
+        memset(f, 0, sizeof *f);
+        return sl_set_error(SL_ERR_IO, "%s: cannot create: %s", path, strerror(e));
+    }
+    return SL_OK;
+}
+
+void sl_atomic_abort(sl_atomic_file *f) {
+    if (f->fp) fclose(f->fp);
+    if (f->tmp_path) unlink(f->tmp_path);
+    free(f->tmp_path);
+    free(f->final_path);
+    memset(f, 0, sizeof *f);
+}
+
+sl_status sl_atomic_commit(sl_atomic_file *f) {
+    if (!f->fp) return sl_set_error(SL_ERR_STATE, "atomic file not open");
+    int bad = ferror(f->fp);
+    int e = errno;
+    if (fflush(f->fp) != 0) {
+        bad = 1;
+        e = errno;
+    }
+    if (!bad && fsync(fileno(f->fp)) != 0) {
+        bad = 1;
+        e = errno;
+    }
+    if (fclose(f->fp) != 0 && !bad) {
+        bad = 1;
+        e = errno;
+    }
+    f->fp = NULL;
+    if (bad) {
+        sl_status s = sl_set_error(SL_ERR_IO, "%s: write failed: %s", f->final_path, strerror(e));
+        sl_atomic_abort(f);
+        return s;
+    }
+    if (rename(f->tmp_path, f->final_path) != 0) {
+        e = errno;
+        sl_status s = sl_set_error(SL_ERR_IO, "%s: rename failed: %s", f->final_path, strerror(e));
+        sl_atomic_abort(f);
+        return s;
+    }
+    fsync_dir_of(f->final_path);
+    free(f->tmp_path);
+    free(f->final_path);
+    memset(f, 0, sizeof *f);
+    return SL_OK;
+}
+
+sl_status sl_write_file_atomic(const char *path, const void *data, size_t len) {
+    sl_atomic_file f;
+    SL_TRY(sl_atomic_open(&f, path));
+    if (len && fwrite(data, 1, len, f.fp) != len) {
+        sl_status s = sl_set_error(SL_ERR_IO, "%s: write failed: %s", path, strerror(errno));
+        sl_atomic_abort(&f);
+        return s;
+    }
+    return sl_atomic_commit(&f);
+}
+
+sl_status sl_sha256_file(const char *path, char hex[65]) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return sl_set_error(SL_ERR_IO, "%s: %s", path, strerror(errno));
+    crypto_hash_sha256_state st;
+    crypto_hash_sha256_init(&st);
+    unsigned char buf[1 << 16];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0) crypto_hash_sha256_update(&st, buf, n);
+    int err = ferror(f);
+    fclose(f);
+    if (err) return sl_set_error(SL_ERR_IO, "%s: read failed", path);
+    unsigned char dig[crypto_hash_sha256_BYTES];
+    crypto_hash_sha256_final(&st, dig);
+    sodium_bin2hex(hex, 65, dig, sizeof dig);
+    return SL_OK;
+}
+
+int sl_all_finite_f32(const float *x, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(x[i])) return 0;
+    return 1;
+}
+
+int sl_all_finite_f64(const double *x, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(x[i])) return 0;
+    return 1;
+}
+
+sl_status sl_mul_size(size_t a, size_t b, size_t *out) {
+    if (a != 0 && b > SIZE_MAX / a) return sl_set_error(SL_ERR_RANGE, "size overflow");
+    *out = a * b;
+    return SL_OK;
+}
