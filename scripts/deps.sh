@@ -6,7 +6,7 @@ PKGS="build-essential pkg-config clang libclang-rt-14-dev
 libopenblas-dev libmujoco-dev libsqlite3-dev sqlite3 libcjson-dev libzip-dev zlib1g-dev
 libhdf5-dev libmicrohttpd-dev libsodium-dev
 python3 python3-numpy python3-scipy python3-torch python3-h5py python3-sklearn
-chromium chromium-driver wrk valgrind"
+python3-pil chromium chromium-driver wrk valgrind"
 missing=""
 for p in $PKGS; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed"; then
