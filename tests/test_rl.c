@@ -1,0 +1,270 @@
+/* test_rl.c - replay buffer sampling, TD3+BC and SAC learning, weights, determinism. */
+#include "harness.h"
+#include "synthloop/sl_nn.h"
+#include "synthloop/sl_rl.h"
+
+#define OD 4
+#define AD 2
+
+/* A one-step contextual bandit: the best action is a*(s) = 0.8 * tanh(W s). */
+static void best_action(const float *s, float *a) {
+    static const float W[AD][OD] = {{0.9f, -0.5f, 0.3f, 0.0f}, {-0.2f, 0.7f, 0.0f, 0.6f}};
+    for (int j = 0; j < AD; j++) {
+        float z = 0;
+        for (int i = 0; i < OD; i++) z += W[j][i] * s[i];
+        a[j] = 0.8f * tanhf(z);
+    }
+}
+
+static float bandit_reward(const float *s, const float *a) {
+    float b[AD], r = 0;
+    best_action(s, b);
+    for (int j = 0; j < AD; j++) r -= (a[j] - b[j]) * (a[j] - b[j]);
+    return r;
+}
+
+/* n transitions: actions = a* + noise (behaviour data of medium quality). */
+static void make_bandit(size_t n, float noise, uint64_t seed, float *obs, float *act, float *rew,
+                        float *next, float *done) {
+    sl_rng r;
+    sl_rng_seed(&r, seed, 0);
+    for (size_t k = 0; k < n; k++) {
+        for (int i = 0; i < OD; i++) obs[k * OD + i] = (float)sl_rng_uniform_range(&r, -1, 1);
+        best_action(obs + k * OD, act + k * AD);
+        for (int j = 0; j < AD; j++) {
+            float v = act[k * AD + j] + noise * (float)sl_rng_normal(&r);
+            act[k * AD + j] = v > 1 ? 1 : (v < -1 ? -1 : v);
+        }
+        rew[k] = bandit_reward(obs + k * OD, act + k * AD);
+        for (int i = 0; i < OD; i++) next[k * OD + i] = obs[k * OD + i];
+        done[k] = 1.0f;
+    }
+}
+
+typedef struct {
+    size_t n;
+    float *obs, *act, *rew, *next, *done;
+} bandit;
+
+static bandit bandit_new(size_t n, float noise, uint64_t seed) {
+    bandit b = {n, malloc(n * OD * 4), malloc(n * AD * 4), malloc(n * 4), malloc(n * OD * 4),
+                malloc(n * 4)};
+    make_bandit(n, noise, seed, b.obs, b.act, b.rew, b.next, b.done);
+    return b;
+}
+
+static void bandit_free(bandit *b) {
+    free(b->obs);
+    free(b->act);
+    free(b->rew);
+    free(b->next);
+    free(b->done);
+}
+
+TEST(replay_rejects_bad_input) {
+    sl_replay *r;
+    CHECK_OK(sl_replay_alloc(&r, 4, OD, AD));
+    bandit b = bandit_new(5, 0.1f, 1);
+    CHECK_STATUS(sl_replay_add(r, 5, b.obs, b.act, b.rew, b.next, b.done, NULL, SL_SOURCE_REAL),
+                 SL_ERR_RANGE);
+    b.obs[2 * OD + 1] = NAN;
+    CHECK_STATUS(sl_replay_add(r, 3, b.obs, b.act, b.rew, b.next, b.done, NULL, SL_SOURCE_REAL),
+                 SL_ERR_NAN);
+    CHECK(strstr(sl_last_error(), "row 2") != NULL);
+    CHECK(r->n == 0);
+    float w[2] = {1.0f, -0.5f};
+    CHECK_STATUS(sl_replay_add(r, 2, b.act, b.act, b.rew, b.act, b.done, w, SL_SOURCE_SYNTH),
+                 SL_ERR_ARG);
+    sl_batch bt;
+    CHECK_OK(sl_batch_alloc(&bt, 8, OD, AD));
+    sl_rng rng;
+    sl_rng_seed(&rng, 1, 0);
+    CHECK_STATUS(sl_replay_sample(r, &bt, SL_RL_SAMPLE_PROPORTIONAL, &rng), SL_ERR_STATE);
+    sl_batch_free(&bt);
+    bandit_free(&b);
+    sl_replay_free(r);
+}
+
+/* Draw many batches and compare each row's frequency (proportional) or accumulated loss
+ * weight (importance) with w_i / sum(w). */
+static void check_sampling(sl_rl_sampling mode) {
+    enum { N = 6 };
+    float w[N] = {1.0f, 1.0f, 0.0f, 3.0f, 0.5f, 0.0f};
+    sl_source src[N] = {SL_SOURCE_REAL, SL_SOURCE_REAL, SL_SOURCE_REAL,
+                        SL_SOURCE_SYNTH, SL_SOURCE_SYNTH, SL_SOURCE_SYNTH};
+    sl_replay *r;
+    CHECK_OK(sl_replay_alloc(&r, N, OD, AD));
+    bandit b = bandit_new(N, 0.1f, 2);
+    for (int i = 0; i < N; i++)
+        CHECK_OK(sl_replay_add(r, 1, b.obs + i * OD, b.act + i * AD, b.rew + i, b.next + i * OD,
+                               b.done + i, &w[i], src[i]));
+    CHECK_CLOSE(sl_replay_synth_share(r), 3.5 / 5.5, 1e-12);
+    sl_batch bt;
+    CHECK_OK(sl_batch_alloc(&bt, 64, OD, AD));
+    sl_rng rng;
+    sl_rng_seed(&rng, 3, 0);
+    double infl[N] = {0};
+    double total = 0;
+    for (int it = 0; it < 4000; it++) {
+        CHECK_OK(sl_replay_sample(r, &bt, mode, &rng));
+        for (int k = 0; k < bt.B; k++) {
+            infl[bt.index[k]] += (double)bt.lw[k];
+            total += (double)bt.lw[k];
+        }
+    }
+    for (int i = 0; i < N; i++) {
+        double want = (double)w[i] / 5.5;
+        CHECK_MSG(fabs(infl[i] / total - want) < 0.01, "%s row %d influence %.4f want %.4f",
+                  sl_rl_sampling_name(mode), i, infl[i] / total, want);
+    }
+    CHECK(infl[2] == 0.0 && infl[5] == 0.0);
+    sl_batch_free(&bt);
+    bandit_free(&b);
+    sl_replay_free(r);
+}
+
+TEST(sampling_proportional_matches_weights) { check_sampling(SL_RL_SAMPLE_PROPORTIONAL); }
+TEST(sampling_importance_matches_weights) { check_sampling(SL_RL_SAMPLE_IMPORTANCE); }
+
+static sl_agent *train_bandit(sl_rl_algo algo, const bandit *b, int updates, uint64_t seed,
+                              const bandit *extra, float extra_w, sl_rl_sampling mode) {
+    sl_rl_config cfg = sl_rl_config_defaults(algo, OD, AD);
+    cfg.hidden = 64;
+    cfg.batch = 64;
+    cfg.lr_actor = 1e-3f;
+    cfg.lr_critic = 1e-3f;
+    cfg.seed = seed;
+    cfg.sampling = mode;
+    cfg.policy_freq = 1;
+    sl_agent *ag = NULL;
+    if (sl_agent_new(&ag, &cfg, NULL, NULL) != SL_OK) return NULL;
+    sl_replay *r;
+    size_t cap = b->n + (extra ? extra->n : 0);
+    sl_replay_alloc(&r, cap, OD, AD);
+    sl_replay_add(r, b->n, b->obs, b->act, b->rew, b->next, b->done, NULL, SL_SOURCE_REAL);
+    if (extra) {
+        float *w = malloc(extra->n * sizeof(float));
+        for (size_t i = 0; i < extra->n; i++) w[i] = extra_w;
+        sl_replay_add(r, extra->n, extra->obs, extra->act, extra->rew, extra->next, extra->done,
+                      w, SL_SOURCE_SYNTH);
+        free(w);
+    }
+    sl_rl_stats st;
+    for (int i = 0; i < updates; i++)
+        if (sl_agent_update(ag, r, &st) != SL_OK) {
+            sl_agent_free(ag);
+            ag = NULL;
+            break;
+        }
+    sl_replay_free(r);
+    return ag;
+}
+
+static double optimal_gap(sl_agent *ag, const bandit *test) {
+    float *pred = malloc(test->n * AD * 4), best[AD];
+    sl_agent_act(ag, test->obs, (int)test->n, pred);
+    double acc = 0;
+    for (size_t k = 0; k < test->n; k++) {
+        best_action(test->obs + k * OD, best);
+        for (int j = 0; j < AD; j++) acc += (pred[k * AD + j] - best[j]) * (pred[k * AD + j] - best[j]);
+    }
+    free(pred);
+    return acc / (double)(test->n * AD);
+}
+
+TEST(td3bc_learns_bandit) {
+    bandit data = bandit_new(2000, 0.3f, 10), test = bandit_new(500, 0.0f, 11);
+    sl_agent *ag = train_bandit(SL_RL_TD3BC, &data, 1500, 1, NULL, 0, SL_RL_SAMPLE_PROPORTIONAL);
+    CHECK(ag != NULL);
+    if (ag) {
+        double gap = optimal_gap(ag, &test);
+        /* behaviour noise is 0.3 (MSE 0.09): the learned policy must beat the data clearly */
+        CHECK_MSG(gap < 0.03, "td3bc gap to optimal %.4f", gap);
+        double mse;
+        CHECK_OK(sl_agent_action_mse(ag, test.obs, test.act, test.n, &mse));
+        CHECK_CLOSE(mse, gap, 1e-9); /* test.act are optimal (noise 0) up to clamping */
+    }
+    sl_agent_free(ag);
+    bandit_free(&data);
+    bandit_free(&test);
+}
+
+TEST(sac_learns_bandit) {
+    bandit data = bandit_new(2000, 0.3f, 12), test = bandit_new(500, 0.0f, 13);
+    sl_agent *ag = train_bandit(SL_RL_SAC, &data, 1500, 2, NULL, 0, SL_RL_SAMPLE_PROPORTIONAL);
+    CHECK(ag != NULL);
+    if (ag) {
+        double gap = optimal_gap(ag, &test);
+        CHECK_MSG(gap < 0.05, "sac gap to optimal %.4f", gap);
+    }
+    sl_agent_free(ag);
+    bandit_free(&data);
+    bandit_free(&test);
+}
+
+static int same_actions(sl_agent *x, sl_agent *y, const bandit *test) {
+    float *p = malloc(test->n * AD * 4), *q = malloc(test->n * AD * 4);
+    sl_agent_act(x, test->obs, (int)test->n, p);
+    sl_agent_act(y, test->obs, (int)test->n, q);
+    int same = memcmp(p, q, test->n * AD * 4) == 0;
+    free(p);
+    free(q);
+    return same;
+}
+
+TEST(deterministic_and_zero_weight_has_no_influence) {
+    bandit data = bandit_new(500, 0.3f, 20), test = bandit_new(100, 0.0f, 21);
+    bandit poison = bandit_new(500, 0.0f, 22);
+    for (size_t i = 0; i < poison.n * AD; i++) poison.act[i] = -poison.act[i]; /* wrong actions */
+    for (int mode = 0; mode < SL_RL_SAMPLING_COUNT; mode++) {
+        sl_agent *a1 = train_bandit(SL_RL_TD3BC, &data, 200, 5, NULL, 0, (sl_rl_sampling)mode);
+        sl_agent *a2 = train_bandit(SL_RL_TD3BC, &data, 200, 5, NULL, 0, (sl_rl_sampling)mode);
+        sl_agent *a3 = train_bandit(SL_RL_TD3BC, &data, 200, 5, &poison, 0.0f, (sl_rl_sampling)mode);
+        sl_agent *a4 = train_bandit(SL_RL_TD3BC, &data, 200, 5, &poison, 1.0f, (sl_rl_sampling)mode);
+        CHECK(a1 && a2 && a3 && a4);
+        if (a1 && a2 && a3 && a4) {
+            CHECK_MSG(same_actions(a1, a2, &test), "same seed gave different bits (%s)",
+                      sl_rl_sampling_name((sl_rl_sampling)mode));
+            CHECK_MSG(same_actions(a1, a3, &test), "zero-weight synthetic rows changed the policy (%s)",
+                      sl_rl_sampling_name((sl_rl_sampling)mode));
+            CHECK(!same_actions(a1, a4, &test));
+        }
+        sl_agent_free(a1);
+        sl_agent_free(a2);
+        sl_agent_free(a3);
+        sl_agent_free(a4);
+    }
+    bandit_free(&data);
+    bandit_free(&test);
+    bandit_free(&poison);
+}
+
+TEST(checkpoint_roundtrip) {
+    bandit data = bandit_new(300, 0.3f, 30), test = bandit_new(50, 0.0f, 31);
+    for (int algo = 0; algo < SL_RL_ALGO_COUNT; algo++) {
+        sl_agent *a = train_bandit((sl_rl_algo)algo, &data, 50, 7, NULL, 0, SL_RL_SAMPLE_PROPORTIONAL);
+        char path[700];
+        snprintf(path, sizeof path, "%s/policy_%d.safetensors", harness_tmpdir(), algo);
+        CHECK_OK(sl_agent_save(a, path));
+        sl_agent *b = NULL;
+        CHECK_OK(sl_agent_load(&b, path));
+        if (a && b) CHECK(same_actions(a, b, &test));
+        sl_agent_free(a);
+        sl_agent_free(b);
+    }
+    CHECK_STATUS(sl_agent_load(&(sl_agent *){NULL}, "/nonexistent.safetensors"), SL_ERR_IO);
+    bandit_free(&data);
+    bandit_free(&test);
+}
+
+int main(void) {
+    sl_nn_set_threads(1);
+    RUN(replay_rejects_bad_input);
+    RUN(sampling_proportional_matches_weights);
+    RUN(sampling_importance_matches_weights);
+    RUN(td3bc_learns_bandit);
+    RUN(sac_learns_bandit);
+    RUN(deterministic_and_zero_weight_has_no_influence);
+    RUN(checkpoint_roundtrip);
+    return harness_done();
+}
