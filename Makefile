@@ -33,7 +33,7 @@ HDF5_CFLAGS := $(shell pkg-config --cflags hdf5 2>/dev/null || echo -I/usr/inclu
 HDF5_LIBS   := $(shell pkg-config --libs hdf5 2>/dev/null || echo -L/usr/lib/x86_64-linux-gnu/hdf5/serial -lhdf5)
 
 CPPFLAGS := -Iinclude -Isrc -I$(BUILD)/gen -I/usr/include/x86_64-linux-gnu/openblas-pthread \
-            $(HDF5_CFLAGS) -D_GNU_SOURCE -DSL_GIT_DESCRIBE='"$(GIT_DESC)"' -MMD -MP
+            $(HDF5_CFLAGS) -D_GNU_SOURCE -MMD -MP
 CFLAGS   := -std=c11 $(OPTFLAGS) -fopenmp $(WARN) $(EXTRA_CFLAGS)
 LDLIBS   := -lopenblas -lmujoco -lsqlite3 -lcjson -lzip -lz $(HDF5_LIBS) -lmicrohttpd -lsodium \
             -lpthread -lm
@@ -73,6 +73,14 @@ $(BUILD)/gen/commands.inc: $(CMD_SRC) scripts/gen_commands.sh
 	@scripts/gen_commands.sh $@ $(CMD_SRC)
 
 $(BUILD)/src/cli/main.o: $(BUILD)/gen/commands.inc
+
+# The code version baked into the binary; rewritten only when `git describe` changes.
+.PHONY: FORCE
+$(BUILD)/gen/version.h: FORCE
+	@mkdir -p $(dir $@)
+	@echo '#define SL_GIT_DESCRIBE "$(GIT_DESC)"' > $@.tmp
+	@if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
+$(BUILD)/src/core/status.o: $(BUILD)/gen/version.h
 
 $(LIB): $(LIB_OBJ)
 	@rm -f $@

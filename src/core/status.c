@@ -50,8 +50,6 @@ void sl_assert_fail(const char *expr, const char *file, int line) {
     abort();
 }
 
-#ifndef SL_GIT_DESCRIBE
-#define SL_GIT_DESCRIBE "unknown"
-#endif
+#include "version.h" /* generated: SL_GIT_DESCRIBE */
 const char *sl_version(void) { return "0.1.0"; }
 const char *sl_git_describe(void) { return SL_GIT_DESCRIBE; }

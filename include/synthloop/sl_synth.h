@@ -1,0 +1,107 @@
+/* sl_synth.h - gated branch collection: short synthetic branches rolled out by the world model
+ * from real (episode, t) starts, actions from a behaviour clone with noise, every branch scored
+ * by trust_net and gated (trust floor + std-ratio band; non-finite -> rejected).
+ *
+ * File (`synthloop branches collect --output FILE.npz`), documented in docs/WORLD.md:
+ *   branch arrays (N branches, horizon H, latent Z, action A, econ E):
+ *     branch_states f4 [N, H+1, Z]   branch_actions f4 [N, H, A]   branch_rewards f4 [N, H]
+ *     branch_econ f4 [N, H, E]       real_states f4 [N, H+1, Z]
+ *     trust f8 [N]  std_ratio f8 [N]  passed b1 [N]  reason i4 [N]  member i4 [N]
+ *     source_episode i4 [N]  source_t i4 [N]  brick_id i4 [N]
+ *     delta_mpl f8 [N]  delta_error f8 [N]  delta_ep f8 [N]
+ *   flattened transitions of the PASSED branches (M = passed * H rows, D4RL names):
+ *     observations f4 [M, Z] (= z_t)  actions f4 [M, A]  rewards f4 [M]
+ *     next_observations f4 [M, Z]  terminals b1 [M] (always 0)  timeouts b1 [M] (last step)
+ *     source u1 [M] (1 = synthetic)  trust f4 [M]  std_ratio f4 [M]  branch_index i4 [M]
+ *     episode_ids i4 [M] (source episode)  timesteps i4 [M] (t0 + k)  brick_ids i4 [M]
+ * Rejected branches keep their (finite) arrays for inspection; a non-finite branch's arrays are
+ * zeroed (never NaN in a file), its trust and std ratio stored as 0, its reason
+ * SL_GATE_NONFINITE.
+ * A sidecar FILE.json holds the pass rate, trust quantiles and histogram, per-brick and
+ * per-reason counts, the config and provenance.
+ *
+ * Ownership: sl_synth_collect returns an sl_branches owned by the caller (sl_branches_free,
+ * NULL harmless). The world model, data and scorer are borrowed for the call.
+ */
+#ifndef SL_SYNTH_H
+#define SL_SYNTH_H
+
+#include <cjson/cJSON.h>
+
+#include "sl_core.h"
+#include "sl_trust.h"
+#include "sl_world.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Gating uses trust's sl_gate (trust floor + std-ratio band; presets conservative / normal /
+ * aggressive) and sl_gate_reason codes, stored as i4 "reason"; the std ratio of a branch is
+ * sl_trust_std_ratio(branch window, real continuation window) over steps 0..H. */
+
+typedef struct sl_synth_config {
+    int horizon;              /* H (default 10) */
+    int branches_per_episode; /* default 5 */
+    sl_gate gate;             /* default: sl_gate_from_preset(SL_GATE_NORMAL) */
+    float policy_noise;       /* BC action noise, in units of the action std (default 0.1) */
+    int bc_hidden;            /* BC MLP width (default 64) */
+    int bc_iters;             /* BC training steps (default 800) */
+    float rollout_noise;      /* world-model residual noise (default 0) */
+    uint64_t seed;
+} sl_synth_config;
+void sl_synth_config_default(sl_synth_config *c);
+cJSON *sl_synth_config_json(const sl_synth_config *c);
+
+typedef struct sl_branches {
+    size_t n;               /* branches */
+    int horizon, z_dim, a_dim, n_econ;
+    char econ_names[SL_WORLD_MAX_ECON][SL_WORLD_NAME_MAX];
+    float *states;          /* [n, H+1, Z] */
+    float *actions;         /* [n, H, A] */
+    float *rewards;         /* [n, H] */
+    float *econ;            /* [n, H, E] */
+    float *real_states;     /* [n, H+1, Z] real continuation from the same start */
+    double *trust, *std_ratio, *delta_mpl, *delta_error, *delta_ep; /* [n] */
+    uint8_t *passed;        /* [n] */
+    int32_t *reason;        /* [n] sl_gate_reason */
+    int32_t *member, *source_episode, *source_t, *brick_id; /* [n] */
+    sl_gate gate;           /* the gate applied */
+    int n_bricks;           /* 1 + max brick id (0 when no bricks were given) */
+} sl_branches;
+
+/* Behaviour-cloned policy (small MLP latent -> action, trained on d) usable as a
+ * sl_world_policy_fn with sl_synth_bc_act. Owned by the caller (sl_synth_bc_free). */
+typedef struct sl_synth_bc sl_synth_bc;
+sl_status sl_synth_bc_train(sl_synth_bc **out, const sl_world_data *d, int hidden, int iters,
+                            float noise, uint64_t seed);
+/* sl_world_policy_fn: ctx is an sl_synth_bc*. Adds noise * a_std * N(0,1) and clips to the
+ * action range seen in the data. */
+sl_status sl_synth_bc_act(void *ctx, const float *z, int n, float *actions, sl_rng *rng);
+/* Mean squared error of the (noise-free) BC action on d, in standardised action units. */
+double sl_synth_bc_mse(const sl_synth_bc *bc, const sl_world_data *d);
+void sl_synth_bc_free(sl_synth_bc *bc);
+
+/* Collect branches: for every episode of d with len >= H + 1, branches_per_episode starts
+ * t0 uniform in [0, len - H - 1] (distinct while possible); member drawn uniformly; actions
+ * from `policy` (NULL: a BC policy trained here with cfg's settings); scored by `trust`
+ * (required: trust is never bypassed) over the window of steps 0..H; gated by cfg->gate.
+ * brick_of_episode [d->n_episodes] may be NULL (brick id -1). *out owned by the caller. */
+sl_status sl_synth_collect(sl_branches **out, const sl_world *w, const sl_world_data *d,
+                           sl_trust_model *trust, const int32_t *brick_of_episode,
+                           sl_world_policy_fn policy, void *policy_ctx,
+                           const sl_synth_config *cfg);
+/* sl_world_score_fn adaptor over sl_trust_score_windows (ctx is an sl_trust_model*). */
+sl_status sl_synth_trust_score(void *ctx, const float *windows, size_t n, int T, int z_dim,
+                               double *p_out);
+void sl_branches_free(sl_branches *b);
+
+/* Pass rate, trust quantiles/histogram, per-brick and per-reason counts; caller deletes. */
+cJSON *sl_branches_summary_json(const sl_branches *b);
+/* Write FILE.npz (keys above) atomically; refuses non-finite values. */
+sl_status sl_branches_save_npz(const sl_branches *b, const char *path);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* SL_SYNTH_H */

@@ -1,0 +1,214 @@
+/* cmd_ab.c - `synthloop ab`: baseline (real only) vs augmented (real + weighted synthetic)
+ * over seeds, final policies evaluated in the workcell; statistics and seed 000's verdict. */
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "pipeline.h"
+#include "synthloop/sl_json.h"
+#include "synthloop/sl_nn.h"
+
+SL_COMMAND(ab, "A/B test: real-only baseline vs augmented policy over seeds, in physics")
+
+static void usage(void) {
+    printf("usage: synthloop ab --data D.npz --latents Z.npz --encoder ENC.safetensors\n"
+           "                    [--synth-data BRANCHES.npz] [options]\n\n"
+           "Trains a baseline policy on the real transitions only and an augmented policy on\n"
+           "real + synthetic transitions, over the same seeds; evaluates each FINAL policy by\n"
+           "action MSE on held-out real episodes and by running it in the workcell (MPL, error\n"
+           "rate, EP); reports mean, 95%% CI, Welch's t-test and seed 000's verdict.\n\n"
+           "options:\n"
+           "  --synth-data FILE     branches from 'synthloop branches collect' (none: A/A test)\n"
+           "  --synth-weight W      target synthetic share of the training weight (0.1)\n"
+           "  --weighting MODE      controller (gates + SyntheticWeightController, default) or\n"
+           "                        ungated (every branch equally: the seeds' static weighting)\n"
+           "  --min-trust T         trust floor of the controller (0.9)\n"
+           "  --max-share S         hard cap on the synthetic share (0.4)\n"
+           "  --seeds N             seeds per arm (5)\n"
+           "  --updates N           gradient updates per policy (3000)\n"
+           "  --eval-episodes N     workcell episodes per final policy (20)\n"
+           "  --algo td3bc|sac      learner (td3bc)\n"
+           "  --hidden N            hidden width of actor and critics (256)\n"
+           "  --batch N             batch size (256)\n"
+           "  --sampling MODE       proportional | importance (proportional)\n"
+           "  --holdout F           fraction of real episodes held out (0.2)\n"
+           "  --seed N              base seed (0)\n"
+           "  --threads N           compute threads (0 = all cores)\n"
+           "  --output FILE.json    write the result JSON (with seed, config, code version)\n"
+           "  --weight-log FILE     JSON-lines log of the controller's weights\n"
+           "  --db PATH|none        registry database (default synthloop.db or $SYNTHLOOP_DB)\n"
+           "  --json                print the result JSON instead of the table\n"
+           "  --quiet               no progress bar\n");
+}
+
+static void print_table(const sl_ab_outcome *o) {
+    printf("A/B over %d seeds (final policies; mean [95%% CI])\n", o->seeds);
+    printf("  real train rows %zu, held-out rows %zu, synthetic rows %zu, synthetic share %.3f\n",
+           o->n_real_train, o->n_real_holdout, o->n_synth, o->synth_share);
+    printf("  %-11s %-27s %-27s %8s %8s  %s\n", "metric", "baseline", "augmented", "change",
+           "p", "verdict");
+    for (int m = 0; m < SL_ABM_COUNT; m++) {
+        const sl_ab_metric_summary *s = &o->summary[m];
+        char b[64], a[64];
+        snprintf(b, sizeof b, "%.4g [%.4g, %.4g]", s->ci[0].mean, s->ci[0].lo, s->ci[0].hi);
+        snprintf(a, sizeof a, "%.4g [%.4g, %.4g]", s->ci[1].mean, s->ci[1].lo, s->ci[1].hi);
+        if (s->valid)
+            printf("  %-11s %-27s %-27s %+7.1f%% %8.3g  %s\n", sl_ab_metric_name((sl_ab_metric)m), b,
+                   a, 100.0 * s->verdict.rel_change, o->seeds >= 2 ? s->welch.p : 1.0,
+                   sl_ab_verdict_name(s->verdict.verdict));
+        else
+            printf("  %-11s %-27s %-27s %8s %8s  undefined\n", sl_ab_metric_name((sl_ab_metric)m),
+                   b, a, "-", "-");
+    }
+    int cb = 0, ca = 0;
+    for (int i = 0; i < o->seeds; i++) {
+        cb += o->cliffs[0][i];
+        ca += o->cliffs[1][i];
+    }
+    printf("  learning-curve cliffs: baseline %d, augmented %d\n", cb, ca);
+    printf("verdict: %s -> %s\n", sl_ab_verdict_name(o->headline), sl_ab_verdict_action(o->headline));
+}
+
+int cmd_ab(int argc, char **argv) {
+    if (sl_cli_wants_help(argc, argv)) {
+        usage();
+        return 0;
+    }
+    const char *data = NULL, *latents = NULL, *encoder = NULL, *synth = NULL, *output = NULL,
+               *db = NULL, *wlog = NULL;
+    int json = 0, threads = 0;
+    sl_ab_config cfg = sl_ab_config_default();
+    cfg.updates = 3000;
+    pl_synth_opts so;
+    pl_synth_opts_default(&so);
+    static const struct option opts[] = {
+        {"data", 1, 0, 'd'},        {"latents", 1, 0, 'z'},      {"encoder", 1, 0, 'e'},
+        {"synth-data", 1, 0, 's'},  {"synth-weight", 1, 0, 'w'}, {"weighting", 1, 0, 'W'},
+        {"min-trust", 1, 0, 't'},   {"max-share", 1, 0, 'm'},    {"seeds", 1, 0, 'n'},
+        {"updates", 1, 0, 'u'},     {"eval-episodes", 1, 0, 'E'}, {"algo", 1, 0, 'a'},
+        {"hidden", 1, 0, 'H'},      {"batch", 1, 0, 'B'},        {"sampling", 1, 0, 'S'},
+        {"holdout", 1, 0, 'h'},     {"seed", 1, 0, 'r'},         {"threads", 1, 0, 'T'},
+        {"output", 1, 0, 'o'},      {"db", 1, 0, 'D'},           {"json", 0, 0, 'j'},
+        {"quiet", 0, 0, 'q'},       {"weight-log", 1, 0, 'L'},   {0, 0, 0, 0}};
+    optind = 1;
+    opterr = 0;
+    int c;
+    long v;
+    double d;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'd': data = optarg; break;
+        case 'z': latents = optarg; break;
+        case 'e': encoder = optarg; break;
+        case 's': synth = optarg; break;
+        case 'o': output = optarg; break;
+        case 'D': db = optarg; break;
+        case 'L': wlog = optarg; break;
+        case 'j': json = 1; break;
+        case 'q': break;
+        case 'w':
+            if (sl_cli_parse_double("ab", "--synth-weight", optarg, 0, 0.95, &so.share)) return 2;
+            break;
+        case 'W':
+            if (pl_weighting_parse(optarg, &so.mode) != SL_OK)
+                return sl_cli_usage_error("ab", "%s", sl_last_error());
+            break;
+        case 't':
+            if (sl_cli_parse_double("ab", "--min-trust", optarg, 0, 1, &so.min_trust)) return 2;
+            break;
+        case 'm':
+            if (sl_cli_parse_double("ab", "--max-share", optarg, 0.001, 0.95, &so.max_share)) return 2;
+            break;
+        case 'n':
+            if (sl_cli_parse_int("ab", "--seeds", optarg, 1, 1000, &v)) return 2;
+            cfg.seeds = (int)v;
+            break;
+        case 'u':
+            if (sl_cli_parse_int("ab", "--updates", optarg, 1, 100000000, &v)) return 2;
+            cfg.updates = (int)v;
+            break;
+        case 'E':
+            if (sl_cli_parse_int("ab", "--eval-episodes", optarg, 0, 100000, &v)) return 2;
+            cfg.eval_episodes = (int)v;
+            break;
+        case 'a':
+            if (sl_rl_algo_parse(optarg, &cfg.rl.algo) != SL_OK)
+                return sl_cli_usage_error("ab", "%s", sl_last_error());
+            break;
+        case 'H':
+            if (sl_cli_parse_int("ab", "--hidden", optarg, 1, 65536, &v)) return 2;
+            cfg.rl.hidden = (int)v;
+            break;
+        case 'B':
+            if (sl_cli_parse_int("ab", "--batch", optarg, 1, 65536, &v)) return 2;
+            cfg.rl.batch = (int)v;
+            break;
+        case 'S':
+            if (sl_rl_sampling_parse(optarg, &cfg.rl.sampling) != SL_OK)
+                return sl_cli_usage_error("ab", "%s", sl_last_error());
+            break;
+        case 'h':
+            if (sl_cli_parse_double("ab", "--holdout", optarg, 0, 0.9, &d)) return 2;
+            cfg.holdout_frac = d;
+            break;
+        case 'r':
+            if (sl_cli_parse_u64("ab", "--seed", optarg, &cfg.seed)) return 2;
+            break;
+        case 'T':
+            if (sl_cli_parse_int("ab", "--threads", optarg, 0, 1024, &v)) return 2;
+            threads = (int)v;
+            break;
+        default:
+            return sl_cli_usage_error("ab", "unknown or incomplete option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind < argc) return sl_cli_usage_error("ab", "unexpected argument '%s'", argv[optind]);
+    if (!data || !latents) return sl_cli_usage_error("ab", "--data and --latents are required");
+    if (!encoder && cfg.eval_episodes > 0)
+        return sl_cli_usage_error("ab", "--encoder is required to run policies in the workcell "
+                                        "(or pass --eval-episodes 0)");
+    sl_nn_set_threads(threads);
+    so.log_path = wlog;
+
+    cJSON *conf = pl_ab_config_json(&cfg, &so, data, latents, encoder, synth);
+    char *conf_txt = cJSON_PrintUnformatted(conf);
+    sl_registry *reg = NULL;
+    int64_t run = 0;
+    sl_status s = sl_registry_open_default(db, &reg);
+    if (s == SL_OK) s = sl_run_begin(reg, "ab", conf_txt, cfg.seed, &run);
+    so.reg = reg;
+    so.run_id = run;
+    sl_ab_outcome out;
+    memset(&out, 0, sizeof out);
+    cJSON *res = NULL;
+    if (s == SL_OK)
+        s = pl_ab_execute(&cfg, &so, data, latents, encoder, synth, reg, run, &out, &res);
+    if (s == SL_OK) {
+        cJSON_AddItemToObject(res, "inputs", cJSON_Duplicate(conf, 1));
+        if (output) s = sl_json_write_file(output, res);
+        if (s == SL_OK && output) s = sl_registry_add_artifact(reg, run, "ab.json", output);
+    }
+    if (s == SL_OK) {
+        if (json) {
+            char *txt = cJSON_Print(res);
+            if (txt) puts(txt);
+            free(txt);
+        } else {
+            print_table(&out);
+            if (output) printf("wrote %s\n", output);
+        }
+    }
+    int rc = s == SL_OK ? 0 : sl_cli_fail(s);
+    if (reg && run) {
+        char *sum = res ? cJSON_PrintUnformatted(cJSON_GetObjectItem(res, "metrics")) : NULL;
+        sl_run_end(reg, run, s == SL_OK ? SL_RUN_OK : SL_RUN_FAILED, sum);
+        free(sum);
+    }
+    sl_registry_close(reg);
+    sl_ab_outcome_free(&out);
+    cJSON_Delete(res);
+    cJSON_Delete(conf);
+    free(conf_txt);
+    return rc;
+}

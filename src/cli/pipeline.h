@@ -1,0 +1,78 @@
+/* pipeline.h - glue shared by the commands that combine stages (train, ab, ladder, demo):
+ * loading real transitions in latent space, loading branch files and weighting them with the
+ * SyntheticWeightController, and mapping environment observations through the encoder.
+ * Internal to the command layer. */
+#ifndef SL_CLI_PIPELINE_H
+#define SL_CLI_PIPELINE_H
+
+#include "synthloop/sl_ab.h"
+#include "synthloop/sl_dataset.h"
+#include "synthloop/sl_latent.h"
+#include "synthloop/sl_registry.h"
+#include "synthloop/sl_weight.h"
+
+/* Real transitions in latent space: obs = z, next_obs = next_z, done = terminals. Owns its
+ * arrays (pl_real_free). */
+typedef struct pl_real {
+    sl_transitions t;
+    sl_dataset *ds;
+    float *z, *next_z, *rew, *done;
+    int32_t *episode;
+} pl_real;
+sl_status pl_real_load(pl_real *r, const char *data_path, const char *latents_path);
+void pl_real_free(pl_real *r);
+
+/* How synthetic branches are weighted. */
+typedef enum pl_weighting {
+    PL_WEIGHT_CONTROLLER = 0, /* gates (passed flag) + SyntheticWeightController */
+    PL_WEIGHT_UNGATED,        /* every finite branch, equal weight for the target share */
+    PL_WEIGHTING_COUNT
+} pl_weighting;
+const char *pl_weighting_name(pl_weighting w);
+sl_status pl_weighting_parse(const char *s, pl_weighting *out);
+
+/* Synthetic transitions built from a branches NPZ (branch_states/actions/rewards; every
+ * branch contributes its H transitions, all with the branch's weight). Owns its arrays. */
+typedef struct pl_synth {
+    sl_transitions t;
+    float *obs, *act, *rew, *next, *done, *weight;
+    size_t n_branches, n_passed;
+    int horizon;
+    sl_weight_result wres; /* controller result (PL_WEIGHT_CONTROLLER) */
+    double share;          /* share requested */
+} pl_synth;
+
+typedef struct pl_synth_opts {
+    pl_weighting mode;
+    double share;         /* target synthetic share of the training weight (e.g. 0.1) */
+    double max_share;     /* hard cap (controller), default 0.4 */
+    double min_trust;     /* trust floor (controller), default 0.9 */
+    const char *log_path; /* JSON-lines log of the controller, may be NULL */
+    sl_registry *reg;     /* weight rows recorded here when non-NULL */
+    int64_t run_id;
+} pl_synth_opts;
+void pl_synth_opts_default(pl_synth_opts *o);
+
+/* n_real_weight: total weight of the real training rows (for the controller's budget). */
+sl_status pl_synth_load(pl_synth *s, const char *branches_path, size_t n_real_weight,
+                        const pl_synth_opts *o);
+void pl_synth_free(pl_synth *s);
+
+/* Config of an A/B run as JSON (caller deletes). */
+cJSON *pl_ab_config_json(const sl_ab_config *cfg, const pl_synth_opts *so, const char *data,
+                         const char *latents, const char *encoder, const char *synth);
+
+/* Load data, latents, encoder (may be NULL: no physics evaluation), branches (may be NULL:
+ * A/A), run sl_ab_run with a progress bar, record curves / A-B row into reg (may be NULL)
+ * and return the outcome and its JSON (with provenance; caller deletes). */
+sl_status pl_ab_execute(const sl_ab_config *cfg, const pl_synth_opts *so, const char *data,
+                        const char *latents, const char *encoder, const char *synth_path,
+                        sl_registry *reg, int64_t run_id, sl_ab_outcome *out, cJSON **json);
+
+/* sl_obs_map_fn over an sl_latent_encoder* (ctx). */
+sl_status pl_encoder_map(void *ctx, const float *obs, float *state);
+
+/* Progress bar adaptor for sl_ab_run (ctx is an sl_progress*). */
+void pl_ab_progress(void *ctx, int arm, int seed_idx, int update, int total);
+
+#endif

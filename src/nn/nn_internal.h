@@ -1,0 +1,64 @@
+/* nn_internal.h - helpers shared between the nn source files (not public API).
+ *
+ * sl_nn_expf/sigmoidf/tanhf are branch-free float approximations (Cephes polynomials, within
+ * 2 ulp of libm over the clamped range) written so that `#pragma omp simd` loops vectorise;
+ * the reference kernels use libm in double, and the tests compare the two.
+ */
+#ifndef SL_NN_INTERNAL_H
+#define SL_NN_INTERNAL_H
+
+#include <stdint.h>
+#include <string.h>
+
+#include "synthloop/sl_nn.h"
+
+/* "<prefix>.<suffix>" into buf[SL_NN_NAME_MAX]; SL_ERR_ARG if too long. */
+sl_status sl_nn_name(char *buf, const char *prefix, const char *suffix);
+/* db[OC] += column sums of dout[B,OC], rows in order. */
+void sl_nn_bias_grad(float *db, const float *dout, int B, int OC);
+
+/* Element counts above which elementwise loops go parallel. */
+#define SL_NN_PAR_MIN 32768
+
+
+static inline float sl_nn_expf(float x) {
+    x = x > 88.3762626647949f ? 88.3762626647949f : x;
+    x = x < -87.3365447504f ? -87.3365447504f : x;
+    float t = x * 1.44269504088896341f + 0.5f;
+    float fx = (float)(int32_t)t; /* floor(t) without libm, so that loops vectorise */
+    fx = fx > t ? fx - 1.0f : fx;
+    x = x - fx * 0.693359375f;
+    x = x + fx * 2.12194440e-4f;
+    float y = 1.9875691500e-4f;
+    y = y * x + 1.3981999507e-3f;
+    y = y * x + 8.3334519073e-3f;
+    y = y * x + 4.1665795894e-2f;
+    y = y * x + 1.6666665459e-1f;
+    y = y * x + 5.0000001201e-1f;
+    y = y * x * x + x + 1.0f;
+    int32_t e = ((int32_t)fx + 127) << 23;
+    float s;
+    memcpy(&s, &e, sizeof s);
+    return y * s;
+}
+
+
+static inline float sl_nn_sigmoidf(float x) { return 1.0f / (1.0f + sl_nn_expf(-x)); }
+
+
+static inline float sl_nn_tanhf(float x) {
+    float ax = x < 0.0f ? -x : x;
+    /* small |x|: odd polynomial (Cephes tanhf); else 1 - 2 / (exp(2|x|) + 1) */
+    float z = x * x;
+    float p = -5.70498872745e-3f;
+    p = p * z + 2.06390887954e-2f;
+    p = p * z - 5.37397155531e-2f;
+    p = p * z + 1.33314422036e-1f;
+    p = p * z - 3.33332819422e-1f;
+    float small = p * z * x + x;
+    float big = 1.0f - 2.0f / (sl_nn_expf(2.0f * ax) + 1.0f);
+    big = x < 0.0f ? -big : big;
+    return ax < 0.625f ? small : big;
+}
+
+#endif

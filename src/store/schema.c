@@ -1,0 +1,185 @@
+/* schema.c - the registry schema as a list of versioned migrations.
+ *
+ * Invariant: migrations[i] takes a database from user_version i to i+1 and is applied inside
+ * one transaction together with the user_version bump, so a file is always at exactly one
+ * schema version. Never edit a released migration; append a new one and bump
+ * SL_REGISTRY_SCHEMA_VERSION. Plain SQL only (portable to PostgreSQL later): JSON_TEXT and
+ * F64_BLOB are declared types that SQLite treats as TEXT and BLOB; the reader uses them to
+ * render JSON. The schema is documented in docs/REGISTRY.md.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "store_internal.h"
+
+static const char *const migrations[] = {
+    /* 0 -> 1: initial schema */
+    "CREATE TABLE runs ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  command TEXT NOT NULL,"
+    "  status TEXT NOT NULL DEFAULT 'running'"
+    "    CHECK (status IN ('running','ok','failed','aborted')),"
+    "  seed INTEGER NOT NULL DEFAULT 0,"
+    "  config JSON_TEXT,"
+    "  summary JSON_TEXT,"
+    "  version TEXT, git TEXT,"
+    "  started TEXT NOT NULL, ended TEXT,"
+    "  host TEXT, boot_id TEXT, pid INTEGER, pid_start INTEGER,"
+    "  note TEXT,"
+    "  rev INTEGER NOT NULL DEFAULT 0);"
+    "CREATE INDEX runs_status ON runs(status);"
+    "CREATE INDEX runs_rev ON runs(rev);"
+    "CREATE TABLE metrics ("
+    "  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
+    "  series TEXT NOT NULL, step INTEGER NOT NULL, value REAL NOT NULL,"
+    "  UNIQUE (run_id, series, step));"
+    "CREATE TABLE datasets ("
+    "  id INTEGER PRIMARY KEY,"
+    "  run_id INTEGER REFERENCES runs(id) ON DELETE CASCADE,"
+    "  path TEXT NOT NULL, kind TEXT NOT NULL, sha256 TEXT NOT NULL, bytes INTEGER,"
+    "  n_rows INTEGER, n_episodes INTEGER, created TEXT NOT NULL);"
+    "CREATE INDEX datasets_run ON datasets(run_id);"
+    "CREATE TABLE models ("
+    "  id INTEGER PRIMARY KEY,"
+    "  run_id INTEGER REFERENCES runs(id) ON DELETE CASCADE,"
+    "  kind TEXT NOT NULL, path TEXT NOT NULL, sha256 TEXT,"
+    "  parent_id INTEGER REFERENCES models(id),"
+    "  metrics JSON_TEXT, created TEXT NOT NULL);"
+    "CREATE INDEX models_run ON models(run_id);"
+    "CREATE TABLE artifacts ("
+    "  id INTEGER PRIMARY KEY,"
+    "  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
+    "  kind TEXT NOT NULL, path TEXT NOT NULL, sha256 TEXT, bytes INTEGER,"
+    "  created TEXT NOT NULL);"
+    "CREATE INDEX artifacts_run ON artifacts(run_id);"
+    "CREATE TABLE branches ("
+    "  id INTEGER PRIMARY KEY,"
+    "  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
+    "  episode INTEGER NOT NULL, t INTEGER NOT NULL, horizon INTEGER NOT NULL,"
+    "  brick INTEGER NOT NULL, trust REAL NOT NULL, std_ratio REAL NOT NULL,"
+    "  passed INTEGER NOT NULL CHECK (passed IN (0,1)));"
+    "CREATE INDEX branches_run ON branches(run_id);"
+    "CREATE TABLE weights ("
+    "  id INTEGER PRIMARY KEY,"
+    "  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
+    "  step INTEGER NOT NULL, trust REAL NOT NULL, econ REAL NOT NULL,"
+    "  lambda REAL NOT NULL, w_final REAL NOT NULL, rails INTEGER NOT NULL);"
+    "CREATE INDEX weights_run ON weights(run_id);"
+    "CREATE TABLE ab_experiments ("
+    "  id INTEGER PRIMARY KEY,"
+    "  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
+    "  name TEXT NOT NULL, experiment JSON_TEXT NOT NULL, verdict TEXT NOT NULL,"
+    "  created TEXT NOT NULL);"
+    "CREATE INDEX ab_run ON ab_experiments(run_id);"
+    "CREATE TABLE ladder_levels ("
+    "  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
+    "  level INTEGER NOT NULL, horizon INTEGER NOT NULL,"
+    "  passed INTEGER NOT NULL CHECK (passed IN (0,1)), verdict TEXT,"
+    "  detail JSON_TEXT, created TEXT NOT NULL,"
+    "  UNIQUE (run_id, level));"
+    "CREATE TABLE world_eval ("
+    "  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
+    "  horizon INTEGER NOT NULL, mse REAL, std_ratio REAL, var_growth REAL,"
+    "  trust REAL, auc REAL,"
+    "  UNIQUE (run_id, horizon));"
+    "CREATE TABLE estimates ("
+    "  id INTEGER PRIMARY KEY,"
+    "  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
+    "  name TEXT NOT NULL, arm TEXT, value REAL NOT NULL, ci_lo REAL NOT NULL,"
+    "  ci_hi REAL NOT NULL, n INTEGER NOT NULL);"
+    "CREATE INDEX estimates_run ON estimates(run_id);"
+    "CREATE TABLE samples ("
+    "  id INTEGER PRIMARY KEY,"
+    "  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
+    "  name TEXT NOT NULL, label TEXT NOT NULL, n INTEGER NOT NULL, data F64_BLOB NOT NULL);"
+    "CREATE INDEX samples_run ON samples(run_id);"
+    "CREATE TABLE results ("
+    "  id INTEGER PRIMARY KEY,"
+    "  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
+    "  kind TEXT NOT NULL, json JSON_TEXT NOT NULL, created TEXT NOT NULL);"
+    "CREATE INDEX results_run ON results(run_id);"
+    "CREATE TABLE jobs ("
+    "  id INTEGER PRIMARY KEY,"
+    "  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
+    "  kind TEXT NOT NULL,"
+    "  status TEXT NOT NULL DEFAULT 'running'"
+    "    CHECK (status IN ('running','ok','failed','aborted')),"
+    "  total INTEGER NOT NULL, done INTEGER NOT NULL DEFAULT 0, message TEXT,"
+    "  started TEXT NOT NULL, updated TEXT NOT NULL, ended TEXT,"
+    "  rev INTEGER NOT NULL DEFAULT 0);"
+    "CREATE INDEX jobs_run ON jobs(run_id);"
+    "CREATE INDEX jobs_rev ON jobs(rev);"
+    "CREATE TABLE privacy_ledger ("
+    "  id INTEGER PRIMARY KEY,"
+    "  run_id INTEGER REFERENCES runs(id) ON DELETE SET NULL,"
+    "  dataset_key TEXT NOT NULL, mechanism TEXT NOT NULL,"
+    "  epsilon REAL NOT NULL CHECK (epsilon >= 0), delta REAL NOT NULL CHECK (delta >= 0),"
+    "  created TEXT NOT NULL);"
+    "CREATE INDEX privacy_key ON privacy_ledger(dataset_key);"
+    "CREATE TABLE deployments ("
+    "  id INTEGER PRIMARY KEY,"
+    "  run_id INTEGER REFERENCES runs(id) ON DELETE SET NULL,"
+    "  model_id INTEGER NOT NULL REFERENCES models(id),"
+    "  strategy TEXT NOT NULL"
+    "    CHECK (strategy IN ('full','canary','shadow','ab','rollback')),"
+    "  traffic REAL NOT NULL CHECK (traffic >= 0 AND traffic <= 1), reason TEXT,"
+    "  created TEXT NOT NULL);"
+    "CREATE INDEX deployments_model ON deployments(model_id);",
+};
+
+_Static_assert(sizeof migrations / sizeof migrations[0] == SL_REGISTRY_SCHEMA_VERSION,
+               "one migration per schema version");
+
+static sl_status user_version(sqlite3 *db, const char *path, int *v) {
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
+        return sl_set_error(SL_ERR_DB, "%s: not a registry database: %s", path,
+                            sqlite3_errmsg(db));
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW) {
+        sl_status s = sl_set_error(SL_ERR_DB, "%s: cannot read schema version: %s", path,
+                                   sqlite3_errmsg(db));
+        sqlite3_finalize(st);
+        return s;
+    }
+    *v = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    return SL_OK;
+}
+
+sl_status sl_store_migrate(sqlite3 *db, const char *path) {
+    int v = 0;
+    SL_TRY(user_version(db, path, &v));
+    if (v > SL_REGISTRY_SCHEMA_VERSION)
+        return sl_set_error(SL_ERR_DB,
+                            "%s: registry schema version %d is newer than this build (%d)", path,
+                            v, SL_REGISTRY_SCHEMA_VERSION);
+    if (v == SL_REGISTRY_SCHEMA_VERSION) return SL_OK;
+    /* Take the write lock first, then re-read: another process may have migrated meanwhile. */
+    char *err = NULL;
+    if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, &err) != SQLITE_OK) {
+        sl_status s = sl_set_error(SL_ERR_DB, "%s: cannot lock for migration: %s", path,
+                                   err ? err : sqlite3_errmsg(db));
+        sqlite3_free(err);
+        return s;
+    }
+    sl_status s = user_version(db, path, &v);
+    for (; s == SL_OK && v < SL_REGISTRY_SCHEMA_VERSION; v++) {
+        if (sqlite3_exec(db, migrations[v], NULL, NULL, &err) != SQLITE_OK) {
+            s = sl_set_error(SL_ERR_DB, "%s: migration %d -> %d failed: %s", path, v, v + 1,
+                             err ? err : sqlite3_errmsg(db));
+            sqlite3_free(err);
+            err = NULL;
+            break;
+        }
+        char sql[64];
+        snprintf(sql, sizeof sql, "PRAGMA user_version = %d", v + 1);
+        if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
+            s = sl_set_error(SL_ERR_DB, "%s: cannot set schema version: %s", path,
+                             sqlite3_errmsg(db));
+    }
+    if (s == SL_OK && sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+        s = sl_set_error(SL_ERR_DB, "%s: migration commit failed: %s", path, sqlite3_errmsg(db));
+    if (s != SL_OK) sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    return s;
+}

@@ -1,0 +1,66 @@
+/* world_internal.h - the world model's private layout, shared by the files of src/world/.
+ *
+ * Invariant: every member's arena is declared identically (same tensor table), so the layer
+ * descriptors `gru` and `head` (offsets) are valid for all of them; the normalisation
+ * statistics are finite with strictly positive scales.
+ */
+#ifndef SL_WORLD_INTERNAL_H
+#define SL_WORLD_INTERNAL_H
+
+#include "synthloop/sl_nn.h"
+#include "synthloop/sl_world.h"
+
+/* |z~| beyond this (standardised units) counts as an exploded rollout. */
+#define SL_WORLD_EXPLODE 1.0e4f
+
+struct sl_world {
+    sl_world_config cfg;
+    int Z, A, E, H, M, In, O; /* In = Z + A; O = Z + 1 + E */
+    sl_nn_arena *arenas;      /* [M] */
+    sl_nn_gru gru;
+    sl_nn_linear head;
+    float *z_mean, *z_std, *dz_std; /* [Z] */
+    float *a_mean, *a_std;          /* [A] */
+    float r_mean, r_std;
+    float e_mean[SL_WORLD_MAX_ECON], e_std[SL_WORLD_MAX_ECON];
+    int e_binary[SL_WORLD_MAX_ECON];
+    size_t *holdout;                /* held-out episodes (indices into the training data) */
+    size_t n_holdout;
+    size_t data_episodes;           /* n_episodes of the training data */
+};
+
+/* Allocate a model with fresh (initialised from cfg->seed) parameters and unit norms. */
+sl_status sl_world_alloc(sl_world **out, const sl_world_config *cfg, int Z, int A);
+
+/* Scratch for batched stepping of one member over up to B rows. */
+typedef struct sl_world_ws {
+    int B;
+    float *x;      /* [B, In] */
+    float *h0, *h1; /* [B, H] */
+    float *cache;  /* [4BH] */
+    float *out;    /* [B, O] */
+    float *gru_ws; /* gru workspace */
+} sl_world_ws;
+sl_status sl_world_ws_alloc(sl_world_ws *ws, const sl_world *w, int B);
+void sl_world_ws_free(sl_world_ws *ws);
+
+/* Residual clip and its derivative (c = cfg.clip_value). */
+float sl_world_clipf(const sl_world *w, float d);
+float sl_world_clip_grad(const sl_world *w, float d);
+
+/* One batched step of member m: x [B, In] (standardised) and h [B,H] -> h_out, cache, out. */
+void sl_world_step(const sl_world *w, int m, const float *x, const float *h, float *h_out,
+                   float *cache, float *out, int B, float *gru_ws);
+
+/* Standardise a latent / an action row. */
+void sl_world_std_z(const sl_world *w, const float *z, float *zs);
+void sl_world_std_a(const sl_world *w, const float *a, float *as);
+/* Episode of row r in d (binary search over ep_start). */
+size_t sl_world_row_episode(const sl_world_data *d, size_t r);
+
+/* Pooled window std ratio (sl_trust_std_ratio_pooled's formula, ddof 0):
+ * sqrt(sum_i sum_d var_t(a[i,:,d]) / sum_i sum_d var_t(b[i,:,d])). NAN if non-finite, +INF if
+ * the denominator is 0 and the numerator is not, 1 if both are 0. */
+double sl_world_window_std_ratio(const float *a, const float *b, size_t n, int T, int D);
+
+#endif

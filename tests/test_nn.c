@@ -1,0 +1,699 @@
+/* test_nn.c - the nn engine against itself: float64 finite-difference gradient checks of every
+ * reference layer and loss, fast float32 kernels against the float32 reference kernels over
+ * many shapes, the arena, optimisers, "backward adds / NULL skips" and bit determinism.
+ * (PyTorch parity lives in test_nn_torch.c.)
+ *
+ * Gradient-check criterion: central differences with h = 1e-6 on the float64 reference
+ * kernels; per tensor, relative error = ||analytic - numeric||_2 / max(||numeric||_2, 1e-12)
+ * must be < 1e-6. Fast-vs-reference criterion: max|fast - ref| / max(max|ref|, 1e-30) < 2e-5.
+ */
+#include <string.h>
+
+#include "harness.h"
+#include "nn/nn_ref.h"
+#include "synthloop/sl_nn.h"
+
+/* --- helpers --- */
+
+static sl_rng g_rng;
+
+static double *dalloc(size_t n) {
+    double *p = calloc(n ? n : 1, sizeof(double));
+    if (!p) abort();
+    return p;
+}
+static float *falloc(size_t n) {
+    float *p = calloc(n ? n : 1, sizeof(float));
+    if (!p) abort();
+    return p;
+}
+static void dfill(double *x, size_t n, double scale) {
+    for (size_t i = 0; i < n; i++) x[i] = scale * sl_rng_uniform_range(&g_rng, -1.0, 1.0);
+}
+static void ffill(float *x, size_t n, double scale) {
+    for (size_t i = 0; i < n; i++) x[i] = (float)(scale * sl_rng_uniform_range(&g_rng, -1.0, 1.0));
+}
+static double ddot(const double *a, const double *b, size_t n) {
+    double s = 0;
+    for (size_t i = 0; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+
+/* --- finite-difference gradient check --- */
+
+typedef double (*loss_fn)(void *ctx);
+typedef struct gc_var {
+    const char *name;
+    double *x;       /* variable (perturbed in place) */
+    const double *g; /* analytic gradient */
+    size_t n;
+} gc_var;
+
+#define GC_H 1e-6
+#define GC_TOL 1e-6
+static int gc_expect_fail = 0; /* self-test: a wrong gradient must be caught */
+static double gc_worst = 0;
+
+/* Returns the worst relative error; reports each tensor above GC_TOL. */
+static double gradcheck(const char *what, loss_fn f, void *ctx, const gc_var *v, int nv) {
+    double worst = 0;
+    for (int k = 0; k < nv; k++) {
+        double num2 = 0, diff2 = 0;
+        for (size_t i = 0; i < v[k].n; i++) {
+            double keep = v[k].x[i];
+            v[k].x[i] = keep + GC_H;
+            double fp = f(ctx);
+            v[k].x[i] = keep - GC_H;
+            double fm = f(ctx);
+            v[k].x[i] = keep;
+            double num = (fp - fm) / (2 * GC_H);
+            num2 += num * num;
+            diff2 += (num - v[k].g[i]) * (num - v[k].g[i]);
+        }
+        double rel = sqrt(diff2) / fmax(sqrt(num2), 1e-12);
+        if (rel > worst) worst = rel;
+        if (rel > gc_worst && !gc_expect_fail) gc_worst = rel;
+        CHECK_MSG(rel < GC_TOL || gc_expect_fail, "gradcheck %s/%s: relative error %.3g (|num| %.3g)", what,
+                  v[k].name, rel, sqrt(num2));
+    }
+    return worst;
+}
+
+/* relative max-abs error of fast vs reference */
+static double relerr_f(const float *a, const float *ref, size_t n) {
+    double mx = 0, md = 0;
+    for (size_t i = 0; i < n; i++) {
+        double r = fabs((double)ref[i]), d = fabs((double)a[i] - (double)ref[i]);
+        if (r > mx) mx = r;
+        if (d > md || d != d) md = d != d ? (double)INFINITY : d;
+    }
+    return md / fmax(mx, 1e-30);
+}
+#define FTOL 2e-5
+#define CHECK_FAST(what, a, ref, n)                                                          \
+    do {                                                                                     \
+        double e_ = relerr_f(a, ref, n);                                                     \
+        CHECK_MSG(e_ < FTOL, "%s: fast vs reference relative error %.3g", what, e_);         \
+    } while (0)
+
+/* ======================= float64 gradient checks ======================= */
+
+/* linear */
+typedef struct {
+    int B, C, OC, bias;
+    double *x, *w, *b, *R, *out;
+} lin_ctx;
+static double lin_loss(void *p) {
+    lin_ctx *c = p;
+    sl_nn_ref_linear_forward_f64(c->out, c->x, c->w, c->bias ? c->b : NULL, c->B, c->C, c->OC);
+    return ddot(c->out, c->R, (size_t)c->B * c->OC);
+}
+TEST(gradcheck_linear) {
+    int shapes[][3] = {{1, 1, 1}, {3, 4, 5}, {5, 7, 2}};
+    for (int s = 0; s < 3; s++)
+        for (int bias = 0; bias < 2; bias++) {
+            lin_ctx c = {shapes[s][0], shapes[s][1], shapes[s][2], bias, 0, 0, 0, 0, 0};
+            size_t nx = (size_t)c.B * c.C, nw = (size_t)c.OC * c.C, no = (size_t)c.B * c.OC;
+            c.x = dalloc(nx), c.w = dalloc(nw), c.b = dalloc(c.OC), c.R = dalloc(no), c.out = dalloc(no);
+            dfill(c.x, nx, 1), dfill(c.w, nw, 1), dfill(c.b, c.OC, 1), dfill(c.R, no, 1);
+            double *dx = dalloc(nx), *dw = dalloc(nw), *db = dalloc(c.OC);
+            sl_nn_ref_linear_backward_f64(dx, dw, bias ? db : NULL, c.R, c.x, c.w, c.B, c.C, c.OC);
+            gc_var v[] = {{"x", c.x, dx, nx}, {"w", c.w, dw, nw}, {"b", c.b, db, (size_t)c.OC}};
+            gradcheck("linear", lin_loss, &c, v, bias ? 3 : 2);
+            free(c.x), free(c.w), free(c.b), free(c.R), free(c.out), free(dx), free(dw), free(db);
+        }
+}
+
+TEST(gradcheck_detects_wrong_gradient) {
+    lin_ctx c = {3, 4, 5, 1, dalloc(12), dalloc(20), dalloc(5), dalloc(15), dalloc(15)};
+    dfill(c.x, 12, 1), dfill(c.w, 20, 1), dfill(c.b, 5, 1), dfill(c.R, 15, 1);
+    double *dx = dalloc(12), *dw = dalloc(20), *db = dalloc(5);
+    sl_nn_ref_linear_backward_f64(dx, dw, db, c.R, c.x, c.w, 3, 4, 5);
+    dw[7] *= 1.0001; /* a 1e-4 error in one element */
+    gc_var v[] = {{"w", c.w, dw, 20}};
+    gc_expect_fail = 1;
+    double e = gradcheck("linear-broken", lin_loss, &c, v, 1);
+    gc_expect_fail = 0;
+    CHECK_MSG(e > GC_TOL, "gradcheck missed a wrong gradient (error %.3g)", e);
+    free(c.x), free(c.w), free(c.b), free(c.R), free(c.out), free(dx), free(dw), free(db);
+}
+
+/* activations */
+typedef struct {
+    size_t n;
+    sl_nn_act act;
+    double *x, *R, *out;
+} act_ctx;
+static double act_loss(void *p) {
+    act_ctx *c = p;
+    sl_nn_ref_act_forward_f64(c->out, c->x, c->n, c->act);
+    return ddot(c->out, c->R, c->n);
+}
+TEST(gradcheck_activations) {
+    for (int a = 0; a < SL_NN_ACT_COUNT; a++) {
+        act_ctx c = {40, (sl_nn_act)a, dalloc(40), dalloc(40), dalloc(40)};
+        dfill(c.x, c.n, 3), dfill(c.R, c.n, 1);
+        for (size_t i = 0; i < c.n; i++) /* keep ReLU's kink out of the difference stencil */
+            if (fabs(c.x[i]) < 1e-3) c.x[i] = 0.5;
+        double *dx = dalloc(c.n);
+        sl_nn_ref_act_forward_f64(c.out, c.x, c.n, c.act);
+        sl_nn_ref_act_backward_f64(dx, c.R, c.x, c.out, c.n, c.act);
+        gc_var v[] = {{sl_nn_act_name(c.act), c.x, dx, c.n}};
+        gradcheck("act", act_loss, &c, v, 1);
+        free(c.x), free(c.R), free(c.out), free(dx);
+    }
+}
+
+/* layer norm */
+typedef struct {
+    int B, C;
+    double *x, *w, *b, *R, *out, *mean, *rstd;
+} ln_ctx;
+static double ln_loss(void *p) {
+    ln_ctx *c = p;
+    sl_nn_ref_layernorm_forward_f64(c->out, c->mean, c->rstd, c->x, c->w, c->b, c->B, c->C, 1e-5);
+    return ddot(c->out, c->R, (size_t)c->B * c->C);
+}
+TEST(gradcheck_layernorm) {
+    int shapes[][2] = {{1, 2}, {3, 6}, {4, 9}};
+    for (int s = 0; s < 3; s++) {
+        ln_ctx c = {shapes[s][0], shapes[s][1], 0, 0, 0, 0, 0, 0, 0};
+        size_t n = (size_t)c.B * c.C;
+        c.x = dalloc(n), c.w = dalloc(c.C), c.b = dalloc(c.C), c.R = dalloc(n), c.out = dalloc(n);
+        c.mean = dalloc(c.B), c.rstd = dalloc(c.B);
+        dfill(c.x, n, 2), dfill(c.w, c.C, 1), dfill(c.b, c.C, 1), dfill(c.R, n, 1);
+        double *dx = dalloc(n), *dw = dalloc(c.C), *db = dalloc(c.C);
+        ln_loss(&c);
+        sl_nn_ref_layernorm_backward_f64(dx, dw, db, c.R, c.x, c.mean, c.rstd, c.w, c.B, c.C);
+        gc_var v[] = {{"x", c.x, dx, n}, {"w", c.w, dw, (size_t)c.C}, {"b", c.b, db, (size_t)c.C}};
+        gradcheck("layernorm", ln_loss, &c, v, 3);
+        free(c.x), free(c.w), free(c.b), free(c.R), free(c.out), free(c.mean), free(c.rstd);
+        free(dx), free(dw), free(db);
+    }
+}
+
+/* GRU (cell when T == 0, unrolled otherwise) */
+typedef struct {
+    int T, B, In, H;
+    double *x, *h0, *wih, *whh, *bih, *bhh, *R, *hs, *cache, *ws;
+} gru_ctx;
+static double gru_loss(void *p) {
+    gru_ctx *c = p;
+    int T = c->T ? c->T : 1;
+    if (c->T)
+        sl_nn_ref_gru_forward_f64(c->hs, c->cache, c->x, c->h0, c->wih, c->whh, c->bih, c->bhh,
+                                  c->T, c->B, c->In, c->H, c->ws);
+    else
+        sl_nn_ref_gru_cell_forward_f64(c->hs, c->cache, c->x, c->h0, c->wih, c->whh, c->bih,
+                                       c->bhh, c->B, c->In, c->H, c->ws);
+    return ddot(c->hs, c->R, (size_t)T * c->B * c->H);
+}
+static void gru_gradcheck(int T, int B, int In, int H) {
+    gru_ctx c = {T, B, In, H, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+    int TT = T ? T : 1;
+    size_t nx = (size_t)TT * B * In, nh = (size_t)B * H, nwi = (size_t)3 * H * In;
+    size_t nwh = (size_t)3 * H * H, nb = (size_t)3 * H, nhs = (size_t)TT * B * H;
+    c.x = dalloc(nx), c.h0 = dalloc(nh), c.wih = dalloc(nwi), c.whh = dalloc(nwh);
+    c.bih = dalloc(nb), c.bhh = dalloc(nb), c.R = dalloc(nhs), c.hs = dalloc(nhs);
+    c.cache = dalloc((size_t)TT * sl_nn_gru_cache_floats(B, H));
+    c.ws = dalloc(sl_nn_gru_ws_floats(B, H));
+    dfill(c.x, nx, 1), dfill(c.h0, nh, 1), dfill(c.wih, nwi, 0.8), dfill(c.whh, nwh, 0.8);
+    dfill(c.bih, nb, 0.5), dfill(c.bhh, nb, 0.5), dfill(c.R, nhs, 1);
+    double *dx = dalloc(nx), *dh = dalloc(nh), *dwi = dalloc(nwi), *dwh = dalloc(nwh);
+    double *dbi = dalloc(nb), *dbh = dalloc(nb);
+    gru_loss(&c);
+    if (T)
+        sl_nn_ref_gru_backward_f64(dx, dh, dwi, dwh, dbi, dbh, c.R, c.hs, c.cache, c.x, c.h0,
+                                   c.wih, c.whh, T, B, In, H, c.ws);
+    else
+        sl_nn_ref_gru_cell_backward_f64(dx, dh, dwi, dwh, dbi, dbh, c.R, c.cache, c.x, c.h0,
+                                        c.wih, c.whh, B, In, H, c.ws);
+    gc_var v[] = {{"x", c.x, dx, nx},        {"h0", c.h0, dh, nh},     {"w_ih", c.wih, dwi, nwi},
+                  {"w_hh", c.whh, dwh, nwh}, {"b_ih", c.bih, dbi, nb}, {"b_hh", c.bhh, dbh, nb}};
+    gradcheck(T ? "gru_bptt" : "gru_cell", gru_loss, &c, v, 6);
+    free(c.x), free(c.h0), free(c.wih), free(c.whh), free(c.bih), free(c.bhh), free(c.R);
+    free(c.hs), free(c.cache), free(c.ws);
+    free(dx), free(dh), free(dwi), free(dwh), free(dbi), free(dbh);
+}
+TEST(gradcheck_gru_cell) {
+    gru_gradcheck(0, 1, 1, 1);
+    gru_gradcheck(0, 2, 3, 4);
+}
+TEST(gradcheck_gru_bptt) {
+    gru_gradcheck(6, 2, 3, 4);
+    gru_gradcheck(12, 1, 2, 3);
+}
+
+/* tanh-Gaussian head */
+typedef struct {
+    int B, A;
+    double *in, *eps, *Ra, *Rl, *act, *logp;
+} tg_ctx;
+static double tg_loss(void *p) {
+    tg_ctx *c = p;
+    sl_nn_ref_tanh_gaussian_forward_f64(c->act, c->logp, c->in, c->eps, c->B, c->A);
+    return ddot(c->act, c->Ra, (size_t)c->B * c->A) + ddot(c->logp, c->Rl, (size_t)c->B);
+}
+TEST(gradcheck_tanh_gaussian) {
+    tg_ctx c = {4, 3, 0, 0, 0, 0, 0, 0};
+    size_t ni = (size_t)c.B * 2 * c.A, na = (size_t)c.B * c.A;
+    c.in = dalloc(ni), c.eps = dalloc(na), c.Ra = dalloc(na), c.Rl = dalloc(c.B);
+    c.act = dalloc(na), c.logp = dalloc(c.B);
+    dfill(c.in, ni, 1.5), dfill(c.eps, na, 1.5), dfill(c.Ra, na, 1), dfill(c.Rl, c.B, 1);
+    c.in[c.A] = -25.0; /* a clamped log_std: its gradient is 0 */
+    c.in[2 * c.A + c.A + 1] = 3.0;
+    double *din = dalloc(ni);
+    tg_loss(&c);
+    sl_nn_ref_tanh_gaussian_backward_f64(din, c.Ra, c.Rl, c.act, c.in, c.eps, c.B, c.A);
+    CHECK(din[c.A] == 0.0);
+    gc_var v[] = {{"in", c.in, din, ni}};
+    gradcheck("tanh_gaussian", tg_loss, &c, v, 1);
+    free(c.in), free(c.eps), free(c.Ra), free(c.Rl), free(c.act), free(c.logp), free(din);
+}
+
+/* losses */
+typedef struct {
+    int kind, B, D, flag;
+    double *a, *b, *t, *w, *ws;
+} loss_ctx;
+static double loss_eval(void *p) {
+    loss_ctx *c = p;
+    size_t n = (size_t)c->B * c->D;
+    switch (c->kind) {
+    case 0: return sl_nn_ref_mse_loss_f64(NULL, c->a, c->t, c->flag ? c->w : NULL, c->B, c->D);
+    case 1: return sl_nn_ref_gaussian_nll_loss_f64(NULL, NULL, c->a, c->b, c->t, n, c->flag);
+    case 2: return sl_nn_ref_bce_logits_loss_f64(NULL, c->a, c->t, c->flag ? c->w : NULL, n);
+    default: return sl_nn_ref_infonce_loss_f64(NULL, NULL, c->a, c->b, c->B, c->D, 0.3, c->ws);
+    }
+}
+TEST(gradcheck_losses) {
+    const char *names[] = {"mse", "gaussian_nll", "bce_logits", "infonce"};
+    for (int kind = 0; kind < 4; kind++)
+        for (int flag = 0; flag < 2; flag++) {
+            loss_ctx c = {kind, 5, 3, flag, 0, 0, 0, 0, 0};
+            size_t n = (size_t)c.B * c.D;
+            c.a = dalloc(n), c.b = dalloc(n), c.t = dalloc(n), c.w = dalloc(n);
+            c.ws = dalloc((size_t)c.B * c.B);
+            dfill(c.a, n, 2), dfill(c.b, n, 1), dfill(c.t, n, 1);
+            for (size_t i = 0; i < n; i++) c.w[i] = sl_rng_uniform(&g_rng) + 0.1;
+            if (kind == 2) {
+                for (size_t i = 0; i < n; i++) c.t[i] = sl_rng_uniform(&g_rng);
+                c.a[0] = 40.0, c.a[1] = -40.0; /* far tails stay finite and exact */
+            }
+            double *ga = dalloc(n), *gb = dalloc(n);
+            double L;
+            switch (kind) {
+            case 0: L = sl_nn_ref_mse_loss_f64(ga, c.a, c.t, flag ? c.w : NULL, c.B, c.D); break;
+            case 1: L = sl_nn_ref_gaussian_nll_loss_f64(ga, gb, c.a, c.b, c.t, n, flag); break;
+            case 2: L = sl_nn_ref_bce_logits_loss_f64(ga, c.a, c.t, flag ? c.w : NULL, n); break;
+            default: L = sl_nn_ref_infonce_loss_f64(ga, gb, c.a, c.b, c.B, c.D, 0.3, c.ws); break;
+            }
+            CHECK(isfinite(L));
+            CHECK_CLOSE(L, loss_eval(&c), 1e-15);
+            gc_var v[] = {{"input", c.a, ga, n}, {"input2", c.b, gb, n}};
+            gradcheck(names[kind], loss_eval, &c, v, kind == 1 || kind == 3 ? 2 : 1);
+            free(c.a), free(c.b), free(c.t), free(c.w), free(c.ws), free(ga), free(gb);
+        }
+}
+
+/* ======================= fast float32 vs reference float32 ======================= */
+
+TEST(fast_linear_matches_ref) {
+    int shapes[][3] = {{1, 1, 1}, {7, 13, 5}, {64, 40, 256}, {256, 256, 1}, {33, 17, 65}};
+    for (int s = 0; s < 5; s++) {
+        int B = shapes[s][0], C = shapes[s][1], OC = shapes[s][2];
+        size_t nx = (size_t)B * C, nw = (size_t)OC * C, no = (size_t)B * OC;
+        float *x = falloc(nx), *w = falloc(nw), *b = falloc(OC), *dout = falloc(no);
+        float *y1 = falloc(no), *y2 = falloc(no);
+        float *dx1 = falloc(nx), *dx2 = falloc(nx), *dw1 = falloc(nw), *dw2 = falloc(nw);
+        float *db1 = falloc(OC), *db2 = falloc(OC);
+        ffill(x, nx, 1), ffill(w, nw, 1), ffill(b, OC, 1), ffill(dout, no, 1);
+        ffill(dx1, nx, 1), memcpy(dx2, dx1, nx * 4); /* backward must ADD */
+        sl_nn_linear_forward(y1, x, w, b, B, C, OC);
+        sl_nn_ref_linear_forward_f32(y2, x, w, b, B, C, OC);
+        CHECK_FAST("linear fwd", y1, y2, no);
+        sl_nn_linear_forward(y1, x, w, NULL, B, C, OC);
+        sl_nn_ref_linear_forward_f32(y2, x, w, NULL, B, C, OC);
+        CHECK_FAST("linear fwd nobias", y1, y2, no);
+        sl_nn_linear_backward(dx1, dw1, db1, dout, x, w, B, C, OC);
+        sl_nn_ref_linear_backward_f32(dx2, dw2, db2, dout, x, w, B, C, OC);
+        CHECK_FAST("linear dx", dx1, dx2, nx);
+        CHECK_FAST("linear dw", dw1, dw2, nw);
+        CHECK_FAST("linear db", db1, db2, (size_t)OC);
+        /* NULLs skip, and a second call doubles the weight gradient */
+        sl_nn_linear_backward(NULL, dw1, NULL, dout, x, w, B, C, OC);
+        for (size_t i = 0; i < nw; i++) dw2[i] *= 2;
+        CHECK_FAST("linear dw accumulates", dw1, dw2, nw);
+        free(x), free(w), free(b), free(dout), free(y1), free(y2), free(dx1), free(dx2);
+        free(dw1), free(dw2), free(db1), free(db2);
+    }
+}
+
+TEST(fast_activations_match_ref) {
+    size_t n = 3001;
+    float *x = falloc(n), *y1 = falloc(n), *y2 = falloc(n), *d = falloc(n);
+    float *g1 = falloc(n), *g2 = falloc(n);
+    for (int a = 0; a < SL_NN_ACT_COUNT; a++) {
+        ffill(x, n, 12), ffill(d, n, 1);
+        x[0] = 100.0f, x[1] = -100.0f, x[2] = 0.0f, x[3] = 1e-6f, x[4] = -0.6f;
+        memset(g1, 0, n * 4), memset(g2, 0, n * 4);
+        sl_nn_act_forward(y1, x, n, (sl_nn_act)a);
+        sl_nn_ref_act_forward_f32(y2, x, n, (sl_nn_act)a);
+        CHECK_MSG(relerr_f(y1, y2, n) < FTOL, "act %s fwd", sl_nn_act_name((sl_nn_act)a));
+        for (size_t i = 0; i < n; i++) /* element-wise too: small values keep their precision */
+            CHECK_MSG(fabsf(y1[i] - y2[i]) <= 3e-7f * fmaxf(fabsf(y2[i]), 1e-3f),
+                      "act %s x=%g: %g vs %g", sl_nn_act_name((sl_nn_act)a), (double)x[i],
+                      (double)y1[i], (double)y2[i]);
+        sl_nn_act_backward(g1, d, x, y1, n, (sl_nn_act)a);
+        sl_nn_ref_act_backward_f32(g2, d, x, y2, n, (sl_nn_act)a);
+        CHECK_MSG(relerr_f(g1, g2, n) < FTOL, "act %s bwd", sl_nn_act_name((sl_nn_act)a));
+    }
+    sl_nn_act parsed;
+    CHECK_OK(sl_nn_act_parse("silu", &parsed));
+    CHECK(parsed == SL_NN_ACT_SILU);
+    CHECK_STATUS(sl_nn_act_parse("gelu", &parsed), SL_ERR_ARG);
+    CHECK(sl_nn_act_name(SL_NN_ACT_COUNT) == NULL);
+    free(x), free(y1), free(y2), free(d), free(g1), free(g2);
+}
+
+TEST(fast_layernorm_matches_ref) {
+    int shapes[][2] = {{1, 3}, {5, 7}, {300, 256}};
+    for (int s = 0; s < 3; s++) {
+        int B = shapes[s][0], C = shapes[s][1];
+        size_t n = (size_t)B * C;
+        float *x = falloc(n), *w = falloc(C), *b = falloc(C), *d = falloc(n);
+        float *y1 = falloc(n), *y2 = falloc(n), *m1 = falloc(B), *m2 = falloc(B);
+        float *r1 = falloc(B), *r2 = falloc(B), *dx1 = falloc(n), *dx2 = falloc(n);
+        float *dw1 = falloc(C), *dw2 = falloc(C), *db1 = falloc(C), *db2 = falloc(C);
+        ffill(x, n, 3), ffill(w, C, 1), ffill(b, C, 1), ffill(d, n, 1);
+        sl_nn_layernorm_forward(y1, m1, r1, x, w, b, B, C, 1e-5f);
+        sl_nn_ref_layernorm_forward_f32(y2, m2, r2, x, w, b, B, C, 1e-5f);
+        CHECK_FAST("ln fwd", y1, y2, n);
+        CHECK_FAST("ln rstd", r1, r2, (size_t)B);
+        sl_nn_layernorm_backward(dx1, dw1, db1, d, x, m1, r1, w, B, C);
+        sl_nn_ref_layernorm_backward_f32(dx2, dw2, db2, d, x, m2, r2, w, B, C);
+        CHECK_FAST("ln dx", dx1, dx2, n);
+        CHECK_FAST("ln dw", dw1, dw2, (size_t)C);
+        CHECK_FAST("ln db", db1, db2, (size_t)C);
+        free(x), free(w), free(b), free(d), free(y1), free(y2), free(m1), free(m2), free(r1);
+        free(r2), free(dx1), free(dx2), free(dw1), free(dw2), free(db1), free(db2);
+    }
+}
+
+static void gru_fast_vs_ref(int T, int B, int In, int H) {
+    int TT = T ? T : 1;
+    size_t nx = (size_t)TT * B * In, nh = (size_t)B * H, nwi = (size_t)3 * H * In;
+    size_t nwh = (size_t)3 * H * H, nb = (size_t)3 * H, nhs = (size_t)TT * B * H;
+    size_t nc = (size_t)TT * sl_nn_gru_cache_floats(B, H), nws = sl_nn_gru_ws_floats(B, H);
+    float *x = falloc(nx), *h0 = falloc(nh), *wi = falloc(nwi), *wh = falloc(nwh);
+    float *bi = falloc(nb), *bh = falloc(nb), *R = falloc(nhs);
+    float *hs[2], *cache[2], *ws[2], *g[2][6];
+    size_t gn[6] = {nx, nh, nwi, nwh, nb, nb};
+    const char *gname[6] = {"dx", "dh0", "dw_ih", "dw_hh", "db_ih", "db_hh"};
+    ffill(x, nx, 1), ffill(h0, nh, 1), ffill(wi, nwi, 1.0 / sqrt(H)), ffill(wh, nwh, 1.0 / sqrt(H));
+    ffill(bi, nb, 0.3), ffill(bh, nb, 0.3), ffill(R, nhs, 1);
+    for (int k = 0; k < 2; k++) {
+        hs[k] = falloc(nhs), cache[k] = falloc(nc), ws[k] = falloc(nws);
+        for (int j = 0; j < 6; j++) g[k][j] = falloc(gn[j]);
+    }
+    if (T) {
+        sl_nn_gru_forward(hs[0], cache[0], x, h0, wi, wh, bi, bh, T, B, In, H, ws[0]);
+        sl_nn_ref_gru_forward_f32(hs[1], cache[1], x, h0, wi, wh, bi, bh, T, B, In, H, ws[1]);
+        sl_nn_gru_backward(g[0][0], g[0][1], g[0][2], g[0][3], g[0][4], g[0][5], R, hs[0],
+                           cache[0], x, h0, wi, wh, T, B, In, H, ws[0]);
+        sl_nn_ref_gru_backward_f32(g[1][0], g[1][1], g[1][2], g[1][3], g[1][4], g[1][5], R,
+                                   hs[1], cache[1], x, h0, wi, wh, T, B, In, H, ws[1]);
+    } else {
+        sl_nn_gru_cell_forward(hs[0], cache[0], x, h0, wi, wh, bi, bh, B, In, H, ws[0]);
+        sl_nn_ref_gru_cell_forward_f32(hs[1], cache[1], x, h0, wi, wh, bi, bh, B, In, H, ws[1]);
+        sl_nn_gru_cell_backward(g[0][0], g[0][1], g[0][2], g[0][3], g[0][4], g[0][5], R,
+                                cache[0], x, h0, wi, wh, B, In, H, ws[0]);
+        sl_nn_ref_gru_cell_backward_f32(g[1][0], g[1][1], g[1][2], g[1][3], g[1][4], g[1][5], R,
+                                        cache[1], x, h0, wi, wh, B, In, H, ws[1]);
+    }
+    CHECK_FAST("gru hs", hs[0], hs[1], nhs);
+    CHECK_FAST("gru cache", cache[0], cache[1], nc);
+    for (int j = 0; j < 6; j++) CHECK_FAST(gname[j], g[0][j], g[1][j], gn[j]);
+    /* all-NULL gradients except dh0 still give the same dh0 */
+    if (T) {
+        float *dh = falloc(nh);
+        sl_nn_gru_backward(NULL, dh, NULL, NULL, NULL, NULL, R, hs[0], cache[0], x, h0, wi, wh, T,
+                           B, In, H, ws[0]);
+        CHECK_FAST("gru dh0 alone", dh, g[1][1], nh);
+        free(dh);
+    }
+    free(x), free(h0), free(wi), free(wh), free(bi), free(bh), free(R);
+    for (int k = 0; k < 2; k++) {
+        free(hs[k]), free(cache[k]), free(ws[k]);
+        for (int j = 0; j < 6; j++) free(g[k][j]);
+    }
+}
+TEST(fast_gru_matches_ref) {
+    gru_fast_vs_ref(0, 1, 1, 1);
+    gru_fast_vs_ref(0, 3, 5, 7);
+    gru_fast_vs_ref(0, 64, 40, 256);
+    gru_fast_vs_ref(10, 4, 5, 8);
+    gru_fast_vs_ref(20, 16, 40, 64);
+}
+
+TEST(fast_losses_and_head_match_ref) {
+    int B = 37, D = 11;
+    size_t n = (size_t)B * D;
+    float *a = falloc(n), *b = falloc(n), *t = falloc(n), *w = falloc(n);
+    float *g1 = falloc(n), *g2 = falloc(n), *h1 = falloc(n), *h2 = falloc(n), *ws = falloc((size_t)B * B);
+    ffill(a, n, 3), ffill(b, n, 1), ffill(t, n, 1);
+    for (size_t i = 0; i < n; i++) w[i] = (float)sl_rng_uniform(&g_rng);
+    float L1 = sl_nn_mse_loss(g1, a, t, w, B, D), L2 = sl_nn_ref_mse_loss_f32(g2, a, t, w, B, D);
+    CHECK_CLOSE(L1, L2, 1e-5);
+    CHECK_FAST("mse grad", g1, g2, n);
+    L1 = sl_nn_gaussian_nll_loss(g1, h1, a, b, t, n, 1);
+    L2 = sl_nn_ref_gaussian_nll_loss_f32(g2, h2, a, b, t, n, 1);
+    CHECK_CLOSE(L1, L2, 1e-5);
+    CHECK_FAST("gnll dmean", g1, g2, n);
+    CHECK_FAST("gnll dlogvar", h1, h2, n);
+    a[0] = 90.0f, a[1] = -90.0f;
+    L1 = sl_nn_bce_logits_loss(g1, a, t, w, n);
+    L2 = sl_nn_ref_bce_logits_loss_f32(g2, a, t, w, n);
+    CHECK(isfinite(L1));
+    CHECK_CLOSE(L1, L2, 1e-5);
+    CHECK_FAST("bce grad", g1, g2, n);
+    ffill(a, n, 3);
+    L1 = sl_nn_infonce_loss(g1, h1, a, b, B, D, 0.1f, ws);
+    L2 = sl_nn_ref_infonce_loss_f32(g2, h2, a, b, B, D, 0.1f, ws);
+    CHECK_CLOSE(L1, L2, 1e-5);
+    CHECK_FAST("infonce da", g1, g2, n);
+    CHECK_FAST("infonce dp", h1, h2, n);
+    /* tanh-Gaussian head: in[B, 2A] with A = 5 */
+    int A = 5;
+    float *in = falloc((size_t)B * 2 * A), *eps = falloc((size_t)B * A), *da = falloc((size_t)B * A);
+    float *act1 = falloc((size_t)B * A), *act2 = falloc((size_t)B * A), *lp1 = falloc(B), *lp2 = falloc(B);
+    float *dl = falloc(B), *di1 = falloc((size_t)B * 2 * A), *di2 = falloc((size_t)B * 2 * A);
+    ffill(in, (size_t)B * 2 * A, 4), ffill(eps, (size_t)B * A, 2), ffill(da, (size_t)B * A, 1), ffill(dl, B, 1);
+    in[A] = -30.0f, in[A + 1] = 5.0f;
+    sl_nn_tanh_gaussian_forward(act1, lp1, in, eps, B, A);
+    sl_nn_ref_tanh_gaussian_forward_f32(act2, lp2, in, eps, B, A);
+    CHECK_FAST("tanh_gaussian act", act1, act2, (size_t)B * A);
+    CHECK_FAST("tanh_gaussian logp", lp1, lp2, (size_t)B);
+    sl_nn_tanh_gaussian_backward(di1, da, dl, act1, in, eps, B, A);
+    sl_nn_ref_tanh_gaussian_backward_f32(di2, da, dl, act2, in, eps, B, A);
+    CHECK_FAST("tanh_gaussian din", di1, di2, (size_t)B * 2 * A);
+    free(a), free(b), free(t), free(w), free(g1), free(g2), free(h1), free(h2), free(ws);
+    free(in), free(eps), free(da), free(act1), free(act2), free(lp1), free(lp2), free(dl);
+    free(di1), free(di2);
+}
+
+TEST(adam_matches_ref_and_clip) {
+    size_t n = 1000;
+    float *p1 = falloc(n), *p2 = falloc(n), *m1 = falloc(n), *m2 = falloc(n), *v1 = falloc(n);
+    float *v2 = falloc(n), *g = falloc(n);
+    ffill(p1, n, 1);
+    memcpy(p2, p1, n * 4);
+    for (int kind = 0; kind < 2; kind++) {
+        sl_nn_adam cfg = kind ? sl_nn_adamw_defaults(1e-3f) : sl_nn_adam_defaults(1e-3f);
+        if (!kind) cfg.weight_decay = 0.05f;
+        for (uint64_t t = 1; t <= 5; t++) {
+            ffill(g, n, 1);
+            sl_nn_adam_update(p1, m1, v1, g, n, &cfg, t);
+            sl_nn_ref_adam_update_f32(p2, m2, v2, g, n, &cfg, t);
+        }
+        CHECK_FAST("adam params", p1, p2, n);
+        CHECK_FAST("adam m", m1, m2, n);
+        CHECK_FAST("adam v", v1, v2, n);
+    }
+    /* clip: norm of 3-4-0 = 5; clipped to 1 */
+    float gg[3] = {3, 4, 0};
+    float norm = sl_nn_clip_grad_norm(gg, 3, 1.0f);
+    CHECK_CLOSE(norm, 5.0, 1e-7);
+    CHECK_CLOSE(gg[0], 3.0 / (5.0 + 1e-6), 1e-6);
+    CHECK_CLOSE(gg[1], 4.0 / (5.0 + 1e-6), 1e-6);
+    norm = sl_nn_clip_grad_norm(gg, 3, 10.0f);
+    CHECK_CLOSE(gg[0], 3.0 / (5.0 + 1e-6), 1e-6); /* below max: untouched */
+    free(p1), free(p2), free(m1), free(m2), free(v1), free(v2), free(g);
+}
+
+/* ======================= arena, MLP plumbing, determinism ======================= */
+
+TEST(arena_lifecycle) {
+    sl_nn_arena a;
+    sl_nn_arena_init(&a);
+    size_t s2[2] = {3, 5}, s1[1] = {7}, off = 99, idx = 99;
+    CHECK_OK(sl_nn_arena_add(&a, "w", 2, s2, &off));
+    CHECK(off == 0);
+    CHECK_OK(sl_nn_arena_add(&a, "b", 1, s1, &off));
+    CHECK(off == 16); /* 16-float aligned */
+    CHECK_STATUS(sl_nn_arena_add(&a, "w", 1, s1, NULL), SL_ERR_ARG);
+    CHECK_STATUS(sl_nn_arena_add(&a, "x", 0, s1, NULL), SL_ERR_ARG);
+    size_t zero[1] = {0};
+    CHECK_STATUS(sl_nn_arena_add(&a, "z", 1, zero, NULL), SL_ERR_ARG);
+    char longname[200];
+    memset(longname, 'a', sizeof longname - 1);
+    longname[sizeof longname - 1] = 0;
+    CHECK_STATUS(sl_nn_arena_add(&a, longname, 1, s1, NULL), SL_ERR_ARG);
+    CHECK_OK(sl_nn_arena_alloc(&a));
+    CHECK_STATUS(sl_nn_arena_add(&a, "late", 1, s1, NULL), SL_ERR_STATE);
+    CHECK_STATUS(sl_nn_arena_alloc(&a), SL_ERR_STATE);
+    CHECK(sl_nn_arena_num_params(&a) == 22);
+    CHECK_OK(sl_nn_arena_find(&a, "b", &idx));
+    CHECK(idx == 1);
+    CHECK_STATUS(sl_nn_arena_find(&a, "nope", &idx), SL_ERR_NOTFOUND);
+    CHECK(sl_nn_arena_param(&a, 1) == a.params + 16);
+    CHECK(sl_nn_arena_grad(&a, 1) == a.grads + 16);
+    CHECK(sl_nn_arena_adam_m(&a, 1) == a.m + 16 && sl_nn_arena_adam_v(&a, 1) == a.v + 16);
+    CHECK(a.tensors[0].shape[0] == 3 && a.tensors[0].shape[1] == 5 && a.tensors[0].numel == 15);
+    /* polyak / copy need identical layouts */
+    sl_nn_arena t;
+    sl_nn_arena_init(&t);
+    CHECK_OK(sl_nn_arena_add(&t, "w", 2, s2, NULL));
+    CHECK_OK(sl_nn_arena_add(&t, "b", 1, s1, NULL));
+    CHECK_OK(sl_nn_arena_alloc(&t));
+    for (size_t i = 0; i < a.numel; i++) a.params[i] = 1.0f;
+    CHECK_OK(sl_nn_arena_polyak(&t, &a, 0.25f));
+    CHECK(t.params[0] == 0.25f && t.params[16] == 0.25f);
+    CHECK_OK(sl_nn_arena_copy_params(&t, &a));
+    CHECK(t.params[20] == 1.0f);
+    sl_nn_arena u;
+    sl_nn_arena_init(&u);
+    CHECK_OK(sl_nn_arena_add(&u, "w", 2, s2, NULL));
+    CHECK_OK(sl_nn_arena_alloc(&u));
+    CHECK_STATUS(sl_nn_arena_polyak(&u, &a, 0.5f), SL_ERR_SHAPE);
+    /* Adam over the arena leaves padding at zero */
+    for (size_t i = 0; i < a.numel; i++) a.grads[i] = 0.5f;
+    for (size_t i = 15; i < 16; i++) a.grads[i] = 0.0f;
+    a.params[15] = 0.0f;
+    sl_nn_adam cfg = sl_nn_adamw_defaults(0.1f);
+    sl_nn_arena_adam_step(&a, &cfg);
+    CHECK(a.step == 1);
+    CHECK(a.params[15] == 0.0f);
+    sl_nn_arena_zero_grad(&a);
+    CHECK(a.grads[0] == 0.0f);
+    sl_nn_arena_free(&a), sl_nn_arena_free(&t), sl_nn_arena_free(&u);
+    sl_nn_arena_free(NULL);
+    sl_nn_mlp_cache_free(NULL);
+    CHECK(a.mem == NULL && a.n_tensors == 0);
+}
+
+/* One training run of an MLP + GRU; returns a malloc'd copy of the final parameters. */
+static float *train_run(uint64_t seed, size_t *n_out) {
+    sl_nn_arena a;
+    sl_nn_arena_init(&a);
+    sl_nn_mlp m;
+    sl_nn_gru g;
+    int sizes[4] = {12, 64, 64, 3};
+    if (sl_nn_mlp_declare(&m, &a, "mlp", 3, sizes, SL_NN_ACT_SILU, 1) != SL_OK) abort();
+    if (sl_nn_gru_declare(&g, &a, "gru", 5, 32) != SL_OK) abort();
+    if (sl_nn_arena_alloc(&a) != SL_OK) abort();
+    sl_rng r;
+    sl_rng_seed(&r, seed, 0);
+    sl_nn_mlp_init(&m, a.params, &r);
+    sl_nn_gru_init(&g, a.params, &r);
+    int B = 128, T = 8;
+    sl_nn_mlp_cache c;
+    if (sl_nn_mlp_cache_alloc(&c, &m, B) != SL_OK) abort();
+    float *x = falloc((size_t)B * 12), *y = falloc((size_t)B * 3), *t = falloc((size_t)B * 3);
+    float *dy = falloc((size_t)B * 3), *xs = falloc((size_t)T * 16 * 5), *h0 = falloc(16 * 32);
+    float *hs = falloc((size_t)T * 16 * 32), *dhs = falloc((size_t)T * 16 * 32);
+    float *cache = falloc(T * sl_nn_gru_cache_floats(16, 32)), *ws = falloc(sl_nn_gru_ws_floats(16, 32));
+    sl_nn_adam cfg = sl_nn_adam_defaults(1e-3f);
+    for (int step = 0; step < 5; step++) {
+        for (size_t i = 0; i < (size_t)B * 12; i++) x[i] = (float)sl_rng_normal(&r);
+        for (size_t i = 0; i < (size_t)B * 3; i++) t[i] = (float)sl_rng_normal(&r);
+        for (size_t i = 0; i < (size_t)T * 16 * 5; i++) xs[i] = (float)sl_rng_normal(&r);
+        sl_nn_arena_zero_grad(&a);
+        sl_nn_mlp_forward(y, &c, x, &m, a.params, B);
+        sl_nn_mse_loss(dy, y, t, NULL, B, 3);
+        sl_nn_mlp_backward(NULL, a.grads, &c, dy, x, &m, a.params, B);
+        sl_nn_gru_forward(hs, cache, xs, h0, a.params + g.w_ih, a.params + g.w_hh,
+                          a.params + g.b_ih, a.params + g.b_hh, T, 16, 5, 32, ws);
+        for (size_t i = 0; i < (size_t)T * 16 * 32; i++) dhs[i] = hs[i];
+        sl_nn_gru_backward(NULL, NULL, a.grads + g.w_ih, a.grads + g.w_hh, a.grads + g.b_ih,
+                           a.grads + g.b_hh, dhs, hs, cache, xs, h0, a.params + g.w_ih,
+                           a.params + g.w_hh, T, 16, 5, 32, ws);
+        sl_nn_arena_clip_grad_norm(&a, 1.0f);
+        sl_nn_arena_adam_step(&a, &cfg);
+    }
+    float *out = falloc(a.numel);
+    memcpy(out, a.params, a.numel * 4);
+    *n_out = a.numel;
+    sl_nn_mlp_cache_free(&c);
+    sl_nn_arena_free(&a);
+    free(x), free(y), free(t), free(dy), free(xs), free(h0), free(hs), free(dhs), free(cache), free(ws);
+    return out;
+}
+
+TEST(determinism_same_seed_same_bits) {
+    for (int threads = 1; threads <= 2; threads++) {
+        sl_nn_set_threads(threads);
+        CHECK(sl_nn_get_threads() == threads);
+        size_t n1, n2, n3;
+        float *a = train_run(42, &n1), *b = train_run(42, &n2), *c = train_run(43, &n3);
+        CHECK(n1 == n2 && memcmp(a, b, n1 * 4) == 0);
+        CHECK(memcmp(a, c, n1 * 4) != 0);
+        CHECK(sl_all_finite_f32(a, n1));
+        free(a), free(b), free(c);
+    }
+    sl_nn_set_threads(0);
+}
+
+TEST(mlp_declare_errors_and_names) {
+    sl_nn_arena a;
+    sl_nn_arena_init(&a);
+    sl_nn_mlp m;
+    int sizes[3] = {4, 8, 2};
+    CHECK_STATUS(sl_nn_mlp_declare(&m, &a, "m", 0, sizes, SL_NN_ACT_RELU, 0), SL_ERR_ARG);
+    int bad[3] = {4, 0, 2};
+    CHECK_STATUS(sl_nn_mlp_declare(&m, &a, "m", 2, bad, SL_NN_ACT_RELU, 0), SL_ERR_ARG);
+    sl_nn_arena_free(&a);
+    CHECK_OK(sl_nn_mlp_declare(&m, &a, "actor", 2, sizes, SL_NN_ACT_RELU, 1));
+    size_t idx;
+    CHECK_OK(sl_nn_arena_find(&a, "actor.l0.weight", &idx));
+    CHECK_OK(sl_nn_arena_find(&a, "actor.ln0.bias", &idx));
+    CHECK_OK(sl_nn_arena_find(&a, "actor.l1.bias", &idx));
+    CHECK_STATUS(sl_nn_arena_find(&a, "actor.ln1.weight", &idx), SL_ERR_NOTFOUND);
+    CHECK(sl_nn_arena_num_params(&a) == 4 * 8 + 8 + 8 + 8 + 8 * 2 + 2);
+    sl_nn_mlp_cache c;
+    CHECK_STATUS(sl_nn_mlp_cache_alloc(&c, &m, 0), SL_ERR_ARG);
+    sl_nn_arena_free(&a);
+}
+
+int main(void) {
+    sl_rng_seed(&g_rng, 1234, 0);
+    RUN(gradcheck_linear);
+    RUN(gradcheck_activations);
+    RUN(gradcheck_layernorm);
+    RUN(gradcheck_gru_cell);
+    RUN(gradcheck_gru_bptt);
+    RUN(gradcheck_tanh_gaussian);
+    RUN(gradcheck_losses);
+    RUN(gradcheck_detects_wrong_gradient);
+    printf("info: worst float64 gradcheck relative error %.3g (tolerance %g)\n", gc_worst, GC_TOL);
+    RUN(fast_linear_matches_ref);
+    RUN(fast_activations_match_ref);
+    RUN(fast_layernorm_matches_ref);
+    RUN(fast_gru_matches_ref);
+    RUN(fast_losses_and_head_match_ref);
+    RUN(adam_matches_ref_and_clip);
+    RUN(arena_lifecycle);
+    RUN(mlp_declare_errors_and_names);
+    RUN(determinism_same_seed_same_bits);
+    return harness_done();
+}
