@@ -367,6 +367,122 @@ TEST(bricks_too_few_episodes) {
     sl_dataset_free(ds);
 }
 
+/* --- CLI ----------------------------------------------------------------- */
+
+static const char *bin(void) {
+    static char b[1024];
+    const char *e = getenv("SL_BIN");
+    if (e && *e) return e;
+    snprintf(b, sizeof b, "%s/build/synthloop", root());
+    return b;
+}
+
+static int run(const char *args) {
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd, "%s %s > %s/cli.out 2> %s/cli.err", bin(), args, harness_tmpdir(),
+             harness_tmpdir());
+    int rc = system(cmd);
+    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+static sl_status write_latents(const char *path, const float *z, size_t n, size_t d) {
+    sl_npz_writer *w = NULL;
+    SL_TRY(sl_npz_writer_open(&w, path, SL_NPZ_STORED));
+    size_t shape[2] = {n, d};
+    sl_status s = sl_npz_writer_add(w, "latents", SL_DTYPE_F32, 2, shape, z);
+    if (s != SL_OK) {
+        sl_npz_writer_abort(w);
+        return s;
+    }
+    return sl_npz_writer_commit(w);
+}
+
+TEST(cli_bricks) {
+    struct stat st;
+    CHECK_MSG(stat(bin(), &st) == 0, "CLI binary %s missing (make build/synthloop)", bin());
+    const char *t = harness_tmpdir();
+    char data[600], lat[600], badlat[600], nanlat[600], man[600], asg[600], args[4096];
+    snprintf(data, sizeof data, "%s/groups.npz", t);
+    snprintf(lat, sizeof lat, "%s/lat.npz", t);
+    snprintf(badlat, sizeof badlat, "%s/badlat.npz", t);
+    snprintf(nanlat, sizeof nanlat, "%s/nanlat.npz", t);
+    snprintf(man, sizeof man, "%s/manifest.json", t);
+    snprintf(asg, sizeof asg, "%s/assign.npz", t);
+    sl_dataset *ds = group_dataset(1);
+    if (!ds) {
+        CHECK(0);
+        return;
+    }
+    CHECK_OK(sl_dataset_save_npz(ds, data));
+    /* latents = observations (so the clustering matches the library call without latents) */
+    CHECK_OK(write_latents(lat, ds->observations, ds->n, 2));
+    CHECK_OK(write_latents(badlat, ds->observations, ds->n - 1, 2));
+    { /* the NPZ writer refuses non-finite floats, so numpy writes the bad file */
+        char cmd[2048];
+        snprintf(cmd, sizeof cmd,
+                 "%s -c \"import numpy as np; z=np.zeros((%zu,2)); z[13,1]=np.inf; "
+                 "np.savez('%s', latents=z)\"", SL_PYTHON, ds->n, nanlat);
+        CHECK(system(cmd) == 0);
+    }
+
+    snprintf(args, sizeof args,
+             "bricks --data %s --latents %s --output %s --assign-output %s --seed 3 --json", data,
+             lat, man, asg);
+    CHECK(run(args) == 0);
+    cJSON *m = NULL;
+    CHECK_OK(sl_json_read_file(man, &m));
+    sl_npz *z = NULL;
+    CHECK_OK(sl_npz_open(&z, asg));
+    if (m && z) {
+        CHECK(sl_json_int(m, "k", 0) == 3);
+        const cJSON *cfg = cJSON_GetObjectItemCaseSensitive(m, "config");
+        CHECK(sl_json_int(cfg, "seed", -1) == 3 && strlen(sl_json_str(cfg, "data_sha256", "")) == 64);
+        CHECK(strcmp(sl_json_str(cfg, "k", ""), "auto") == 0);
+        const cJSON *prov = cJSON_GetObjectItemCaseSensitive(m, "provenance");
+        CHECK(prov && sl_json_int(prov, "seed", -1) == 3 && sl_json_str(prov, "version", NULL));
+        const cJSON *fe = cJSON_GetObjectItemCaseSensitive(m, "features");
+        CHECK(strcmp(sl_json_str(fe, "latent_source", ""), "latents") == 0);
+        const sl_array *rows = NULL, *eb = NULL;
+        CHECK_OK(sl_npz_get(z, "brick_ids", &rows));
+        CHECK_OK(sl_npz_get(z, "episode_brick_ids", &eb));
+        if (rows && eb && rows->count == ds->n && eb->count == ds->n_episodes) {
+            const int32_t *r = rows->data, *e = eb->data;
+            const cJSON *eps = cJSON_GetObjectItemCaseSensitive(m, "episodes");
+            int ok = 1;
+            for (size_t i = 0; i < ds->n; i++) ok &= r[i] == e[ds->episode_ids[i]];
+            for (size_t q = 0; q < ds->n_episodes; q++)
+                ok &= sl_json_int(cJSON_GetArrayItem(eps, (int)q), "brick_id", -1) == e[q];
+            CHECK(ok);
+        } else {
+            CHECK_MSG(0, "assign NPZ has wrong arrays");
+        }
+    }
+    sl_npz_close(z);
+    cJSON_Delete(m);
+    /* failures leave the outputs untouched */
+    const char *sentinel = "{\"old\": true}\n";
+    CHECK_OK(sl_write_file_atomic(man, sentinel, strlen(sentinel)));
+    const char *bad[] = {badlat, nanlat};
+    const char *needle[] = {"'latents' must be [n, z_dim]", "row 13 column 1"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(args, sizeof args, "bricks --data %s --latents %s --output %s", data, bad[i], man);
+        CHECK(run(args) == 1);
+        char ep[700], *err = NULL, *mo = NULL;
+        size_t n;
+        snprintf(ep, sizeof ep, "%s/cli.err", t);
+        sl_read_file(ep, &err, &n);
+        CHECK_MSG(err && strstr(err, needle[i]) && strstr(err, bad[i]), "stderr: %s", err ? err : "");
+        sl_read_file(man, &mo, &n);
+        CHECK(mo && strcmp(mo, sentinel) == 0);
+        free(err);
+        free(mo);
+    }
+    snprintf(args, sizeof args, "bricks --data %s", data);
+    CHECK(run(args) == 2);
+    CHECK(run("bricks --help") == 0);
+    sl_dataset_free(ds);
+}
+
 int main(void) {
     RUN(kmeans_matches_sklearn);
     RUN(kmeans_reproducible);
@@ -375,5 +491,6 @@ int main(void) {
     RUN(bricks_recover_groups);
     RUN(bricks_latents_and_fixed_k);
     RUN(bricks_too_few_episodes);
+    RUN(cli_bricks);
     return harness_done();
 }

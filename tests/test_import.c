@@ -247,8 +247,8 @@ TEST(csv_errors) {
             (const char *const[]){"bad.csv", "line 3", "4 cells", NULL});
     csv_err("obs_0,act_0,reward\n1,abc,3\n", SL_ERR_FORMAT,
             (const char *const[]){"bad.csv", "line 2, column 2 ('act_0')", "'abc'", NULL});
-    csv_err("obs_0,act_0,reward\n1,2,3\n\n1e400,2,3\n", SL_ERR_FORMAT,
-            (const char *const[]){"bad.csv", "line 4, column 1 ('obs_0')", NULL});
+    csv_err("obs_0,act_0,reward\n1,2,3\n\n1e400,2,3\n", SL_ERR_RANGE,
+            (const char *const[]){"bad.csv", "line 4, column 1 ('obs_0')", "out of range", NULL});
     csv_err("obs_0,act_0,reward\n1,2,3\nnan,2,3\n", SL_ERR_NAN,
             (const char *const[]){"bad.csv", "line 3, column 1 ('obs_0')", "not finite", NULL});
     csv_err("act_0,obs_0,reward\n1,-inf,3\n", SL_ERR_NAN,
@@ -315,7 +315,7 @@ static const char *bin(void) {
 }
 
 static int run(const char *args, const char *errfile) {
-    char cmd[4096];
+    char cmd[8192];
     snprintf(cmd, sizeof cmd, "%s %s > %s.out 2> %s", bin(), args, errfile, errfile);
     int rc = system(cmd);
     return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
@@ -332,8 +332,9 @@ TEST(cli_import_info) {
     make_files();
     struct stat st;
     CHECK_MSG(stat(bin(), &st) == 0, "CLI binary %s missing (make build/synthloop)", bin());
-    const char *err = tmp_path("err.txt");
-    const char *out = tmp_path("out.npz");
+    char err[1024], out[1024];
+    snprintf(err, sizeof err, "%s", tmp_path("err.txt"));
+    snprintf(out, sizeof out, "%s", tmp_path("out.npz"));
     /* failures leave an existing output untouched */
     const char *sentinel = "do not touch";
     const char *bad[] = {"bad_d4rl_missing.h5", "bad_d4rl_nan.h5", "bad_minari_inf.h5",

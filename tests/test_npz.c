@@ -432,6 +432,12 @@ TEST(not_a_zip_and_io_errors) {
     CHECK_OK(sl_write_file_atomic(path, "", 0));
     CHECK_STATUS(open_and_read_all(path), SL_ERR_FORMAT);
     CHECK(contains(sl_last_error(), "empty file"));
+    /* a safetensors file is not an NPZ file */
+    static const unsigned char st_file[16] = {8, 0, 0, 0, 0, 0, 0, 0, '{', '}', ' ', ' ',
+                                              ' ', ' ', ' ', ' '};
+    CHECK_OK(sl_write_file_atomic(path, st_file, sizeof st_file));
+    CHECK_STATUS(open_and_read_all(path), SL_ERR_FORMAT);
+    CHECK(contains(sl_last_error(), "bad magic"));
     CHECK_OK(sl_write_file_atomic(path, "PK\x05\x06garbage", 11));
     CHECK_STATUS(open_and_read_all(path), SL_ERR_FORMAT);
     CHECK(contains(sl_last_error(), "corrupt or truncated"));

@@ -169,7 +169,7 @@ TEST(run_lifecycle_and_export) {
     CHECK_OK(sl_registry_add_branch_batch(reg, run, br, 3));
     sl_weight_row wr[2] = {{0, 0.9, 0.8, 0.1, 0.72, 0}, {1, 0.1, 0.5, 0.1, 0.0, 1u << 1 /* trust floor */}};
     CHECK_OK(sl_registry_add_weight_log(reg, run, wr, 2));
-    sl_world_eval_row we[2] = {{1, 0.01, 0.98, 1.0, 0.8, 0.55}, {10, 0.2, 2.0, 4.1, 0.1, 0.93}};
+    sl_registry_world_row we[2] = {{1, 0.01, 0.98, 1.0, 0.8, 0.55}, {10, 0.2, 2.0, 4.1, 0.1, 0.93}};
     CHECK_OK(sl_registry_add_world_eval(reg, run, we, 2));
     CHECK_OK(sl_registry_add_ab(reg, run, "baseline_vs_augmented",
                                 "{\"arms\":[\"baseline\",\"augmented\"],\"p\":0.01}",
@@ -223,7 +223,7 @@ TEST(run_lifecycle_and_export) {
     CHECK(sl_json_int(cJSON_GetArrayItem(models, 1), "parent_id", 0) == (int)m1);
     CHECK(cJSON_IsNull(cJSON_GetObjectItem(cJSON_GetArrayItem(models, 1), "sha256")));
     CHECK(cJSON_GetArraySize(cJSON_GetObjectItem(j, "branches")) == 3);
-    CHECK(sl_json_int(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "weights"), 1), "rails", 0) == 1);
+    CHECK(sl_json_int(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "weights"), 1), "rails", 0) == 2);
     CHECK(cJSON_GetArraySize(cJSON_GetObjectItem(j, "world_eval")) == 2);
     CHECK(cJSON_GetArraySize(cJSON_GetObjectItem(j, "ladder")) == 2);
     const cJSON *smp = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "samples"), 0);
@@ -293,7 +293,11 @@ TEST(validation_writes_nothing) {
     CHECK_STATUS(sl_registry_add_deployment(reg, run, 1, "canary", 1.5, NULL, NULL), SL_ERR_ARG);
     CHECK_STATUS(sl_registry_add_privacy_spend(reg, run, "k", "laplace", -1, 0), SL_ERR_ARG);
     CHECK_STATUS(sl_job_progress(reg, 555, 1, NULL), SL_ERR_STATE);
+    /* world eval: non-finite = not measured = NULL, the rest stored */
+    sl_registry_world_row wn = {3, 0.1, 1.2, 1.0, NAN, 0.6};
+    CHECK_OK(sl_registry_add_world_eval(reg, run, &wn, 1));
     sl_registry_close(reg);
+    CHECK(q_int(db, "SELECT trust IS NULL AND std_ratio = 1.2 FROM world_eval WHERE horizon=3") == 1);
     CHECK(q_int(db, "SELECT count(*) FROM metrics") == 0);
     CHECK(q_int(db, "SELECT count(*) FROM branches") == 0);
     CHECK(q_int(db, "SELECT count(*) FROM models") == 0);

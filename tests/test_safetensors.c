@@ -339,6 +339,14 @@ TEST(crafted_headers_rejected) {
     CHECK_STATUS(sl_safetensors_read_mem(&st, b, 8, "x"), SL_ERR_FORMAT);
     CHECK_STATUS(sl_safetensors_read_mem(&st, NULL, 0, "x"), SL_ERR_FORMAT);
     char path[1024];
+    /* an NPZ file is not a safetensors file: its first 8 bytes make an absurd header length */
+    snprintf(path, sizeof path, "%s/actually.npz", harness_tmpdir());
+    float f1[1] = {1};
+    sl_array arr = {(char *)"x", SL_DTYPE_F32, 1, {1}, 1, f1};
+    const sl_array *ap = &arr;
+    CHECK_OK(sl_npz_write(path, &ap, 1, SL_NPZ_STORED));
+    CHECK_STATUS(sl_safetensors_read(&st, path), SL_ERR_FORMAT);
+    CHECK(contains(sl_last_error(), path) && contains(sl_last_error(), "header length"));
     snprintf(path, sizeof path, "%s/none.safetensors", harness_tmpdir());
     CHECK_STATUS(sl_safetensors_read(&st, path), SL_ERR_IO);
     CHECK(contains(sl_last_error(), path));

@@ -2,10 +2,11 @@
  *
  * Model: x_std = (obs - obs_mean) / obs_std (statistics of the training rows, stored in the
  * checkpoint), h = MLP(x_std) (Linear -> LayerNorm -> ReLU hidden layers, Linear output of
- * z_dim), u = h / ||h|| (unit vector), and the STORED latent is z = sqrt(z_dim) * u.
- * So every latent row has RMS exactly 1 over its dimensions (||z||^2 == z_dim): well scaled
- * for the world model and the trust net whatever the observation units are. InfoNCE uses
- * the unit vectors: logits = u_anchor . u_positive / temperature.
+ * z_dim), u = h / ||h|| (unit vector). InfoNCE uses the unit vectors:
+ * logits = u_anchor . u_positive / temperature. The STORED latent is u standardised per
+ * dimension, z = (u - z_mean) / z_std, with z_mean/z_std the per-dim mean/std of u over the
+ * training rows (fitted after training, stored in the checkpoint): every latent dimension has
+ * mean 0 and std 1 over the training rows, whatever the observation units are.
  *
  * Training (InfoNCE, symmetric): a batch takes anchors from as many different episodes as
  * possible; anchors of the same episode are more than 2k steps apart, so that no other item
@@ -16,7 +17,7 @@
  *
  * Files (docs/ENCODER.md):
  *   checkpoint (safetensors): MLP tensors "enc.l<i>.weight|bias", "enc.ln<i>.weight|bias",
- *     "obs_mean" [obs_dim], "obs_std" [obs_dim]; __metadata__ "synthloop_kind" =
+ *     "obs_mean", "obs_std" [obs_dim], "z_mean", "z_std" [z_dim]; __metadata__ "synthloop_kind" =
  *     "latent_encoder", "config" = JSON text {obs_dim, z_dim, hidden, n_hidden, k,
  *     temperature, epochs, batch, lr, seed, normalisation{obs_mean, obs_std}, ...}.
  *   latents (NPZ): "latents" f4 [n, z_dim], "next_latents" f4 [n, z_dim] (row i encodes

@@ -2,7 +2,7 @@
  *
  * Supported: dtypes f4, f8, i4, i8, u1, b1 (little endian), C order, rank 0..SL_ARRAY_MAX_DIMS
  * (0-d and zero-size arrays included); stored and deflated members; .npy header versions
- * 1.0, 2.0 and 3.0 on read, 1.0 on write (2.0 only when a header would not fit in 1.0).
+ * 1.0, 2.0 and 3.0 on read, 1.0 on write (our headers are at most 256 bytes).
  * Rejected with a clear error: Fortran order (SL_ERR_FORMAT), big-endian or other dtypes
  * (SL_ERR_DTYPE), shapes whose byte size overflows (SL_ERR_RANGE), members whose byte count
  * disagrees with their header, truncated or corrupt archives (SL_ERR_FORMAT).

@@ -14,7 +14,8 @@
  *     returning SL_OK (ids written as 0), so a command can run without a registry (--db none).
  *   - JSON arguments (config_json, summary_json, metrics_json, ...) must be valid JSON text or
  *     NULL; invalid JSON is rejected with SL_ERR_ARG before anything is written.
- *   - Non-finite doubles are rejected with SL_ERR_NAN (nothing of the batch is written).
+ *   - Non-finite doubles are rejected with SL_ERR_NAN (nothing of the batch is written),
+ *     except in world-eval rows where they mean "not measured" and are stored NULL.
  *
  * Threads: one sl_registry handle per thread. Open another handle for another thread.
  *
@@ -170,17 +171,19 @@ sl_status sl_registry_add_ladder_level(sl_registry *reg, int64_t run_id, int lev
                                        int horizon, int passed, const char *verdict,
                                        const char *detail_json);
 
-/* World-model stability at one horizon (the "world eval" report row). */
-typedef struct sl_world_eval_row {
+/* World-model stability at one horizon (the "world eval" report row). Named apart from
+ * sl_world.h's sl_world_eval_row (the evaluator's full row); copy the fields across.
+ * A non-finite field means "not measured" (e.g. trust without a scorer) and is stored NULL. */
+typedef struct sl_registry_world_row {
     int32_t horizon;
     double mse;        /* latent MSE vs real at this horizon */
     double std_ratio;  /* std(pred) / std(real) */
     double var_growth; /* variance growth factor vs horizon 1 */
     double trust;      /* mean trust_net p(real) of predictions */
     double auc;        /* real-vs-synthetic detection AUC (0.5 = indistinguishable) */
-} sl_world_eval_row;
+} sl_registry_world_row;
 sl_status sl_registry_add_world_eval(sl_registry *reg, int64_t run_id,
-                                     const sl_world_eval_row *rows, size_t n);
+                                     const sl_registry_world_row *rows, size_t n);
 
 /* A point estimate with a confidence interval, e.g. econ metrics per A/B arm:
  * name "mpl", arm "augmented", value 1.9, [lo, hi] 95% CI, n samples. arm may be NULL. */

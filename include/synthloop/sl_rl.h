@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "sl_core.h"
+#include "sl_nn.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -132,6 +133,30 @@ typedef struct sl_rl_stats {
 sl_status sl_agent_update(sl_agent *a, sl_replay *r, sl_rl_stats *stats);
 /* Update on a given batch (used by tests and benchmarks). */
 sl_status sl_agent_update_batch(sl_agent *a, const sl_batch *b, sl_rl_stats *stats);
+
+/* --- testing entry points (parity tests against PyTorch, benchmarks) ---
+ * sl_agent_update_batch with the Gaussian noise given instead of drawn from the agent's RNG.
+ * noise_target [B*act_dim]: TD3+BC's target-policy smoothing noise as standard normals (the
+ * agent scales it by policy_noise and clips it to +-noise_clip), or SAC's eps for the
+ * next-state action of the critic target. noise_actor [B*act_dim]: SAC's eps for the actor
+ * step (ignored by TD3+BC). NULL draws that noise from the agent's RNG as usual, so
+ * sl_agent_update_batch(a, b, s) == sl_agent_update_batch_noise(a, b, NULL, NULL, s). */
+sl_status sl_agent_update_batch_noise(sl_agent *a, const sl_batch *b, const float *noise_target,
+                                      const float *noise_actor, sl_rl_stats *stats);
+
+typedef enum sl_agent_net {
+    SL_AGENT_ACTOR = 0,     /* tensors "actor.l{0,1,2}.{weight,bias}" */
+    SL_AGENT_ACTOR_TARGET,  /* same names; used by TD3+BC only (SAC keeps it = initial actor) */
+    SL_AGENT_CRITIC,        /* "critic1.l*", "critic2.l*" */
+    SL_AGENT_CRITIC_TARGET, /* same names */
+    SL_AGENT_NET_COUNT
+} sl_agent_net;
+/* The agent's parameter arena `which` (owned by the agent; params, grads and Adam state may be
+ * read, and params written before the first update, e.g. to load another implementation's
+ * initial weights; NULL for a bad `which`). */
+sl_nn_arena *sl_agent_arena(sl_agent *a, sl_agent_net which);
+/* SAC's log temperature log(alpha) (log(init_alpha) for TD3+BC, unused there). */
+float sl_agent_log_alpha(const sl_agent *a);
 
 /* Deterministic action(s) for B observations (tanh of the mean for SAC). out[B, act_dim]. */
 sl_status sl_agent_act(sl_agent *a, const float *obs, int B, float *out);

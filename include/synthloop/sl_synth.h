@@ -12,7 +12,8 @@
  *   flattened transitions of the PASSED branches (M = passed * H rows, D4RL names):
  *     observations f4 [M, Z] (= z_t)  actions f4 [M, A]  rewards f4 [M]
  *     next_observations f4 [M, Z]  terminals b1 [M] (always 0)  timeouts b1 [M] (last step)
- *     source u1 [M] (1 = synthetic)  trust f4 [M]  std_ratio f4 [M]  branch_index i4 [M]
+ *     source u1 [M] (1 = synthetic)  transition_trust f4 [M]  transition_std_ratio f4 [M]
+ *     branch_index i4 [M]
  *     episode_ids i4 [M] (source episode)  timesteps i4 [M] (t0 + k)  brick_ids i4 [M]
  * Rejected branches keep their (finite) arrays for inspection; a non-finite branch's arrays are
  * zeroed (never NaN in a file), its trust and std ratio stored as 0, its reason
@@ -47,7 +48,7 @@ typedef struct sl_synth_config {
     float policy_noise;       /* BC action noise, in units of the action std (default 0.1) */
     int bc_hidden;            /* BC MLP width (default 64) */
     int bc_iters;             /* BC training steps (default 800) */
-    float rollout_noise;      /* world-model residual noise (default 0) */
+    float rollout_noise;      /* world-model noise scale (default -1: the calibrated one) */
     uint64_t seed;
 } sl_synth_config;
 void sl_synth_config_default(sl_synth_config *c);
@@ -82,8 +83,8 @@ sl_status sl_synth_bc_act(void *ctx, const float *z, int n, float *actions, sl_r
 double sl_synth_bc_mse(const sl_synth_bc *bc, const sl_world_data *d);
 void sl_synth_bc_free(sl_synth_bc *bc);
 
-/* Collect branches: for every episode of d with len >= H + 1, branches_per_episode starts
- * t0 uniform in [0, len - H - 1] (distinct while possible); member drawn uniformly; actions
+/* Collect branches: for every episode of d with len >= H, branches_per_episode starts
+ * t0 uniform in [0, len - H] (distinct while possible); member drawn uniformly; actions
  * from `policy` (NULL: a BC policy trained here with cfg's settings); scored by `trust`
  * (required: trust is never bypassed) over the window of steps 0..H; gated by cfg->gate.
  * brick_of_episode [d->n_episodes] may be NULL (brick id -1). *out owned by the caller. */

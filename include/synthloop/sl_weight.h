@@ -126,7 +126,7 @@ typedef struct sl_weight_result {
     double synth_weight;      /* sum of w_final */
     double real_weight;       /* R */
     double effective_share;   /* synth / (synth + real), 0 if both are 0 */
-    int budget_reached;       /* |synth_weight - W*| <= 1e-9 * max(1, W*) */
+    int budget_reached;       /* |synth_weight - W*| <= 1e-9 * W* (W* = 0: synth == 0) */
     uint32_t rails;           /* bits of the rails that fired in this call */
     size_t rail_counts[SL_RAIL_COUNT]; /* samples (or 1 for global rails) per rail */
     size_t n, n_passed, n_rejected_trust, n_invalid;

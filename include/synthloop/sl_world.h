@@ -7,8 +7,10 @@
  * a~ = (a - a_mean) / a_std):
  *   h_{t+1}   = GRU_m([z~_t, a~_t], h_t)                 (h = 0 at the start of the context)
  *   o_{t+1}   = W_m h_{t+1} + b_m = [delta | reward | econ_1..econ_E]
- *   z~_{t+1}  = z~_t + dz_std * clip(delta)                (residual; dz_std = std of real
- *                                                         one-step changes in z~, per dim)
+ *   z~_{t+1}  = z~_t + dz_std * clip(delta) + s * res_std * eps,  eps ~ N(0, I)
+ *               (residual; dz_std = RMS of real one-step changes in z~ per dim; res_std = RMS
+ *               of the teacher-forced one-step residual per dim on the training episodes;
+ *               s = the rollout's noise scale, by default the calibrated cfg.noise_scale)
  *   reward    = r_mean + r_std * o_reward
  *   econ_k    = sigmoid(o_k) for binary columns (expected events per step),
  *               e_mean_k + e_std_k * o_k otherwise
@@ -72,6 +74,8 @@ typedef struct sl_world_config {
     sl_world_mode mode;   /* default BPTT */
     int horizon;          /* steps fed back per training segment (default 60, capped by the
                              episode length minus the burn-in it can get) */
+    float horizon_mix;    /* probability that a training step uses a random shorter segment
+                             (1..horizon) instead of the full horizon (default 0.5) */
     int burn_in;          /* max teacher-forced context steps before a rollout (default 8) */
     int batch;            /* segments per member per step (default 32) */
     int max_iters;        /* optimiser steps per member (default 1500) */
@@ -91,6 +95,11 @@ typedef struct sl_world_config {
     float clip_value;     /* c, in units of dz_std (default 4) */
     int bootstrap;        /* 1: each member trains on a bootstrap resample of the training
                              episodes (default 1) */
+    float noise_scale;    /* rollout residual noise, in units of the model's one-step residual
+                             std res_std (default 0; set by calibration after training) */
+    int calibrate;        /* 1: after training, pick noise_scale on the training episodes so
+                             that rollouts match the real window std and variance growth
+                             (default 1 for ss/bptt; tf models are never calibrated) */
     int n_econ;           /* econ heads (default: those of unit_done, error_event, energy_wh
                              present in the data) */
     char econ_names[SL_WORLD_MAX_ECON][SL_WORLD_NAME_MAX];
@@ -184,7 +193,8 @@ typedef struct sl_world_rollout_opts {
     int use_real_actions;   /* 1: actions of the real continuation (needs t0 + horizon <= len) */
     sl_world_policy_fn policy; /* used when use_real_actions == 0 */
     void *policy_ctx;
-    float noise;            /* Gaussian residual noise, in units of dz_std (0: deterministic) */
+    float noise;            /* noise scale s in units of res_std (0: deterministic; < 0: the
+                               model's calibrated cfg.noise_scale) */
     uint64_t seed;          /* noise and policy stream */
 } sl_world_rollout_opts;
 
@@ -205,8 +215,8 @@ sl_status sl_world_rollout_run(const sl_world *w, const sl_world_data *d, const 
 void sl_world_rollout_free(sl_world_rollout *r);
 
 /* Unstable-reference / generic window generator: `n` windows [n, horizon + 1, z_dim] (raw
- * latent units) from random real starts (episode e with len >= horizon + 1; t0 uniform in
- * [0, len - horizon - 1]), member chosen round-robin, real actions. Non-finite or exploded
+ * latent units) from random real starts (episode e with len >= horizon; t0 uniform in
+ * [0, len - horizon]; the window's last state is the model's prediction of z_{t0+horizon}), member chosen round-robin, real actions. Non-finite or exploded
  * windows are dropped and replaced by new draws (after 10 * n failed draws: SL_ERR_DIVERGED).
  * For the seed-001 reference use a model trained with mode tf (optionally noise > 0).
  * *windows is malloc'd (caller frees). starts_out (may be NULL) receives [n] start rows. */
@@ -227,8 +237,8 @@ typedef struct sl_world_eval_config {
     int horizons[SL_WORLD_EVAL_MAX_H];   /* default 5, 10, 20, 40, 60 */
     double floors[SL_WORLD_EVAL_MAX_H];  /* trust floor per horizon: 0.95, 0.9, 0.85, 0.85, 0.85 */
     int start_stride;                    /* starts t0 = 0, s, 2s, ... <= len - h (default 5) */
-    float noise;                         /* rollout noise (default 0) */
-    int detect_folds;                    /* k-fold for the detection AUC (default 5) */
+    float noise;                         /* rollout noise scale (default -1: calibrated) */
+    int detect_folds;                    /* k-fold for the detection AUC (default 5; 0 = skip) */
     uint64_t seed;
 } sl_world_eval_config;
 void sl_world_eval_config_default(sl_world_eval_config *c);

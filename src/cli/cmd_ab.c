@@ -12,13 +12,14 @@
 SL_COMMAND(ab, "A/B test: real-only baseline vs augmented policy over seeds, in physics")
 
 static void usage(void) {
-    printf("usage: synthloop ab --data D.npz --latents Z.npz --encoder ENC.safetensors\n"
+    printf("usage: synthloop ab --data D.npz --latents Z.npz|none --encoder ENC.safetensors\n"
            "                    [--synth-data BRANCHES.npz] [options]\n\n"
            "Trains a baseline policy on the real transitions only and an augmented policy on\n"
            "real + synthetic transitions, over the same seeds; evaluates each FINAL policy by\n"
            "action MSE on held-out real episodes and by running it in the workcell (MPL, error\n"
            "rate, EP); reports mean, 95%% CI, Welch's t-test and seed 000's verdict.\n\n"
            "options:\n"
+           "  --latents none        policies act on raw observations (no encoder)\n"
            "  --synth-data FILE     branches from 'synthloop branches collect' (none: A/A test)\n"
            "  --synth-weight W      target synthetic share of the training weight (0.1)\n"
            "  --weighting MODE      controller (gates + SyntheticWeightController, default) or\n"
@@ -31,6 +32,8 @@ static void usage(void) {
            "  --algo td3bc|sac      learner (td3bc)\n"
            "  --hidden N            hidden width of actor and critics (256)\n"
            "  --batch N             batch size (256)\n"
+           "  --alpha-bc A         TD3+BC's alpha: lambda = alpha / mean|Q| (2.5)\n"
+           "  --lr LR               Adam learning rate of actor and critics (3e-4)\n"
            "  --sampling MODE       proportional | importance (proportional)\n"
            "  --holdout F           fraction of real episodes held out (0.2)\n"
            "  --seed N              base seed (0)\n"
@@ -90,11 +93,12 @@ int cmd_ab(int argc, char **argv) {
         {"hidden", 1, 0, 'H'},      {"batch", 1, 0, 'B'},        {"sampling", 1, 0, 'S'},
         {"holdout", 1, 0, 'h'},     {"seed", 1, 0, 'r'},         {"threads", 1, 0, 'T'},
         {"output", 1, 0, 'o'},      {"db", 1, 0, 'D'},           {"json", 0, 0, 'j'},
-        {"quiet", 0, 0, 'q'},       {"weight-log", 1, 0, 'L'},   {0, 0, 0, 0}};
+        {"quiet", 0, 0, 'q'},       {"alpha-bc", 1, 0, 'A'},     {"lr", 1, 0, 'l'},       {"weight-log", 1, 0, 'L'},   {0, 0, 0, 0}};
     optind = 1;
     opterr = 0;
     int c;
     long v;
+    double dv;
     double d;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
@@ -107,6 +111,14 @@ int cmd_ab(int argc, char **argv) {
         case 'L': wlog = optarg; break;
         case 'j': json = 1; break;
         case 'q': break;
+        case 'A':
+            if (sl_cli_parse_double("ab", "--alpha-bc", optarg, 0, 1e6, &dv)) return 2;
+            cfg.rl.alpha_bc = (float)dv;
+            break;
+        case 'l':
+            if (sl_cli_parse_double("ab", "--lr", optarg, 1e-8, 1, &dv)) return 2;
+            cfg.rl.lr_actor = cfg.rl.lr_critic = (float)dv;
+            break;
         case 'w':
             if (sl_cli_parse_double("ab", "--synth-weight", optarg, 0, 0.95, &so.share)) return 2;
             break;
@@ -165,9 +177,9 @@ int cmd_ab(int argc, char **argv) {
     }
     if (optind < argc) return sl_cli_usage_error("ab", "unexpected argument '%s'", argv[optind]);
     if (!data || !latents) return sl_cli_usage_error("ab", "--data and --latents are required");
-    if (!encoder && cfg.eval_episodes > 0)
-        return sl_cli_usage_error("ab", "--encoder is required to run policies in the workcell "
-                                        "(or pass --eval-episodes 0)");
+    if (!encoder && strcmp(latents, "none") != 0 && cfg.eval_episodes > 0)
+        return sl_cli_usage_error("ab", "--encoder is required to run latent policies in the "
+                                        "workcell (or pass --eval-episodes 0, or --latents none)");
     sl_nn_set_threads(threads);
     so.log_path = wlog;
 

@@ -52,14 +52,15 @@ static sl_status load_latents(const char *path, size_t n, float **out, int *zd) 
     sl_status s = sl_npz_get(z, "latents", &a);
     if (s != SL_OK) {
         sl_npz_close(z);
-        return sl_set_error(s, "%s: no array 'latents' (%s)", path, sl_last_error());
+        return s; /* the message names the file and the missing key */
     }
     if (a->ndim < 1 || a->ndim > 2 || a->shape[0] != n) {
+        s = sl_set_error(SL_ERR_SHAPE,
+                         "%s: 'latents' must be [n, z_dim] with n = %zu dataset rows (got ndim "
+                         "%d, %zu rows)",
+                         path, n, a->ndim, a->ndim ? a->shape[0] : 0);
         sl_npz_close(z);
-        return sl_set_error(SL_ERR_SHAPE,
-                            "%s: 'latents' must be [n, z_dim] with n = %zu dataset rows (got "
-                            "ndim %d, %zu rows)",
-                            path, n, a->ndim, a->ndim ? a->shape[0] : 0);
+        return s;
     }
     size_t d = a->ndim == 2 ? a->shape[1] : 1;
     if (d == 0 || d > 100000) {

@@ -24,7 +24,7 @@ static void usage(void) {
            "1 <= |dt| <= k; negatives: the other items of the batch, from other episodes), then\n"
            "writes Z.npz (\"latents\", \"next_latents\" f4 [n, dim], \"episode_ids\" i4 [n], rows\n"
            "aligned with the dataset) and the sidecar Z.json (provenance, config, statistics).\n"
-           "Latents have RMS 1 per row: z = sqrt(dim) * h / ||h||.\n"
+           "Latents are standardised: every dim has mean 0, std 1 over the training rows.\n"
            "\n"
            "options:\n"
            "  --data PATH          dataset NPZ (required)\n"

@@ -27,6 +27,8 @@ static void usage(void) {
            "  --updates N         gradient updates (5000)\n"
            "  --hidden N          hidden width (256)\n"
            "  --batch N           batch size (256)\n"
+           "  --alpha-bc A         TD3+BC's alpha: lambda = alpha / mean|Q| (2.5)\n"
+           "  --lr LR               Adam learning rate of actor and critics (3e-4)\n"
            "  --sampling MODE     proportional | importance (proportional)\n"
            "  --seed N            seed (0)\n"
            "  --threads N         compute threads (0 = all cores)\n"
@@ -51,12 +53,13 @@ int cmd_train(int argc, char **argv) {
         {"max-share", 1, 0, 'm'},  {"algo", 1, 0, 'a'},         {"updates", 1, 0, 'u'},
         {"hidden", 1, 0, 'H'},     {"batch", 1, 0, 'B'},        {"sampling", 1, 0, 'S'},
         {"seed", 1, 0, 'r'},       {"threads", 1, 0, 'T'},      {"output", 1, 0, 'o'},
-        {"db", 1, 0, 'D'},         {"json", 0, 0, 'j'},         {"quiet", 0, 0, 'q'},
+        {"db", 1, 0, 'D'},         {"json", 0, 0, 'j'},         {"quiet", 0, 0, 'q'},       {"alpha-bc", 1, 0, 'A'},     {"lr", 1, 0, 'l'},
         {0, 0, 0, 0}};
     optind = 1;
     opterr = 0;
     int c;
     long v;
+    double dv;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
         case 'd': data = optarg; break;
@@ -66,6 +69,14 @@ int cmd_train(int argc, char **argv) {
         case 'D': db = optarg; break;
         case 'j': json = 1; break;
         case 'q': break;
+        case 'A':
+            if (sl_cli_parse_double("train", "--alpha-bc", optarg, 0, 1e6, &dv)) return 2;
+            rc.alpha_bc = (float)dv;
+            break;
+        case 'l':
+            if (sl_cli_parse_double("train", "--lr", optarg, 1e-8, 1, &dv)) return 2;
+            rc.lr_actor = rc.lr_critic = (float)dv;
+            break;
         case 'w':
             if (sl_cli_parse_double("train", "--synth-weight", optarg, 0, 0.95, &so.share)) return 2;
             break;

@@ -17,7 +17,21 @@ sl_status pl_real_load(pl_real *r, const char *data_path, const char *latents_pa
     SL_TRY(sl_dataset_load_npz(&r->ds, data_path));
     size_t n = 0;
     int zd = 0;
-    sl_status s = sl_latents_load_npz(latents_path, r->ds->n, &r->z, &r->next_z, NULL, &n, &zd);
+    sl_status s = SL_OK;
+    if (!latents_path || strcmp(latents_path, "none") == 0) {
+        /* policies on raw observations */
+        n = r->ds->n;
+        zd = r->ds->obs_dim;
+        r->z = malloc(n * (size_t)zd * sizeof(float));
+        r->next_z = malloc(n * (size_t)zd * sizeof(float));
+        if (!r->z || !r->next_z) s = sl_set_error(SL_ERR_NOMEM, "out of memory");
+        else {
+            memcpy(r->z, r->ds->observations, n * (size_t)zd * sizeof(float));
+            memcpy(r->next_z, r->ds->next_observations, n * (size_t)zd * sizeof(float));
+        }
+    } else {
+        s = sl_latents_load_npz(latents_path, r->ds->n, &r->z, &r->next_z, NULL, &n, &zd);
+    }
     if (s == SL_OK && !r->next_z)
         s = sl_set_error(SL_ERR_FORMAT, "%s: needs key 'next_latents' (written by synthloop encode)",
                          latents_path);
@@ -346,6 +360,12 @@ sl_status pl_ab_execute(const sl_ab_config *cfg, const pl_synth_opts *so, const 
         if (s == SL_OK && sl_latent_obs_dim(enc) != env->obs_dim)
             s = sl_set_error(SL_ERR_SHAPE, "%s: encoder expects %d-dim observations, workcell has %d",
                              encoder, sl_latent_obs_dim(enc), env->obs_dim);
+    } else if (s == SL_OK && cfg->eval_episodes > 0) {
+        /* no encoder: the policy acts on raw workcell observations */
+        s = sl_env_workcell_new(&env, NULL);
+        if (s == SL_OK && env->obs_dim != real.t.obs_dim)
+            s = sl_set_error(SL_ERR_SHAPE, "policy states have %d dims but the workcell's observations "
+                             "have %d: pass --encoder", real.t.obs_dim, env->obs_dim);
     }
     sl_ab_config c = *cfg;
     if (!env) c.eval_episodes = 0;

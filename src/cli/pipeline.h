@@ -69,6 +69,33 @@ sl_status pl_ab_execute(const sl_ab_config *cfg, const pl_synth_opts *so, const 
                         const char *latents, const char *encoder, const char *synth_path,
                         sl_registry *reg, int64_t run_id, sl_ab_outcome *out, cJSON **json);
 
+/* --- the horizon ladder (ladder.c) --- */
+#include "synthloop/sl_trust.h"
+#define PL_LADDER_LEVELS 5
+typedef struct pl_ladder_level {
+    int horizon;
+    double min_trust;
+    int branches_per_episode;
+    double synth_weight;
+    sl_gate_preset band;
+    double min_pass_rate; /* >= 0.999 means "all branches" */
+    double mse_tol;       /* augmented action MSE at most this much worse (relative) */
+} pl_ladder_level;
+extern const pl_ladder_level pl_ladder_table[PL_LADDER_LEVELS];
+
+typedef struct pl_ladder_opts {
+    const char *data, *latents, *encoder, *world, *trust, *bricks, *out_dir;
+    int max_level;
+    sl_ab_config ab;
+    uint64_t seed;
+} pl_ladder_opts;
+void pl_ladder_opts_default(pl_ladder_opts *o);
+cJSON *pl_ladder_opts_json(const pl_ladder_opts *o);
+/* Climb levels 1..max_level; *out (caller deletes) holds levels, practical_horizon,
+ * brick_horizons and provenance. Branch files go to out_dir. */
+sl_status pl_ladder_run(const pl_ladder_opts *o, sl_registry *reg, int64_t run_id, cJSON **out);
+void pl_ladder_print(const cJSON *res);
+
 /* sl_obs_map_fn over an sl_latent_encoder* (ctx). */
 sl_status pl_encoder_map(void *ctx, const float *obs, float *state);
 

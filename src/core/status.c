@@ -2,6 +2,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "synthloop/sl_core.h"
 
@@ -35,10 +36,13 @@ static _Thread_local char last_error[1024];
 const char *sl_last_error(void) { return last_error; }
 
 sl_status sl_set_error(sl_status s, const char *fmt, ...) {
+    /* format into a scratch buffer first: callers may pass sl_last_error() as an argument */
+    char tmp[sizeof last_error];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(last_error, sizeof last_error, fmt, ap);
+    vsnprintf(tmp, sizeof tmp, fmt, ap);
     va_end(ap);
+    memcpy(last_error, tmp, sizeof last_error);
     return s;
 }
 

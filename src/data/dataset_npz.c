@@ -108,6 +108,10 @@ static sl_status copy_floats(const char *path, const sl_array *a, size_t rows, s
         return sl_set_error(SL_ERR_DTYPE, "%s: key '%s' has dtype %s, expected <f4 or <f8",
                             path, a->name, sl_dtype_numpy(a->dtype));
     size_t n = rows * dim;
+    if (a->dtype == SL_DTYPE_F32 && sl_all_finite_f32(a->data, n)) { /* the common case */
+        if (n) memcpy(dst, a->data, n * sizeof(float));
+        return SL_OK;
+    }
     for (size_t i = 0; i < n; i++) {
         double v = a->dtype == SL_DTYPE_F32 ? (double)((const float *)a->data)[i]
                                             : ((const double *)a->data)[i];

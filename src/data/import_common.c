@@ -234,12 +234,14 @@ sl_status sl_imp_finish(sl_dataset **out, const sl_imp_raw *raw, size_t max_epis
     for (int c = 0; c < raw->n_epc; c++)
         for (size_t i = 1; i < m; i++)
             if (eid[i] == eid[i - 1] && raw->epc[c][i] != raw->epc[c][i - 1]) {
+                sl_status st = sl_set_error(
+                    SL_ERR_FORMAT,
+                    "%s: %s: episode column 'ep_%s' changes inside episode %d (%.17g, then "
+                    "%.17g); it must be constant per episode",
+                    what, row_label(raw, i, lb, sizeof lb), raw->epc_name[c], eid[i],
+                    raw->epc[c][i - 1], raw->epc[c][i]);
                 free(eid);
-                return sl_set_error(SL_ERR_FORMAT,
-                                    "%s: %s: episode column 'ep_%s' changes inside episode %d "
-                                    "(%.17g, then %.17g); it must be constant per episode",
-                                    what, row_label(raw, i, lb, sizeof lb), raw->epc_name[c],
-                                    eid[i], raw->epc[c][i - 1], raw->epc[c][i]);
+                return st;
             }
 
     sl_dataset *ds = NULL;

@@ -204,6 +204,10 @@ static sl_status cell_number(const csv_ctx *c, size_t line, size_t ci, const cha
         return sl_set_error(SL_ERR_FORMAT,
                             "%s: line %zu, column %zu ('%s'): cannot parse '%s' as a number",
                             c->what, line, ci + 1, cn, tmp);
+    if (isinf(v) && !strpbrk(tmp, "iI"))
+        return sl_set_error(SL_ERR_RANGE,
+                            "%s: line %zu, column %zu ('%s'): value '%s' is out of range",
+                            c->what, line, ci + 1, cn, tmp);
     if (!isfinite(v))
         return sl_set_error(SL_ERR_NAN, "%s: line %zu, column %zu ('%s'): value '%s' is not finite",
                             c->what, line, ci + 1, cn, tmp);

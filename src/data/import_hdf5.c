@@ -479,7 +479,7 @@ static sl_status minari_read(sl_imp_raw *raw, hid_t f, const char *path, size_t 
         }
         if (g >= 0) H5Gclose(g);
     }
-    sl_clear_error();
+    if (s == SL_OK) sl_clear_error(); /* the side pass above may have left a message */
     if (s == SL_OK) {
         raw->n = total;
         raw->obs_dim = (int)od;

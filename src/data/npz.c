@@ -73,15 +73,16 @@ sl_status sl_shape_count(int ndim, const size_t *shape, sl_dtype dt, size_t *cou
     return SL_OK;
 }
 
-sl_status sl_array_new(sl_array **out, const char *name, sl_dtype dt, int ndim,
-                       const size_t *shape) {
+/* New array; the data is zeroed only if `zero` (readers overwrite every byte anyway). */
+static sl_status array_alloc(sl_array **out, const char *name, sl_dtype dt, int ndim,
+                             const size_t *shape, int zero) {
     *out = NULL;
     size_t count, nbytes;
     SL_TRY(sl_shape_count(ndim, shape, dt, &count, &nbytes));
     sl_array *a = calloc(1, sizeof *a);
     if (!a) return sl_set_error(SL_ERR_NOMEM, "out of memory");
     a->name = strdup(name ? name : "");
-    a->data = calloc(nbytes ? nbytes : 1, 1);
+    a->data = zero ? calloc(nbytes ? nbytes : 1, 1) : malloc(nbytes ? nbytes : 1);
     if (!a->name || !a->data) {
         sl_array_free(a);
         return sl_set_error(SL_ERR_NOMEM, "out of memory for array '%s' (%zu bytes)",
@@ -93,6 +94,11 @@ sl_status sl_array_new(sl_array **out, const char *name, sl_dtype dt, int ndim,
     a->count = count;
     *out = a;
     return SL_OK;
+}
+
+sl_status sl_array_new(sl_array **out, const char *name, sl_dtype dt, int ndim,
+                       const size_t *shape) {
+    return array_alloc(out, name, dt, ndim, shape, 1);
 }
 
 void sl_array_free(sl_array *a) {
@@ -607,7 +613,7 @@ static sl_status read_member(sl_npz *z, npz_member *mb, sl_array **out) {
                          nbytes);
         goto done;
     }
-    s = sl_array_new(&a, nm, h.dtype, h.ndim, h.shape);
+    s = array_alloc(&a, nm, h.dtype, h.ndim, h.shape, 0);
     if (s != SL_OK) goto done;
     s = zread_exact(zf, a->data, nbytes, z, nm, "array data");
     if (s != SL_OK) goto done;
@@ -721,7 +727,7 @@ static zip_int64_t wsrc_cb(void *ud, void *data, zip_uint64_t len, zip_source_cm
     }
 }
 
-/* numpy-style version 1.0 header (version 2.0 if it does not fit); total is a multiple of 64. */
+/* numpy-style version 1.0 header (under 256 bytes for rank <= 8), padded to 64 bytes. */
 static size_t npy_make_header(unsigned char *out, size_t cap, sl_dtype dt, int ndim,
                               const size_t *shape) {
     char dict[400];

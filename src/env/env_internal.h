@@ -47,6 +47,9 @@ void sl_tracker_fail(sl_tracker *tr, sl_env_out *ev, sl_env_error_kind k);
  * older than end_grace is a timeout; an episode with no attempt at all counts one timeout). */
 void sl_tracker_tick(sl_tracker *tr, sl_env_out *ev, int last);
 
+/* The workcell's MJCF text (static storage), for benchmarks that time raw mj_step on it. */
+const char *sl_workcell_xml(void);
+
 /* --- test hooks (workcell.c) -------------------------------------------- */
 
 /* Put the workcell's item at rest at `pos` (world, item centre); if attach, the gripper holds

@@ -30,7 +30,8 @@ typedef struct mjcf_env {
     double prev_dist;
     sl_tracker tr;
     mjtNum *jac; /* 3 x nv */
-    mjtNum *tau; /* nv */
+    mjtNum *tau;   /* 2 * nv: torques, then joint accelerations */
+    mjtNum *fullm; /* nv x nv */
 } mjcf_env;
 
 sl_mjcf_task sl_mjcf_task_default(void) {
@@ -135,8 +136,26 @@ static sl_status mj_step_fn(sl_env *env, const float *a, int last, float *obs, s
     return SL_OK;
 }
 
-/* Scripted controller: Jacobian-transpose task-space PD plus bias compensation, mapped onto
- * the actuators through their moment arms. Uses the model (privileged), not only obs. */
+/* Inverse of a symmetric positive definite 3x3 matrix (Cramer's rule). */
+static void inv3(const double a[9], double out[9]) {
+    double c00 = a[4] * a[8] - a[5] * a[7], c01 = a[5] * a[6] - a[3] * a[8], c02 = a[3] * a[7] - a[4] * a[6];
+    double det = a[0] * c00 + a[1] * c01 + a[2] * c02;
+    double id = 1.0 / det;
+    out[0] = c00 * id;
+    out[1] = (a[2] * a[7] - a[1] * a[8]) * id;
+    out[2] = (a[1] * a[5] - a[2] * a[4]) * id;
+    out[3] = c01 * id;
+    out[4] = (a[0] * a[8] - a[2] * a[6]) * id;
+    out[5] = (a[2] * a[3] - a[0] * a[5]) * id;
+    out[6] = c02 * id;
+    out[7] = (a[1] * a[6] - a[0] * a[7]) * id;
+    out[8] = (a[0] * a[4] - a[1] * a[3]) * id;
+}
+
+/* Scripted controller: a critically damped task-space acceleration (natural frequency
+ * 1 / (2.5 control periods)) turned into joint accelerations by damped least squares, then into
+ * torques with the mass matrix plus bias forces, then onto the actuators through their moment
+ * arms. It reads the model (privileged), not only the observation. */
 static sl_status mj_expert_fn(sl_env *env, const float *obs, float *action) {
     (void)obs;
     mjcf_env *e = env->ctx;
@@ -147,18 +166,29 @@ static sl_status mj_expert_fn(sl_env *env, const float *obs, float *action) {
     target_pos(e, t);
     const double *p = d->site_xpos + 3 * e->site;
     mj_jacSite(m, d, e->jac, NULL, e->site);
-    double err[3] = {t[0] - p[0], t[1] - p[1], t[2] - p[2]};
-    double vel[3] = {0, 0, 0};
+    double w = 1.0 / (2.5 * env->control_dt);
+    double acc[3];
+    for (int r = 0; r < 3; r++) {
+        double v = 0;
+        for (int c = 0; c < nv; c++) v += e->jac[r * nv + c] * d->qvel[c];
+        acc[r] = w * w * (t[r] - p[r]) - 2.0 * w * v;
+    }
+    double jjt[9], inv[9], y[3];
     for (int r = 0; r < 3; r++)
-        for (int c = 0; c < nv; c++) vel[r] += e->jac[r * nv + c] * d->qvel[c];
-    /* gains scaled by the model's mass so that one setting fits small and large arms */
-    double mass = 0;
-    for (int b = 1; b < m->nbody; b++) mass += m->body_mass[b];
-    double kp = 60.0 * mass, kd = 2.0 * sqrt(kp * mass);
-    for (int c = 0; c < nv; c++) {
-        double f = 0;
-        for (int r = 0; r < 3; r++) f += e->jac[r * nv + c] * (kp * err[r] - kd * vel[r]);
-        e->tau[c] = f + d->qfrc_bias[c] - 0.5 * mass * d->qvel[c] * 0.1;
+        for (int s = 0; s < 3; s++) {
+            double v = r == s ? 1e-4 : 0.0;
+            for (int c = 0; c < nv; c++) v += e->jac[r * nv + c] * e->jac[s * nv + c];
+            jjt[r * 3 + s] = v;
+        }
+    inv3(jjt, inv);
+    for (int r = 0; r < 3; r++) y[r] = inv[r * 3] * acc[0] + inv[r * 3 + 1] * acc[1] + inv[r * 3 + 2] * acc[2];
+    double *qdd = e->tau + nv; /* scratch: second half of tau */
+    for (int c = 0; c < nv; c++) qdd[c] = e->jac[c] * y[0] + e->jac[nv + c] * y[1] + e->jac[2 * nv + c] * y[2];
+    mj_fullM(m, e->fullm, d->qM);
+    for (int r = 0; r < nv; r++) {
+        double f = d->qfrc_bias[r] - d->qfrc_passive[r]; /* M qacc = tau + passive - bias */
+        for (int c = 0; c < nv; c++) f += e->fullm[r * nv + c] * qdd[c];
+        e->tau[r] = f;
     }
     for (int i = 0; i < m->nu; i++) {
         const mjtNum *mom = d->actuator_moment + (size_t)i * (size_t)nv;
@@ -182,6 +212,7 @@ static void mj_free_fn(void *ctx) {
     if (e->m) mj_deleteModel(e->m);
     free(e->jac);
     free(e->tau);
+    free(e->fullm);
     free(e);
 }
 
@@ -235,8 +266,9 @@ sl_status sl_env_mjcf_new(sl_env **out, const char *path, const sl_mjcf_task *ta
     if (st == SL_OK && !(e->d = mj_makeData(m))) st = sl_set_error(SL_ERR_NOMEM, "%s: mj_makeData failed", path);
     if (st == SL_OK) {
         e->jac = calloc((size_t)3 * (size_t)m->nv + 1, sizeof(mjtNum));
-        e->tau = calloc((size_t)m->nv + 1, sizeof(mjtNum));
-        if (!e->jac || !e->tau) st = sl_set_error(SL_ERR_NOMEM, "%s: out of memory", path);
+        e->tau = calloc((size_t)2 * (size_t)m->nv + 1, sizeof(mjtNum));
+        e->fullm = calloc((size_t)m->nv * (size_t)m->nv + 1, sizeof(mjtNum));
+        if (!e->jac || !e->tau || !e->fullm) st = sl_set_error(SL_ERR_NOMEM, "%s: out of memory", path);
     }
     const char *base = strrchr(path, '/');
     if (st == SL_OK) st = sl_env_init_common(env, &mjcf_type, e, base ? base + 1 : path, m->nq + m->nv + 6, m->nu);

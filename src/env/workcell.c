@@ -83,6 +83,8 @@ static const char workcell_xml[] =
     "  </actuator>\n"
     "</mujoco>\n";
 
+const char *sl_workcell_xml(void) { return workcell_xml; }
+
 /* Reward weights (documented in docs/WORKCELL.md). */
 #define R_PROGRESS 1.0
 #define R_UNIT 10.0

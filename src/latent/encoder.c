@@ -1,7 +1,9 @@
 /* encoder.c - the contrastive latent encoder: model, InfoNCE training, encoding, checkpoints.
  *
- * Invariant: a stored latent is z = sqrt(z_dim) * h / ||h|| with h = MLP((obs - mean) / std),
- * so ||z||^2 == z_dim for every row; training and encoding share one forward path
+ * Invariant: a stored latent is z = (u - z_mean) / z_std with u = h / ||h||,
+ * h = MLP((obs - obs_mean) / obs_std), and z_mean/z_std the per-dim statistics of u over the
+ * training rows (fitted once after training), so every latent dim has mean 0 and std 1 over
+ * the training rows; InfoNCE sees only u. Training and encoding share one forward path
  * (enc_forward), so latents written by `encode` and `encode --apply` of the saved checkpoint
  * are the same bits. All randomness comes from sl_rng streams of cfg.seed:
  * 0 = init, 1 = episode split, 2 = training batches.
@@ -21,6 +23,7 @@ struct sl_latent_encoder {
     sl_latent_config cfg;
     int obs_dim;
     float *obs_mean, *obs_std; /* [obs_dim] owned */
+    float *z_mean, *z_std;     /* [z_dim] owned: output standardisation */
     sl_nn_arena arena;
     sl_nn_mlp mlp;
     sl_nn_mlp_cache cache;     /* max_B = cache_B */
@@ -76,6 +79,8 @@ void sl_latent_free(sl_latent_encoder *e) {
     if (!e) return;
     free(e->obs_mean);
     free(e->obs_std);
+    free(e->z_mean);
+    free(e->z_std);
     sl_nn_arena_free(&e->arena);
     sl_nn_mlp_cache_free(&e->cache);
     free(e->x);
@@ -107,10 +112,14 @@ static sl_status enc_create(sl_latent_encoder **out, const sl_latent_config *cfg
     if (st == SL_OK) {
         e->obs_mean = calloc((size_t)obs_dim, sizeof(float));
         e->obs_std = malloc((size_t)obs_dim * sizeof(float));
-        if (!e->obs_mean || !e->obs_std)
+        e->z_mean = calloc((size_t)cfg->z_dim, sizeof(float));
+        e->z_std = malloc((size_t)cfg->z_dim * sizeof(float));
+        if (!e->obs_mean || !e->obs_std || !e->z_mean || !e->z_std) {
             st = sl_set_error(SL_ERR_NOMEM, "latent encoder: out of memory");
-        else
+        } else {
             for (int i = 0; i < obs_dim; i++) e->obs_std[i] = 1.0f;
+            for (int i = 0; i < cfg->z_dim; i++) e->z_std[i] = 1.0f;
+        }
     }
     if (st != SL_OK) {
         sl_latent_free(e);
@@ -169,21 +178,33 @@ static void enc_forward(sl_latent_encoder *e, int B, float *norms) {
     }
 }
 
+/* u[n, z_dim] (unit rows) <- obs[n, obs_dim], in chunks; row0 offsets error messages. */
+static sl_status encode_unit(sl_latent_encoder *e, const float *obs, size_t n, float *u,
+                             size_t row0) {
+    SL_TRY(enc_reserve(e, ENC_CHUNK));
+    const size_t D = (size_t)e->cfg.z_dim;
+    for (size_t r0 = 0; r0 < n; r0 += ENC_CHUNK) {
+        int B = (int)((n - r0) < ENC_CHUNK ? (n - r0) : ENC_CHUNK);
+        SL_TRY(enc_load_x(e, obs + r0 * (size_t)e->obs_dim, NULL, B, row0 + r0));
+        enc_forward(e, B, NULL);
+        memcpy(u + r0 * D, e->h, (size_t)B * D * sizeof(float));
+    }
+    return SL_OK;
+}
+
 sl_status sl_latent_encode(sl_latent_encoder *e, const float *obs, size_t n, int obs_dim,
                            float *z) {
     if (!e || (!obs && n) || (!z && n)) return sl_set_error(SL_ERR_ARG, "latent encode: NULL argument");
     if (obs_dim != e->obs_dim)
         return sl_set_error(SL_ERR_SHAPE, "latent encode: observations have %d dims, the encoder "
                             "expects %d", obs_dim, e->obs_dim);
-    SL_TRY(enc_reserve(e, ENC_CHUNK));
     const int D = e->cfg.z_dim;
-    const float scale = sqrtf((float)D);
-    for (size_t r0 = 0; r0 < n; r0 += ENC_CHUNK) {
-        int B = (int)((n - r0) < ENC_CHUNK ? (n - r0) : ENC_CHUNK);
-        SL_TRY(enc_load_x(e, obs + r0 * (size_t)obs_dim, NULL, B, r0));
-        enc_forward(e, B, NULL);
-        for (size_t i = 0; i < (size_t)B * (size_t)D; i++) z[r0 * (size_t)D + i] = scale * e->h[i];
-    }
+    SL_TRY(encode_unit(e, obs, n, z, 0));
+    for (size_t r = 0; r < n; r++)
+        for (int d = 0; d < D; d++) {
+            float *v = z + r * (size_t)D + d;
+            *v = (*v - e->z_mean[d]) / e->z_std[d];
+        }
     if (!sl_all_finite_f32(z, n * (size_t)D))
         return sl_set_error(SL_ERR_DIVERGED, "latent encode: the encoder produced non-finite "
                             "latents (corrupt parameters?)");
@@ -458,6 +479,47 @@ static sl_status fit_normalisation(sl_latent_encoder *e, const float *obs, const
     return SL_OK;
 }
 
+/* z_mean/z_std <- per-dim mean and std (ddof 0) of u over the training rows. */
+static sl_status fit_output_norm(sl_latent_encoder *e, const float *obs, const span *sp,
+                                 size_t n_sp) {
+    const size_t D = (size_t)e->cfg.z_dim;
+    size_t maxlen = 0, cnt = 0;
+    for (size_t i = 0; i < n_sp; i++) {
+        if (sp[i].len > maxlen) maxlen = sp[i].len;
+        cnt += sp[i].len;
+    }
+    float *u = malloc(maxlen * D * sizeof(float));
+    double *acc = calloc(2 * D, sizeof(double));
+    if (!u || !acc) {
+        free(u);
+        free(acc);
+        return sl_set_error(SL_ERR_NOMEM, "latent train: out of memory");
+    }
+    double *sq = acc + D;
+    sl_status st = SL_OK;
+    for (int pass = 0; pass < 2 && st == SL_OK; pass++) {
+        for (size_t i = 0; i < n_sp && st == SL_OK; i++) {
+            st = encode_unit(e, obs + sp[i].start * (size_t)e->obs_dim, sp[i].len, u, sp[i].start);
+            for (size_t r = 0; st == SL_OK && r < sp[i].len; r++)
+                for (size_t d = 0; d < D; d++) {
+                    double v = (double)u[r * D + d];
+                    if (pass == 0) acc[d] += v;
+                    else sq[d] += (v - acc[d]) * (v - acc[d]);
+                }
+        }
+        if (pass == 0)
+            for (size_t d = 0; d < D; d++) acc[d] /= (double)cnt;
+    }
+    for (size_t d = 0; st == SL_OK && d < D; d++) {
+        double s = sqrt(sq[d] / (double)cnt);
+        e->z_mean[d] = (float)acc[d];
+        e->z_std[d] = s > 1e-6 ? (float)s : 1.0f;
+    }
+    free(u);
+    free(acc);
+    return st;
+}
+
 sl_status sl_latent_train(sl_latent_encoder **out, const sl_dataset *ds,
                           const sl_latent_config *cfg, sl_latent_train_report *report) {
     if (!out || !ds || !cfg) return sl_set_error(SL_ERR_ARG, "latent train: NULL argument");
@@ -556,6 +618,7 @@ sl_status sl_latent_train(sl_latent_encoder **out, const sl_dataset *ds,
     if (have_t) trainer_free(&t);
     if (st == SL_OK && !sl_all_finite_f32(e->arena.params, e->arena.numel))
         st = sl_set_error(SL_ERR_DIVERGED, "latent train: parameters became non-finite");
+    if (st == SL_OK) st = fit_output_norm(e, ds->observations, tr, n_tr);
 
     sl_latent_train_report rep;
     memset(&rep, 0, sizeof rep);
@@ -596,7 +659,7 @@ static cJSON *config_json(const sl_latent_encoder *e) {
     cJSON_AddNumberToObject(j, "n_hidden", c->n_hidden);
     cJSON_AddStringToObject(j, "activation", "relu");
     cJSON_AddBoolToObject(j, "layernorm", 1);
-    cJSON_AddStringToObject(j, "output", "sqrt(z_dim) * h / ||h||");
+    cJSON_AddStringToObject(j, "output", "z = (h / ||h|| - z_mean) / z_std");
     cJSON_AddNumberToObject(j, "k", c->k);
     cJSON_AddNumberToObject(j, "epochs", c->epochs);
     cJSON_AddNumberToObject(j, "batch", c->batch);
@@ -611,13 +674,15 @@ static cJSON *config_json(const sl_latent_encoder *e) {
         cJSON_AddStringToObject(norm, "rule", "(obs - obs_mean) / obs_std");
         sl_json_add_f32_array(norm, "obs_mean", e->obs_mean, (size_t)e->obs_dim);
         sl_json_add_f32_array(norm, "obs_std", e->obs_std, (size_t)e->obs_dim);
+        sl_json_add_f32_array(norm, "z_mean", e->z_mean, (size_t)c->z_dim);
+        sl_json_add_f32_array(norm, "z_std", e->z_std, (size_t)c->z_dim);
     }
     return j;
 }
 
 sl_status sl_latent_save(const sl_latent_encoder *e, const char *path, const cJSON *extra_meta) {
     if (!e || !path) return sl_set_error(SL_ERR_ARG, "latent save: NULL argument");
-    size_t nt = e->arena.n_tensors + 2;
+    size_t nt = e->arena.n_tensors + 4;
     sl_tensor_ref *t = calloc(nt, sizeof *t);
     cJSON *meta = cJSON_CreateObject();
     cJSON *cfg = config_json(e);
@@ -636,6 +701,8 @@ sl_status sl_latent_save(const sl_latent_encoder *e, const char *path, const cJS
         size_t i = e->arena.n_tensors;
         t[i] = (sl_tensor_ref){"obs_mean", SL_DTYPE_F32, 1, {(size_t)e->obs_dim}, e->obs_mean};
         t[i + 1] = (sl_tensor_ref){"obs_std", SL_DTYPE_F32, 1, {(size_t)e->obs_dim}, e->obs_std};
+        t[i + 2] = (sl_tensor_ref){"z_mean", SL_DTYPE_F32, 1, {(size_t)e->cfg.z_dim}, e->z_mean};
+        t[i + 3] = (sl_tensor_ref){"z_std", SL_DTYPE_F32, 1, {(size_t)e->cfg.z_dim}, e->z_std};
         if (extra_meta)
             for (const cJSON *it = extra_meta->child; it; it = it->next)
                 if (cJSON_IsString(it) && it->string)
@@ -691,6 +758,12 @@ sl_status sl_latent_load(sl_latent_encoder **out, const char *path) {
     size_t od = e ? (size_t)e->obs_dim : 0;
     if (st == SL_OK) st = sl_safetensors_get_f32(stf, "obs_mean", 1, &od, e->obs_mean);
     if (st == SL_OK) st = sl_safetensors_get_f32(stf, "obs_std", 1, &od, e->obs_std);
+    size_t zd = e ? (size_t)e->cfg.z_dim : 0;
+    if (st == SL_OK) st = sl_safetensors_get_f32(stf, "z_mean", 1, &zd, e->z_mean);
+    if (st == SL_OK) st = sl_safetensors_get_f32(stf, "z_std", 1, &zd, e->z_std);
+    for (size_t j = 0; st == SL_OK && j < zd; j++)
+        if (!isfinite(e->z_mean[j]) || !(e->z_std[j] > 0.0f) || !isfinite(e->z_std[j]))
+            st = sl_set_error(SL_ERR_FORMAT, "%s: z_mean/z_std[%zu] invalid", path, j);
     if (st == SL_OK && !sl_all_finite_f32(e->arena.params, e->arena.numel))
         st = sl_set_error(SL_ERR_NAN, "%s: non-finite parameters", path);
     for (size_t j = 0; st == SL_OK && j < od; j++)

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include <cblas.h>
+#include <immintrin.h>
 
 #include "synthloop/sl_nn.h"
 
@@ -169,7 +170,7 @@ sl_status sl_nn_arena_polyak(sl_nn_arena *target, const sl_nn_arena *src, float 
 
 void sl_nn_polyak(float *dst, const float *src, size_t n, float tau) {
     float keep = 1.0f - tau;
-#pragma omp parallel for schedule(static) if (n > 65536)
+#pragma omp parallel for simd schedule(static) if (n > 65536)
     for (size_t i = 0; i < n; i++) dst[i] = keep * dst[i] + tau * src[i];
 }
 
@@ -207,27 +208,89 @@ sl_nn_adam sl_nn_adamw_defaults(float lr) {
     return c;
 }
 
+/* Scalars of one Adam step (shared by the vector and scalar paths). */
+typedef struct adam_k {
+    float decay, l2, b1, b2, ob1, ob2, bc2s, eps, step_size;
+} adam_k;
+
+/* Adam over [i0, i1). The vector paths do exactly the scalar path's IEEE operations in the
+ * same order (mul, add, sqrt, div are correctly rounded; no FMA), so every element gets the
+ * same bits whichever path handles it. */
+static void adam_range(float *params, float *m, float *v, const float *grads, size_t i0,
+                       size_t i1, const adam_k *k) {
+    size_t i = i0;
+#if defined(__AVX512F__)
+    {
+        const __m512 decay = _mm512_set1_ps(k->decay), l2 = _mm512_set1_ps(k->l2);
+        const __m512 b1 = _mm512_set1_ps(k->b1), b2 = _mm512_set1_ps(k->b2);
+        const __m512 ob1 = _mm512_set1_ps(k->ob1), ob2 = _mm512_set1_ps(k->ob2);
+        const __m512 bc2s = _mm512_set1_ps(k->bc2s), eps = _mm512_set1_ps(k->eps);
+        const __m512 ss = _mm512_set1_ps(k->step_size);
+        for (; i + 16 <= i1; i += 16) {
+            __m512 pr = _mm512_loadu_ps(params + i);
+            __m512 p = _mm512_mul_ps(pr, decay);
+            __m512 g = _mm512_add_ps(_mm512_loadu_ps(grads + i), _mm512_mul_ps(l2, pr));
+            __m512 mi = _mm512_add_ps(_mm512_mul_ps(b1, _mm512_loadu_ps(m + i)), _mm512_mul_ps(ob1, g));
+            __m512 vi = _mm512_add_ps(_mm512_mul_ps(b2, _mm512_loadu_ps(v + i)),
+                                      _mm512_mul_ps(_mm512_mul_ps(ob2, g), g));
+            _mm512_storeu_ps(m + i, mi);
+            _mm512_storeu_ps(v + i, vi);
+            __m512 den = _mm512_add_ps(_mm512_div_ps(_mm512_sqrt_ps(vi), bc2s), eps);
+            _mm512_storeu_ps(params + i, _mm512_sub_ps(p, _mm512_div_ps(_mm512_mul_ps(ss, mi), den)));
+        }
+    }
+#elif defined(__AVX__)
+    {
+        const __m256 decay = _mm256_set1_ps(k->decay), l2 = _mm256_set1_ps(k->l2);
+        const __m256 b1 = _mm256_set1_ps(k->b1), b2 = _mm256_set1_ps(k->b2);
+        const __m256 ob1 = _mm256_set1_ps(k->ob1), ob2 = _mm256_set1_ps(k->ob2);
+        const __m256 bc2s = _mm256_set1_ps(k->bc2s), eps = _mm256_set1_ps(k->eps);
+        const __m256 ss = _mm256_set1_ps(k->step_size);
+        for (; i + 8 <= i1; i += 8) {
+            __m256 pr = _mm256_loadu_ps(params + i);
+            __m256 p = _mm256_mul_ps(pr, decay);
+            __m256 g = _mm256_add_ps(_mm256_loadu_ps(grads + i), _mm256_mul_ps(l2, pr));
+            __m256 mi = _mm256_add_ps(_mm256_mul_ps(b1, _mm256_loadu_ps(m + i)), _mm256_mul_ps(ob1, g));
+            __m256 vi = _mm256_add_ps(_mm256_mul_ps(b2, _mm256_loadu_ps(v + i)),
+                                      _mm256_mul_ps(_mm256_mul_ps(ob2, g), g));
+            _mm256_storeu_ps(m + i, mi);
+            _mm256_storeu_ps(v + i, vi);
+            __m256 den = _mm256_add_ps(_mm256_div_ps(_mm256_sqrt_ps(vi), bc2s), eps);
+            _mm256_storeu_ps(params + i, _mm256_sub_ps(p, _mm256_div_ps(_mm256_mul_ps(ss, mi), den)));
+        }
+    }
+#endif
+    for (; i < i1; i++) {
+        float p = params[i] * k->decay;
+        float g = grads[i] + k->l2 * params[i];
+        float mi = k->b1 * m[i] + k->ob1 * g;
+        float vi = k->b2 * v[i] + k->ob2 * g * g;
+        m[i] = mi;
+        v[i] = vi;
+        float denom = sqrtf(vi) / k->bc2s + k->eps;
+        params[i] = p - k->step_size * mi / denom;
+    }
+}
+
+#define ADAM_CHUNK 65536 /* elements per parallel task (static split, fixed boundaries) */
+
 void sl_nn_adam_update(float *params, float *m, float *v, const float *grads, size_t n,
                        const sl_nn_adam *cfg, uint64_t t) {
     /* torch computes bias corrections in double (Python floats), then uses them as float
      * scalars in float tensor ops; do the same. */
-    const float lr = cfg->lr, b1 = cfg->beta1, b2 = cfg->beta2, eps = cfg->eps;
-    const float wd = cfg->weight_decay;
-    const float step_size = (float)((double)lr / (1.0 - pow((double)b1, (double)t)));
-    const float bc2s = (float)sqrt(1.0 - pow((double)b2, (double)t));
-    const float decay = cfg->decoupled ? 1.0f - lr * wd : 1.0f;
-    const float l2 = cfg->decoupled ? 0.0f : wd;
-    const float ob1 = 1.0f - b1, ob2 = 1.0f - b2;
-#pragma omp parallel for schedule(static) if (n > 65536)
-    for (size_t i = 0; i < n; i++) {
-        float p = params[i] * decay;
-        float g = grads[i] + l2 * params[i];
-        float mi = b1 * m[i] + ob1 * g;
-        float vi = b2 * v[i] + ob2 * g * g;
-        m[i] = mi;
-        v[i] = vi;
-        float denom = sqrtf(vi) / bc2s + eps;
-        params[i] = p - step_size * mi / denom;
+    const float lr = cfg->lr, wd = cfg->weight_decay;
+    adam_k k;
+    k.b1 = cfg->beta1, k.b2 = cfg->beta2, k.eps = cfg->eps;
+    k.step_size = (float)((double)lr / (1.0 - pow((double)k.b1, (double)t)));
+    k.bc2s = (float)sqrt(1.0 - pow((double)k.b2, (double)t));
+    k.decay = cfg->decoupled ? 1.0f - lr * wd : 1.0f;
+    k.l2 = cfg->decoupled ? 0.0f : wd;
+    k.ob1 = 1.0f - k.b1, k.ob2 = 1.0f - k.b2;
+    size_t nchunks = (n + ADAM_CHUNK - 1) / ADAM_CHUNK;
+#pragma omp parallel for schedule(static) if (nchunks > 1)
+    for (size_t c = 0; c < nchunks; c++) {
+        size_t i0 = c * ADAM_CHUNK, i1 = i0 + ADAM_CHUNK < n ? i0 + ADAM_CHUNK : n;
+        adam_range(params, m, v, grads, i0, i1, &k);
     }
 }
 

@@ -34,6 +34,7 @@ void sl_nn_gru_cell_forward(float *h_out, float *cache, const float *x, const fl
         const float *hb = h + (size_t)b * H;
         float *rb = cr + (size_t)b * H, *zb = cz + (size_t)b * H, *nb = cn + (size_t)b * H;
         float *hnb = chn + (size_t)b * H, *ob = h_out + (size_t)b * H;
+#pragma omp simd
         for (int j = 0; j < H; j++) {
             float r = sl_nn_sigmoidf(gib[j] + ghb[j]);
             float z = sl_nn_sigmoidf(gib[H + j] + ghb[H + j]);
@@ -57,10 +58,14 @@ static void gate_grads(float *gi, float *gh, float *dh, const float *dh_out, con
     for (int b = 0; b < B; b++) {
         size_t o = (size_t)b * H;
         float *gib = gi + 3 * o, *ghb = gh + 3 * o;
+        if (dh) {
+#pragma omp simd
+            for (int j = 0; j < H; j++) dh[o + j] += dh_out[o + j] * cz[o + j];
+        }
+#pragma omp simd
         for (int j = 0; j < H; j++) {
             float d = dh_out[o + j], r = cr[o + j], z = cz[o + j], n = cn[o + j];
             float dn = d * (1.0f - z), dz = d * (h[o + j] - n);
-            if (dh) dh[o + j] += d * z;
             float dan = dn * (1.0f - n * n);
             float dar = dan * chn[o + j] * r * (1.0f - r);
             float daz = dz * z * (1.0f - z);

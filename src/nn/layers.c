@@ -3,6 +3,8 @@
  *
  * Invariant: same formulas as nn_ref_impl.h (the tests compare them); backward adds into
  * gradients; parallel loops split rows statically, so results do not depend on scheduling.
+ * `omp simd` loops are elementwise without reductions (and -std=c11 keeps -ffp-contract=off),
+ * so their vector and scalar iterations round identically.
  */
 #include <math.h>
 #include <stdio.h>
@@ -35,6 +37,7 @@ void sl_nn_linear_forward(float *out, const float *in, const float *w, const flo
 void sl_nn_bias_grad(float *db, const float *dout, int B, int OC) {
     for (int i = 0; i < B; i++) {
         const float *row = dout + (size_t)i * OC;
+#pragma omp simd
         for (int o = 0; o < OC; o++) db[o] += row[o];
     }
 }
@@ -94,6 +97,7 @@ static inline float sigmoidf(float x) { return 1.0f / (1.0f + expf(-x)); }
 void sl_nn_act_forward(float *out, const float *in, size_t n, sl_nn_act act) {
     switch (act) {
     case SL_NN_ACT_RELU:
+#pragma omp simd
         for (size_t i = 0; i < n; i++) out[i] = in[i] > 0.0f ? in[i] : 0.0f;
         break;
     case SL_NN_ACT_TANH:
@@ -115,9 +119,11 @@ void sl_nn_act_backward(float *din, const float *dout, const float *in, const fl
                         size_t n, sl_nn_act act) {
     switch (act) {
     case SL_NN_ACT_RELU:
+#pragma omp simd
         for (size_t i = 0; i < n; i++) din[i] += out[i] > 0.0f ? dout[i] : 0.0f;
         break;
     case SL_NN_ACT_TANH:
+#pragma omp simd
         for (size_t i = 0; i < n; i++) din[i] += dout[i] * (1.0f - out[i] * out[i]);
         break;
     case SL_NN_ACT_SILU:
@@ -127,9 +133,11 @@ void sl_nn_act_backward(float *din, const float *dout, const float *in, const fl
         }
         break;
     case SL_NN_ACT_SIGMOID:
+#pragma omp simd
         for (size_t i = 0; i < n; i++) din[i] += dout[i] * out[i] * (1.0f - out[i]);
         break;
     default:
+#pragma omp simd
         for (size_t i = 0; i < n; i++) din[i] += dout[i];
         break;
     }

@@ -129,18 +129,22 @@ static void act_grad_inplace(float *g, const float *pre, const float *post, size
                              sl_nn_act act) {
     switch (act) {
     case SL_NN_ACT_RELU:
+#pragma omp simd
         for (size_t i = 0; i < n; i++) g[i] = post[i] > 0.0f ? g[i] : 0.0f;
         break;
     case SL_NN_ACT_TANH:
+#pragma omp simd
         for (size_t i = 0; i < n; i++) g[i] *= 1.0f - post[i] * post[i];
         break;
     case SL_NN_ACT_SILU:
+#pragma omp simd
         for (size_t i = 0; i < n; i++) {
             float s = sl_nn_sigmoidf(pre[i]);
             g[i] *= s * (1.0f + pre[i] * (1.0f - s));
         }
         break;
     case SL_NN_ACT_SIGMOID:
+#pragma omp simd
         for (size_t i = 0; i < n; i++) g[i] *= post[i] * (1.0f - post[i]);
         break;
     default:

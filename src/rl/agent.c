@@ -244,7 +244,9 @@ static int finite_arena(const sl_nn_arena *ar) { return sl_all_finite_f32(ar->pa
 
 /* --- update ------------------------------------------------------------- */
 
-static sl_status critic_update(sl_agent *a, const sl_batch *bt, sl_rl_stats *st) {
+/* noise_t: given standard-normal target noise [B*A] or NULL (draw from the agent's RNG). */
+static sl_status critic_update(sl_agent *a, const sl_batch *bt, const float *noise_t,
+                               sl_rl_stats *st) {
     const sl_rl_config *c = &a->cfg;
     int B = bt->B, O = c->obs_dim, A = c->act_dim;
     float alpha = expf(a->log_alpha);
@@ -252,14 +254,15 @@ static sl_status critic_update(sl_agent *a, const sl_batch *bt, sl_rl_stats *st)
     if (c->algo == SL_RL_TD3BC) {
         policy_forward(a, &a->pi_t, a->actor_t.params, &a->c_pi, a->s2, B, a->a_pi, NULL, NULL);
         for (size_t i = 0; i < (size_t)B * A; i++) {
-            float n = (float)sl_rng_normal(&a->rng) * c->policy_noise;
+            float n = (noise_t ? noise_t[i] : (float)sl_rng_normal(&a->rng)) * c->policy_noise;
             if (n > c->noise_clip) n = c->noise_clip;
             if (n < -c->noise_clip) n = -c->noise_clip;
             float v = a->a_pi[i] + n;
             a->a_pi[i] = v > 1.0f ? 1.0f : (v < -1.0f ? -1.0f : v);
         }
     } else {
-        for (size_t i = 0; i < (size_t)B * A; i++) a->eps[i] = (float)sl_rng_normal(&a->rng);
+        for (size_t i = 0; i < (size_t)B * A; i++)
+            a->eps[i] = noise_t ? noise_t[i] : (float)sl_rng_normal(&a->rng);
         policy_forward(a, &a->pi, a->actor.params, &a->c_pi, a->s2, B, a->a_pi, a->logp, a->eps);
     }
     concat_sa(a->sa, a->s2, a->a_pi, B, O, A);
@@ -292,22 +295,25 @@ static sl_status critic_update(sl_agent *a, const sl_batch *bt, sl_rl_stats *st)
     return SL_OK;
 }
 
-static sl_status actor_update(sl_agent *a, const sl_batch *bt, sl_rl_stats *st) {
+/* noise_a: given standard-normal SAC policy noise [B*A] or NULL (draw from the agent's RNG). */
+static sl_status actor_update(sl_agent *a, const sl_batch *bt, const float *noise_a,
+                              sl_rl_stats *st) {
     const sl_rl_config *c = &a->cfg;
     int B = bt->B, O = c->obs_dim, A = c->act_dim;
     float alpha = expf(a->log_alpha);
     if (c->algo == SL_RL_SAC)
-        for (size_t i = 0; i < (size_t)B * A; i++) a->eps[i] = (float)sl_rng_normal(&a->rng);
+        for (size_t i = 0; i < (size_t)B * A; i++)
+            a->eps[i] = noise_a ? noise_a[i] : (float)sl_rng_normal(&a->rng);
     policy_forward(a, &a->pi, a->actor.params, &a->c_pi, a->s, B, a->a_pi, a->logp,
                    c->algo == SL_RL_SAC ? a->eps : NULL);
     concat_sa(a->sa, a->s, a->a_pi, B, O, A);
     sl_nn_mlp_forward(a->q1v, &a->c_q1b, a->sa, &a->q1, a->critic.params, B);
     if (c->algo == SL_RL_SAC)
         sl_nn_mlp_forward(a->q2v, &a->c_q2b, a->sa, &a->q2, a->critic.params, B);
-    double lw_sum = 0.0, absq = 0.0, qterm = 0.0, bc = 0.0, ent = 0.0;
+    double lw_sum = 0.0, absq = 0.0, qterm = 0.0, bc = 0.0, ent = 0.0, wlogp = 0.0;
     for (int b = 0; b < B; b++) {
         lw_sum += (double)bt->lw[b];
-        absq += fabs((double)a->q1v[b]);
+        absq += (double)bt->lw[b] * fabs((double)a->q1v[b]);
     }
     float invB = 1.0f / (float)B;
     memset(a->dq1, 0, (size_t)B * sizeof(float));
@@ -316,8 +322,10 @@ static sl_status actor_update(sl_agent *a, const sl_batch *bt, sl_rl_stats *st) 
     memset(a->dlogp, 0, (size_t)B * sizeof(float));
     float bc_coef = 0.0f, lambda = 1.0f;
     if (c->algo == SL_RL_TD3BC) {
-        /* loss = -lambda * mean(lw * Q1) + mean(lw * (pi - a)^2) over B*A, lambda detached */
-        lambda = (float)((double)c->alpha_bc / (absq / B + 1e-8));
+        /* loss = -lambda * mean(lw * Q1) + mean(lw * (pi - a)^2) over B*A, lambda detached,
+         * lambda = alpha_bc / (sum(lw |Q1|) / sum(lw) + 1e-8): the lw-weighted mean |Q1|, so
+         * a zero-weight row does not influence the update through lambda either */
+        lambda = (float)((double)c->alpha_bc / ((lw_sum > 0.0 ? absq / lw_sum : 0.0) + 1e-8));
         for (int b = 0; b < B; b++) {
             a->dq1[b] = -lambda * bt->lw[b] * invB;
             qterm += (double)(bt->lw[b] * a->q1v[b]);
@@ -333,6 +341,7 @@ static sl_status actor_update(sl_agent *a, const sl_batch *bt, sl_rl_stats *st) 
             a->dlogp[b] = alpha * bt->lw[b] * invB;
             qterm += (double)(bt->lw[b] * (first ? a->q1v[b] : a->q2v[b]));
             ent -= (double)a->logp[b];
+            wlogp += (double)(bt->lw[b] * a->logp[b]);
         }
         bc_coef = c->sac_bc;
     }
@@ -369,11 +378,13 @@ static sl_status actor_update(sl_agent *a, const sl_batch *bt, sl_rl_stats *st) 
         st->actor_loss = -(double)lambda * qterm / B + bc_mse;
     } else {
         st->entropy = ent / B;
-        st->actor_loss = (double)alpha * (-st->entropy) - qterm / B + (double)c->sac_bc * bc_mse;
+        /* the loss actually minimised (weighted), not the unweighted entropy */
+        st->actor_loss = ((double)alpha * wlogp - qterm) / B + (double)c->sac_bc * bc_mse;
         if (c->auto_alpha) {
-            /* alpha loss = -log_alpha * mean(logp + target_entropy), target = -act_dim */
+            /* alpha loss = -log_alpha * mean(lw * (logp + target_entropy)), target = -act_dim
+             * (weighted like every other loss, logp detached) */
             double g = 0.0;
-            for (int b = 0; b < B; b++) g += (double)a->logp[b] - (double)A;
+            for (int b = 0; b < B; b++) g += (double)bt->lw[b] * ((double)a->logp[b] - (double)A);
             float grad = (float)(-g / B);
             sl_nn_adam adam_a = sl_nn_adam_defaults(c->lr_actor);
             a->la_step++;
@@ -382,14 +393,14 @@ static sl_status actor_update(sl_agent *a, const sl_batch *bt, sl_rl_stats *st) 
     }
     st->alpha = (double)expf(a->log_alpha);
     st->actor_updated = 1;
-    (void)lw_sum;
     if (!isfinite(st->actor_loss) || !finite_arena(&a->actor))
         return sl_set_error(SL_ERR_DIVERGED, "agent: actor diverged at update %llu (loss %g)",
                             (unsigned long long)a->it, st->actor_loss);
     return SL_OK;
 }
 
-sl_status sl_agent_update_batch(sl_agent *a, const sl_batch *bt, sl_rl_stats *stats) {
+sl_status sl_agent_update_batch_noise(sl_agent *a, const sl_batch *bt, const float *noise_target,
+                                      const float *noise_actor, sl_rl_stats *stats) {
     sl_rl_stats st;
     memset(&st, 0, sizeof st);
     const sl_rl_config *c = &a->cfg;
@@ -399,10 +410,10 @@ sl_status sl_agent_update_batch(sl_agent *a, const sl_batch *bt, sl_rl_stats *st
     normalise(a, a->s, bt->obs, bt->B);
     normalise(a, a->s2, bt->next_obs, bt->B);
     a->it++;
-    SL_TRY(critic_update(a, bt, &st));
+    SL_TRY(critic_update(a, bt, noise_target, &st));
     int do_actor = c->algo == SL_RL_SAC || (a->it % (uint64_t)c->policy_freq) == 0;
     if (do_actor) {
-        SL_TRY(actor_update(a, bt, &st));
+        SL_TRY(actor_update(a, bt, noise_actor, &st));
         if (c->algo == SL_RL_TD3BC) sl_nn_arena_polyak(&a->actor_t, &a->actor, c->tau);
         sl_nn_arena_polyak(&a->critic_t, &a->critic, c->tau);
     } else if (c->algo == SL_RL_SAC) {
@@ -412,6 +423,22 @@ sl_status sl_agent_update_batch(sl_agent *a, const sl_batch *bt, sl_rl_stats *st
     if (stats) *stats = st;
     return SL_OK;
 }
+
+sl_status sl_agent_update_batch(sl_agent *a, const sl_batch *bt, sl_rl_stats *stats) {
+    return sl_agent_update_batch_noise(a, bt, NULL, NULL, stats);
+}
+
+sl_nn_arena *sl_agent_arena(sl_agent *a, sl_agent_net which) {
+    switch (which) {
+    case SL_AGENT_ACTOR: return &a->actor;
+    case SL_AGENT_ACTOR_TARGET: return &a->actor_t;
+    case SL_AGENT_CRITIC: return &a->critic;
+    case SL_AGENT_CRITIC_TARGET: return &a->critic_t;
+    default: return NULL;
+    }
+}
+
+float sl_agent_log_alpha(const sl_agent *a) { return a->log_alpha; }
 
 sl_status sl_agent_update(sl_agent *a, sl_replay *r, sl_rl_stats *stats) {
     SL_TRY(sl_replay_sample(r, &a->own, a->cfg.sampling, &a->rng));

@@ -14,6 +14,7 @@
 #include "store/store_internal.h"
 #include "synthloop/sl_json.h"
 #include "synthloop/sl_report.h"
+#include "synthloop/sl_weight.h"
 
 #define DNAN ((double)NAN)
 
@@ -456,9 +457,7 @@ static sl_status sec_weights(sl_buf *b, sqlite3 *db, int64_t run) {
                 " FROM weights, k WHERE run_id=?1 GROUP BY (step - k.lo) / k.width ORDER BY 1",
                 run, &w));
     sl_status s = rows(db,
-                       "SELECT sum((rails & 1) != 0) AS trust_floor, sum((rails & 2) != 0) AS std_band,"
-                       " sum((rails & 4) != 0) AS lambda_cap, sum((rails & 8) != 0) AS clip,"
-                       " count(*) AS total FROM weights WHERE run_id=?1",
+                       "SELECT rails, count(*) AS n FROM weights WHERE run_id=?1 GROUP BY rails",
                        run, &rails);
     if (s != SL_OK) {
         cJSON_Delete(w);
@@ -480,14 +479,21 @@ static sl_status sec_weights(sl_buf *b, sqlite3 *db, int64_t run) {
             sl_buf_puts(b, "<div class=\"grid\"><figure>");
             sl_svg_line_chart(b, ss, 4, &o);
             sl_buf_puts(b, "</figure><figure>");
-            const cJSON *r = rails->child;
-            double v[4] = {sl_json_num(r, "trust_floor", 0), sl_json_num(r, "std_band", 0),
-                           sl_json_num(r, "lambda_cap", 0), sl_json_num(r, "clip", 0)};
-            static const char *const labels[4] = {"trust floor", "std band", "lambda cap", "clip"};
+            /* rails holds bits (1u << sl_weight_rail); count rows per rail */
+            double v[SL_RAIL_COUNT] = {0}, total = 0;
+            const char *labels[SL_RAIL_COUNT];
+            for (int k = 0; k < SL_RAIL_COUNT; k++) labels[k] = sl_weight_rail_name((sl_weight_rail)k);
+            for (const cJSON *r = rails->child; r; r = r->next) {
+                double bits = sl_json_num(r, "rails", 0), cnt = sl_json_num(r, "n", 0);
+                uint32_t u = bits >= 0 && bits < 4294967296.0 ? (uint32_t)bits : 0;
+                for (int k = 0; k < SL_RAIL_COUNT; k++)
+                    if (u & (1u << k)) v[k] += cnt;
+                total += cnt;
+            }
             sl_svg_opts o2 = {.title = "safety rails fired (rows)", .ylabel = "rows"};
-            sl_svg_bars(b, labels, v, NULL, 4, &o2);
+            sl_svg_bars(b, labels, v, NULL, SL_RAIL_COUNT, &o2);
             sl_buf_puts(b, "</figure></div>\n");
-            sl_buf_printf(b, "<p>%.0f weight rows recorded.</p>\n", sl_json_num(r, "total", 0));
+            sl_buf_printf(b, "<p>%.0f weight rows recorded.</p>\n", total);
         }
         free(x);
         free(t);
@@ -687,7 +693,8 @@ static const char css[] =
     "border-radius:6px;padding:4px 18px 14px;margin:16px 0}"
     "h2{font-size:18px;border-bottom:1px solid #eee;padding-bottom:6px}"
     "h3{font-size:15px}.grid{display:flex;flex-wrap:wrap;gap:12px}"
-    "figure{margin:0}svg.chart{max-width:100%;height:auto;border:1px solid #eee}"
+    "figure{margin:0;flex:1 1 520px;max-width:660px}"
+    "svg.chart{width:100%;height:auto;border:1px solid #eee}"
     "table{border-collapse:collapse;font-size:13px;margin:8px 0}"
     "th,td{border:1px solid #e3e3e3;padding:3px 8px;text-align:left;vertical-align:top;"
     "max-width:520px;overflow-wrap:anywhere}th{background:#f2f4f7}"

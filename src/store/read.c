@@ -110,31 +110,45 @@ sl_status sl_store_row_json(sqlite3 *db, const char *sql, const int64_t *binds, 
     return query(db, sql, binds, nbind, 1, out);
 }
 
-/* metrics of a run as {"series": {"step": [...], "value": [...]}, ...} */
-static sl_status metrics_json(sqlite3 *db, int64_t run_id, cJSON **out) {
+sl_status sl_store_metrics_json(sqlite3 *db, int64_t run_id, const char *only, cJSON **out) {
     *out = NULL;
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(db,
                            "SELECT series, step, value FROM metrics WHERE run_id=?1"
-                           " ORDER BY series, step",
+                           " AND (?2 IS NULL OR series=?2) ORDER BY series, step",
                            -1, &st, NULL) != SQLITE_OK)
         return sl_store_db_error(db, "read metrics");
     sqlite3_bind_int64(st, 1, run_id);
+    if (only)
+        sqlite3_bind_text(st, 2, only, -1, SQLITE_TRANSIENT);
+    else
+        sqlite3_bind_null(st, 2);
     cJSON *obj = cJSON_CreateObject();
     cJSON *steps = NULL, *vals = NULL;
-    char last[512] = "";
-    int rc;
+    const char *last = NULL; /* key of the current series (owned by obj) */
+    int rc = SQLITE_DONE;
     while (obj && (rc = sqlite3_step(st)) == SQLITE_ROW) {
         const char *series = (const char *)sqlite3_column_text(st, 0);
-        if (!steps || strncmp(series, last, sizeof last) != 0) {
-            snprintf(last, sizeof last, "%s", series);
+        if (!steps || strcmp(series, last) != 0) {
             cJSON *s = cJSON_AddObjectToObject(obj, series);
+            if (!s) {
+                rc = SQLITE_NOMEM;
+                break;
+            }
+            last = s->string;
             steps = cJSON_AddArrayToObject(s, "step");
             vals = cJSON_AddArrayToObject(s, "value");
         }
         cJSON_AddItemToArray(steps, int_item(sqlite3_column_int64(st, 1), 0));
         double v = sqlite3_column_double(st, 2);
         cJSON_AddItemToArray(vals, isfinite(v) ? cJSON_CreateNumber(v) : cJSON_CreateNull());
+    }
+    if (obj && rc != SQLITE_DONE) {
+        sl_status e = rc == SQLITE_NOMEM ? sl_set_error(SL_ERR_NOMEM, "registry: out of memory")
+                                         : sl_store_db_error(db, "read metrics");
+        sqlite3_finalize(st);
+        cJSON_Delete(obj);
+        return e;
     }
     sqlite3_finalize(st);
     if (!obj) return sl_set_error(SL_ERR_NOMEM, "registry: out of memory");
@@ -191,7 +205,7 @@ sl_status sl_store_export_run(sqlite3 *db, int64_t run_id, cJSON **out) {
     cJSON_AddNumberToObject(root, "schema_version", SL_REGISTRY_SCHEMA_VERSION);
     cJSON_AddItemToObject(root, "run", run);
     cJSON *m = NULL;
-    if ((s = metrics_json(db, run_id, &m)) != SL_OK) goto fail;
+    if ((s = sl_store_metrics_json(db, run_id, NULL, &m)) != SL_OK) goto fail;
     cJSON_AddItemToObject(root, "metrics", m);
     for (size_t i = 0; i < sizeof run_tables / sizeof run_tables[0]; i++) {
         cJSON *rows = NULL;

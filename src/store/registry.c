@@ -617,19 +617,18 @@ sl_status sl_registry_add_weight_log(sl_registry *reg, int64_t run_id,
     return tx_end(reg, s, "add weights");
 }
 
-/* Finite numbers only: a broken evaluation must surface as an error, not as a NULL cell. */
+static void bind_measure(sqlite3_stmt *st, int i, double v) {
+    if (isfinite(v))
+        sqlite3_bind_double(st, i, v);
+    else
+        sqlite3_bind_null(st, i); /* not measured */
+}
+
 sl_status sl_registry_add_world_eval(sl_registry *reg, int64_t run_id,
-                                     const sl_world_eval_row *rows, size_t n) {
+                                     const sl_registry_world_row *rows, size_t n) {
     if (!reg) return SL_OK;
     SL_TRY(check_run(run_id));
     if (n && !rows) return sl_set_error(SL_ERR_ARG, "registry: world eval rows are NULL");
-    for (size_t i = 0; i < n; i++) {
-        const sl_world_eval_row *r = &rows[i];
-        if (!isfinite(r->mse) || !isfinite(r->std_ratio) || !isfinite(r->var_growth) ||
-            !isfinite(r->trust) || !isfinite(r->auc))
-            return sl_set_error(SL_ERR_NAN, "registry: world eval row %zu (horizon %d) not finite",
-                                i, r->horizon);
-    }
     SL_TRY(tx_begin(reg, "add world eval"));
     sqlite3_stmt *st;
     sl_status s = prepare(reg,
@@ -637,14 +636,14 @@ sl_status sl_registry_add_world_eval(sl_registry *reg, int64_t run_id,
                           " var_growth, trust, auc) VALUES (?1,?2,?3,?4,?5,?6,?7)",
                           &st, "add world eval");
     for (size_t i = 0; s == SL_OK && i < n; i++) {
-        const sl_world_eval_row *r = &rows[i];
+        const sl_registry_world_row *r = &rows[i];
         sqlite3_bind_int64(st, 1, run_id);
         sqlite3_bind_int(st, 2, r->horizon);
-        sqlite3_bind_double(st, 3, r->mse);
-        sqlite3_bind_double(st, 4, r->std_ratio);
-        sqlite3_bind_double(st, 5, r->var_growth);
-        sqlite3_bind_double(st, 6, r->trust);
-        sqlite3_bind_double(st, 7, r->auc);
+        bind_measure(st, 3, r->mse);
+        bind_measure(st, 4, r->std_ratio);
+        bind_measure(st, 5, r->var_growth);
+        bind_measure(st, 6, r->trust);
+        bind_measure(st, 7, r->auc);
         if (sqlite3_step(st) != SQLITE_DONE) s = sl_store_db_error(reg->db, "add world eval");
         sqlite3_reset(st);
     }

@@ -32,6 +32,10 @@ sl_status sl_store_rows_json(sqlite3 *db, const char *sql, const int64_t *binds,
 sl_status sl_store_row_json(sqlite3 *db, const char *sql, const int64_t *binds, int nbind,
                             cJSON **out);
 
+/* Metric series of a run as {"name": {"step": [...], "value": [...]}, ...}; only the series
+ * named `only` when non-NULL. *out owned by the caller. */
+sl_status sl_store_metrics_json(sqlite3 *db, int64_t run_id, const char *only, cJSON **out);
+
 /* Export of one run as a cJSON object (what sl_registry_export_run prints). */
 sl_status sl_store_export_run(sqlite3 *db, int64_t run_id, cJSON **out);
 

@@ -340,6 +340,13 @@ static sl_status log_sample(sl_weight_ctrl *c, uint64_t call, size_t i, const sl
 
 /* --- the computation ------------------------------------------------------ */
 
+#define SHARE_MARGIN 1e-12
+
+static int share_exceeds(double S, double R, double max_share) {
+    double Su = S * (1.0 + SHARE_MARGIN);
+    return Su / (Su + R) > max_share;
+}
+
 static const char *phase_of(const sl_weight_ctrl *c, int *phase) {
     *phase = 1;
     if (!c->has_econ) return "phase 1 (trust only): no econ model";
@@ -460,12 +467,14 @@ sl_status sl_weight_ctrl_compute(sl_weight_ctrl *c, const sl_weight_global *g,
     }
     r.scale = scale;
 
-    /* 3. final share cap: sum w / (sum w + R) <= max_share, whatever the rounding did */
+    /* 3. final share cap: sum w / (sum w + R) <= max_share, whatever the rounding did. The
+     * check inflates S by SHARE_MARGIN so that the invariant also holds when a consumer sums
+     * the weights in another order (each order differs by far less than the margin). */
     double S = 0.0;
     for (size_t k = 0; k < m; k++) S += out[c->idx[k]].w_final;
-    for (int it = 0; S > 0.0 && S / (S + g->real_weight) > max_share; it++) {
+    for (int it = 0; S > 0.0 && share_exceeds(S, g->real_weight, max_share); it++) {
         double f = it < 8 ? (g->real_weight * max_share / (1.0 - max_share)) / S *
-                                (1.0 - 4.0 * (it + 1) * 1e-16)
+                                (1.0 - SHARE_MARGIN * (it + 2))
                           : 0.0;
         S = 0.0;
         for (size_t k = 0; k < m; k++) {
@@ -478,7 +487,7 @@ sl_status sl_weight_ctrl_compute(sl_weight_ctrl *c, const sl_weight_global *g,
     }
     r.synth_weight = S;
     r.effective_share = S + g->real_weight > 0.0 ? S / (S + g->real_weight) : 0.0;
-    r.budget_reached = fabs(S - W) <= 1e-9 * (W > 1.0 ? W : 1.0);
+    r.budget_reached = W == 0.0 ? S == 0.0 : fabs(S - W) <= 1e-9 * W;
     if (!r.budget_reached && S < W) {
         r.rails |= 1u << SL_RAIL_BUDGET_SHORT;
         r.rail_counts[SL_RAIL_BUDGET_SHORT] = 1;

@@ -52,6 +52,7 @@ void sl_world_config_default(sl_world_config *c) {
     c->hidden = 128;
     c->mode = SL_WORLD_MODE_BPTT;
     c->horizon = 60;
+    c->horizon_mix = 0.5f;
     c->burn_in = 8;
     c->batch = 32;
     c->max_iters = 1500;
@@ -70,6 +71,8 @@ void sl_world_config_default(sl_world_config *c) {
     c->clip = SL_WORLD_CLIP_TANH;
     c->clip_value = 4.0f;
     c->bootstrap = 1;
+    c->noise_scale = 0.0f;
+    c->calibrate = 1;
     c->n_econ = 3;
     strcpy(c->econ_names[0], "unit_done");
     strcpy(c->econ_names[1], "error_event");
@@ -90,6 +93,8 @@ sl_status sl_world_config_validate(const sl_world_config *c) {
     CHECK_RANGE((unsigned)c->mode < SL_WORLD_MODE_COUNT, "world config: bad mode %d", c->mode);
     CHECK_RANGE(c->horizon >= 1 && c->horizon <= SL_WORLD_MAX_HORIZON,
                 "world config: horizon %d not in [1, %d]", c->horizon, SL_WORLD_MAX_HORIZON);
+    CHECK_RANGE(c->horizon_mix >= 0 && c->horizon_mix <= 1,
+                "world config: horizon_mix must be in [0, 1]");
     CHECK_RANGE(c->burn_in >= 0 && c->burn_in <= 256, "world config: burn_in %d not in [0, 256]",
                 c->burn_in);
     CHECK_RANGE(c->batch >= 2 && c->batch <= 65536, "world config: batch %d not in [2, 65536]",
@@ -111,6 +116,8 @@ sl_status sl_world_config_validate(const sl_world_config *c) {
     CHECK_RANGE((unsigned)c->clip < SL_WORLD_CLIP_COUNT, "world config: bad clip %d", c->clip);
     CHECK_RANGE(isfinite(c->clip_value) && c->clip_value > 0,
                 "world config: clip_value must be > 0");
+    CHECK_RANGE(isfinite(c->noise_scale) && c->noise_scale >= 0 && c->noise_scale <= 1000,
+                "world config: noise_scale must be in [0, 1000]");
     CHECK_RANGE(c->n_econ >= 0 && c->n_econ <= SL_WORLD_MAX_ECON,
                 "world config: n_econ %d not in [0, %d]", c->n_econ, SL_WORLD_MAX_ECON);
     return SL_OK;
@@ -123,6 +130,7 @@ cJSON *sl_world_config_json(const sl_world_config *c) {
     cJSON_AddNumberToObject(j, "hidden", c->hidden);
     cJSON_AddStringToObject(j, "mode", sl_world_mode_name(c->mode));
     cJSON_AddNumberToObject(j, "horizon", c->horizon);
+    cJSON_AddNumberToObject(j, "horizon_mix", (double)c->horizon_mix);
     cJSON_AddNumberToObject(j, "burn_in", c->burn_in);
     cJSON_AddNumberToObject(j, "batch", c->batch);
     cJSON_AddNumberToObject(j, "max_iters", c->max_iters);
@@ -141,6 +149,8 @@ cJSON *sl_world_config_json(const sl_world_config *c) {
     cJSON_AddStringToObject(j, "clip", sl_world_clip_name(c->clip));
     cJSON_AddNumberToObject(j, "clip_value", (double)c->clip_value);
     cJSON_AddBoolToObject(j, "bootstrap", c->bootstrap);
+    cJSON_AddNumberToObject(j, "noise_scale", (double)c->noise_scale);
+    cJSON_AddBoolToObject(j, "calibrate", c->calibrate);
     cJSON *e = cJSON_AddArrayToObject(j, "econ");
     for (int i = 0; e && i < c->n_econ; i++)
         cJSON_AddItemToArray(e, cJSON_CreateString(c->econ_names[i]));
@@ -157,6 +167,7 @@ static sl_status config_from_json(sl_world_config *c, const cJSON *j, const char
     if (sl_world_mode_parse(m, &c->mode) != SL_OK)
         return sl_set_error(SL_ERR_FORMAT, "%s: metadata config has unknown mode '%s'", path, m);
     c->horizon = sl_json_int(j, "horizon", c->horizon);
+    c->horizon_mix = (float)sl_json_num(j, "horizon_mix", (double)c->horizon_mix);
     c->burn_in = sl_json_int(j, "burn_in", c->burn_in);
     c->batch = sl_json_int(j, "batch", c->batch);
     c->max_iters = sl_json_int(j, "max_iters", c->max_iters);
@@ -177,6 +188,8 @@ static sl_status config_from_json(sl_world_config *c, const cJSON *j, const char
         return sl_set_error(SL_ERR_FORMAT, "%s: metadata config has unknown clip '%s'", path, cl);
     c->clip_value = (float)sl_json_num(j, "clip_value", (double)c->clip_value);
     c->bootstrap = sl_json_bool(j, "bootstrap", c->bootstrap);
+    c->noise_scale = (float)sl_json_num(j, "noise_scale", 0.0);
+    c->calibrate = sl_json_bool(j, "calibrate", c->calibrate);
     const cJSON *e = cJSON_GetObjectItemCaseSensitive(j, "econ");
     c->n_econ = 0;
     if (cJSON_IsArray(e)) {
@@ -389,16 +402,17 @@ sl_status sl_world_alloc(sl_world **out, const sl_world_config *cfg, int Z, int 
     w->In = Z + A;
     w->O = Z + 1 + w->E;
     w->arenas = calloc((size_t)w->M, sizeof *w->arenas);
-    w->z_mean = calloc((size_t)(3 * Z + 2 * A), sizeof(float));
+    w->z_mean = calloc((size_t)(4 * Z + 2 * A), sizeof(float));
     if (!w->arenas || !w->z_mean) {
         sl_world_free(w);
         return sl_set_error(SL_ERR_NOMEM, "world: out of memory");
     }
     w->z_std = w->z_mean + Z;
     w->dz_std = w->z_std + Z;
-    w->a_mean = w->dz_std + Z;
+    w->res_std = w->dz_std + Z;
+    w->a_mean = w->res_std + Z;
     w->a_std = w->a_mean + A;
-    for (int i = 0; i < Z; i++) w->z_std[i] = w->dz_std[i] = 1.0f;
+    for (int i = 0; i < Z; i++) w->z_std[i] = w->dz_std[i] = w->res_std[i] = 1.0f;
     for (int i = 0; i < A; i++) w->a_std[i] = 1.0f;
     w->r_std = 1.0f;
     for (int i = 0; i < w->E; i++) w->e_std[i] = 1.0f;
@@ -540,9 +554,13 @@ static float econ_value(const sl_world *w, int k, float o) {
 static sl_status rollout_member(const sl_world *w, const sl_world_data *d, const size_t *rows,
                                 int n, const sl_world_rollout_opts *o, int m,
                                 sl_world_rollout *out, sl_world_ws *ws, float *zcur, float *zraw,
-                                float *araw, sl_rng *rng) {
+                                float *araw, int *burn, sl_rng *rng) {
     const int Z = w->Z, A = w->A, E = w->E, H = w->H, In = w->In, O = w->O, T = o->horizon;
     const int Bi = w->cfg.burn_in;
+    const float noise = o->noise < 0 ? w->cfg.noise_scale : o->noise;
+    const float *p = w->arenas[m].params;
+    const float *wih = p + w->gru.w_ih, *whh = p + w->gru.w_hh, *bih = p + w->gru.b_ih,
+                *bhh = p + w->gru.b_hh;
     for (int c0 = 0; c0 < n; c0 += ROLL_CHUNK) {
         int B = n - c0 < ROLL_CHUNK ? n - c0 : ROLL_CHUNK;
         /* burn-in: row i uses b_i = min(Bi, t0_i) context steps, right-aligned */
@@ -550,15 +568,15 @@ static sl_status rollout_member(const sl_world *w, const sl_world_data *d, const
         int bmax = 0;
         for (int i = 0; i < B; i++) {
             size_t r = rows[c0 + i], e = sl_world_row_episode(d, r);
-            int b = (int)(r - d->ep_start[e]) < Bi ? (int)(r - d->ep_start[e]) : Bi;
-            if (b > bmax) bmax = b;
+            size_t t0 = r - d->ep_start[e];
+            burn[i] = t0 < (size_t)Bi ? (int)t0 : Bi;
+            if (burn[i] > bmax) bmax = burn[i];
         }
         for (int k = 0; k < bmax; k++) {
             for (int i = 0; i < B; i++) {
-                size_t r = rows[c0 + i], e = sl_world_row_episode(d, r);
-                int b = (int)(r - d->ep_start[e]) < Bi ? (int)(r - d->ep_start[e]) : Bi;
+                size_t r = rows[c0 + i];
                 float *x = ws->x + (size_t)i * In;
-                if (k >= bmax - b) {
+                if (k >= bmax - burn[i]) {
                     size_t src = r - (size_t)(bmax - k);
                     sl_world_std_z(w, d->z + src * Z, x);
                     sl_world_std_a(w, d->actions + src * A, x + Z);
@@ -566,13 +584,10 @@ static sl_status rollout_member(const sl_world *w, const sl_world_data *d, const
                     memset(x, 0, (size_t)In * sizeof(float));
                 }
             }
-            sl_world_step(w, m, ws->x, ws->h0, ws->h1, ws->cache, ws->out, B, ws->gru_ws);
-            for (int i = 0; i < B; i++) {
-                size_t r = rows[c0 + i], e = sl_world_row_episode(d, r);
-                int b = (int)(r - d->ep_start[e]) < Bi ? (int)(r - d->ep_start[e]) : Bi;
-                if (k >= bmax - b)
+            sl_world_gru_infer(ws->h1, ws->x, ws->h0, wih, whh, bih, bhh, B, In, H, ws->gru_ws);
+            for (int i = 0; i < B; i++)
+                if (k >= bmax - burn[i])
                     memcpy(ws->h0 + (size_t)i * H, ws->h1 + (size_t)i * H, (size_t)H * sizeof(float));
-            }
         }
         /* free run */
         uint8_t *ok = out->ok + (size_t)m * n + c0;
@@ -603,44 +618,46 @@ static sl_status rollout_member(const sl_world *w, const sl_world_data *d, const
                 memcpy(x, zcur + (size_t)i * Z, (size_t)Z * sizeof(float));
                 sl_world_std_a(w, araw + (size_t)i * A, x + Z);
             }
-            sl_world_step(w, m, ws->x, ws->h0, ws->h1, ws->cache, ws->out, B, ws->gru_ws);
+            sl_world_gru_infer(ws->h1, ws->x, ws->h0, wih, whh, bih, bhh, B, In, H, ws->gru_ws);
+            sl_nn_linear_forward(ws->out, ws->h1, p + w->head.w, p + w->head.b, B, H, O);
             float *tmp = ws->h0;
             ws->h0 = ws->h1;
             ws->h1 = tmp;
+            sl_world_residual_update(w, zcur, ws->out, B);
             for (int i = 0; i < B; i++) {
                 size_t slot = (size_t)m * n + c0 + i;
+                if (!ok[i]) continue; /* stays zero */
                 float *zo = out->z + (slot * (T + 1) + k + 1) * Z;
                 float *ao = out->a + (slot * T + k) * A;
                 float *ro = out->reward + slot * T + k;
                 float *eo = out->econ + (slot * T + k) * (E ? E : 1);
-                if (!ok[i]) continue; /* zeros were written at the bad step; stay zero */
                 const float *ob = ws->out + (size_t)i * O;
                 float *zc = zcur + (size_t)i * Z;
                 int bad = 0;
+                if (noise > 0)
+                    for (int j = 0; j < Z; j++)
+                        zc[j] += noise * w->res_std[j] * (float)sl_rng_normal(rng);
                 for (int j = 0; j < Z; j++) {
-                    float v = zc[j] + w->dz_std[j] * sl_world_clipf(w, ob[j]);
-                    if (o->noise > 0) v += o->noise * w->dz_std[j] * (float)sl_rng_normal(rng);
-                    if (!isfinite(v) || fabsf(v) > SL_WORLD_EXPLODE) bad = 1;
-                    zc[j] = v;
+                    float v = zc[j];
+                    bad |= !isfinite(v) || fabsf(v) > SL_WORLD_EXPLODE;
+                    zo[j] = v * w->z_std[j] + w->z_mean[j];
                 }
                 float rv = w->r_mean + w->r_std * ob[Z];
                 if (!isfinite(rv)) bad = 1;
-                for (int q = 0; q < E; q++)
-                    if (!isfinite(econ_value(w, q, ob[Z + 1 + q]))) bad = 1;
+                for (int q = 0; q < E; q++) {
+                    eo[q] = econ_value(w, q, ob[Z + 1 + q]);
+                    if (!isfinite(eo[q])) bad = 1;
+                }
                 if (bad) {
                     ok[i] = 0;
                     memset(zc, 0, (size_t)Z * sizeof(float));
                     continue;
                 }
-                for (int j = 0; j < Z; j++) zo[j] = zc[j] * w->z_std[j] + w->z_mean[j];
                 memcpy(ao, araw + (size_t)i * A, (size_t)A * sizeof(float));
                 *ro = rv;
-                for (int q = 0; q < E; q++) eo[q] = econ_value(w, q, ob[Z + 1 + q]);
             }
         }
-        /* a row that went bad: zero everything after its start (arrays were zero-filled, but
-         * steps before the failure hold values; clear them so the trajectory is all-or-nothing
-         * apart from the real start) */
+        /* a row that went bad is all zero after its real start (all-or-nothing) */
         for (int i = 0; i < B; i++) {
             if (ok[i]) continue;
             size_t slot = (size_t)m * n + c0 + i;
@@ -663,8 +680,8 @@ sl_status sl_world_rollout_run(const sl_world *w, const sl_world_data *d, const 
                             SL_WORLD_MAX_HORIZON);
     if (!o->use_real_actions && !o->policy)
         return sl_set_error(SL_ERR_ARG, "world rollout: no policy and use_real_actions == 0");
-    if (!isfinite(o->noise) || o->noise < 0)
-        return sl_set_error(SL_ERR_ARG, "world rollout: noise must be finite and >= 0");
+    if (!isfinite(o->noise))
+        return sl_set_error(SL_ERR_ARG, "world rollout: noise must be finite");
     for (int i = 0; i < n; i++) {
         if (rows[i] >= d->n)
             return sl_set_error(SL_ERR_RANGE, "world rollout: start row %zu >= %zu rows", rows[i],
@@ -694,17 +711,20 @@ sl_status sl_world_rollout_run(const sl_world *w, const sl_world_data *d, const 
     float *zcur = malloc((size_t)B * Z * sizeof(float));
     float *zraw = malloc((size_t)B * Z * sizeof(float));
     float *araw = malloc((size_t)B * A * sizeof(float));
+    int *burn = malloc((size_t)B * sizeof(int));
     sl_world_ws ws = {0};
     sl_status st = SL_OK;
-    if (!out->z || !out->a || !out->reward || !out->econ || !out->ok || !zcur || !zraw || !araw)
+    if (!out->z || !out->a || !out->reward || !out->econ || !out->ok || !zcur || !zraw || !araw ||
+        !burn)
         st = sl_set_error(SL_ERR_NOMEM, "world rollout: out of memory for %d rollouts", n);
     if (st == SL_OK) st = sl_world_ws_alloc(&ws, w, B);
     for (int m = 0; m < M && st == SL_OK; m++) {
         sl_rng rng;
         sl_rng_seed(&rng, o->seed, 7000 + (uint64_t)m);
-        st = rollout_member(w, d, rows, n, o, m, out, &ws, zcur, zraw, araw, &rng);
+        st = rollout_member(w, d, rows, n, o, m, out, &ws, zcur, zraw, araw, burn, &rng);
     }
     sl_world_ws_free(&ws);
+    free(burn);
     free(zcur);
     free(zraw);
     free(araw);
@@ -722,10 +742,10 @@ sl_status sl_world_generate_windows(const sl_world *w, const sl_world_data *d, i
     /* episodes long enough */
     size_t n_ok = 0;
     for (size_t e = 0; e < d->n_episodes; e++)
-        if (sl_world_data_ep_len(d, e) >= (size_t)horizon + 1) n_ok++;
+        if (sl_world_data_ep_len(d, e) >= (size_t)horizon) n_ok++;
     if (n_ok == 0)
-        return sl_set_error(SL_ERR_ARG, "world windows: no episode has %d steps for a %d-step "
-                            "window", horizon + 1, horizon);
+        return sl_set_error(SL_ERR_ARG, "world windows: no episode has the %d steps a %d-step "
+                            "rollout needs", horizon, horizon);
     size_t *eps = malloc(n_ok * sizeof *eps);
     size_t *rows = malloc(n * sizeof *rows);
     float *win = malloc(n * (size_t)(horizon + 1) * w->Z * sizeof(float));
@@ -737,7 +757,7 @@ sl_status sl_world_generate_windows(const sl_world *w, const sl_world_data *d, i
     }
     n_ok = 0;
     for (size_t e = 0; e < d->n_episodes; e++)
-        if (sl_world_data_ep_len(d, e) >= (size_t)horizon + 1) eps[n_ok++] = e;
+        if (sl_world_data_ep_len(d, e) >= (size_t)horizon) eps[n_ok++] = e;
     sl_rng rng;
     sl_rng_seed(&rng, seed, 31);
     size_t done = 0, fails = 0, round = 0;
@@ -748,7 +768,7 @@ sl_status sl_world_generate_windows(const sl_world *w, const sl_world_data *d, i
         for (size_t i = 0; i < need; i++) {
             size_t e = eps[sl_rng_below(&rng, n_ok)];
             size_t len = sl_world_data_ep_len(d, e);
-            rows[i] = d->ep_start[e] + sl_rng_below(&rng, len - (size_t)horizon);
+            rows[i] = d->ep_start[e] + sl_rng_below(&rng, len - (size_t)horizon + 1);
         }
         sl_world_rollout ro;
         sl_world_rollout_opts o = {horizon, 1, NULL, NULL, noise, seed + 7919u * (++round)};
@@ -844,7 +864,8 @@ sl_status sl_world_save(const sl_world *w, const char *path, const cJSON *extra)
         const float *data;
         size_t len;
     } norms[] = {{"norm.z_mean", w->z_mean, (size_t)Z}, {"norm.z_std", w->z_std, (size_t)Z},
-                 {"norm.dz_std", w->dz_std, (size_t)Z}, {"norm.a_mean", w->a_mean, (size_t)A},
+                 {"norm.dz_std", w->dz_std, (size_t)Z}, {"norm.res_std", w->res_std, (size_t)Z},
+                 {"norm.a_mean", w->a_mean, (size_t)A},
                  {"norm.a_std", w->a_std, (size_t)A},   {"norm.r", norm_r, 2},
                  {"norm.econ", norm_e, (size_t)(3 * E)}};
     for (size_t i = 0; i < sizeof norms / sizeof norms[0]; i++) {
@@ -957,6 +978,7 @@ sl_status sl_world_load(sl_world **out, const char *path) {
     if ((s = load_vec(st, path, "norm.z_mean", w->z_mean, (size_t)Z)) != SL_OK ||
         (s = load_vec(st, path, "norm.z_std", w->z_std, (size_t)Z)) != SL_OK ||
         (s = load_vec(st, path, "norm.dz_std", w->dz_std, (size_t)Z)) != SL_OK ||
+        (s = load_vec(st, path, "norm.res_std", w->res_std, (size_t)Z)) != SL_OK ||
         (s = load_vec(st, path, "norm.a_mean", w->a_mean, (size_t)A)) != SL_OK ||
         (s = load_vec(st, path, "norm.a_std", w->a_std, (size_t)A)) != SL_OK ||
         (s = load_vec(st, path, "norm.r", nr, 2)) != SL_OK)
@@ -970,7 +992,7 @@ sl_status sl_world_load(sl_world **out, const char *path) {
         w->e_binary[i] = ne[2 * w->E + i] > 0.5f;
     }
     for (int i = 0; i < Z; i++)
-        if (!(w->z_std[i] > 0) || !(w->dz_std[i] > 0)) {
+        if (!(w->z_std[i] > 0) || !(w->dz_std[i] > 0) || !(w->res_std[i] >= 0)) {
             s = sl_set_error(SL_ERR_FORMAT, "%s: non-positive latent scale at dim %d", path, i);
             goto done;
         }

@@ -19,7 +19,7 @@ struct sl_world {
     sl_nn_arena *arenas;      /* [M] */
     sl_nn_gru gru;
     sl_nn_linear head;
-    float *z_mean, *z_std, *dz_std; /* [Z] */
+    float *z_mean, *z_std, *dz_std, *res_std; /* [Z] */
     float *a_mean, *a_std;          /* [A] */
     float r_mean, r_std;
     float e_mean[SL_WORLD_MAX_ECON], e_std[SL_WORLD_MAX_ECON];
@@ -52,6 +52,15 @@ float sl_world_clip_grad(const sl_world *w, float d);
 void sl_world_step(const sl_world *w, int m, const float *x, const float *h, float *h_out,
                    float *cache, float *out, int B, float *gru_ws);
 
+/* Inference-only GRU step (fastgru.c): h_out[B,H] <- x[B,In], h[B,H]; ws holds
+ * sl_world_gru_infer_ws_floats(B, H) floats. */
+size_t sl_world_gru_infer_ws_floats(int B, int H);
+void sl_world_gru_infer(float *h_out, const float *x, const float *h, const float *w_ih,
+                        const float *w_hh, const float *b_ih, const float *b_hh, int B, int In,
+                        int H, float *ws);
+/* zc[B,Z] += dz_std * clip(out[:, :Z]) (vectorised; out rows have stride O). */
+void sl_world_residual_update(const sl_world *w, float *zc, const float *out, int B);
+
 /* Standardise a latent / an action row. */
 void sl_world_std_z(const sl_world *w, const float *z, float *zs);
 void sl_world_std_a(const sl_world *w, const float *a, float *as);
@@ -62,5 +71,13 @@ size_t sl_world_row_episode(const sl_world_data *d, size_t r);
  * sqrt(sum_i sum_d var_t(a[i,:,d]) / sum_i sum_d var_t(b[i,:,d])). NAN if non-finite, +INF if
  * the denominator is 0 and the numerator is not, 1 if both are 0. */
 double sl_world_window_std_ratio(const float *a, const float *b, size_t n, int T, int D);
+
+/* Test hook: the training loss of member m on one batch (start rows[B], horizon Hs, mask
+ * [Hs, B] with 1 = teacher-forced input; w's norms must be set), gradients ADDED into the
+ * member's arena grads (zero them first). Used by the finite-difference test. */
+sl_status sl_world_batch_loss(sl_world *w, int m, const sl_world_data *d, const size_t *rows,
+                              int B, int Hs, const float *mask, double *loss);
+/* Fit the normalisation statistics of w on the given rows of d. */
+void sl_world_fit_norms(sl_world *w, const sl_world_data *d, const size_t *rows, size_t nr);
 
 #endif

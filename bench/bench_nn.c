@@ -1,0 +1,342 @@
+/* bench_nn.c - nn engine speed against PyTorch (bench/nn_ref.py) in the same run.
+ *
+ * (a) SAC update: actor 32 -> H -> H -> 16 (tanh-Gaussian head, 8 actions), twin critics
+ *     40 -> H -> H -> 1, target critics (polyak 0.005), batch 256, fixed alpha 0.2:
+ *     critic loss fwd/bwd + Adam, actor loss fwd/bwd (critic input-grads only) + Adam.
+ * (b) World-model step: 60-step autoregressive GRU (input = previous predicted latent 32 +
+ *     action 8, hidden H, linear head to latent 32), batch 64, MSE over all steps, full BPTT,
+ *     Adam.
+ * Both at H = 256 and 64, C with 1 and 2 threads, PyTorch with 1 and 2 threads. Prints rates,
+ * the ratio to PyTorch's best thread setting, and the fraction of this machine's sgemm ceiling
+ * (1024^3 cblas_sgemm at 2 threads, measured here) that the C code reaches (GEMM FLOPs only).
+ * Invariant: rates are wall-clock medians-free best-of-window figures; nothing is asserted.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <cblas.h>
+
+#include "synthloop/sl_nn.h"
+
+#define BENCH_SECONDS 2.0
+
+static float *falloc(size_t n) {
+    float *p = calloc(n ? n : 1, sizeof(float));
+    if (!p) abort();
+    return p;
+}
+static void randn(float *x, size_t n, sl_rng *r, double s) {
+    for (size_t i = 0; i < n; i++) x[i] = (float)(s * sl_rng_normal(r));
+}
+
+/* --- sgemm ceiling --- */
+static double sgemm_gflops(int threads) {
+    int N = 1024;
+    float *a = falloc((size_t)N * N), *b = falloc((size_t)N * N), *c = falloc((size_t)N * N);
+    sl_rng r;
+    sl_rng_seed(&r, 1, 0);
+    randn(a, (size_t)N * N, &r, 1), randn(b, (size_t)N * N, &r, 1);
+    sl_nn_set_threads(threads);
+    double best = 1e9;
+    for (int k = 0; k < 6; k++) {
+        double t0 = sl_now();
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, N, N, 1.0f, a, N, b, N, 0.0f, c, N);
+        double dt = sl_now() - t0;
+        if (dt < best) best = dt;
+    }
+    free(a), free(b), free(c);
+    return 2.0 * N * N * (double)N / best / 1e9;
+}
+
+/* --- SAC --- */
+typedef struct sac {
+    int H, B, S, A;
+    sl_nn_arena actor, critic, target;
+    sl_nn_mlp pi, q1, q2, q1t, q2t;
+    sl_nn_mlp_cache cpi, cq1, cq2, cq1t, cq2t;
+    sl_nn_adam opt;
+    float *s, *a, *r, *s2, *done, *eps;
+    float *pi_out, *act, *logp, *sa, *q1o, *q2o, *y, *dq1, *dq2, *dsa1, *dsa2, *dpi, *dact, *dlogp;
+    sl_rng rng;
+} sac;
+
+static size_t mlp_macs(const sl_nn_mlp *m) {
+    size_t s = 0;
+    for (int l = 0; l < m->n_layers; l++) s += (size_t)m->sizes[l] * m->sizes[l + 1];
+    return s;
+}
+
+static void sac_init(sac *z, int H) {
+    memset(z, 0, sizeof *z);
+    z->H = H, z->B = 256, z->S = 32, z->A = 8;
+    int B = z->B, S = z->S, A = z->A;
+    int ps[4] = {S, H, H, 2 * A}, qs[4] = {S + A, H, H, 1};
+    sl_nn_arena_init(&z->actor), sl_nn_arena_init(&z->critic), sl_nn_arena_init(&z->target);
+    if (sl_nn_mlp_declare(&z->pi, &z->actor, "actor", 3, ps, SL_NN_ACT_RELU, 0) ||
+        sl_nn_mlp_declare(&z->q1, &z->critic, "q1", 3, qs, SL_NN_ACT_RELU, 0) ||
+        sl_nn_mlp_declare(&z->q2, &z->critic, "q2", 3, qs, SL_NN_ACT_RELU, 0) ||
+        sl_nn_mlp_declare(&z->q1t, &z->target, "q1", 3, qs, SL_NN_ACT_RELU, 0) ||
+        sl_nn_mlp_declare(&z->q2t, &z->target, "q2", 3, qs, SL_NN_ACT_RELU, 0) ||
+        sl_nn_arena_alloc(&z->actor) || sl_nn_arena_alloc(&z->critic) ||
+        sl_nn_arena_alloc(&z->target))
+        abort();
+    sl_rng_seed(&z->rng, 5, 0);
+    sl_nn_mlp_init(&z->pi, z->actor.params, &z->rng);
+    sl_nn_mlp_init(&z->q1, z->critic.params, &z->rng);
+    sl_nn_mlp_init(&z->q2, z->critic.params, &z->rng);
+    if (sl_nn_arena_copy_params(&z->target, &z->critic)) abort();
+    if (sl_nn_mlp_cache_alloc(&z->cpi, &z->pi, B) || sl_nn_mlp_cache_alloc(&z->cq1, &z->q1, B) ||
+        sl_nn_mlp_cache_alloc(&z->cq2, &z->q2, B) || sl_nn_mlp_cache_alloc(&z->cq1t, &z->q1t, B) ||
+        sl_nn_mlp_cache_alloc(&z->cq2t, &z->q2t, B))
+        abort();
+    z->opt = sl_nn_adam_defaults(3e-4f);
+    z->s = falloc((size_t)B * S), z->a = falloc((size_t)B * A), z->r = falloc(B);
+    z->s2 = falloc((size_t)B * S), z->done = falloc(B), z->eps = falloc((size_t)B * A);
+    randn(z->s, (size_t)B * S, &z->rng, 1), randn(z->s2, (size_t)B * S, &z->rng, 1);
+    randn(z->r, B, &z->rng, 1);
+    for (int i = 0; i < B * A; i++) z->a[i] = (float)sl_rng_uniform_range(&z->rng, -1, 1);
+    for (int i = 0; i < B; i++) z->done[i] = sl_rng_uniform(&z->rng) < 0.05 ? 1.0f : 0.0f;
+    z->pi_out = falloc((size_t)B * 2 * A), z->act = falloc((size_t)B * A), z->logp = falloc(B);
+    z->sa = falloc((size_t)B * (S + A)), z->q1o = falloc(B), z->q2o = falloc(B), z->y = falloc(B);
+    z->dq1 = falloc(B), z->dq2 = falloc(B), z->dsa1 = falloc((size_t)B * (S + A));
+    z->dsa2 = falloc((size_t)B * (S + A)), z->dpi = falloc((size_t)B * 2 * A);
+    z->dact = falloc((size_t)B * A), z->dlogp = falloc(B);
+}
+
+static void sac_free(sac *z) {
+    sl_nn_arena_free(&z->actor), sl_nn_arena_free(&z->critic), sl_nn_arena_free(&z->target);
+    sl_nn_mlp_cache_free(&z->cpi), sl_nn_mlp_cache_free(&z->cq1), sl_nn_mlp_cache_free(&z->cq2);
+    sl_nn_mlp_cache_free(&z->cq1t), sl_nn_mlp_cache_free(&z->cq2t);
+    float *bufs[] = {z->s, z->a, z->r, z->s2, z->done, z->eps, z->pi_out, z->act, z->logp, z->sa,
+                     z->q1o, z->q2o, z->y, z->dq1, z->dq2, z->dsa1, z->dsa2, z->dpi, z->dact,
+                     z->dlogp};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(bufs[i]);
+}
+
+static void concat_sa(float *sa, const float *s, const float *a, int B, int S, int A) {
+    for (int i = 0; i < B; i++) {
+        memcpy(sa + (size_t)i * (S + A), s + (size_t)i * S, (size_t)S * sizeof(float));
+        memcpy(sa + (size_t)i * (S + A) + S, a + (size_t)i * A, (size_t)A * sizeof(float));
+    }
+}
+
+static void sac_update(sac *z) {
+    const float alpha = 0.2f, gamma = 0.99f;
+    int B = z->B, S = z->S, A = z->A;
+    /* critic: y = r + gamma (1 - d) (min Q_targ(s2, a2) - alpha logp2) */
+    randn(z->eps, (size_t)B * A, &z->rng, 1);
+    sl_nn_mlp_forward(z->pi_out, &z->cpi, z->s2, &z->pi, z->actor.params, B);
+    sl_nn_tanh_gaussian_forward(z->act, z->logp, z->pi_out, z->eps, B, A);
+    concat_sa(z->sa, z->s2, z->act, B, S, A);
+    sl_nn_mlp_forward(z->q1o, &z->cq1t, z->sa, &z->q1t, z->target.params, B);
+    sl_nn_mlp_forward(z->q2o, &z->cq2t, z->sa, &z->q2t, z->target.params, B);
+    for (int i = 0; i < B; i++) {
+        float mq = z->q1o[i] < z->q2o[i] ? z->q1o[i] : z->q2o[i];
+        z->y[i] = z->r[i] + gamma * (1.0f - z->done[i]) * (mq - alpha * z->logp[i]);
+    }
+    concat_sa(z->sa, z->s, z->a, B, S, A);
+    sl_nn_arena_zero_grad(&z->critic);
+    sl_nn_mlp_forward(z->q1o, &z->cq1, z->sa, &z->q1, z->critic.params, B);
+    sl_nn_mlp_forward(z->q2o, &z->cq2, z->sa, &z->q2, z->critic.params, B);
+    sl_nn_mse_loss(z->dq1, z->q1o, z->y, NULL, B, 1);
+    sl_nn_mse_loss(z->dq2, z->q2o, z->y, NULL, B, 1);
+    sl_nn_mlp_backward(NULL, z->critic.grads, &z->cq1, z->dq1, z->sa, &z->q1, z->critic.params, B);
+    sl_nn_mlp_backward(NULL, z->critic.grads, &z->cq2, z->dq2, z->sa, &z->q2, z->critic.params, B);
+    sl_nn_arena_adam_step(&z->critic, &z->opt);
+    /* actor: loss = mean(alpha logp - min Q(s, pi(s))) ; critics give input grads only */
+    randn(z->eps, (size_t)B * A, &z->rng, 1);
+    sl_nn_arena_zero_grad(&z->actor);
+    sl_nn_mlp_forward(z->pi_out, &z->cpi, z->s, &z->pi, z->actor.params, B);
+    sl_nn_tanh_gaussian_forward(z->act, z->logp, z->pi_out, z->eps, B, A);
+    concat_sa(z->sa, z->s, z->act, B, S, A);
+    sl_nn_mlp_forward(z->q1o, &z->cq1, z->sa, &z->q1, z->critic.params, B);
+    sl_nn_mlp_forward(z->q2o, &z->cq2, z->sa, &z->q2, z->critic.params, B);
+    for (int i = 0; i < B; i++) {
+        int first = z->q1o[i] <= z->q2o[i];
+        z->dq1[i] = first ? -1.0f / (float)B : 0.0f;
+        z->dq2[i] = first ? 0.0f : -1.0f / (float)B;
+        z->dlogp[i] = alpha / (float)B;
+    }
+    memset(z->dsa1, 0, (size_t)B * (S + A) * sizeof(float));
+    sl_nn_mlp_backward(z->dsa1, NULL, &z->cq1, z->dq1, z->sa, &z->q1, z->critic.params, B);
+    sl_nn_mlp_backward(z->dsa1, NULL, &z->cq2, z->dq2, z->sa, &z->q2, z->critic.params, B);
+    for (int i = 0; i < B; i++)
+        memcpy(z->dact + (size_t)i * A, z->dsa1 + (size_t)i * (S + A) + S, (size_t)A * sizeof(float));
+    memset(z->dpi, 0, (size_t)B * 2 * A * sizeof(float));
+    sl_nn_tanh_gaussian_backward(z->dpi, z->dact, z->dlogp, z->act, z->pi_out, z->eps, B, A);
+    sl_nn_mlp_backward(NULL, z->actor.grads, &z->cpi, z->dpi, z->s, &z->pi, z->actor.params, B);
+    sl_nn_arena_adam_step(&z->actor, &z->opt);
+    sl_nn_arena_polyak(&z->target, &z->critic, 0.005f);
+}
+
+static double sac_flops(const sac *z) {
+    double Q = (double)mlp_macs(&z->q1), P = (double)mlp_macs(&z->pi);
+    double Q0 = (double)z->q1.sizes[0] * z->q1.sizes[1], P0 = (double)z->pi.sizes[0] * z->pi.sizes[1];
+    double macs = P + 2 * Q + 2 * Q + 2 * (2 * Q - Q0) /* critic update */
+                  + P + 2 * Q + 2 * Q + (2 * P - P0); /* actor update */
+    return 2.0 * macs * z->B;
+}
+
+/* --- autoregressive GRU world-model step --- */
+typedef struct wm {
+    int T, B, Z, A, H, In;
+    sl_nn_arena ar;
+    sl_nn_gru gru;
+    sl_nn_linear head;
+    sl_nn_adam opt;
+    float *z0, *acts, *tgt, *xs, *hs, *h0, *cache, *ws, *pred, *dpred, *dh, *dhn, *dx;
+} wm;
+
+static void wm_init(wm *w, int H) {
+    memset(w, 0, sizeof *w);
+    w->T = 60, w->B = 64, w->Z = 32, w->A = 8, w->H = H, w->In = 40;
+    sl_nn_arena_init(&w->ar);
+    if (sl_nn_gru_declare(&w->gru, &w->ar, "gru", w->In, H) ||
+        sl_nn_linear_declare(&w->head, &w->ar, "head", H, w->Z) || sl_nn_arena_alloc(&w->ar))
+        abort();
+    sl_rng r;
+    sl_rng_seed(&r, 9, 0);
+    sl_nn_gru_init(&w->gru, w->ar.params, &r);
+    sl_nn_linear_init(&w->head, w->ar.params, &r);
+    w->opt = sl_nn_adam_defaults(1e-3f);
+    size_t T = (size_t)w->T, B = (size_t)w->B, BH = B * H;
+    w->z0 = falloc(B * w->Z), w->acts = falloc(T * B * w->A), w->tgt = falloc(T * B * w->Z);
+    randn(w->z0, B * w->Z, &r, 1), randn(w->acts, T * B * w->A, &r, 1), randn(w->tgt, T * B * w->Z, &r, 1);
+    w->xs = falloc(T * B * w->In), w->hs = falloc(T * BH), w->h0 = falloc(BH);
+    w->cache = falloc(T * sl_nn_gru_cache_floats(w->B, H)), w->ws = falloc(sl_nn_gru_ws_floats(w->B, H));
+    w->pred = falloc(T * B * w->Z), w->dpred = falloc(T * B * w->Z);
+    w->dh = falloc(BH), w->dhn = falloc(BH), w->dx = falloc(B * w->In);
+}
+
+static void wm_free(wm *w) {
+    sl_nn_arena_free(&w->ar);
+    float *bufs[] = {w->z0, w->acts, w->tgt, w->xs, w->hs, w->h0, w->cache, w->ws,
+                     w->pred, w->dpred, w->dh, w->dhn, w->dx};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(bufs[i]);
+}
+
+static void wm_step(wm *w) {
+    int T = w->T, B = w->B, Z = w->Z, A = w->A, H = w->H, In = w->In;
+    size_t BH = (size_t)B * H, BZ = (size_t)B * Z;
+    const float *p = w->ar.params;
+    float *g = w->ar.grads;
+    const sl_nn_gru *G = &w->gru;
+    sl_nn_arena_zero_grad(&w->ar);
+    for (int t = 0; t < T; t++) {
+        float *x = w->xs + (size_t)t * B * In;
+        const float *zin = t ? w->pred + (t - 1) * BZ : w->z0;
+        for (int i = 0; i < B; i++) {
+            memcpy(x + (size_t)i * In, zin + (size_t)i * Z, (size_t)Z * sizeof(float));
+            memcpy(x + (size_t)i * In + Z, w->acts + ((size_t)t * B + i) * A, (size_t)A * sizeof(float));
+        }
+        sl_nn_gru_cell_forward(w->hs + t * BH, w->cache + t * sl_nn_gru_cache_floats(B, H), x,
+                               t ? w->hs + (t - 1) * BH : w->h0, p + G->w_ih, p + G->w_hh,
+                               p + G->b_ih, p + G->b_hh, B, In, H, w->ws);
+        sl_nn_linear_forward(w->pred + t * BZ, w->hs + t * BH, p + w->head.w, p + w->head.b, B, H, Z);
+    }
+    sl_nn_mse_loss(w->dpred, w->pred, w->tgt, NULL, T * B, Z);
+    memset(w->dh, 0, BH * sizeof(float));
+    for (int t = T - 1; t >= 0; t--) {
+        /* dpred[t] already holds the loss gradient plus the next step's input gradient */
+        sl_nn_linear_backward(w->dh, g + w->head.w, g + w->head.b, w->dpred + t * BZ,
+                              w->hs + t * BH, p + w->head.w, B, H, Z);
+        memset(w->dhn, 0, BH * sizeof(float));
+        memset(w->dx, 0, (size_t)B * In * sizeof(float));
+        sl_nn_gru_cell_backward(t ? w->dx : NULL, w->dhn, g + G->w_ih, g + G->w_hh, g + G->b_ih,
+                                g + G->b_hh, w->dh, w->cache + t * sl_nn_gru_cache_floats(B, H),
+                                w->xs + (size_t)t * B * In, t ? w->hs + (t - 1) * BH : w->h0,
+                                p + G->w_ih, p + G->w_hh, B, In, H, w->ws);
+        if (t)
+            for (int i = 0; i < B; i++)
+                for (int k = 0; k < Z; k++)
+                    w->dpred[(t - 1) * BZ + (size_t)i * Z + k] += w->dx[(size_t)i * In + k];
+        float *tmp = w->dh;
+        w->dh = w->dhn, w->dhn = tmp;
+    }
+    sl_nn_arena_adam_step(&w->ar, &w->opt);
+}
+
+static double wm_flops(const wm *w) {
+    double per_step = (double)w->B * (3.0 * w->H * (w->In + w->H) + (double)w->Z * w->H);
+    return 2.0 * 3.0 * per_step * w->T; /* forward + (din + dW) */
+}
+
+/* --- timing --- */
+typedef void (*step_fn)(void *);
+static void sac_step_v(void *z) { sac_update(z); }
+static void wm_step_v(void *w) { wm_step(w); }
+
+static double rate(step_fn f, void *ctx) {
+    f(ctx); /* warm up */
+    double t0 = sl_now(), t;
+    long n = 0;
+    do {
+        f(ctx);
+        n++;
+        t = sl_now() - t0;
+    } while (t < BENCH_SECONDS);
+    return (double)n / t;
+}
+
+/* PyTorch rates "<kind> <H> <threads> <rate>" from bench/nn_ref.py */
+static double torch_rates[2][2][3]; /* [kind sac/wm][H 256/64][threads] */
+
+static int run_torch(void) {
+    const char *root = getenv("SL_BENCH_ROOT");
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "/usr/bin/python3 %s/bench/nn_ref.py %.1f", root ? root : ".",
+             BENCH_SECONDS);
+    FILE *f = popen(cmd, "r");
+    if (!f) return 0;
+    char kind[16];
+    int H, th;
+    double r;
+    int got = 0;
+    while (fscanf(f, "%15s %d %d %lf", kind, &H, &th, &r) == 4) {
+        int k = strcmp(kind, "sac") == 0 ? 0 : 1, h = H == 256 ? 0 : 1;
+        if (th >= 1 && th <= 2) torch_rates[k][h][th] = r, got++;
+    }
+    return pclose(f) == 0 && got == 8;
+}
+
+int main(void) {
+    printf("nn bench: C (OpenBLAS sgemm + OpenMP) vs PyTorch %s, %.0f s windows\n", "1.13",
+           BENCH_SECONDS);
+    double ceil1 = sgemm_gflops(1), ceil2 = sgemm_gflops(2);
+    printf("sgemm 1024^3 ceiling: %.1f GFLOP/s (1 thread), %.1f GFLOP/s (2 threads)\n", ceil1, ceil2);
+    if (!run_torch()) {
+        fprintf(stderr, "bench_nn: bench/nn_ref.py failed\n");
+        return 1;
+    }
+    int Hs[2] = {256, 64};
+    const double goal[2] = {2.5, 5.0};
+    for (int h = 0; h < 2; h++) {
+        double cr[3] = {0, 0, 0}, wr[3] = {0, 0, 0};
+        sac z;
+        wm w;
+        sac_init(&z, Hs[h]);
+        wm_init(&w, Hs[h]);
+        for (int th = 1; th <= 2; th++) {
+            sl_nn_set_threads(th);
+            cr[th] = rate(sac_step_v, &z);
+            wr[th] = rate(wm_step_v, &w);
+        }
+        double cb = cr[1] > cr[2] ? cr[1] : cr[2], wb = wr[1] > wr[2] ? wr[1] : wr[2];
+        double tb = torch_rates[0][h][1] > torch_rates[0][h][2] ? torch_rates[0][h][1] : torch_rates[0][h][2];
+        double tw = torch_rates[1][h][1] > torch_rates[1][h][2] ? torch_rates[1][h][1] : torch_rates[1][h][2];
+        printf("SAC update, hidden %d, batch 256: C %.1f/s (1 thr) %.1f/s (2 thr); PyTorch %.1f/s "
+               "(1 thr) %.1f/s (2 thr); ratio C best / PyTorch best = %.2fx (goal %.1fx); "
+               "%.1f GFLOP/s = %.0f%% of sgemm ceiling\n",
+               Hs[h], cr[1], cr[2], torch_rates[0][h][1], torch_rates[0][h][2], cb / tb, goal[h],
+               sac_flops(&z) * cb / 1e9, 100.0 * sac_flops(&z) * cb / 1e9 / ceil2);
+        printf("GRU BPTT 60 steps, batch 64, hidden %d: C %.2f/s (1 thr) %.2f/s (2 thr); PyTorch "
+               "%.2f/s (1 thr) %.2f/s (2 thr); ratio C best / PyTorch best = %.2fx (goal %.1fx); "
+               "%.1f GFLOP/s = %.0f%% of sgemm ceiling\n",
+               Hs[h], wr[1], wr[2], torch_rates[1][h][1], torch_rates[1][h][2], wb / tw, goal[h],
+               wm_flops(&w) * wb / 1e9, 100.0 * wm_flops(&w) * wb / 1e9 / ceil2);
+        sac_free(&z);
+        wm_free(&w);
+    }
+    sl_nn_set_threads(0);
+    return 0;
+}

@@ -1,0 +1,244 @@
+/* cmd_collect.c - `synthloop collect`: run a behaviour policy in the MuJoCo workcell (or any
+ * MJCF model with a reach task) and write the episodes as a D4RL-style NPZ plus a JSON sidecar
+ * (config, seed, provenance, econ summary, file hash).
+ *
+ * Invariant: the NPZ is written (atomically) only after the whole dataset validated, and the
+ * sidecar only after the NPZ; a failure leaves neither file half-written.
+ */
+#include <getopt.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "synthloop/sl_dataset.h"
+#include "synthloop/sl_env.h"
+#include "synthloop/sl_json.h"
+
+SL_COMMAND(collect, "run a behaviour policy in the workcell (or an MJCF model) and write a dataset")
+
+static void usage(void) {
+    printf("usage: synthloop collect [options]\n"
+           "\n"
+           "Runs episodes of a behaviour policy in a MuJoCo environment and writes them as NPZ\n"
+           "(D4RL keys + episode_ids, timesteps, econ event columns, ep_* econ columns) and a\n"
+           "sidecar OUT.json (config, seed, provenance, mean/std of every econ metric).\n"
+           "\n"
+           "  -o, --output PATH        dataset file (default workcell.npz)\n"
+           "  -n, --episodes N         episodes (default 50)\n"
+           "  -p, --policy NAME        expert | medium | random | medium-expert | mixed\n"
+           "                           (default mixed: 30%% expert, 40%% medium, 30%% random episodes)\n"
+           "  -s, --seed N             seed (default 1); same seed + options => same bytes\n"
+           "  -e, --env NAME|PATH      'workcell' (default) or an MJCF file with a reach task:\n"
+           "      --task-site NAME     site to move (required with an MJCF file)\n"
+           "      --task-target X,Y,Z  target position (default 0,0,0)\n"
+           "      --task-target-site NAME  target site instead of a position\n"
+           "      --task-tolerance M   success radius in metres (default 0.02)\n"
+           "      --max-steps N        control steps per episode (default 60)\n"
+           "      --frame-skip N       physics steps per control step (workcell 25, MJCF 10)\n"
+           "      --value-per-unit X   value of a completed unit (default 0.03)\n"
+           "      --wage X             human hourly wage (default 18.0)\n"
+           "      --json               print the sidecar JSON on stdout\n"
+           "  -q, --quiet              no progress bar or summary\n"
+           "  -h, --help               this text\n");
+}
+
+/* "Z.npz" -> "Z.json"; otherwise append ".json". Caller frees. */
+static char *sidecar_path(const char *out) {
+    size_t n = strlen(out);
+    char *p = malloc(n + 6);
+    if (!p) return NULL;
+    memcpy(p, out, n + 1);
+    if (n > 4 && strcmp(out + n - 4, ".npz") == 0) p[n - 4] = 0;
+    strcat(p, ".json");
+    return p;
+}
+
+static int parse_xyz(const char *s, double v[3]) {
+    char *end;
+    const char *p = s;
+    for (int i = 0; i < 3; i++) {
+        v[i] = strtod(p, &end);
+        if (end == p || !isfinite(v[i])) return -1;
+        p = end;
+        if (i < 2) {
+            if (*p != ',') return -1;
+            p++;
+        }
+    }
+    return *p ? -1 : 0;
+}
+
+static void add_mean_std(cJSON *o, const char *key, double mean, double sd) {
+    cJSON *m = cJSON_AddObjectToObject(o, key);
+    if (!m) return;
+    cJSON_AddNumberToObject(m, "mean", mean);
+    cJSON_AddNumberToObject(m, "std", sd);
+}
+
+int cmd_collect(int argc, char **argv) {
+    const char *cmd = "collect";
+    if (sl_cli_wants_help(argc, argv)) {
+        usage();
+        return 0;
+    }
+    enum { O_SITE = 1000, O_TARGET, O_TSITE, O_TOL, O_MAXSTEPS, O_SKIP, O_VALUE, O_WAGE, O_JSON };
+    static const struct option opts[] = {
+        {"output", required_argument, 0, 'o'},   {"episodes", required_argument, 0, 'n'},
+        {"policy", required_argument, 0, 'p'},   {"seed", required_argument, 0, 's'},
+        {"env", required_argument, 0, 'e'},      {"task-site", required_argument, 0, O_SITE},
+        {"task-target", required_argument, 0, O_TARGET},
+        {"task-target-site", required_argument, 0, O_TSITE},
+        {"task-tolerance", required_argument, 0, O_TOL},
+        {"max-steps", required_argument, 0, O_MAXSTEPS},
+        {"frame-skip", required_argument, 0, O_SKIP},
+        {"value-per-unit", required_argument, 0, O_VALUE},
+        {"wage", required_argument, 0, O_WAGE},  {"json", no_argument, 0, O_JSON},
+        {"quiet", no_argument, 0, 'q'},          {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
+    const char *output = "workcell.npz", *policy_name = "mixed", *env_name = "workcell";
+    const char *site = NULL, *target_site = NULL;
+    double target[3] = {0, 0, 0}, tol = 0.02;
+    long episodes = 50, max_steps = 60, frame_skip = -1;
+    uint64_t seed = 1;
+    sl_econ_params econ = sl_econ_default();
+    int json = 0, quiet = sl_cli_quiet, c;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":o:n:p:s:e:qh", opts, NULL)) != -1) {
+        int rc = 0;
+        switch (c) {
+        case 'o': output = optarg; break;
+        case 'n': rc = sl_cli_parse_int(cmd, "--episodes", optarg, 1, 1000000, &episodes); break;
+        case 'p': policy_name = optarg; break;
+        case 's': rc = sl_cli_parse_u64(cmd, "--seed", optarg, &seed); break;
+        case 'e': env_name = optarg; break;
+        case O_SITE: site = optarg; break;
+        case O_TARGET:
+            if (parse_xyz(optarg, target) != 0)
+                return sl_cli_usage_error(cmd, "--task-target expects X,Y,Z, got '%s'", optarg);
+            break;
+        case O_TSITE: target_site = optarg; break;
+        case O_TOL: rc = sl_cli_parse_double(cmd, "--task-tolerance", optarg, 1e-6, 100, &tol); break;
+        case O_MAXSTEPS: rc = sl_cli_parse_int(cmd, "--max-steps", optarg, 1, 100000, &max_steps); break;
+        case O_SKIP: rc = sl_cli_parse_int(cmd, "--frame-skip", optarg, 1, 10000, &frame_skip); break;
+        case O_VALUE: rc = sl_cli_parse_double(cmd, "--value-per-unit", optarg, 0, 1e9, &econ.value_per_unit); break;
+        case O_WAGE: rc = sl_cli_parse_double(cmd, "--wage", optarg, 1e-9, 1e9, &econ.human_wage); break;
+        case O_JSON: json = 1; break;
+        case 'q': quiet = 1; break;
+        case ':': return sl_cli_usage_error(cmd, "option '%s' needs a value", argv[optind - 1]);
+        default: return sl_cli_usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
+        }
+        if (rc) return rc;
+    }
+    if (optind < argc) return sl_cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+    sl_policy_kind kind;
+    if (sl_policy_parse(policy_name, &kind) != SL_OK) return sl_cli_usage_error(cmd, "%s", sl_last_error());
+    int is_workcell = strcmp(env_name, "workcell") == 0;
+    if (!is_workcell && !site)
+        return sl_cli_usage_error(cmd, "--env %s is an MJCF file: --task-site is required", env_name);
+    if (is_workcell && (site || target_site))
+        return sl_cli_usage_error(cmd, "--task-* options apply to an MJCF file, not the workcell");
+    if (quiet) sl_progress_set_quiet(1);
+
+    sl_env *env = NULL;
+    sl_status st;
+    if (is_workcell) {
+        sl_workcell_config wc = sl_workcell_default();
+        wc.max_steps = (int)max_steps;
+        if (frame_skip > 0) wc.frame_skip = (int)frame_skip;
+        wc.econ = econ;
+        st = sl_env_workcell_new(&env, &wc);
+    } else {
+        sl_mjcf_task task = sl_mjcf_task_default();
+        task.site = site;
+        task.target_site = target_site;
+        memcpy(task.target, target, sizeof target);
+        task.tolerance = tol;
+        task.max_steps = (int)max_steps;
+        if (frame_skip > 0) task.frame_skip = (int)frame_skip;
+        task.econ = econ;
+        st = sl_env_mjcf_new(&env, env_name, &task);
+    }
+    if (st != SL_OK) return sl_cli_fail(st);
+
+    double t0 = sl_now();
+    sl_dataset *ds = NULL;
+    sl_collect_summary sum;
+    st = sl_env_collect(env, kind, (size_t)episodes, seed, &ds, &sum);
+    double wall = sl_now() - t0;
+    char *side = NULL;
+    cJSON *j = NULL;
+    if (st == SL_OK) st = sl_dataset_save_npz(ds, output);
+    char hash[65] = "";
+    if (st == SL_OK) st = sl_sha256_file(output, hash);
+    if (st == SL_OK && !(side = sidecar_path(output))) st = sl_set_error(SL_ERR_NOMEM, "out of memory");
+    if (st == SL_OK && !(j = cJSON_CreateObject())) st = sl_set_error(SL_ERR_NOMEM, "out of memory");
+    if (st == SL_OK) {
+        cJSON_AddStringToObject(j, "kind", "dataset");
+        cJSON_AddStringToObject(j, "file", output);
+        cJSON_AddStringToObject(j, "sha256", hash);
+        cJSON *cfg = cJSON_AddObjectToObject(j, "config");
+        if (cfg) {
+            cJSON_AddStringToObject(cfg, "env", env->name);
+            if (!is_workcell) {
+                cJSON_AddStringToObject(cfg, "mjcf", env_name);
+                cJSON_AddStringToObject(cfg, "task_site", site);
+                if (target_site)
+                    cJSON_AddStringToObject(cfg, "task_target_site", target_site);
+                else
+                    sl_json_add_f64_array(cfg, "task_target", target, 3);
+                cJSON_AddNumberToObject(cfg, "task_tolerance", tol);
+            }
+            cJSON_AddStringToObject(cfg, "policy", sl_policy_name(kind));
+            cJSON_AddNumberToObject(cfg, "episodes", (double)episodes);
+            cJSON_AddNumberToObject(cfg, "seed", (double)seed);
+            cJSON_AddNumberToObject(cfg, "max_steps", env->max_steps);
+            cJSON_AddNumberToObject(cfg, "frame_skip", env->frame_skip);
+            cJSON_AddNumberToObject(cfg, "control_dt", env->control_dt);
+            cJSON_AddNumberToObject(cfg, "value_per_unit", econ.value_per_unit);
+            cJSON_AddNumberToObject(cfg, "human_wage", econ.human_wage);
+        }
+        cJSON *prov = cJSON_AddObjectToObject(j, "provenance");
+        if (prov) sl_json_add_provenance(prov, seed);
+        cJSON *s = cJSON_AddObjectToObject(j, "summary");
+        if (s) {
+            cJSON_AddNumberToObject(s, "episodes", (double)sum.episodes);
+            cJSON_AddNumberToObject(s, "steps", (double)sum.steps);
+            cJSON_AddNumberToObject(s, "obs_dim", env->obs_dim);
+            cJSON_AddNumberToObject(s, "act_dim", env->act_dim);
+            cJSON *pc = cJSON_AddObjectToObject(s, "policy_episodes");
+            for (int k = 0; pc && k <= SL_POLICY_RANDOM; k++)
+                cJSON_AddNumberToObject(pc, sl_policy_name((sl_policy_kind)k), sum.policy_counts[k]);
+            add_mean_std(s, "mpl", sum.mean_mpl, sum.std_mpl);
+            add_mean_std(s, "error_rate", sum.mean_error_rate, sum.std_error_rate);
+            add_mean_std(s, "energy_wh", sum.mean_energy_wh, sum.std_energy_wh);
+            add_mean_std(s, "ep", sum.mean_ep, sum.std_ep);
+            add_mean_std(s, "wage_parity", sum.mean_wage_parity, sum.std_wage_parity);
+            add_mean_std(s, "units", sum.mean_units, sum.std_units);
+            add_mean_std(s, "return", sum.mean_return, sum.std_return);
+        }
+        st = sl_json_write_file(side, j);
+    }
+    if (st == SL_OK && json) {
+        char *txt = cJSON_Print(j);
+        if (txt) {
+            printf("%s\n", txt);
+            free(txt);
+        }
+    } else if (st == SL_OK && !quiet) {
+        printf("collected %zu episodes (%zu steps) with policy %s in %.2f s -> %s (+ %s)\n",
+               sum.episodes, sum.steps, sl_policy_name(kind), wall, output, side);
+        printf("  MPL %.1f +- %.1f units/h   error rate %.3f +- %.3f   energy %.4f +- %.4f Wh\n",
+               sum.mean_mpl, sum.std_mpl, sum.mean_error_rate, sum.std_error_rate,
+               sum.mean_energy_wh, sum.std_energy_wh);
+        printf("  EP %.1f +- %.1f units/Wh   wage parity %.3f +- %.3f   return %.2f +- %.2f\n",
+               sum.mean_ep, sum.std_ep, sum.mean_wage_parity, sum.std_wage_parity, sum.mean_return,
+               sum.std_return);
+    }
+    cJSON_Delete(j);
+    free(side);
+    sl_dataset_free(ds);
+    sl_env_free(env);
+    return st == SL_OK ? 0 : sl_cli_fail(st);
+}

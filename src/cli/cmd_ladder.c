@@ -1,0 +1,155 @@
+/* cmd_ladder.c - `synthloop ladder`: seed 000's horizon levels 1-5. Each level collects
+ * gated branches at its horizon, weights them with the controller and A/B-tests them; the
+ * ladder stops at the first failing level and reports the practical stability horizon,
+ * overall and per brick. */
+#include <getopt.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cli.h"
+#include "pipeline.h"
+#include "synthloop/sl_json.h"
+#include "synthloop/sl_nn.h"
+#include "synthloop/sl_npz.h"
+#include "synthloop/sl_synth.h"
+
+SL_COMMAND(ladder, "climb the horizon ladder (levels 1-5) while gates and economics say it is safe")
+
+static void usage(void) {
+    printf("usage: synthloop ladder --data D.npz --latents Z.npz --encoder ENC.safetensors\n"
+           "                        --world-model WM.safetensors --trust-model TRUST.safetensors\n"
+           "                        [--bricks ASSIGN.npz] [--out DIR] [options]\n\n"
+           "Levels (seed 000): horizon / trust floor / branches per episode / synthetic weight /\n"
+           "pass criteria (branch pass rate, augmented action MSE within X%% of baseline):\n");
+    for (int i = 0; i < PL_LADDER_LEVELS; i++) {
+        const pl_ladder_level *l = &pl_ladder_table[i];
+        printf("  level %d: h=%-2d trust>=%.2f  %d/episode  weight %.2f  band %-12s pass>%3.0f%%  "
+               "mse<=+%.0f%%\n",
+               i + 1, l->horizon, l->min_trust, l->branches_per_episode, l->synth_weight,
+               sl_gate_preset_name(l->band), 100 * l->min_pass_rate, 100 * l->mse_tol);
+    }
+    printf("A level also fails when the A/B verdict is minor_degradation or poisoning, or (from\n"
+           "level 2 on) when the augmented learning curves show more cliffs than the baseline's.\n\n"
+           "options:\n"
+           "  --levels N          highest level to try (5)\n"
+           "  --seeds N           A/B seeds per level (3)\n"
+           "  --updates N         updates per policy (2000)\n"
+           "  --eval-episodes N   workcell episodes per final policy (10)\n"
+           "  --hidden N          learner width (256)\n"
+           "  --seed N            seed (0)\n"
+           "  --out DIR           where branch files and ladder.json go (ladder-out)\n"
+           "  --db PATH|none      registry database\n"
+           "  --json              print ladder.json\n"
+           "  --quiet             no progress bars\n");
+}
+
+int cmd_ladder(int argc, char **argv) {
+    if (sl_cli_wants_help(argc, argv)) {
+        usage();
+        return 0;
+    }
+    pl_ladder_opts lo;
+    pl_ladder_opts_default(&lo);
+    const char *db = NULL;
+    int json = 0;
+    static const struct option opts[] = {
+        {"data", 1, 0, 'd'},       {"latents", 1, 0, 'z'},     {"encoder", 1, 0, 'e'},
+        {"world-model", 1, 0, 'w'}, {"trust-model", 1, 0, 't'}, {"bricks", 1, 0, 'b'},
+        {"levels", 1, 0, 'L'},     {"seeds", 1, 0, 'n'},       {"updates", 1, 0, 'u'},
+        {"eval-episodes", 1, 0, 'E'}, {"hidden", 1, 0, 'H'},   {"seed", 1, 0, 'r'},
+        {"out", 1, 0, 'o'},        {"db", 1, 0, 'D'},          {"json", 0, 0, 'j'},
+        {"quiet", 0, 0, 'q'},      {0, 0, 0, 0}};
+    optind = 1;
+    opterr = 0;
+    int c;
+    long v;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'd': lo.data = optarg; break;
+        case 'z': lo.latents = optarg; break;
+        case 'e': lo.encoder = optarg; break;
+        case 'w': lo.world = optarg; break;
+        case 't': lo.trust = optarg; break;
+        case 'b': lo.bricks = optarg; break;
+        case 'o': lo.out_dir = optarg; break;
+        case 'D': db = optarg; break;
+        case 'j': json = 1; break;
+        case 'q': break;
+        case 'L':
+            if (sl_cli_parse_int("ladder", "--levels", optarg, 1, PL_LADDER_LEVELS, &v)) return 2;
+            lo.max_level = (int)v;
+            break;
+        case 'n':
+            if (sl_cli_parse_int("ladder", "--seeds", optarg, 1, 1000, &v)) return 2;
+            lo.ab.seeds = (int)v;
+            break;
+        case 'u':
+            if (sl_cli_parse_int("ladder", "--updates", optarg, 1, 100000000, &v)) return 2;
+            lo.ab.updates = (int)v;
+            break;
+        case 'E':
+            if (sl_cli_parse_int("ladder", "--eval-episodes", optarg, 0, 100000, &v)) return 2;
+            lo.ab.eval_episodes = (int)v;
+            break;
+        case 'H':
+            if (sl_cli_parse_int("ladder", "--hidden", optarg, 1, 65536, &v)) return 2;
+            lo.ab.rl.hidden = (int)v;
+            break;
+        case 'r':
+            if (sl_cli_parse_u64("ladder", "--seed", optarg, &lo.seed)) return 2;
+            lo.ab.seed = lo.seed;
+            break;
+        default:
+            return sl_cli_usage_error("ladder", "unknown or incomplete option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind < argc) return sl_cli_usage_error("ladder", "unexpected argument '%s'", argv[optind]);
+    if (!lo.data || !lo.latents || !lo.encoder || !lo.world || !lo.trust)
+        return sl_cli_usage_error("ladder", "--data, --latents, --encoder, --world-model and "
+                                            "--trust-model are required");
+    sl_registry *reg = NULL;
+    int64_t run = 0;
+    cJSON *conf = pl_ladder_opts_json(&lo);
+    char *conf_txt = cJSON_PrintUnformatted(conf);
+    sl_status s = sl_registry_open_default(db, &reg);
+    if (s == SL_OK) s = sl_run_begin(reg, "ladder", conf_txt, lo.seed, &run);
+    cJSON *res = NULL;
+    if (s == SL_OK) s = pl_ladder_run(&lo, reg, run, &res);
+    if (s == SL_OK) {
+        cJSON_AddItemToObject(res, "config", cJSON_Duplicate(conf, 1));
+        char path[4096];
+        snprintf(path, sizeof path, "%s/ladder.json", lo.out_dir);
+        s = sl_json_write_file(path, res);
+        if (s == SL_OK) s = sl_registry_add_artifact(reg, run, "ladder.json", path);
+        if (s == SL_OK) {
+            if (json) {
+                char *t = cJSON_Print(res);
+                if (t) puts(t);
+                free(t);
+            } else {
+                pl_ladder_print(res);
+                printf("wrote %s\n", path);
+            }
+        }
+    }
+    int rc = s == SL_OK ? 0 : sl_cli_fail(s);
+    if (reg && run) {
+        char *sum = NULL;
+        if (res) {
+            cJSON *sj = cJSON_CreateObject();
+            cJSON_AddNumberToObject(sj, "practical_horizon",
+                                    sl_json_num(res, "practical_horizon", 0));
+            sum = cJSON_PrintUnformatted(sj);
+            cJSON_Delete(sj);
+        }
+        sl_run_end(reg, run, s == SL_OK ? SL_RUN_OK : SL_RUN_FAILED, sum);
+        free(sum);
+    }
+    sl_registry_close(reg);
+    cJSON_Delete(res);
+    cJSON_Delete(conf);
+    free(conf_txt);
+    return rc;
+}

@@ -1,0 +1,503 @@
+/* branches.c - gated branch collection: starts at real (episode, t), world-model rollouts with
+ * behaviour-clone actions, trust scoring, the trust-floor + std-ratio gate, econ deltas against
+ * the real continuation, the NPZ file and its summary.
+ *
+ * Invariant: trust is never bypassed (no scorer -> error), a branch whose rollout or score is
+ * non-finite is rejected with its arrays zeroed, so nothing non-finite reaches a file; only
+ * passed branches are flattened into learner transitions.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "synthloop/sl_json.h"
+#include "synthloop/sl_npz.h"
+#include "synthloop/sl_stats.h"
+#include "synthloop/sl_synth.h"
+
+void sl_synth_config_default(sl_synth_config *c) {
+    memset(c, 0, sizeof *c);
+    c->horizon = 10;
+    c->branches_per_episode = 5;
+    c->gate = sl_gate_from_preset(SL_GATE_NORMAL);
+    c->policy_noise = 0.1f;
+    c->bc_hidden = 64;
+    c->bc_iters = 800;
+    c->rollout_noise = -1.0f;
+    c->seed = 0;
+}
+
+cJSON *sl_synth_config_json(const sl_synth_config *c) {
+    cJSON *j = cJSON_CreateObject();
+    if (!j) return NULL;
+    cJSON_AddNumberToObject(j, "horizon", c->horizon);
+    cJSON_AddNumberToObject(j, "branches_per_episode", c->branches_per_episode);
+    cJSON_AddNumberToObject(j, "min_trust", c->gate.trust_floor);
+    cJSON_AddNumberToObject(j, "std_ratio_lo", c->gate.ratio_lo);
+    cJSON_AddNumberToObject(j, "std_ratio_hi", c->gate.ratio_hi);
+    cJSON_AddNumberToObject(j, "policy_noise", (double)c->policy_noise);
+    cJSON_AddNumberToObject(j, "bc_hidden", c->bc_hidden);
+    cJSON_AddNumberToObject(j, "bc_iters", c->bc_iters);
+    cJSON_AddNumberToObject(j, "rollout_noise", (double)c->rollout_noise);
+    cJSON_AddNumberToObject(j, "seed", (double)c->seed);
+    return j;
+}
+
+sl_status sl_synth_trust_score(void *ctx, const float *windows, size_t n, int T, int z_dim,
+                               double *p_out) {
+    return sl_trust_score_windows((sl_trust_model *)ctx, windows, n, T, z_dim, p_out);
+}
+
+void sl_branches_free(sl_branches *b) {
+    if (!b) return;
+    free(b->states);
+    free(b->actions);
+    free(b->rewards);
+    free(b->econ);
+    free(b->real_states);
+    free(b->trust);
+    free(b->std_ratio);
+    free(b->delta_mpl);
+    free(b->delta_error);
+    free(b->delta_ep);
+    free(b->passed);
+    free(b->reason);
+    free(b->member);
+    free(b->source_episode);
+    free(b->source_t);
+    free(b->brick_id);
+    free(b);
+}
+
+static sl_status branches_alloc(sl_branches **out, size_t n, int H, int Z, int A, int E) {
+    sl_branches *b = calloc(1, sizeof *b);
+    if (!b) return sl_set_error(SL_ERR_NOMEM, "branches: out of memory");
+    b->n = n;
+    b->horizon = H;
+    b->z_dim = Z;
+    b->a_dim = A;
+    b->n_econ = E;
+    size_t n1 = n ? n : 1;
+    b->states = calloc(n1 * (size_t)(H + 1) * Z, sizeof(float));
+    b->real_states = calloc(n1 * (size_t)(H + 1) * Z, sizeof(float));
+    b->actions = calloc(n1 * (size_t)H * A, sizeof(float));
+    b->rewards = calloc(n1 * (size_t)H, sizeof(float));
+    b->econ = calloc(n1 * (size_t)H * (E ? E : 1), sizeof(float));
+    b->trust = calloc(n1, sizeof(double));
+    b->std_ratio = calloc(n1, sizeof(double));
+    b->delta_mpl = calloc(n1, sizeof(double));
+    b->delta_error = calloc(n1, sizeof(double));
+    b->delta_ep = calloc(n1, sizeof(double));
+    b->passed = calloc(n1, 1);
+    b->reason = calloc(n1, sizeof(int32_t));
+    b->member = calloc(n1, sizeof(int32_t));
+    b->source_episode = calloc(n1, sizeof(int32_t));
+    b->source_t = calloc(n1, sizeof(int32_t));
+    b->brick_id = calloc(n1, sizeof(int32_t));
+    if (!b->states || !b->real_states || !b->actions || !b->rewards || !b->econ || !b->trust ||
+        !b->std_ratio || !b->delta_mpl || !b->delta_error || !b->delta_ep || !b->passed ||
+        !b->reason || !b->member || !b->source_episode || !b->source_t || !b->brick_id) {
+        sl_branches_free(b);
+        return sl_set_error(SL_ERR_NOMEM, "branches: out of memory for %zu branches", n);
+    }
+    *out = b;
+    return SL_OK;
+}
+
+static int econ_index(const sl_world_data *d, const char *name) {
+    for (int q = 0; q < d->n_econ; q++)
+        if (strcmp(d->econ_names[q], name) == 0) return q;
+    return -1;
+}
+
+/* Econ deltas of branch i against the real continuation (docs/WORLD.md). */
+static void econ_deltas(sl_branches *b, size_t i, const sl_world_data *d, size_t row0) {
+    const int H = b->horizon, E = b->n_econ;
+    int qu = econ_index(d, "unit_done"), qe = econ_index(d, "error_event"),
+        qw = econ_index(d, "energy_wh");
+    double us = 0, ur = 0, es = 0, er = 0, ws = 0, wr = 0;
+    for (int k = 0; k < H; k++) {
+        const float *ev = b->econ + ((i * H) + k) * (size_t)E;
+        size_t r = row0 + (size_t)k;
+        if (qu >= 0) {
+            us += (double)ev[qu];
+            ur += (double)d->econ[qu][r];
+        }
+        if (qe >= 0) {
+            es += (double)ev[qe];
+            er += (double)d->econ[qe][r];
+        }
+        if (qw >= 0) {
+            ws += (double)ev[qw];
+            wr += (double)d->econ[qw][r];
+        }
+    }
+    double hours = H * d->step_seconds / 3600.0;
+    b->delta_mpl[i] = qu >= 0 && hours > 0 ? (us - ur) / hours : 0.0;
+    b->delta_error[i] = qe >= 0 ? (es - er) / H : 0.0;
+    if (qu >= 0 && qw >= 0) {
+        double eps = 1e-6;
+        b->delta_ep[i] = us / (ws > eps ? ws : eps) - ur / (wr > eps ? wr : eps);
+    } else {
+        b->delta_ep[i] = 0.0;
+    }
+    if (!isfinite(b->delta_mpl[i])) b->delta_mpl[i] = 0;
+    if (!isfinite(b->delta_error[i])) b->delta_error[i] = 0;
+    if (!isfinite(b->delta_ep[i])) b->delta_ep[i] = 0;
+}
+
+sl_status sl_synth_collect(sl_branches **out, const sl_world *w, const sl_world_data *d,
+                           sl_trust_model *trust, const int32_t *brick_of_episode,
+                           sl_world_policy_fn policy, void *policy_ctx,
+                           const sl_synth_config *cfg) {
+    *out = NULL;
+    if (!trust)
+        return sl_set_error(SL_ERR_ARG, "branches: a trust model is required (trust is never "
+                            "bypassed)");
+    if (cfg->horizon < 1 || cfg->horizon > SL_WORLD_MAX_HORIZON)
+        return sl_set_error(SL_ERR_ARG, "branches: horizon %d not in [1, %d]", cfg->horizon,
+                            SL_WORLD_MAX_HORIZON);
+    if (cfg->branches_per_episode < 1 || cfg->branches_per_episode > 100000)
+        return sl_set_error(SL_ERR_ARG, "branches: branches per episode %d not in [1, 100000]",
+                            cfg->branches_per_episode);
+    SL_TRY(sl_gate_check_config(&cfg->gate));
+    SL_TRY(sl_world_check_data(w, d));
+    const int H = cfg->horizon, Z = d->z_dim, A = d->a_dim, E = d->n_econ, T = H + 1;
+    const int K = cfg->branches_per_episode;
+    if (sl_trust_model_dim(trust) != Z)
+        return sl_set_error(SL_ERR_SHAPE, "branches: trust model scores %d-dim latents, data has %d",
+                            sl_trust_model_dim(trust), Z);
+    size_t n = 0;
+    for (size_t e = 0; e < d->n_episodes; e++)
+        if (sl_world_data_ep_len(d, e) >= (size_t)H) n += (size_t)K;
+    if (n == 0)
+        return sl_set_error(SL_ERR_ARG, "branches: no episode has the %d steps a %d-step branch "
+                            "needs", H, H);
+    if (n > (size_t)1 << 26) return sl_set_error(SL_ERR_RANGE, "branches: %zu branches is too many", n);
+    sl_branches *b = NULL;
+    SL_TRY(branches_alloc(&b, n, H, Z, A, E));
+    b->gate = cfg->gate;
+    for (int q = 0; q < E; q++) snprintf(b->econ_names[q], SL_WORLD_NAME_MAX, "%s", d->econ_names[q]);
+    size_t *rows = malloc(n * sizeof *rows);
+    size_t *tmp = NULL;
+    sl_synth_bc *bc = NULL;
+    float *win = NULL;
+    double *p = NULL;
+    size_t *widx = NULL;
+    sl_world_rollout ro = {0};
+    sl_status st = SL_OK;
+    if (!rows) st = sl_set_error(SL_ERR_NOMEM, "branches: out of memory");
+    /* starts */
+    sl_rng rng;
+    sl_rng_seed(&rng, cfg->seed, 901);
+    size_t k = 0, maxlen = 0;
+    for (size_t e = 0; e < d->n_episodes; e++)
+        if (sl_world_data_ep_len(d, e) > maxlen) maxlen = sl_world_data_ep_len(d, e);
+    if (st == SL_OK && !(tmp = malloc((maxlen + 1) * sizeof *tmp)))
+        st = sl_set_error(SL_ERR_NOMEM, "branches: out of memory");
+    int maxb = -1;
+    for (size_t e = 0; e < d->n_episodes && st == SL_OK; e++) {
+        size_t L = sl_world_data_ep_len(d, e);
+        if (L < (size_t)H) continue;
+        size_t nt = L - (size_t)H + 1; /* t0 in [0, L - H] */
+        for (size_t t = 0; t < nt; t++) tmp[t] = t;
+        for (int j = 0; j < K; j++) {
+            size_t t0;
+            if ((size_t)j < nt) { /* distinct while possible: partial Fisher-Yates */
+                size_t s = (size_t)j + sl_rng_below(&rng, nt - (size_t)j);
+                size_t x = tmp[j];
+                tmp[j] = tmp[s];
+                tmp[s] = x;
+                t0 = tmp[j];
+            } else {
+                t0 = sl_rng_below(&rng, nt);
+            }
+            rows[k] = d->ep_start[e] + t0;
+            b->source_episode[k] = (int32_t)e;
+            b->source_t[k] = (int32_t)t0;
+            b->brick_id[k] = brick_of_episode ? brick_of_episode[e] : -1;
+            if (b->brick_id[k] > maxb) maxb = b->brick_id[k];
+            b->member[k] = (int32_t)sl_rng_below(&rng, (uint64_t)sl_world_get_config(w)->members);
+            k++;
+        }
+    }
+    b->n_bricks = maxb + 1;
+    /* policy */
+    if (st == SL_OK && !policy) {
+        st = sl_synth_bc_train(&bc, d, cfg->bc_hidden, cfg->bc_iters, cfg->policy_noise,
+                               cfg->seed + 17);
+        policy = sl_synth_bc_act;
+        policy_ctx = bc;
+    }
+    if (st == SL_OK) {
+        sl_world_rollout_opts o = {H, 0, policy, policy_ctx, cfg->rollout_noise, cfg->seed + 3};
+        st = sl_world_rollout_run(w, d, rows, (int)n, &o, &ro);
+    }
+    /* gather each branch's member trajectory and the real continuation */
+    size_t n_ok = 0;
+    if (st == SL_OK) {
+        win = malloc(n * (size_t)T * Z * sizeof(float));
+        p = malloc(n * sizeof(double));
+        widx = malloc(n * sizeof(size_t));
+        if (!win || !p || !widx) st = sl_set_error(SL_ERR_NOMEM, "branches: out of memory");
+    }
+    for (size_t i = 0; i < n && st == SL_OK; i++) {
+        size_t slot = (size_t)b->member[i] * n + i;
+        float *rs = b->real_states + i * (size_t)T * Z;
+        memcpy(rs, d->z + rows[i] * Z, (size_t)Z * sizeof(float));
+        for (int q = 0; q < H; q++)
+            memcpy(rs + (size_t)(q + 1) * Z, d->z_next + (rows[i] + q) * Z, (size_t)Z * sizeof(float));
+        if (!ro.ok[slot]) {
+            b->reason[i] = SL_GATE_NONFINITE;
+            continue; /* arrays stay zero */
+        }
+        memcpy(b->states + i * (size_t)T * Z, ro.z + slot * (size_t)T * Z, (size_t)T * Z * sizeof(float));
+        memcpy(b->actions + i * (size_t)H * A, ro.a + slot * (size_t)H * A, (size_t)H * A * sizeof(float));
+        memcpy(b->rewards + i * (size_t)H, ro.reward + slot * (size_t)H, (size_t)H * sizeof(float));
+        if (E)
+            memcpy(b->econ + i * (size_t)H * E, ro.econ + slot * (size_t)H * E, (size_t)H * E * sizeof(float));
+        memcpy(win + n_ok * (size_t)T * Z, b->states + i * (size_t)T * Z, (size_t)T * Z * sizeof(float));
+        widx[n_ok++] = i;
+    }
+    if (st == SL_OK && n_ok) st = sl_trust_score_windows(trust, win, n_ok, T, Z, p);
+    if (st == SL_OK) {
+        for (size_t j = 0; j < n_ok; j++) {
+            size_t i = widx[j];
+            const float *bs = b->states + i * (size_t)T * Z, *rs = b->real_states + i * (size_t)T * Z;
+            double ratio = sl_trust_std_ratio(bs, rs, T, Z);
+            double tr = p[j];
+            sl_gate_reason r = sl_gate_check(&cfg->gate, tr, ratio);
+            b->reason[i] = (int32_t)r;
+            b->passed[i] = r == SL_GATE_PASS;
+            b->trust[i] = isfinite(tr) ? tr : 0.0;
+            b->std_ratio[i] = isfinite(ratio) ? ratio : 0.0;
+            if (r == SL_GATE_NONFINITE) {
+                memset(b->states + i * (size_t)T * Z, 0, (size_t)T * Z * sizeof(float));
+                memset(b->actions + i * (size_t)H * A, 0, (size_t)H * A * sizeof(float));
+                memset(b->rewards + i * (size_t)H, 0, (size_t)H * sizeof(float));
+                if (E) memset(b->econ + i * (size_t)H * E, 0, (size_t)H * E * sizeof(float));
+            } else if (E) {
+                econ_deltas(b, i, d, rows[i]);
+            }
+        }
+    }
+    sl_world_rollout_free(&ro);
+    sl_synth_bc_free(bc);
+    free(rows);
+    free(tmp);
+    free(win);
+    free(p);
+    free(widx);
+    if (st != SL_OK) {
+        sl_branches_free(b);
+        return st;
+    }
+    *out = b;
+    return SL_OK;
+}
+
+/* --- summary and file ------------------------------------------------------------------- */
+
+static void add_quantiles(cJSON *o, const char *key, const double *x, size_t n) {
+    cJSON *q = cJSON_AddObjectToObject(o, key);
+    if (!q || n == 0) return;
+    static const double qs[] = {0.0, 0.05, 0.25, 0.5, 0.75, 0.95, 1.0};
+    static const char *const names[] = {"min", "p05", "p25", "p50", "p75", "p95", "max"};
+    for (int i = 0; i < 7; i++) {
+        double v;
+        if (sl_stats_quantile(x, n, qs[i], &v) == SL_OK) cJSON_AddNumberToObject(q, names[i], v);
+    }
+    double m;
+    if (sl_stats_mean(x, n, &m) == SL_OK) cJSON_AddNumberToObject(q, "mean", m);
+}
+
+cJSON *sl_branches_summary_json(const sl_branches *b) {
+    cJSON *j = cJSON_CreateObject();
+    if (!j) return NULL;
+    size_t pass = 0, fin = 0;
+    size_t by_reason[SL_GATE_REASON_COUNT] = {0};
+    double *tv = malloc((b->n ? b->n : 1) * sizeof(double));
+    double *rv = malloc((b->n ? b->n : 1) * sizeof(double));
+    if (!tv || !rv) {
+        free(tv);
+        free(rv);
+        cJSON_Delete(j);
+        return NULL;
+    }
+    double dm = 0, de = 0, dp = 0;
+    for (size_t i = 0; i < b->n; i++) {
+        pass += b->passed[i];
+        if ((unsigned)b->reason[i] < SL_GATE_REASON_COUNT) by_reason[b->reason[i]]++;
+        if (b->reason[i] != SL_GATE_NONFINITE) {
+            tv[fin] = b->trust[i];
+            rv[fin] = b->std_ratio[i];
+            fin++;
+        }
+        if (b->passed[i]) {
+            dm += b->delta_mpl[i];
+            de += b->delta_error[i];
+            dp += b->delta_ep[i];
+        }
+    }
+    cJSON_AddNumberToObject(j, "n_branches", (double)b->n);
+    cJSON_AddNumberToObject(j, "n_passed", (double)pass);
+    cJSON_AddNumberToObject(j, "pass_rate", b->n ? (double)pass / (double)b->n : 0.0);
+    cJSON_AddNumberToObject(j, "horizon", b->horizon);
+    cJSON *g = cJSON_AddObjectToObject(j, "gate");
+    if (g) {
+        cJSON_AddNumberToObject(g, "min_trust", b->gate.trust_floor);
+        cJSON_AddNumberToObject(g, "std_ratio_lo", b->gate.ratio_lo);
+        cJSON_AddNumberToObject(g, "std_ratio_hi", b->gate.ratio_hi);
+    }
+    add_quantiles(j, "trust_quantiles", tv, fin);
+    add_quantiles(j, "std_ratio_quantiles", rv, fin);
+    cJSON *h = cJSON_AddObjectToObject(j, "trust_histogram");
+    if (h) {
+        double cnt[10] = {0};
+        for (size_t i = 0; i < fin; i++) {
+            int bin = (int)(tv[i] * 10);
+            bin = bin < 0 ? 0 : (bin > 9 ? 9 : bin);
+            cnt[bin] += 1;
+        }
+        double edges[11];
+        for (int i = 0; i <= 10; i++) edges[i] = i / 10.0;
+        sl_json_add_f64_array(h, "edges", edges, 11);
+        sl_json_add_f64_array(h, "counts", cnt, 10);
+    }
+    cJSON *r = cJSON_AddObjectToObject(j, "reasons");
+    for (int i = 0; r && i < SL_GATE_REASON_COUNT; i++)
+        cJSON_AddNumberToObject(r, sl_gate_reason_name((sl_gate_reason)i), (double)by_reason[i]);
+    cJSON *bk = cJSON_AddArrayToObject(j, "bricks");
+    for (int q = -1; bk && q < b->n_bricks; q++) {
+        size_t nb = 0, pb = 0;
+        double ts = 0;
+        for (size_t i = 0; i < b->n; i++)
+            if (b->brick_id[i] == q) {
+                nb++;
+                pb += b->passed[i];
+                ts += b->trust[i];
+            }
+        if (nb == 0) continue;
+        cJSON *o = cJSON_CreateObject();
+        if (!o) break;
+        cJSON_AddNumberToObject(o, "brick", q);
+        cJSON_AddNumberToObject(o, "n", (double)nb);
+        cJSON_AddNumberToObject(o, "passed", (double)pb);
+        cJSON_AddNumberToObject(o, "pass_rate", (double)pb / (double)nb);
+        cJSON_AddNumberToObject(o, "trust_mean", ts / (double)nb);
+        cJSON_AddItemToArray(bk, o);
+    }
+    cJSON *ec = cJSON_AddObjectToObject(j, "econ_deltas_passed_mean");
+    if (ec && pass) {
+        cJSON_AddNumberToObject(ec, "delta_mpl", dm / (double)pass);
+        cJSON_AddNumberToObject(ec, "delta_error", de / (double)pass);
+        cJSON_AddNumberToObject(ec, "delta_ep", dp / (double)pass);
+    }
+    free(tv);
+    free(rv);
+    return j;
+}
+
+sl_status sl_branches_save_npz(const sl_branches *b, const char *path) {
+    const size_t n = b->n, H = (size_t)b->horizon, Z = (size_t)b->z_dim, A = (size_t)b->a_dim;
+    const size_t E = (size_t)b->n_econ;
+    size_t npass = 0;
+    for (size_t i = 0; i < n; i++) npass += b->passed[i];
+    size_t M = npass * H, M1 = M ? M : 1;
+    float *obs = malloc(M1 * Z * sizeof(float)), *nobs = malloc(M1 * Z * sizeof(float));
+    float *act = malloc(M1 * A * sizeof(float)), *rew = malloc(M1 * sizeof(float));
+    float *ftr = malloc(M1 * sizeof(float)), *fsr = malloc(M1 * sizeof(float));
+    uint8_t *term = calloc(M1, 1), *tout = calloc(M1, 1), *src = malloc(M1);
+    int32_t *bidx = malloc(M1 * sizeof(int32_t)), *eid = malloc(M1 * sizeof(int32_t));
+    int32_t *ts = malloc(M1 * sizeof(int32_t)), *bid = malloc(M1 * sizeof(int32_t));
+    sl_status st = SL_OK;
+    sl_npz_writer *wr = NULL;
+    if (!obs || !nobs || !act || !rew || !ftr || !fsr || !term || !tout || !src || !bidx || !eid ||
+        !ts || !bid) {
+        st = sl_set_error(SL_ERR_NOMEM, "%s: out of memory", path);
+        goto done;
+    }
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!b->passed[i]) continue;
+        for (size_t k = 0; k < H; k++, m++) {
+            memcpy(obs + m * Z, b->states + (i * (H + 1) + k) * Z, Z * sizeof(float));
+            memcpy(nobs + m * Z, b->states + (i * (H + 1) + k + 1) * Z, Z * sizeof(float));
+            memcpy(act + m * A, b->actions + (i * H + k) * A, A * sizeof(float));
+            rew[m] = b->rewards[i * H + k];
+            tout[m] = k + 1 == H;
+            src[m] = 1;
+            ftr[m] = (float)b->trust[i];
+            fsr[m] = (float)b->std_ratio[i];
+            bidx[m] = (int32_t)i;
+            eid[m] = b->source_episode[i];
+            ts[m] = b->source_t[i] + (int32_t)k;
+            bid[m] = b->brick_id[i];
+        }
+    }
+    st = sl_npz_writer_open(&wr, path, SL_NPZ_STORED);
+    if (st != SL_OK) goto done;
+    {
+        size_t s_st[3] = {n, H + 1, Z}, s_ac[3] = {n, H, A}, s_rw[2] = {n, H}, s_ec[3] = {n, H, E};
+        size_t s_n[1] = {n}, s_mz[2] = {M, Z}, s_ma[2] = {M, A}, s_m[1] = {M};
+        struct {
+            const char *name;
+            sl_dtype dt;
+            int nd;
+            const size_t *shape;
+            const void *data;
+        } arr[] = {
+            {"branch_states", SL_DTYPE_F32, 3, s_st, b->states},
+            {"branch_actions", SL_DTYPE_F32, 3, s_ac, b->actions},
+            {"branch_rewards", SL_DTYPE_F32, 2, s_rw, b->rewards},
+            {"branch_econ", SL_DTYPE_F32, 3, s_ec, b->econ},
+            {"real_states", SL_DTYPE_F32, 3, s_st, b->real_states},
+            {"trust", SL_DTYPE_F64, 1, s_n, b->trust},
+            {"std_ratio", SL_DTYPE_F64, 1, s_n, b->std_ratio},
+            {"passed", SL_DTYPE_BOOL, 1, s_n, b->passed},
+            {"reason", SL_DTYPE_I32, 1, s_n, b->reason},
+            {"member", SL_DTYPE_I32, 1, s_n, b->member},
+            {"source_episode", SL_DTYPE_I32, 1, s_n, b->source_episode},
+            {"source_t", SL_DTYPE_I32, 1, s_n, b->source_t},
+            {"brick_id", SL_DTYPE_I32, 1, s_n, b->brick_id},
+            {"delta_mpl", SL_DTYPE_F64, 1, s_n, b->delta_mpl},
+            {"delta_error", SL_DTYPE_F64, 1, s_n, b->delta_error},
+            {"delta_ep", SL_DTYPE_F64, 1, s_n, b->delta_ep},
+            {"observations", SL_DTYPE_F32, 2, s_mz, obs},
+            {"actions", SL_DTYPE_F32, 2, s_ma, act},
+            {"rewards", SL_DTYPE_F32, 1, s_m, rew},
+            {"next_observations", SL_DTYPE_F32, 2, s_mz, nobs},
+            {"terminals", SL_DTYPE_BOOL, 1, s_m, term},
+            {"timeouts", SL_DTYPE_BOOL, 1, s_m, tout},
+            {"source", SL_DTYPE_U8, 1, s_m, src},
+            {"transition_trust", SL_DTYPE_F32, 1, s_m, ftr},
+            {"transition_std_ratio", SL_DTYPE_F32, 1, s_m, fsr},
+            {"branch_index", SL_DTYPE_I32, 1, s_m, bidx},
+            {"episode_ids", SL_DTYPE_I32, 1, s_m, eid},
+            {"timesteps", SL_DTYPE_I32, 1, s_m, ts},
+            {"brick_ids", SL_DTYPE_I32, 1, s_m, bid},
+        };
+        for (size_t i = 0; i < sizeof arr / sizeof arr[0] && st == SL_OK; i++)
+            st = sl_npz_writer_add(wr, arr[i].name, arr[i].dt, arr[i].nd, arr[i].shape, arr[i].data);
+    }
+    if (st == SL_OK) {
+        st = sl_npz_writer_commit(wr);
+    } else {
+        sl_npz_writer_abort(wr);
+    }
+done:
+    free(obs);
+    free(nobs);
+    free(act);
+    free(rew);
+    free(ftr);
+    free(fsr);
+    free(term);
+    free(tout);
+    free(src);
+    free(bidx);
+    free(eid);
+    free(ts);
+    free(bid);
+    return st;
+}

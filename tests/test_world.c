@@ -1,0 +1,458 @@
+/* test_world.c - the world model: finite-difference gradients of the training loss (every
+ * loss term and the fed-back predictions), learning a known process, checkpoint round trip,
+ * reproducibility, bad input (length mismatch, empty episode, non-finite latents), divergence
+ * handling, the detection test, and a NumPy re-implementation of a rollout (tests/py).
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+#include "synthloop/sl_dataset.h"
+#include "synthloop/sl_npz.h"
+#include "synthloop/sl_nn.h"
+#include "synthloop/sl_world.h"
+#include "world/world_internal.h"
+
+/* A small controlled process: z' = 0.85 z + 0.3 tanh(W a) + 0.05 noise, actions a smooth
+ * random walk; unit_done binary, energy continuous. Latents are the states themselves. */
+typedef struct proc {
+    sl_dataset *ds;
+    float *z, *zn;
+    int Z;
+} proc;
+
+static void proc_free(proc *p) {
+    sl_dataset_free(p->ds);
+    free(p->z);
+    free(p->zn);
+}
+
+static void make_proc(proc *p, int n_ep, int L, int Z, uint64_t seed) {
+    const int A = 2;
+    size_t n = (size_t)n_ep * L;
+    CHECK_OK(sl_dataset_alloc(&p->ds, n, Z, A));
+    p->Z = Z;
+    p->z = malloc(n * Z * sizeof(float));
+    p->zn = malloc(n * Z * sizeof(float));
+    float *unit = NULL, *energy = NULL;
+    p->ds->n_episodes = (size_t)n_ep;
+    CHECK_OK(sl_dataset_add_step_col(p->ds, "unit_done", &unit));
+    CHECK_OK(sl_dataset_add_step_col(p->ds, "energy_wh", &energy));
+    sl_rng r;
+    sl_rng_seed(&r, seed, 0);
+    size_t row = 0;
+    for (int e = 0; e < n_ep; e++) {
+        float z[8], a[2] = {0, 0};
+        for (int j = 0; j < Z; j++) z[j] = (float)sl_rng_normal(&r);
+        for (int t = 0; t < L; t++, row++) {
+            for (int j = 0; j < A; j++) a[j] = 0.7f * a[j] + 0.5f * (float)sl_rng_normal(&r);
+            float zn[8];
+            for (int j = 0; j < Z; j++) {
+                float u = j % 2 ? a[0] - 0.5f * a[1] : a[1] + 0.3f * a[0];
+                zn[j] = 0.85f * z[j] + 0.3f * tanhf(u) + 0.05f * (float)sl_rng_normal(&r);
+            }
+            memcpy(p->z + row * Z, z, (size_t)Z * sizeof(float));
+            memcpy(p->zn + row * Z, zn, (size_t)Z * sizeof(float));
+            memcpy(p->ds->observations + row * Z, z, (size_t)Z * sizeof(float));
+            memcpy(p->ds->next_observations + row * Z, zn, (size_t)Z * sizeof(float));
+            memcpy(p->ds->actions + row * A, a, sizeof a);
+            float r2 = 0;
+            for (int j = 0; j < Z; j++) r2 += zn[j] * zn[j];
+            p->ds->rewards[row] = -r2;
+            p->ds->episode_ids[row] = e;
+            p->ds->timesteps[row] = t;
+            p->ds->timeouts[row] = t == L - 1;
+            unit[row] = zn[0] > 1.0f ? 1.0f : 0.0f;
+            energy[row] = 0.01f * (a[0] * a[0] + a[1] * a[1]);
+            memcpy(z, zn, sizeof zn);
+        }
+    }
+    CHECK_OK(sl_dataset_validate(p->ds, "proc"));
+}
+
+static const char econ2[2][SL_WORLD_NAME_MAX] = {"unit_done", "energy_wh"};
+
+static void small_config(sl_world_config *c) {
+    sl_world_config_default(c);
+    c->members = 2;
+    c->hidden = 24;
+    c->horizon = 20;
+    c->burn_in = 4;
+    c->batch = 16;
+    c->max_iters = 300;
+    c->eval_every = 50;
+    c->patience = 100;
+    c->lr = 5e-3f;
+    c->n_econ = 2;
+    strcpy(c->econ_names[0], "unit_done");
+    strcpy(c->econ_names[1], "energy_wh");
+    c->seed = 3;
+}
+
+/* --- gradient check ------------------------------------------------------------------ */
+
+static void grad_check(sl_world_clip clip, float w_var, float w_dist) {
+    proc p;
+    make_proc(&p, 4, 12, 3, 11);
+    sl_world_data d;
+    CHECK_OK(sl_world_data_init(&d, p.ds, p.z, p.zn, 3, econ2, 2));
+    sl_world_config c;
+    small_config(&c);
+    c.members = 1;
+    c.hidden = 5;
+    c.burn_in = 2;
+    c.clip = clip;
+    c.clip_value = 1.5f;
+    c.w_var = w_var;
+    c.w_dist = w_dist;
+    sl_world *w = NULL;
+    CHECK_OK(sl_world_alloc(&w, &c, 3, 2));
+    if (!w) return;
+    size_t all[48];
+    for (size_t i = 0; i < 48; i++) all[i] = i;
+    sl_world_fit_norms(w, &d, all, 48);
+    /* larger weights so every term matters */
+    sl_rng r;
+    sl_rng_seed(&r, 5, 0);
+    sl_nn_arena *ar = &w->arenas[0];
+    for (size_t i = 0; i < ar->numel; i++) ar->params[i] = 0.6f * (float)sl_rng_normal(&r);
+    const int B = 4, Hs = 5;
+    /* burn-in steps are forward-only by design (truncated BPTT), so the check runs on rows
+     * whose burn-in is empty (t0 = 0) */
+    size_t rows[4] = {0, 12, 24, 36};
+    float mask[20];
+    for (int i = 0; i < Hs * B; i++) mask[i] = (i % 3 == 0) ? 1.0f : 0.0f; /* mostly fed back */
+    double loss;
+    sl_nn_arena_zero_grad(ar);
+    CHECK_OK(sl_world_batch_loss(w, 0, &d, rows, B, Hs, mask, &loss));
+    CHECK(isfinite(loss));
+    float *g = malloc(ar->numel * sizeof(float));
+    memcpy(g, ar->grads, ar->numel * sizeof(float));
+    int checked = 0, bad = 0;
+    double maxg = 0;
+    for (size_t i = 0; i < ar->numel; i++) maxg = fmax(maxg, fabs((double)g[i]));
+    for (int k = 0; k < 60; k++) {
+        size_t i = sl_rng_below(&r, ar->numel);
+        float keep = ar->params[i];
+        const float h = 2e-3f;
+        double lp, lm;
+        ar->params[i] = keep + h;
+        sl_nn_arena_zero_grad(ar);
+        CHECK_OK(sl_world_batch_loss(w, 0, &d, rows, B, Hs, mask, &lp));
+        ar->params[i] = keep - h;
+        sl_nn_arena_zero_grad(ar);
+        CHECK_OK(sl_world_batch_loss(w, 0, &d, rows, B, Hs, mask, &lm));
+        ar->params[i] = keep;
+        double fd = (lp - lm) / (2.0 * (double)h);
+        double err = fabs(fd - (double)g[i]);
+        if (err > 0.03 * fabs(fd) + 2e-3 * maxg) {
+            bad++;
+            if (bad <= 3)
+                printf("  grad mismatch param %zu: analytic %.6g fd %.6g\n", i, (double)g[i], fd);
+        }
+        checked++;
+    }
+    CHECK(checked == 60);
+    CHECK_MSG(bad == 0, "%d of %d gradients disagree with finite differences", bad, checked);
+    free(g);
+    sl_world_free(w);
+    sl_world_data_clear(&d);
+    proc_free(&p);
+}
+
+TEST(grad_fd_all_terms) { grad_check(SL_WORLD_CLIP_TANH, 1.0f, 1.0f); }
+TEST(grad_fd_no_regularisers_hard_clip) { grad_check(SL_WORLD_CLIP_HARD, 0.0f, 0.0f); }
+TEST(grad_fd_no_clip) { grad_check(SL_WORLD_CLIP_NONE, 0.5f, 2.0f); }
+
+/* --- training ---------------------------------------------------------------------------- */
+
+static sl_world *train_proc(proc *p, sl_world_data *d, sl_world_mode mode, uint64_t seed) {
+    make_proc(p, 30, 30, 4, 21);
+    CHECK_OK(sl_world_data_init(d, p->ds, p->z, p->zn, 4, econ2, 2));
+    sl_world_config c;
+    small_config(&c);
+    c.mode = mode;
+    c.seed = seed;
+    sl_world *w = NULL;
+    sl_world_train_report rep;
+    CHECK_OK(sl_world_train(&w, d, &c, &rep));
+    return w;
+}
+
+TEST(bptt_learns_the_process) {
+    proc p;
+    sl_world_data d;
+    sl_world *w = train_proc(&p, &d, SL_WORLD_MODE_BPTT, 1);
+    if (!w) return;
+    sl_world_eval_config ec;
+    sl_world_eval_config_default(&ec);
+    ec.n_h = 2;
+    ec.horizons[0] = 5;
+    ec.horizons[1] = 20;
+    sl_world_eval_row rows[2];
+    CHECK_OK(sl_world_evaluate(w, &d, NULL, 0, &ec, NULL, NULL, rows));
+    /* baseline: predicting "no change" over the same windows */
+    double base = 0;
+    size_t nb = 0;
+    size_t nh;
+    const size_t *ho = sl_world_holdout(w, &nh);
+    CHECK(nh == 6); /* 20% of 30 episodes */
+    for (size_t i = 0; i < nh; i++)
+        for (size_t t = 0; t + 5 <= 30; t += 5) {
+            size_t r = d.ep_start[ho[i]] + t;
+            for (int k = 0; k < 5; k++)
+                for (int j = 0; j < 4; j++) {
+                    double e = (double)p.zn[(r + k) * 4 + j] - (double)p.z[r * 4 + j];
+                    base += e * e;
+                    nb++;
+                }
+        }
+    base /= (double)nb;
+    CHECK_MSG(rows[0].mse < 0.35 * base, "h=5 mse %g vs no-change baseline %g", rows[0].mse, base);
+    CHECK_MSG(rows[0].std_ratio > 0.8 && rows[0].std_ratio < 1.2, "h=5 std ratio %g",
+              rows[0].std_ratio);
+    CHECK_MSG(rows[1].std_ratio > 0.75 && rows[1].std_ratio < 1.25, "h=20 std ratio %g",
+              rows[1].std_ratio);
+    CHECK(rows[0].n_starts == 6 * 6);
+    CHECK(rows[1].n_starts == 6 * 3);
+    CHECK(isfinite(rows[0].disagreement) && rows[0].disagreement > 0);
+    CHECK(isnan(rows[0].trust_mean)); /* no scorer */
+    sl_world_free(w);
+    sl_world_data_clear(&d);
+    proc_free(&p);
+}
+
+TEST(checkpoint_roundtrip_and_reproducible) {
+    proc p, p2;
+    sl_world_data d, d2;
+    sl_world *w = train_proc(&p, &d, SL_WORLD_MODE_SS, 4);
+    sl_world *w2 = train_proc(&p2, &d2, SL_WORLD_MODE_SS, 4);
+    if (!w || !w2) return;
+    char path[600];
+    snprintf(path, sizeof path, "%s/wm.safetensors", harness_tmpdir());
+    CHECK_OK(sl_world_save(w, path, NULL));
+    sl_world *l = NULL;
+    CHECK_OK(sl_world_load(&l, path));
+    if (!l) return;
+    size_t nh1, nh2;
+    const size_t *h1 = sl_world_holdout(w, &nh1), *h2 = sl_world_holdout(l, &nh2);
+    CHECK(nh1 == nh2 && memcmp(h1, h2, nh1 * sizeof(size_t)) == 0);
+    CHECK(sl_world_get_config(l)->mode == SL_WORLD_MODE_SS);
+    size_t rows[3] = {0, 35, 95};
+    sl_world_rollout a, b, c;
+    sl_world_rollout_opts o = {10, 1, NULL, NULL, 0.3f, 9};
+    CHECK_OK(sl_world_rollout_run(w, &d, rows, 3, &o, &a));
+    CHECK_OK(sl_world_rollout_run(l, &d, rows, 3, &o, &b));
+    CHECK_OK(sl_world_rollout_run(w2, &d2, rows, 3, &o, &c));
+    size_t nz = (size_t)2 * 3 * 11 * 4;
+    CHECK(memcmp(a.z, b.z, nz * sizeof(float)) == 0);
+    CHECK(memcmp(a.z, c.z, nz * sizeof(float)) == 0); /* same seed => same bits */
+    CHECK(memcmp(a.econ, b.econ, (size_t)2 * 3 * 10 * 2 * sizeof(float)) == 0);
+    /* the start state is the real one; predictions differ from it */
+    CHECK(memcmp(a.z, p.z, 4 * sizeof(float)) == 0);
+    CHECK(a.ok[0] && a.ok[5]);
+    /* binary econ head gives probabilities */
+    for (size_t i = 0; i < (size_t)2 * 3 * 10; i++) CHECK(a.econ[i * 2] >= 0 && a.econ[i * 2] <= 1);
+    sl_world_rollout_free(&a);
+    sl_world_rollout_free(&b);
+    sl_world_rollout_free(&c);
+    /* a rollout running past the real actions is refused */
+    size_t late[1] = {25};
+    CHECK_STATUS(sl_world_rollout_run(w, &d, late, 1, &o, &a), SL_ERR_RANGE);
+    sl_world_free(w);
+    sl_world_free(w2);
+    sl_world_free(l);
+    sl_world_data_clear(&d);
+    sl_world_data_clear(&d2);
+    proc_free(&p);
+    proc_free(&p2);
+}
+
+/* --- bad input ----------------------------------------------------------------------------- */
+
+TEST(bad_input_is_reported) {
+    proc p;
+    make_proc(&p, 3, 10, 3, 2);
+    char path[600];
+    snprintf(path, sizeof path, "%s/short.npz", harness_tmpdir());
+    size_t shape[2] = {29, 3};
+    sl_npz_writer *wr;
+    CHECK_OK(sl_npz_writer_open(&wr, path, SL_NPZ_STORED));
+    CHECK_OK(sl_npz_writer_add(wr, "latents", SL_DTYPE_F32, 2, shape, p.z));
+    CHECK_OK(sl_npz_writer_add(wr, "next_latents", SL_DTYPE_F32, 2, shape, p.zn));
+    CHECK_OK(sl_npz_writer_commit(wr));
+    float *z = NULL, *zn = NULL;
+    size_t n;
+    int zd;
+    CHECK_STATUS(sl_world_load_latents(path, p.ds, &z, &zn, &n, &zd), SL_ERR_SHAPE);
+    CHECK(strstr(sl_last_error(), "29 rows") && strstr(sl_last_error(), "30"));
+    CHECK(z == NULL && zn == NULL);
+    /* an empty episode (ids jump from 0 to 2) */
+    sl_world_data d;
+    for (int r = 10; r < 30; r++) p.ds->episode_ids[r] = 2;
+    CHECK_STATUS(sl_world_data_init(&d, p.ds, p.z, p.zn, 3, NULL, 0), SL_ERR_ARG);
+    CHECK(strstr(sl_last_error(), "episode 1 is empty") != NULL);
+    for (int r = 10; r < 30; r++) p.ds->episode_ids[r] = r < 20 ? 1 : 2;
+    /* non-finite latent */
+    p.z[17 * 3 + 1] = NAN;
+    CHECK_STATUS(sl_world_data_init(&d, p.ds, p.z, p.zn, 3, NULL, 0), SL_ERR_NAN);
+    CHECK(strstr(sl_last_error(), "row 17") != NULL);
+    p.z[17 * 3 + 1] = 0.0f;
+    /* missing econ column */
+    const char bad[1][SL_WORLD_NAME_MAX] = {"no_such_col"};
+    CHECK_STATUS(sl_world_data_init(&d, p.ds, p.z, p.zn, 3, bad, 1), SL_ERR_NOTFOUND);
+    CHECK_OK(sl_world_data_init(&d, p.ds, p.z, p.zn, 3, NULL, 0));
+    sl_world_data_clear(&d);
+    proc_free(&p);
+}
+
+TEST(diverging_model_never_emits_nan) {
+    proc p;
+    sl_world_data d;
+    sl_world *w = train_proc(&p, &d, SL_WORLD_MODE_TF, 8);
+    if (!w) return;
+    /* blow the residual head up and remove the clip: rollouts explode */
+    w->cfg.clip = SL_WORLD_CLIP_NONE;
+    for (int m = 0; m < w->M; m++) {
+        float *hb = w->arenas[m].params + w->head.b;
+        for (int j = 0; j < w->Z; j++) hb[j] = 3e4f;
+    }
+    size_t rows[2] = {0, 30};
+    sl_world_rollout ro;
+    sl_world_rollout_opts o = {20, 1, NULL, NULL, 0.0f, 1};
+    CHECK_OK(sl_world_rollout_run(w, &d, rows, 2, &o, &ro));
+    for (int i = 0; i < 4; i++) CHECK(ro.ok[i] == 0);
+    CHECK(sl_all_finite_f32(ro.z, (size_t)4 * 21 * 4));
+    CHECK(ro.z[4 * 5] == 0.0f); /* zeroed after the start */
+    sl_world_rollout_free(&ro);
+    float *win = NULL;
+    CHECK_STATUS(sl_world_generate_windows(w, &d, 10, 8, 0.0f, 1, &win, NULL), SL_ERR_DIVERGED);
+    CHECK(win == NULL);
+    /* NaN parameters are refused by save */
+    w->arenas[0].params[3] = NAN;
+    char path[600];
+    snprintf(path, sizeof path, "%s/nan.safetensors", harness_tmpdir());
+    CHECK_STATUS(sl_world_save(w, path, NULL), SL_ERR_NAN);
+    FILE *f = fopen(path, "rb");
+    CHECK(f == NULL);
+    if (f) fclose(f);
+    sl_world_free(w);
+    /* training that blows up stops with SL_ERR_DIVERGED and returns nothing */
+    sl_world_config c;
+    small_config(&c);
+    c.clip = SL_WORLD_CLIP_NONE;
+    c.lr = 1e4f;
+    c.grad_clip = 0;
+    c.max_iters = 200;
+    c.eval_every = 10;
+    sl_world *bad = NULL;
+    sl_status st = sl_world_train(&bad, &d, &c, NULL);
+    CHECK_MSG(st == SL_ERR_DIVERGED, "lr 1e4 without clipping gave %s (%s)", sl_strerror(st),
+              sl_last_error());
+    CHECK(bad == NULL);
+    sl_world_free(bad);
+    sl_world_data_clear(&d);
+    proc_free(&p);
+}
+
+/* --- detection ------------------------------------------------------------------------------ */
+
+TEST(detection_auc) {
+    const int n = 150, T = 8, Z = 3;
+    float *a = malloc((size_t)n * T * Z * sizeof(float)), *b = malloc((size_t)n * T * Z * sizeof(float));
+    float *c = malloc((size_t)n * T * Z * sizeof(float));
+    sl_rng r;
+    sl_rng_seed(&r, 1, 0);
+    for (int i = 0; i < n * T * Z; i++) {
+        a[i] = (float)sl_rng_normal(&r);
+        b[i] = (float)sl_rng_normal(&r);
+        c[i] = 2.0f * (float)sl_rng_normal(&r);
+    }
+    double same, diff;
+    CHECK_OK(sl_world_detect_auc(a, b, (size_t)n, T, Z, 5, 3, &same));
+    CHECK_OK(sl_world_detect_auc(a, c, (size_t)n, T, Z, 5, 3, &diff));
+    CHECK_MSG(same > 0.35 && same < 0.65, "same-distribution AUC %g", same);
+    CHECK_MSG(diff > 0.95, "2x-std AUC %g", diff);
+    CHECK_STATUS(sl_world_detect_auc(a, b, 3, T, Z, 5, 3, &same), SL_ERR_ARG);
+    free(a);
+    free(b);
+    free(c);
+}
+
+/* --- NumPy reference of a rollout ------------------------------------------------------------ */
+
+TEST(numpy_reference_rollout) {
+    proc p;
+    sl_world_data d;
+    sl_world *w = train_proc(&p, &d, SL_WORLD_MODE_BPTT, 6);
+    if (!w) return;
+    const char *dir = harness_tmpdir();
+    char ck[600], in[600], outp[600], cmd[2400];
+    snprintf(ck, sizeof ck, "%s/ref_wm.safetensors", dir);
+    snprintf(in, sizeof in, "%s/ref_in.npz", dir);
+    snprintf(outp, sizeof outp, "%s/ref_out.npz", dir);
+    CHECK_OK(sl_world_save(w, ck, NULL));
+    size_t rows[4] = {0, 37, 66, 120}; /* t0 = 0, 7, 6, 0 */
+    int64_t rows64[4] = {0, 37, 66, 120};
+    int32_t eps[4] = {0, 1, 2, 4};
+    sl_world_rollout ro;
+    sl_world_rollout_opts o = {12, 1, NULL, NULL, 0.0f, 1};
+    CHECK_OK(sl_world_rollout_run(w, &d, rows, 4, &o, &ro));
+    size_t sz[2] = {d.n, 4}, sa[2] = {d.n, 2}, s4[1] = {4}, sn[1] = {d.n};
+    sl_npz_writer *wr;
+    CHECK_OK(sl_npz_writer_open(&wr, in, SL_NPZ_STORED));
+    CHECK_OK(sl_npz_writer_add(wr, "z", SL_DTYPE_F32, 2, sz, p.z));
+    CHECK_OK(sl_npz_writer_add(wr, "actions", SL_DTYPE_F32, 2, sa, p.ds->actions));
+    CHECK_OK(sl_npz_writer_add(wr, "episode_ids", SL_DTYPE_I32, 1, sn, p.ds->episode_ids));
+    CHECK_OK(sl_npz_writer_add(wr, "rows", SL_DTYPE_I64, 1, s4, rows64));
+    CHECK_OK(sl_npz_writer_commit(wr));
+    (void)eps;
+    const char *root = getenv("SL_TEST_ROOT");
+    snprintf(cmd, sizeof cmd, "%s %s/tests/py/world_rollout_ref.py %s %s %s 12", SL_PYTHON,
+             root && *root ? root : ".", ck, in, outp);
+    int rc = system(cmd);
+    CHECK_MSG(rc == 0, "reference script failed (%d): %s", rc, cmd);
+    if (rc == 0) {
+        sl_npz *z;
+        CHECK_OK(sl_npz_open(&z, outp));
+        const sl_array *zr, *rr, *er;
+        CHECK_OK(sl_npz_get(z, "z", &zr));
+        CHECK_OK(sl_npz_get(z, "reward", &rr));
+        CHECK_OK(sl_npz_get(z, "econ", &er));
+        const float *zf = zr->data, *rf = rr->data, *ef = er->data;
+        size_t nzz = (size_t)2 * 4 * 13 * 4;
+        CHECK(zr->count == nzz);
+        double maxe = 0, maxr = 0, maxec = 0;
+        for (size_t i = 0; i < nzz && zr->count == nzz; i++)
+            maxe = fmax(maxe, fabs((double)zf[i] - (double)ro.z[i]));
+        for (size_t i = 0; i < (size_t)2 * 4 * 12 && rr->count == 96; i++)
+            maxr = fmax(maxr, fabs((double)rf[i] - (double)ro.reward[i]) / fmax(1.0, fabs((double)rf[i])));
+        for (size_t i = 0; i < (size_t)2 * 4 * 12 * 2 && er->count == 192; i++)
+            maxec = fmax(maxec, fabs((double)ef[i] - (double)ro.econ[i]));
+        CHECK_MSG(maxe < 2e-3, "latent rollout differs from NumPy by %g", maxe);
+        CHECK_MSG(maxr < 2e-3, "reward differs from NumPy by %g", maxr);
+        CHECK_MSG(maxec < 2e-3, "econ differs from NumPy by %g", maxec);
+        sl_npz_close(z);
+    }
+    sl_world_rollout_free(&ro);
+    sl_world_free(w);
+    sl_world_data_clear(&d);
+    proc_free(&p);
+}
+
+int main(void) {
+    sl_log_set_level(SL_LOG_WARN);
+    sl_progress_set_quiet(1);
+    sl_nn_set_threads(1);
+    RUN(grad_fd_all_terms);
+    RUN(grad_fd_no_regularisers_hard_clip);
+    RUN(grad_fd_no_clip);
+    RUN(bptt_learns_the_process);
+    RUN(checkpoint_roundtrip_and_reproducible);
+    RUN(bad_input_is_reported);
+    RUN(diverging_model_never_emits_nan);
+    RUN(detection_auc);
+    RUN(numpy_reference_rollout);
+    return harness_done();
+}
