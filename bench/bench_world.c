@@ -99,7 +99,6 @@ int main(void) {
         tc.horizon = 60;
         tc.horizon_mix = 0.0f;
         tc.burn_in = 0;
-        tc.calibrate = 0;
         tc.holdout_frac = 0.1;
         tc.n_econ = 3;
         int iters = 5;

@@ -7,10 +7,11 @@
  * a~ = (a - a_mean) / a_std):
  *   h_{t+1}   = GRU_m([z~_t, a~_t], h_t)                 (h = 0 at the start of the context)
  *   o_{t+1}   = W_m h_{t+1} + b_m = [delta | reward | econ_1..econ_E]
- *   z~_{t+1}  = z~_t + dz_std * clip(delta) + s * res_std * eps,  eps ~ N(0, I)
- *               (residual; dz_std = RMS of real one-step changes in z~ per dim; res_std = RMS
- *               of the teacher-forced one-step residual per dim on the training episodes;
- *               s = the rollout's noise scale, by default the calibrated cfg.noise_scale)
+ *   z~_{t+1}  = z~_t + dz_std * clip(delta) + s * sigma_m * eps,  eps ~ N(0, I)
+ *               (residual; dz_std = RMS of real one-step changes in z~ per dim;
+ *               sigma_m = exp(noise_logstd_m) [z_dim], learned per member through the sampled
+ *               noise (reparameterisation) by the distribution-matching losses; s = the
+ *               rollout's noise scale, by default cfg.noise_scale = 1, i.e. as trained)
  *   reward    = r_mean + r_std * o_reward
  *   econ_k    = sigmoid(o_k) for binary columns (expected events per step),
  *               e_mean_k + e_std_k * o_k otherwise
@@ -95,11 +96,8 @@ typedef struct sl_world_config {
     float clip_value;     /* c, in units of dz_std (default 4) */
     int bootstrap;        /* 1: each member trains on a bootstrap resample of the training
                              episodes (default 1) */
-    float noise_scale;    /* rollout residual noise, in units of the model's one-step residual
-                             std res_std (default 0; set by calibration after training) */
-    int calibrate;        /* 1: after training, pick noise_scale on the training episodes so
-                             that rollouts match the real window std and variance growth
-                             (default 1 for ss/bptt; tf models are never calibrated) */
+    float noise_scale;    /* default multiplier s of the learned noise in rollouts (default 1) */
+    int learn_noise;      /* 1: learn sigma (default); 0: sigma = 0, a deterministic model */
     int n_econ;           /* econ heads (default: those of unit_done, error_event, energy_wh
                              present in the data) */
     char econ_names[SL_WORLD_MAX_ECON][SL_WORLD_NAME_MAX];
@@ -193,8 +191,8 @@ typedef struct sl_world_rollout_opts {
     int use_real_actions;   /* 1: actions of the real continuation (needs t0 + horizon <= len) */
     sl_world_policy_fn policy; /* used when use_real_actions == 0 */
     void *policy_ctx;
-    float noise;            /* noise scale s in units of res_std (0: deterministic; < 0: the
-                               model's calibrated cfg.noise_scale) */
+    float noise;            /* noise scale s: multiplies the learned sigma (0: deterministic;
+                               < 0: the model's cfg.noise_scale) */
     uint64_t seed;          /* noise and policy stream */
 } sl_world_rollout_opts;
 
@@ -237,7 +235,7 @@ typedef struct sl_world_eval_config {
     int horizons[SL_WORLD_EVAL_MAX_H];   /* default 5, 10, 20, 40, 60 */
     double floors[SL_WORLD_EVAL_MAX_H];  /* trust floor per horizon: 0.95, 0.9, 0.85, 0.85, 0.85 */
     int start_stride;                    /* starts t0 = 0, s, 2s, ... <= len - h (default 5) */
-    float noise;                         /* rollout noise scale (default -1: calibrated) */
+    float noise;                         /* rollout noise scale (default -1: the model's) */
     int detect_folds;                    /* k-fold for the detection AUC (default 5; 0 = skip) */
     uint64_t seed;
 } sl_world_eval_config;

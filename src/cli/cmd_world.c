@@ -61,8 +61,8 @@ static void usage(void) {
            "  --clip-value X       clip bound in residual stds (default 4)\n"
            "  --ss-start X --ss-end X --ss-frac X  scheduled-sampling schedule (1, 0, 0.6)\n"
            "  --no-bootstrap       every member sees all training episodes\n"
-           "  --no-calibrate       keep noise scale 0 (deterministic rollouts)\n"
-           "  --noise-scale X      fixed rollout noise scale (in residual stds; no calibration)\n"
+           "  --no-learn-noise     deterministic model (sigma = 0)\n"
+           "  --noise-scale X      default rollout multiplier of the learned sigma (default 1)\n"
            "  --econ LIST          comma-separated step columns to predict, or 'none'\n"
            "                       (default: unit_done,error_event,energy_wh where present)\n"
            "\n"
@@ -73,14 +73,14 @@ static void usage(void) {
            "  --floors LIST        trust floor per horizon (default 0.95,0.9,0.85,0.85,0.85)\n"
            "  --stride N           starts every N steps (default 5)\n"
            "  --episodes holdout|all  which episodes give starts (default holdout)\n"
-           "  --noise X            rollout noise scale in one-step residual stds\n"
-           "                       (default: the model's calibrated noise_scale)\n"
+           "  --noise X            rollout noise scale, a multiplier of the learned sigma\n"
+           "                       (default: the model's noise_scale, 1)\n"
            "  --folds N            detection test folds (default 5)\n"
            "  --output PATH        also write the JSON report here\n"
            "\n"
            "rollout options:\n"
            "  --world-model PATH --output PATH --horizon N (default 60) --n N (default 500)\n"
-           "  --noise X            noise scale (default: calibrated; the seed-001 poison is a\n"
+           "  --noise X            noise scale (default: the model's; the seed-001 poison is a\n"
            "                       --mode tf model with e.g. --noise 3). Writes \"windows\" f4 [n, H+1, z],\n"
            "                       \"latents\" f4 [n*(H+1), z], \"episode_ids\" i4 [n*(H+1)] (one\n"
            "                       episode per window) and \"start_rows\" i8 [n].\n");
@@ -90,7 +90,7 @@ enum {
     O_DATA = 1000, O_LAT, O_OUT, O_MODE, O_MEMBERS, O_HIDDEN, O_HORIZON, O_BURN, O_BATCH,
     O_ITERS, O_EVERY, O_PAT, O_LR, O_GCLIP, O_HOLD, O_WVAR, O_WDIST, O_WREW, O_WECON, O_CLIP,
     O_CLIPV, O_SS0, O_SS1, O_SSF, O_NOBOOT, O_ECON, O_SEED, O_THREADS, O_JSON, O_QUIET, O_WM,
-    O_TM, O_HS, O_FLOORS, O_STRIDE, O_EPS, O_NOISE, O_FOLDS, O_N, O_HELP, O_NSCALE, O_NOCAL
+    O_TM, O_HS, O_FLOORS, O_STRIDE, O_EPS, O_NOISE, O_FOLDS, O_N, O_HELP, O_NSCALE, O_NOLEARN
 };
 
 static const struct option opts[] = {
@@ -107,7 +107,7 @@ static const struct option opts[] = {
     {"world-model", 1, 0, O_WM},   {"trust-model", 1, 0, O_TM},   {"horizons", 1, 0, O_HS},
     {"floors", 1, 0, O_FLOORS},    {"stride", 1, 0, O_STRIDE},    {"episodes", 1, 0, O_EPS},
     {"noise", 1, 0, O_NOISE},      {"folds", 1, 0, O_FOLDS},      {"n", 1, 0, O_N},
-    {"help", 0, 0, O_HELP},        {"noise-scale", 1, 0, O_NSCALE}, {"no-calibrate", 0, 0, O_NOCAL},
+    {"help", 0, 0, O_HELP},        {"noise-scale", 1, 0, O_NSCALE}, {"no-learn-noise", 0, 0, O_NOLEARN},
     {0, 0, 0, 0}};
 
 typedef struct args {
@@ -222,11 +222,10 @@ static int parse_args(int argc, char **argv, args *a) {
             a->wc.horizon = a->horizon = (int)v;
             break;
         case O_NOBOOT: a->wc.bootstrap = 0; break;
-        case O_NOCAL: a->wc.calibrate = 0; break;
+        case O_NOLEARN: a->wc.learn_noise = 0; break;
         case O_NSCALE:
             if (sl_cli_parse_double(cmd, "--noise-scale", optarg, 0, 1000, &x)) return 2;
             a->wc.noise_scale = (float)x;
-            a->wc.calibrate = 0;
             break;
         case O_SEED:
             if (sl_cli_parse_u64(cmd, "--seed", optarg, &a->seed)) return 2;
@@ -539,7 +538,7 @@ int cmd_world(int argc, char **argv) {
     args a;
     memset(&a, 0, sizeof a);
     a.sub = argv[1];
-    a.noise = -1.0; /* the model's calibrated noise scale */
+    a.noise = -1.0; /* the model's noise scale */
     sl_world_config_default(&a.wc);
     sl_world_eval_config_default(&a.ec);
     if (strcmp(a.sub, "train") != 0 && strcmp(a.sub, "eval") != 0 && strcmp(a.sub, "rollout") != 0)

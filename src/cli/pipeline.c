@@ -409,11 +409,10 @@ sl_status pl_ab_execute(const sl_ab_config *cfg, const pl_synth_opts *so, const 
         if (reg) {
             for (int m = 0; m < SL_ABM_COUNT; m++)
                 for (int a = 0; a < SL_AB_ARMS; a++) {
-                    char name[96];
-                    snprintf(name, sizeof name, "ab/%s/%s", a == SL_AB_BASE ? "baseline" : "augmented",
-                             sl_ab_metric_name((sl_ab_metric)m));
-                    sl_registry_add_metrics(reg, run_id, name, NULL, out->per_seed[a][m],
-                                            (size_t)out->seeds);
+                    const sl_ci *ci = &out->summary[m].ci[a];
+                    sl_registry_add_estimate(reg, run_id, sl_ab_metric_name((sl_ab_metric)m),
+                                             a == SL_AB_BASE ? "baseline" : "augmented", ci->mean,
+                                             ci->lo, ci->hi, (int64_t)ci->n);
                 }
             char *txt = cJSON_PrintUnformatted(j);
             if (txt) s = sl_registry_add_ab(reg, run_id, "baseline_vs_augmented", txt,

@@ -21,12 +21,25 @@ void sl_nn_bias_grad(float *db, const float *dout, int B, int OC);
 #define SL_NN_PAR_MIN 32768
 
 
+/* c ? a : b on the bits, with both sides always evaluated: no control flow, so gcc if-converts
+ * and vectorises loops over these helpers (a ternary over computed floats may be turned into a
+ * branch, which blocks `omp simd`). */
+static inline float sl_nn_selectf(int c, float a, float b) {
+    uint32_t ua, ub, m = (uint32_t)0 - (uint32_t)(c != 0);
+    memcpy(&ua, &a, sizeof ua);
+    memcpy(&ub, &b, sizeof ub);
+    uint32_t r = (ua & m) | (ub & ~m);
+    float f;
+    memcpy(&f, &r, sizeof f);
+    return f;
+}
+
 static inline float sl_nn_expf(float x) {
-    x = x > 88.3762626647949f ? 88.3762626647949f : x;
-    x = x < -87.3365447504f ? -87.3365447504f : x;
+    x = sl_nn_selectf(x > 88.3762626647949f, 88.3762626647949f, x);
+    x = sl_nn_selectf(x < -87.3365447504f, -87.3365447504f, x);
     float t = x * 1.44269504088896341f + 0.5f;
     float fx = (float)(int32_t)t; /* floor(t) without libm, so that loops vectorise */
-    fx = fx > t ? fx - 1.0f : fx;
+    fx = fx - (fx > t ? 1.0f : 0.0f);
     x = x - fx * 0.693359375f;
     x = x + fx * 2.12194440e-4f;
     float y = 1.9875691500e-4f;
@@ -47,7 +60,7 @@ static inline float sl_nn_sigmoidf(float x) { return 1.0f / (1.0f + sl_nn_expf(-
 
 
 static inline float sl_nn_tanhf(float x) {
-    float ax = x < 0.0f ? -x : x;
+    float ax = sl_nn_selectf(x < 0.0f, -x, x);
     /* small |x|: odd polynomial (Cephes tanhf); else 1 - 2 / (exp(2|x|) + 1) */
     float z = x * x;
     float p = -5.70498872745e-3f;
@@ -57,8 +70,8 @@ static inline float sl_nn_tanhf(float x) {
     p = p * z - 3.33332819422e-1f;
     float small = p * z * x + x;
     float big = 1.0f - 2.0f / (sl_nn_expf(2.0f * ax) + 1.0f);
-    big = x < 0.0f ? -big : big;
-    return ax < 0.625f ? small : big;
+    big = sl_nn_selectf(x < 0.0f, -big, big);
+    return sl_nn_selectf(ax < 0.625f, small, big);
 }
 
 #endif

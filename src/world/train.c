@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "synthloop/sl_stats.h"
 #include "world/world_internal.h"
 
 #define EPS_STD 1e-6f
@@ -76,7 +77,8 @@ void sl_world_fit_norms(sl_world *w, const sl_world_data *d, const size_t *rows,
 typedef struct tr_buf {
     int B, S; /* rows, horizon slots */
     float *x, *h, *cache, *out, *zpred, *zin, *mask; /* per slot */
-    float *dz, *dr, *de;     /* direct loss gradients per slot */
+    float *dz, *dr, *de;     /* direct loss gradients per slot (dz: wrt the sampled z) */
+    float *eps, *dm;         /* per slot [B, Z]: the noise drawn, MSE gradient wrt the mean */
     float *dout, *dh_acc, *dh_prev, *dx, *dzin_cur, *dzin_next, *gru_ws, *hb0, *hb1, *cb;
     size_t *rows;            /* [B] row of the start t0 */
     int *burn;               /* [B] */
@@ -96,7 +98,7 @@ static sl_status tr_alloc(tr_buf *b, const sl_world *w, int B, int S) {
     size_t BH = (size_t)B * w->H, BZ = (size_t)B * w->Z;
     size_t E1 = (size_t)(w->E ? w->E : 1);
     size_t per_slot = (size_t)B * w->In + BH /* h before */ + sl_nn_gru_cache_floats(B, w->H) +
-                      (size_t)B * w->O + 2 * BZ + B + BZ + B + (size_t)B * E1;
+                      (size_t)B * w->O + 2 * BZ + B + BZ + B + (size_t)B * E1 + 2 * BZ;
     size_t tot = per_slot * (size_t)S + BH /* h after last */ + (size_t)B * w->O + 2 * BH +
                  (size_t)B * w->In + 2 * BZ + sl_nn_gru_ws_floats(B, w->H) + 2 * BH +
                  sl_nn_gru_cache_floats(B, w->H);
@@ -118,6 +120,8 @@ static sl_status tr_alloc(tr_buf *b, const sl_world *w, int B, int S) {
     b->dz = p;                   p += (size_t)S * BZ;
     b->dr = p;                   p += (size_t)S * B;
     b->de = p;                   p += (size_t)S * B * E1;
+    b->eps = p;                  p += (size_t)S * BZ;
+    b->dm = p;                   p += (size_t)S * BZ;
     b->dout = p;                 p += (size_t)B * w->O;
     b->dh_acc = p;               p += BH;
     b->dh_prev = p;              p += BH;
@@ -174,7 +178,7 @@ static inline float bce_grad(float logit, float y, float *loss) {
 /* Forward + backward over a batch already placed in b (rows, burn, mask); returns the loss.
  * Gradients are ADDED into the member's arena grads. */
 static double member_step(const sl_world *w, int m, sl_nn_arena *ar, const tr_data *td,
-                          tr_buf *b, int Hs, int bmax) {
+                          tr_buf *b, int Hs, int bmax, sl_rng *rng) {
     const int B = b->B, Z = w->Z, A = w->A, E = w->E, Hh = w->H, In = w->In, O = w->O;
     const size_t BH = (size_t)B * Hh, BZ = (size_t)B * Z, CF = sl_nn_gru_cache_floats(B, Hh);
     const float *p = ar->params;
@@ -220,17 +224,24 @@ static double member_step(const sl_world *w, int m, sl_nn_arena *ar, const tr_da
                                p + w->gru.w_hh, p + w->gru.b_ih, p + w->gru.b_hh, B, In, Hh,
                                b->gru_ws);
         sl_nn_linear_forward(out, hk1, p + w->head.w, p + w->head.b, B, Hh, O);
-        float *zp = b->zpred + (size_t)k * BZ;
+        float *zp = b->zpred + (size_t)k * BZ, *ek = b->eps + (size_t)k * BZ;
+        const float *ls = p + w->noise_ls;
         for (int i = 0; i < B; i++)
-            for (int j = 0; j < Z; j++)
+            for (int j = 0; j < Z; j++) {
+                float e = w->cfg.learn_noise ? (float)sl_rng_normal(rng) : 0.0f;
+                ek[(size_t)i * Z + j] = e;
                 zp[(size_t)i * Z + j] = zin[(size_t)i * Z + j] +
-                                        w->dz_std[j] * sl_world_clipf(w, out[(size_t)i * O + j]);
+                                        w->dz_std[j] * sl_world_clipf(w, out[(size_t)i * O + j]) +
+                                        expf(ls[j]) * e;
+            }
     }
     /* losses and their direct gradients (float64 accumulation) */
 #define ZP(k, i, j) ((double)b->zpred[(size_t)(k) * BZ + (size_t)(i) * Z + (size_t)(j)])
 #define ZR(k, i, j) ((double)td->zns[(b->rows[i] + (size_t)(k)) * Z + (size_t)(j)])
 #define Z0(i, j) ((double)td->zs[b->rows[i] * Z + (size_t)(j)])
 #define DZ(k, i, j) b->dz[(size_t)(k) * BZ + (size_t)(i) * Z + (size_t)(j)]
+#define ZM(k, i, j) (ZP(k, i, j) - (double)expf(p[w->noise_ls + (j)]) * (double)b->eps[(size_t)(k) * BZ + (size_t)(i) * Z + (size_t)(j)])
+#define DM(k, i, j) b->dm[(size_t)(k) * BZ + (size_t)(i) * Z + (size_t)(j)]
     double loss = 0;
     const double nz = (double)B * Hs * Z, nb = (double)B * Hs;
     for (int k = 0; k < Hs; k++) {
@@ -239,10 +250,11 @@ static double member_step(const sl_world *w, int m, sl_nn_arena *ar, const tr_da
         float *de = b->de + (size_t)k * B * (E ? E : 1);
         for (int i = 0; i < B; i++) {
             size_t r = b->rows[i] + (size_t)k;
-            for (int j = 0; j < Z; j++) {
-                double e = ZP(k, i, j) - ZR(k, i, j);
+            for (int j = 0; j < Z; j++) { /* MSE on the mean; the other terms on the sample */
+                double e = ZM(k, i, j) - ZR(k, i, j);
                 loss += e * e / nz;
-                DZ(k, i, j) = (float)(2.0 * e / nz);
+                DM(k, i, j) = (float)(2.0 * e / nz);
+                DZ(k, i, j) = 0.0f;
             }
             double er = (double)out[(size_t)i * O + Z] - (double)td->rs[r];
             loss += (double)c->w_reward * er * er / nb;
@@ -364,10 +376,14 @@ static double member_step(const sl_world *w, int m, sl_nn_arena *ar, const tr_da
 #undef ZR
 #undef Z0
 #undef DZ
+#undef ZM
+#undef DM
     if (!isfinite(loss)) return loss;
     /* backward through time */
     memset(b->dh_prev, 0, BH * sizeof(float)); /* carry: d loss / d h[k+1] from later steps */
     memset(b->dzin_next, 0, BZ * sizeof(float));
+    float *gls = g + w->noise_ls;
+    const float *pls = p + w->noise_ls;
     for (int k = Hs - 1; k >= 0; k--) {
         const float *out = b->out + (size_t)k * B * O;
         const float *hk = b->h + (size_t)k * BH, *hk1 = b->h + (size_t)(k + 1) * BH;
@@ -377,8 +393,12 @@ static double member_step(const sl_world *w, int m, sl_nn_arena *ar, const tr_da
             int fed = k + 1 < Hs && b->mask[(size_t)(k + 1) * B + i] < 0.5f;
             float *dzi = dz + (size_t)i * Z, *dn = b->dzin_next + (size_t)i * Z;
             float *dci = b->dzin_cur + (size_t)i * Z, *dout = b->dout + (size_t)i * O;
+            const float *eki = b->eps + (size_t)k * BZ + (size_t)i * Z;
+            const float *dmi = b->dm + (size_t)k * BZ + (size_t)i * Z;
             for (int j = 0; j < Z; j++) {
-                float gz = dzi[j] + (fed ? dn[j] : 0.0f);
+                float gs = dzi[j] + (fed ? dn[j] : 0.0f); /* wrt the sample */
+                if (w->cfg.learn_noise) gls[j] += gs * eki[j] * expf(pls[j]);
+                float gz = gs + dmi[j];                   /* wrt the mean */
                 dci[j] = gz;
                 dout[j] = gz * w->dz_std[j] * sl_world_clip_grad(w, out[(size_t)i * O + j]);
             }
@@ -424,7 +444,9 @@ sl_status sl_world_batch_loss(sl_world *w, int m, const sl_world_data *d, const 
     }
     if (st == SL_OK) {
         memcpy(tb.mask, mask, (size_t)Hs * B * sizeof(float));
-        *loss = member_step(w, m, &w->arenas[m], &td, &tb, Hs, bmax);
+        sl_rng rng;
+        sl_rng_seed(&rng, 12345, (uint64_t)m);
+        *loss = member_step(w, m, &w->arenas[m], &td, &tb, Hs, bmax, &rng);
     }
     trd_free(&td);
     tr_free(&tb);
@@ -461,9 +483,14 @@ static sl_status validate(const sl_world *w, const sl_world_data *d, const size_
         for (size_t t = 0; t + (size_t)Hv <= L; t += (size_t)stride)
             rows[n++] = d->ep_start[eps[i]] + t;
     }
-    sl_world_rollout ro;
+    sl_world_rollout ro, rs = {0};
     sl_world_rollout_opts o = {Hv, 1, NULL, NULL, 0.0f, 0};
     sl_status st = sl_world_rollout_run(w, d, rows, (int)n, &o, &ro);
+    if (st == SL_OK && Hv >= 2) { /* sampled rollouts (the model's noise) for the spread terms */
+        sl_world_rollout_opts os = {Hv, 1, NULL, NULL, -1.0f, 99};
+        st = sl_world_rollout_run(w, d, rows, (int)n, &os, &rs);
+        if (st != SL_OK) sl_world_rollout_free(&ro);
+    }
     if (st != SL_OK) {
         free(rows);
         return st;
@@ -501,97 +528,37 @@ static sl_status validate(const sl_world *w, const sl_world_data *d, const size_
         mse /= (double)n * Hv * Z;
         double sc = mse;
         if (Hv >= 2) {
-            double r = sl_world_window_std_ratio(zs, real, n, T, Z);
+            const float *zz = rs.z + (size_t)m * n * T * Z;
+            for (size_t i = 0; i < n && st == SL_OK; i++)
+                if (!rs.ok[(size_t)m * n + i])
+                    st = sl_set_error(SL_ERR_DIVERGED, "world train: member %d's sampled rollout "
+                                      "exploded on held-out data (start row %zu)", m, rows[i]);
+            if (st != SL_OK) break;
+            double r = sl_world_window_std_ratio(zz, real, n, T, Z);
             double lr = isfinite(r) && r > 0 ? log(r) : 10.0;
             sc += lr * lr;
+            double *v1 = malloc(n * (size_t)T * Z * 2 * sizeof(double));
+            if (v1) {
+                double *v2 = v1 + n * (size_t)T * Z, g1 = NAN, g2 = NAN;
+                for (size_t i = 0; i < n * (size_t)T * Z; i++) {
+                    v1[i] = (double)zz[i];
+                    v2[i] = (double)real[i];
+                }
+                if (sl_stats_variance_growth(v1, n, (size_t)T, (size_t)Z, 1e-6, NULL, &g1) == SL_OK &&
+                    sl_stats_variance_growth(v2, n, (size_t)T, (size_t)Z, 1e-6, NULL, &g2) == SL_OK) {
+                    double lg = g1 > 0 && g2 > 0 ? log(g1 / g2) : 10.0;
+                    sc += lg * lg;
+                }
+                free(v1);
+            }
         }
         tot += sc / w->M;
     }
     free(real);
     free(rows);
     sl_world_rollout_free(&ro);
+    sl_world_rollout_free(&rs);
     if (st == SL_OK) *score = tot;
-    return st;
-}
-
-/* --- noise calibration ------------------------------------------------------------------ */
-
-/* res_std: RMS over members and training rows of the teacher-forced one-step residual (std
- * units), then, if asked, the noise scale s on a grid 0, 0.1, ..., 1.5 minimising
- * mean_h [(ln std_ratio)^2 + (ln(var_growth_syn / var_growth_real))^2] on training episodes. */
-static sl_status calibrate_noise(sl_world *w, const sl_world_data *d, const size_t *train,
-                                 size_t n_train, int Hcap) {
-    const int Z = w->Z, M = w->M;
-    size_t nr = 0;
-    for (size_t i = 0; i < n_train; i++) nr += sl_world_data_ep_len(d, train[i]);
-    size_t *rows = malloc(nr * sizeof *rows);
-    if (!rows) return sl_set_error(SL_ERR_NOMEM, "world train: out of memory (calibration)");
-    nr = 0;
-    for (size_t i = 0; i < n_train; i++)
-        for (size_t r = d->ep_start[train[i]]; r < d->ep_start[train[i] + 1]; r++) rows[nr++] = r;
-    sl_world_rollout ro;
-    sl_world_rollout_opts o = {1, 1, NULL, NULL, 0.0f, 0};
-    sl_status st = sl_world_rollout_run(w, d, rows, (int)nr, &o, &ro);
-    if (st != SL_OK) {
-        free(rows);
-        return st;
-    }
-    for (int j = 0; j < Z; j++) {
-        double ss = 0;
-        size_t cnt = 0;
-        for (int m = 0; m < M; m++)
-            for (size_t i = 0; i < nr; i++) {
-                if (!ro.ok[(size_t)m * nr + i]) continue;
-                double e = ((double)ro.z[(((size_t)m * nr + i) * 2 + 1) * Z + j] -
-                            (double)d->z_next[rows[i] * Z + j]) / (double)w->z_std[j];
-                ss += e * e;
-                cnt++;
-            }
-        double v = cnt ? sqrt(ss / (double)cnt) : 1.0;
-        w->res_std[j] = (float)(isfinite(v) && v > 1e-6 ? v : 1e-6);
-    }
-    sl_world_rollout_free(&ro);
-    free(rows);
-    if (!w->cfg.calibrate || w->cfg.mode == SL_WORLD_MODE_TF) return SL_OK;
-    /* calibration episodes: up to 24 training episodes (distinct, in order) */
-    size_t *eps = malloc(n_train * sizeof *eps);
-    if (!eps) return sl_set_error(SL_ERR_NOMEM, "world train: out of memory (calibration)");
-    size_t ne = 0;
-    for (size_t i = 0; i < n_train && ne < 24; i++) {
-        int dup = 0;
-        for (size_t j = 0; j < ne; j++) dup |= eps[j] == train[i];
-        if (!dup) eps[ne++] = train[i];
-    }
-    sl_world_eval_config ec;
-    sl_world_eval_config_default(&ec);
-    ec.detect_folds = 0;
-    ec.n_h = 0;
-    static const int hs[] = {5, 10, 20, 40, 60};
-    for (int i = 0; i < 5; i++)
-        if (hs[i] <= Hcap) ec.horizons[ec.n_h++] = hs[i];
-    if (ec.n_h == 0) ec.horizons[ec.n_h++] = Hcap;
-    double best = INFINITY;
-    float best_s = 0.0f;
-    for (int g = 0; g <= 15 && st == SL_OK; g++) {
-        sl_world_eval_row er[SL_WORLD_EVAL_MAX_H];
-        ec.noise = 0.1f * (float)g;
-        ec.seed = 4242;
-        st = sl_world_evaluate(w, d, eps, ne, &ec, NULL, NULL, er);
-        if (st != SL_OK) break;
-        double obj = 0;
-        for (int i = 0; i < ec.n_h; i++) {
-            double a = er[i].std_ratio, vg = er[i].var_growth / er[i].var_growth_real;
-            double la = isfinite(a) && a > 0 ? log(a) : 10.0;
-            double lv = isfinite(vg) && vg > 0 ? log(vg) : 10.0;
-            obj += (la * la + lv * lv) / ec.n_h;
-        }
-        if (obj < best) {
-            best = obj;
-            best_s = ec.noise;
-        }
-    }
-    free(eps);
-    if (st == SL_OK) w->cfg.noise_scale = best_s;
     return st;
 }
 
@@ -725,7 +692,7 @@ sl_status sl_world_train(sl_world **out, const sl_world_data *d, const sl_world_
                                                                                              : 0.0f;
             }
             sl_nn_arena_zero_grad(&w->arenas[m]);
-            double l = member_step(w, m, &w->arenas[m], &td, &tb, Hs, bmax);
+            double l = member_step(w, m, &w->arenas[m], &td, &tb, Hs, bmax, &mrng[m]);
             if (!isfinite(l)) {
                 st = sl_set_error(SL_ERR_DIVERGED, "world train: loss of member %d became %s at "
                                   "iteration %d (try a lower --lr or --clip tanh)", m,
@@ -777,8 +744,6 @@ sl_status sl_world_train(sl_world **out, const sl_world_data *d, const sl_world_
         } else {
             for (int m = 0; m < M; m++)
                 memcpy(w->arenas[m].params, best[m], w->arenas[m].numel * sizeof(float));
-            w->cfg.noise_scale = 0.0f;
-            st = calibrate_noise(w, d, train, n_train, Hcap);
         }
     }
     if (rep) {

@@ -71,8 +71,8 @@ void sl_world_config_default(sl_world_config *c) {
     c->clip = SL_WORLD_CLIP_TANH;
     c->clip_value = 4.0f;
     c->bootstrap = 1;
-    c->noise_scale = 0.0f;
-    c->calibrate = 1;
+    c->noise_scale = 1.0f;
+    c->learn_noise = 1;
     c->n_econ = 3;
     strcpy(c->econ_names[0], "unit_done");
     strcpy(c->econ_names[1], "error_event");
@@ -150,7 +150,7 @@ cJSON *sl_world_config_json(const sl_world_config *c) {
     cJSON_AddNumberToObject(j, "clip_value", (double)c->clip_value);
     cJSON_AddBoolToObject(j, "bootstrap", c->bootstrap);
     cJSON_AddNumberToObject(j, "noise_scale", (double)c->noise_scale);
-    cJSON_AddBoolToObject(j, "calibrate", c->calibrate);
+    cJSON_AddBoolToObject(j, "learn_noise", c->learn_noise);
     cJSON *e = cJSON_AddArrayToObject(j, "econ");
     for (int i = 0; e && i < c->n_econ; i++)
         cJSON_AddItemToArray(e, cJSON_CreateString(c->econ_names[i]));
@@ -188,8 +188,8 @@ static sl_status config_from_json(sl_world_config *c, const cJSON *j, const char
         return sl_set_error(SL_ERR_FORMAT, "%s: metadata config has unknown clip '%s'", path, cl);
     c->clip_value = (float)sl_json_num(j, "clip_value", (double)c->clip_value);
     c->bootstrap = sl_json_bool(j, "bootstrap", c->bootstrap);
-    c->noise_scale = (float)sl_json_num(j, "noise_scale", 0.0);
-    c->calibrate = sl_json_bool(j, "calibrate", c->calibrate);
+    c->noise_scale = (float)sl_json_num(j, "noise_scale", 1.0);
+    c->learn_noise = sl_json_bool(j, "learn_noise", c->learn_noise);
     const cJSON *e = cJSON_GetObjectItemCaseSensitive(j, "econ");
     c->n_econ = 0;
     if (cJSON_IsArray(e)) {
@@ -383,14 +383,17 @@ static sl_status declare_member(sl_world *w, sl_nn_arena *a) {
     sl_nn_arena_init(a);
     SL_TRY(sl_nn_gru_declare(&w->gru, a, "gru", w->In, w->H));
     SL_TRY(sl_nn_linear_declare(&w->head, a, "head", w->H, w->O));
+    size_t zs[1] = {(size_t)w->Z};
+    SL_TRY(sl_nn_arena_add(a, "noise_logstd", 1, zs, &w->noise_ls));
     return sl_nn_arena_alloc(a);
 }
 
 sl_status sl_world_alloc(sl_world **out, const sl_world_config *cfg, int Z, int A) {
     *out = NULL;
     SL_TRY(sl_world_config_validate(cfg));
-    if (Z < 2 || A < 1)
-        return sl_set_error(SL_ERR_ARG, "world: latent dim %d (>= 2) / action dim %d (>= 1)", Z, A);
+    if (Z < 2 || Z > SL_WORLD_SIGMA_MAX || A < 1)
+        return sl_set_error(SL_ERR_ARG, "world: latent dim %d (2..%d) / action dim %d (>= 1)", Z,
+                            SL_WORLD_SIGMA_MAX, A);
     sl_world *w = calloc(1, sizeof *w);
     if (!w) return sl_set_error(SL_ERR_NOMEM, "world: out of memory");
     w->cfg = *cfg;
@@ -402,17 +405,16 @@ sl_status sl_world_alloc(sl_world **out, const sl_world_config *cfg, int Z, int 
     w->In = Z + A;
     w->O = Z + 1 + w->E;
     w->arenas = calloc((size_t)w->M, sizeof *w->arenas);
-    w->z_mean = calloc((size_t)(4 * Z + 2 * A), sizeof(float));
+    w->z_mean = calloc((size_t)(3 * Z + 2 * A), sizeof(float));
     if (!w->arenas || !w->z_mean) {
         sl_world_free(w);
         return sl_set_error(SL_ERR_NOMEM, "world: out of memory");
     }
     w->z_std = w->z_mean + Z;
     w->dz_std = w->z_std + Z;
-    w->res_std = w->dz_std + Z;
-    w->a_mean = w->res_std + Z;
+    w->a_mean = w->dz_std + Z;
     w->a_std = w->a_mean + A;
-    for (int i = 0; i < Z; i++) w->z_std[i] = w->dz_std[i] = w->res_std[i] = 1.0f;
+    for (int i = 0; i < Z; i++) w->z_std[i] = w->dz_std[i] = 1.0f;
     for (int i = 0; i < A; i++) w->a_std[i] = 1.0f;
     w->r_std = 1.0f;
     for (int i = 0; i < w->E; i++) w->e_std[i] = 1.0f;
@@ -430,6 +432,9 @@ sl_status sl_world_alloc(sl_world **out, const sl_world_config *cfg, int Z, int 
         float *hw = w->arenas[m].params + w->head.w;
         for (size_t i = 0; i < (size_t)w->O * w->H; i++) hw[i] *= 0.1f;
         memset(w->arenas[m].params + w->head.b, 0, (size_t)w->O * sizeof(float));
+        /* sigma starts at 0.1 residual stds (or ~0 for a deterministic model) */
+        for (int j = 0; j < Z; j++)
+            w->arenas[m].params[w->noise_ls + j] = cfg->learn_noise ? logf(0.1f) : -30.0f;
     }
     *out = w;
     return SL_OK;
@@ -558,6 +563,9 @@ static sl_status rollout_member(const sl_world *w, const sl_world_data *d, const
     const int Z = w->Z, A = w->A, E = w->E, H = w->H, In = w->In, O = w->O, T = o->horizon;
     const int Bi = w->cfg.burn_in;
     const float noise = o->noise < 0 ? w->cfg.noise_scale : o->noise;
+    float sigma[SL_WORLD_SIGMA_MAX];
+    for (int j = 0; j < Z && j < SL_WORLD_SIGMA_MAX; j++)
+        sigma[j] = expf(w->arenas[m].params[w->noise_ls + j]);
     const float *p = w->arenas[m].params;
     const float *wih = p + w->gru.w_ih, *whh = p + w->gru.w_hh, *bih = p + w->gru.b_ih,
                 *bhh = p + w->gru.b_hh;
@@ -636,7 +644,7 @@ static sl_status rollout_member(const sl_world *w, const sl_world_data *d, const
                 int bad = 0;
                 if (noise > 0)
                     for (int j = 0; j < Z; j++)
-                        zc[j] += noise * w->res_std[j] * (float)sl_rng_normal(rng);
+                        zc[j] += noise * sigma[j] * (float)sl_rng_normal(rng);
                 for (int j = 0; j < Z; j++) {
                     float v = zc[j];
                     bad |= !isfinite(v) || fabsf(v) > SL_WORLD_EXPLODE;
@@ -864,8 +872,7 @@ sl_status sl_world_save(const sl_world *w, const char *path, const cJSON *extra)
         const float *data;
         size_t len;
     } norms[] = {{"norm.z_mean", w->z_mean, (size_t)Z}, {"norm.z_std", w->z_std, (size_t)Z},
-                 {"norm.dz_std", w->dz_std, (size_t)Z}, {"norm.res_std", w->res_std, (size_t)Z},
-                 {"norm.a_mean", w->a_mean, (size_t)A},
+                 {"norm.dz_std", w->dz_std, (size_t)Z}, {"norm.a_mean", w->a_mean, (size_t)A},
                  {"norm.a_std", w->a_std, (size_t)A},   {"norm.r", norm_r, 2},
                  {"norm.econ", norm_e, (size_t)(3 * E)}};
     for (size_t i = 0; i < sizeof norms / sizeof norms[0]; i++) {
@@ -978,7 +985,6 @@ sl_status sl_world_load(sl_world **out, const char *path) {
     if ((s = load_vec(st, path, "norm.z_mean", w->z_mean, (size_t)Z)) != SL_OK ||
         (s = load_vec(st, path, "norm.z_std", w->z_std, (size_t)Z)) != SL_OK ||
         (s = load_vec(st, path, "norm.dz_std", w->dz_std, (size_t)Z)) != SL_OK ||
-        (s = load_vec(st, path, "norm.res_std", w->res_std, (size_t)Z)) != SL_OK ||
         (s = load_vec(st, path, "norm.a_mean", w->a_mean, (size_t)A)) != SL_OK ||
         (s = load_vec(st, path, "norm.a_std", w->a_std, (size_t)A)) != SL_OK ||
         (s = load_vec(st, path, "norm.r", nr, 2)) != SL_OK)
@@ -992,7 +998,7 @@ sl_status sl_world_load(sl_world **out, const char *path) {
         w->e_binary[i] = ne[2 * w->E + i] > 0.5f;
     }
     for (int i = 0; i < Z; i++)
-        if (!(w->z_std[i] > 0) || !(w->dz_std[i] > 0) || !(w->res_std[i] >= 0)) {
+        if (!(w->z_std[i] > 0) || !(w->dz_std[i] > 0)) {
             s = sl_set_error(SL_ERR_FORMAT, "%s: non-positive latent scale at dim %d", path, i);
             goto done;
         }

@@ -10,6 +10,9 @@
 #include "synthloop/sl_nn.h"
 #include "synthloop/sl_world.h"
 
+/* Largest latent dimension a rollout supports (stack buffer for sigma). */
+#define SL_WORLD_SIGMA_MAX 4096
+
 /* |z~| beyond this (standardised units) counts as an exploded rollout. */
 #define SL_WORLD_EXPLODE 1.0e4f
 
@@ -19,7 +22,8 @@ struct sl_world {
     sl_nn_arena *arenas;      /* [M] */
     sl_nn_gru gru;
     sl_nn_linear head;
-    float *z_mean, *z_std, *dz_std, *res_std; /* [Z] */
+    size_t noise_ls;                /* offset of "noise_logstd" [Z] in every member arena */
+    float *z_mean, *z_std, *dz_std; /* [Z] */
     float *a_mean, *a_std;          /* [A] */
     float r_mean, r_std;
     float e_mean[SL_WORLD_MAX_ECON], e_std[SL_WORLD_MAX_ECON];
