@@ -133,7 +133,8 @@ static void grad_check(sl_world_clip clip, float w_var, float w_dist) {
     double maxg = 0;
     for (size_t i = 0; i < ar->numel; i++) maxg = fmax(maxg, fabs((double)g[i]));
     for (int k = 0; k < 60; k++) {
-        size_t i = sl_rng_below(&r, ar->numel);
+        /* the first checks always cover sigma (noise_logstd), then random parameters */
+        size_t i = k < w->Z ? w->noise_ls + (size_t)k : sl_rng_below(&r, ar->numel);
         float keep = ar->params[i];
         const float h = 2e-3f;
         double lp, lm;

@@ -91,7 +91,9 @@ typedef struct sl_world_config {
     float w_reward;       /* reward loss weight (default 0.5) */
     float w_econ;         /* econ heads' loss weight (default 0.5) */
     float w_var;          /* variance-growth regulariser weight (default 1.0; see WORLD.md) */
-    float w_dist;         /* distribution matching (per-step mean and std) weight (default 1.0) */
+    float w_dist;         /* distribution matching (per-step batch mean and std) weight (1.0) */
+    float w_window;       /* per-window temporal std matching weight (the gate's std ratio;
+                             default 1.0) */
     sl_world_clip clip;   /* residual clipping (default tanh) */
     float clip_value;     /* c, in units of dz_std (default 4) */
     int bootstrap;        /* 1: each member trains on a bootstrap resample of the training

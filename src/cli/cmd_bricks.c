@@ -2,7 +2,9 @@
  * and (optionally) the brick id of every row as an NPZ.
  *
  * Invariant: everything is computed before anything is written; each output is written
- * atomically, so a failure leaves the output paths untouched.
+ * atomically, so a failure leaves the output paths untouched. The registry run (--db) is
+ * begun before any work and ended ok only after the outputs and their rows were recorded;
+ * every error path ends it failed with {"error": message}.
  */
 #include <getopt.h>
 #include <math.h>
@@ -15,6 +17,7 @@
 #include "synthloop/sl_import.h"
 #include "synthloop/sl_json.h"
 #include "synthloop/sl_npz.h"
+#include "synthloop/sl_registry.h"
 
 SL_COMMAND(bricks, "cluster episodes into data bricks with per-brick econ profiles")
 
@@ -38,6 +41,8 @@ static void usage(FILE *f) {
             "      --tol T             relative tolerance (default 1e-4)\n"
             "      --seed S            (default 0)\n"
             "      --no-econ-features  profile econ metrics but do not cluster on them\n"
+            "      --db PATH|none      run registry (default $SYNTHLOOP_DB or synthloop.db;\n"
+            "                          'none' records nothing)\n"
             "      --json              print a JSON summary on stdout\n"
             "  -q, --quiet             no summary\n");
     import_opt_help(f);
@@ -113,8 +118,76 @@ static sl_status write_assign(const char *path, const sl_bricks *b, const sl_dat
     return s;
 }
 
+/* End the registry run (no-op without one): ok with `summary`, else failed with
+ * {"error": message}. Prints the command's error first; returns the exit code. A run that
+ * cannot be ended makes a successful command fail (the registry would not show it). */
+static int finish_run(sl_registry *reg, int64_t run, sl_status st, const cJSON *summary) {
+    char err[1024] = "";
+    if (st != SL_OK)
+        snprintf(err, sizeof err, "%s", *sl_last_error() ? sl_last_error() : sl_strerror(st));
+    int rc = st == SL_OK ? 0 : sl_cli_fail(st);
+    if (reg && run) {
+        cJSON *f = st == SL_OK ? NULL : cJSON_CreateObject();
+        if (f) cJSON_AddStringToObject(f, "error", err);
+        const cJSON *sj = st == SL_OK ? summary : f;
+        char *txt = sj ? cJSON_PrintUnformatted(sj) : NULL;
+        sl_status e = sl_run_end(reg, run, st == SL_OK ? SL_RUN_OK : SL_RUN_FAILED, txt);
+        free(txt);
+        cJSON_Delete(f);
+        if (e != SL_OK && rc == 0) rc = sl_cli_fail(e);
+    }
+    sl_registry_close(reg);
+    return rc;
+}
+
+/* The clustering options as JSON (the run's config and, with the data's sha256, the
+ * manifest's "config"). sha may be NULL (not known yet). */
+static cJSON *bricks_config_json(const sl_bricks_config *cfg, const sl_import_options *iopt,
+                                 const char *data, const char *sha, const char *latents) {
+    cJSON *cj = cJSON_CreateObject();
+    if (!cj) return NULL;
+    cJSON_AddStringToObject(cj, "data", data);
+    if (sha) cJSON_AddStringToObject(cj, "data_sha256", sha);
+    if (latents) cJSON_AddStringToObject(cj, "latents", latents);
+    else cJSON_AddNullToObject(cj, "latents");
+    if (cfg->k) cJSON_AddNumberToObject(cj, "k", cfg->k);
+    else cJSON_AddStringToObject(cj, "k", "auto");
+    cJSON_AddNumberToObject(cj, "k_min", cfg->k_min);
+    cJSON_AddNumberToObject(cj, "k_max", cfg->k_max);
+    cJSON_AddNumberToObject(cj, "n_init", cfg->n_init);
+    cJSON_AddNumberToObject(cj, "max_iter", cfg->max_iter);
+    cJSON_AddNumberToObject(cj, "tol", cfg->tol);
+    cJSON_AddNumberToObject(cj, "seed", (double)cfg->seed);
+    cJSON_AddNumberToObject(cj, "silhouette_max_n", (double)cfg->silhouette_max_n);
+    cJSON_AddBoolToObject(cj, "econ_features", cfg->use_econ);
+    cJSON *ij = import_opt_json(iopt);
+    if (ij) cJSON_AddItemToObject(cj, "import", ij);
+    return cj;
+}
+
+/* Rows of a finished clustering: the manifest (artifact), the per-row brick ids (dataset
+ * "bricks"), the silhouette per tried k, and the final silhouette / inertia. */
+static sl_status record_outputs(sl_registry *reg, int64_t run, const sl_bricks *b,
+                                const sl_dataset *ds, const char *output, const char *assign) {
+    if (!reg) return SL_OK;
+    SL_TRY(sl_registry_add_artifact(reg, run, "bricks_manifest.json", output));
+    if (assign)
+        SL_TRY(sl_registry_add_dataset(reg, run, assign, "bricks", (int64_t)ds->n,
+                                       (int64_t)ds->n_episodes, NULL));
+    if (b->n_scores > 0) {
+        int64_t steps[16];
+        for (int i = 0; i < b->n_scores; i++) steps[i] = b->score_k[i];
+        SL_TRY(sl_registry_add_metrics(reg, run, "bricks/silhouette_by_k", steps,
+                                       b->score_silhouette, (size_t)b->n_scores));
+    }
+    if (isfinite(b->silhouette))
+        SL_TRY(sl_registry_add_metric(reg, run, "bricks/silhouette", b->k, b->silhouette));
+    SL_TRY(sl_registry_add_metric(reg, run, "bricks/inertia", b->k, b->inertia));
+    return SL_OK;
+}
+
 int cmd_bricks(int argc, char **argv) {
-    enum { O_KMIN = 2000, O_KMAX, O_NINIT, O_MAXIT, O_TOL, O_SEED, O_NOECON, O_JSON };
+    enum { O_KMIN = 2000, O_KMAX, O_NINIT, O_MAXIT, O_TOL, O_SEED, O_NOECON, O_JSON, O_DB };
     static const struct option longopts[] = {
         {"data", required_argument, 0, 'd'},
         {"latents", required_argument, 0, 'z'},
@@ -129,12 +202,13 @@ int cmd_bricks(int argc, char **argv) {
         {"seed", required_argument, 0, O_SEED},
         {"no-econ-features", no_argument, 0, O_NOECON},
         {"json", no_argument, 0, O_JSON},
+        {"db", required_argument, 0, O_DB},
         {"quiet", no_argument, 0, 'q'},
         {"help", no_argument, 0, 'h'},
         SL_IMPORT_LONGOPTS,
         {0, 0, 0, 0},
     };
-    const char *data = NULL, *latents = NULL, *output = NULL, *assign = NULL;
+    const char *data = NULL, *latents = NULL, *output = NULL, *assign = NULL, *db = NULL;
     sl_bricks_config cfg;
     sl_bricks_config_default(&cfg);
     sl_import_options iopt;
@@ -177,6 +251,7 @@ int cmd_bricks(int argc, char **argv) {
             break;
         case O_NOECON: cfg.use_econ = 0; break;
         case O_JSON: json = 1; break;
+        case O_DB: db = optarg; break;
         case 'q': break;
         case 'h': usage(stdout); return 0;
         case '?':
@@ -203,38 +278,54 @@ int cmd_bricks(int argc, char **argv) {
     cJSON *man = NULL;
     char sha[65] = "";
     sl_import_report rep;
-    sl_status s = sl_import_file(&ds, data, &iopt, &rep);
+    sl_registry *reg = NULL;
+    int64_t run = 0;
+    cJSON *conf = bricks_config_json(&cfg, &iopt, data, NULL, latents);
+    char *conf_txt = NULL;
+    if (conf) {
+        cJSON_AddStringToObject(conf, "output", output);
+        if (assign) cJSON_AddStringToObject(conf, "assign_output", assign);
+        conf_txt = cJSON_PrintUnformatted(conf);
+        cJSON_Delete(conf);
+    }
+    sl_status s = conf_txt ? SL_OK : sl_set_error(SL_ERR_NOMEM, "bricks: out of memory");
+    if (s == SL_OK) s = sl_registry_open_default(db, &reg);
+    if (s == SL_OK) s = sl_run_begin(reg, "bricks", conf_txt, cfg.seed, &run);
+    free(conf_txt);
+    if (s == SL_OK) s = sl_import_file(&ds, data, &iopt, &rep);
     if (s == SL_OK) s = sl_sha256_file(data, sha);
     if (s == SL_OK && latents) s = load_latents(latents, ds->n, &lat, &zd);
     if (s == SL_OK) s = sl_bricks_fit(&b, ds, lat, zd, &cfg);
     if (s == SL_OK) s = sl_bricks_manifest_json(b, ds, &man);
     if (s == SL_OK) {
-        cJSON *cj = cJSON_CreateObject();
-        cJSON_AddStringToObject(cj, "data", data);
-        cJSON_AddStringToObject(cj, "data_sha256", sha);
-        if (latents) cJSON_AddStringToObject(cj, "latents", latents);
-        else cJSON_AddNullToObject(cj, "latents");
-        if (cfg.k) cJSON_AddNumberToObject(cj, "k", cfg.k);
-        else cJSON_AddStringToObject(cj, "k", "auto");
-        cJSON_AddNumberToObject(cj, "k_min", cfg.k_min);
-        cJSON_AddNumberToObject(cj, "k_max", cfg.k_max);
-        cJSON_AddNumberToObject(cj, "n_init", cfg.n_init);
-        cJSON_AddNumberToObject(cj, "max_iter", cfg.max_iter);
-        cJSON_AddNumberToObject(cj, "tol", cfg.tol);
-        cJSON_AddNumberToObject(cj, "seed", (double)cfg.seed);
-        cJSON_AddNumberToObject(cj, "silhouette_max_n", (double)cfg.silhouette_max_n);
-        cJSON_AddBoolToObject(cj, "econ_features", cfg.use_econ);
-        cJSON *ij = import_opt_json(&iopt);
-        if (ij) cJSON_AddItemToObject(cj, "import", ij);
+        cJSON *cj = bricks_config_json(&cfg, &iopt, data, sha, latents);
+        if (!cj) s = sl_set_error(SL_ERR_NOMEM, "bricks: out of memory");
         cJSON_AddItemToObject(man, "config", cj);
         cJSON *prov = cJSON_AddObjectToObject(man, "provenance");
         sl_json_add_provenance(prov, cfg.seed);
-        if (assign) s = write_assign(assign, b, ds);
+        if (s == SL_OK && assign) s = write_assign(assign, b, ds);
     }
     if (s == SL_OK) s = sl_json_write_file(output, man);
-    int rc = 0;
-    if (s != SL_OK) rc = sl_cli_fail(s);
-    else if (json) {
+    if (s == SL_OK) s = record_outputs(reg, run, b, ds, output, assign);
+    cJSON *sum = NULL;
+    if (s == SL_OK) {
+        sum = cJSON_CreateObject();
+        cJSON_AddStringToObject(sum, "output", output);
+        if (assign) cJSON_AddStringToObject(sum, "assign_output", assign);
+        cJSON_AddStringToObject(sum, "data_sha256", sha);
+        cJSON_AddNumberToObject(sum, "k", b->k);
+        cJSON_AddBoolToObject(sum, "k_chosen_by_silhouette", b->k_chosen_by_silhouette);
+        cJSON_AddNumberToObject(sum, "n_episodes", (double)b->n_episodes);
+        cJSON_AddNumberToObject(sum, "inertia", b->inertia);
+        if (isfinite(b->silhouette)) cJSON_AddNumberToObject(sum, "silhouette", b->silhouette);
+        else cJSON_AddNullToObject(sum, "silhouette");
+        cJSON *cnt = cJSON_AddArrayToObject(sum, "episodes_per_brick");
+        for (int k = 0; cnt && k < b->k; k++)
+            cJSON_AddItemToArray(cnt, cJSON_CreateNumber((double)b->count[k]));
+    }
+    int rc = finish_run(reg, run, s, sum);
+    cJSON_Delete(sum);
+    if (rc == 0 && json) {
         cJSON *j = cJSON_CreateObject();
         cJSON_AddStringToObject(j, "command", "bricks");
         cJSON_AddStringToObject(j, "output", output);
@@ -252,7 +343,7 @@ int cmd_bricks(int argc, char **argv) {
         if (txt) printf("%s\n", txt);
         free(txt);
         cJSON_Delete(j);
-    } else if (!sl_cli_quiet) {
+    } else if (rc == 0 && !sl_cli_quiet) {
         printf("%zu episodes -> %d bricks (%s k; silhouette %.4f; inertia %.6g) -> %s\n",
                b->n_episodes, b->k, b->k_chosen_by_silhouette ? "silhouette-chosen" : "given",
                b->silhouette, b->inertia, output);

@@ -3,7 +3,9 @@
  * (config, seed, provenance, econ summary, file hash).
  *
  * Invariant: the NPZ is written (atomically) only after the whole dataset validated, and the
- * sidecar only after the NPZ; a failure leaves neither file half-written.
+ * sidecar only after the NPZ; a failure leaves neither file half-written. The registry run
+ * (--db) is begun before any work and ended ok only after both files and their rows were
+ * recorded; every error path ends it failed with {"error": message}.
  */
 #include <getopt.h>
 #include <math.h>
@@ -14,6 +16,8 @@
 #include "synthloop/sl_dataset.h"
 #include "synthloop/sl_env.h"
 #include "synthloop/sl_json.h"
+#include "synthloop/sl_registry.h"
+#include "synthloop/sl_stats.h"
 
 SL_COMMAND(collect, "run a behaviour policy in the workcell (or an MJCF model) and write a dataset")
 
@@ -38,6 +42,8 @@ static void usage(void) {
            "      --frame-skip N       physics steps per control step (workcell 25, MJCF 10)\n"
            "      --value-per-unit X   value of a completed unit (default 0.03)\n"
            "      --wage X             human hourly wage (default 18.0)\n"
+           "      --db PATH|none       run registry (default $SYNTHLOOP_DB or synthloop.db;\n"
+           "                           'none' records nothing)\n"
            "      --json               print the sidecar JSON on stdout\n"
            "  -q, --quiet              no progress bar or summary\n"
            "  -h, --help               this text\n");
@@ -76,13 +82,63 @@ static void add_mean_std(cJSON *o, const char *key, double mean, double sd) {
     cJSON_AddNumberToObject(m, "std", sd);
 }
 
+/* End the registry run (no-op without one): ok with `summary`, else failed with
+ * {"error": message}. Prints the command's error first; returns the exit code. A run that
+ * cannot be ended makes a successful command fail (the registry would not show it). */
+static int finish_run(sl_registry *reg, int64_t run, sl_status st, const cJSON *summary) {
+    char err[1024] = "";
+    if (st != SL_OK)
+        snprintf(err, sizeof err, "%s", *sl_last_error() ? sl_last_error() : sl_strerror(st));
+    int rc = st == SL_OK ? 0 : sl_cli_fail(st);
+    if (reg && run) {
+        cJSON *f = st == SL_OK ? NULL : cJSON_CreateObject();
+        if (f) cJSON_AddStringToObject(f, "error", err);
+        const cJSON *sj = st == SL_OK ? summary : f;
+        char *txt = sj ? cJSON_PrintUnformatted(sj) : NULL;
+        sl_status e = sl_run_end(reg, run, st == SL_OK ? SL_RUN_OK : SL_RUN_FAILED, txt);
+        free(txt);
+        cJSON_Delete(f);
+        if (e != SL_OK && rc == 0) rc = sl_cli_fail(e);
+    }
+    sl_registry_close(reg);
+    return rc;
+}
+
+/* Rows of a finished collection: the dataset, its sidecar, per-episode return and MPL curves
+ * and 95% t-intervals of the econ metrics over episodes. */
+static sl_status record_outputs(sl_registry *reg, int64_t run, const sl_dataset *ds,
+                                const char *output, const char *side) {
+    if (!reg) return SL_OK;
+    SL_TRY(sl_registry_add_dataset(reg, run, output, "real", (int64_t)ds->n,
+                                   (int64_t)ds->n_episodes, NULL));
+    SL_TRY(sl_registry_add_artifact(reg, run, "dataset.json", side));
+    static const char *curves[] = {"return", "mpl"};
+    for (int i = 0; i < 2; i++) {
+        const double *x = sl_dataset_ep_col(ds, curves[i]);
+        char series[64];
+        snprintf(series, sizeof series, "collect/episode_%s", curves[i]);
+        if (x) SL_TRY(sl_registry_add_metrics(reg, run, series, NULL, x, ds->n_episodes));
+    }
+    static const char *econ[] = {"mpl", "error_rate", "energy_wh", "ep", "wage_parity", "units",
+                                 "return"};
+    for (size_t i = 0; ds->n_episodes >= 2 && i < sizeof econ / sizeof econ[0]; i++) {
+        const double *x = sl_dataset_ep_col(ds, econ[i]);
+        sl_ci ci;
+        if (!x) continue;
+        SL_TRY(sl_stats_ci_mean(x, ds->n_episodes, 0.95, &ci));
+        SL_TRY(sl_registry_add_estimate(reg, run, econ[i], NULL, ci.mean, ci.lo, ci.hi,
+                                        (int64_t)ci.n));
+    }
+    return SL_OK;
+}
+
 int cmd_collect(int argc, char **argv) {
     const char *cmd = "collect";
     if (sl_cli_wants_help(argc, argv)) {
         usage();
         return 0;
     }
-    enum { O_SITE = 1000, O_TARGET, O_TSITE, O_TOL, O_MAXSTEPS, O_SKIP, O_VALUE, O_WAGE, O_JSON };
+    enum { O_SITE = 1000, O_TARGET, O_TSITE, O_TOL, O_MAXSTEPS, O_SKIP, O_VALUE, O_WAGE, O_JSON, O_DB };
     static const struct option opts[] = {
         {"output", required_argument, 0, 'o'},   {"episodes", required_argument, 0, 'n'},
         {"policy", required_argument, 0, 'p'},   {"seed", required_argument, 0, 's'},
@@ -94,10 +150,11 @@ int cmd_collect(int argc, char **argv) {
         {"frame-skip", required_argument, 0, O_SKIP},
         {"value-per-unit", required_argument, 0, O_VALUE},
         {"wage", required_argument, 0, O_WAGE},  {"json", no_argument, 0, O_JSON},
+        {"db", required_argument, 0, O_DB},
         {"quiet", no_argument, 0, 'q'},          {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     const char *output = "workcell.npz", *policy_name = "mixed", *env_name = "workcell";
-    const char *site = NULL, *target_site = NULL;
+    const char *site = NULL, *target_site = NULL, *db = NULL;
     double target[3] = {0, 0, 0}, tol = 0.02;
     long episodes = 50, max_steps = 60, frame_skip = -1;
     uint64_t seed = 1;
@@ -125,6 +182,7 @@ int cmd_collect(int argc, char **argv) {
         case O_VALUE: rc = sl_cli_parse_double(cmd, "--value-per-unit", optarg, 0, 1e9, &econ.value_per_unit); break;
         case O_WAGE: rc = sl_cli_parse_double(cmd, "--wage", optarg, 1e-9, 1e9, &econ.human_wage); break;
         case O_JSON: json = 1; break;
+        case O_DB: db = optarg; break;
         case 'q': quiet = 1; break;
         case ':': return sl_cli_usage_error(cmd, "option '%s' needs a value", argv[optind - 1]);
         default: return sl_cli_usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
@@ -141,8 +199,35 @@ int cmd_collect(int argc, char **argv) {
         return sl_cli_usage_error(cmd, "--task-* options apply to an MJCF file, not the workcell");
     if (quiet) sl_progress_set_quiet(1);
 
+    /* the run's config: the options as given (the sidecar holds the resolved values) */
+    cJSON *conf = cJSON_CreateObject();
+    if (!conf) return sl_cli_fail(sl_set_error(SL_ERR_NOMEM, "out of memory"));
+    cJSON_AddStringToObject(conf, "output", output);
+    cJSON_AddStringToObject(conf, "env", env_name);
+    if (!is_workcell) {
+        cJSON_AddStringToObject(conf, "task_site", site);
+        if (target_site) cJSON_AddStringToObject(conf, "task_target_site", target_site);
+        else sl_json_add_f64_array(conf, "task_target", target, 3);
+        cJSON_AddNumberToObject(conf, "task_tolerance", tol);
+    }
+    cJSON_AddStringToObject(conf, "policy", sl_policy_name(kind));
+    cJSON_AddNumberToObject(conf, "episodes", (double)episodes);
+    cJSON_AddNumberToObject(conf, "max_steps", (double)max_steps);
+    if (frame_skip > 0) cJSON_AddNumberToObject(conf, "frame_skip", (double)frame_skip);
+    else cJSON_AddStringToObject(conf, "frame_skip", "default");
+    cJSON_AddNumberToObject(conf, "value_per_unit", econ.value_per_unit);
+    cJSON_AddNumberToObject(conf, "human_wage", econ.human_wage);
+    char *conf_txt = cJSON_PrintUnformatted(conf);
+    cJSON_Delete(conf);
+    sl_registry *reg = NULL;
+    int64_t run = 0;
+    sl_status st = conf_txt ? SL_OK : sl_set_error(SL_ERR_NOMEM, "out of memory");
+    if (st == SL_OK) st = sl_registry_open_default(db, &reg);
+    if (st == SL_OK) st = sl_run_begin(reg, "collect", conf_txt, seed, &run);
+    free(conf_txt);
+    if (st != SL_OK) return finish_run(reg, run, st, NULL);
+
     sl_env *env = NULL;
-    sl_status st;
     if (is_workcell) {
         sl_workcell_config wc = sl_workcell_default();
         wc.max_steps = (int)max_steps;
@@ -160,7 +245,7 @@ int cmd_collect(int argc, char **argv) {
         task.econ = econ;
         st = sl_env_mjcf_new(&env, env_name, &task);
     }
-    if (st != SL_OK) return sl_cli_fail(st);
+    if (st != SL_OK) return finish_run(reg, run, st, NULL);
 
     double t0 = sl_now();
     sl_dataset *ds = NULL;
@@ -220,6 +305,16 @@ int cmd_collect(int argc, char **argv) {
         }
         st = sl_json_write_file(side, j);
     }
+    if (st == SL_OK) st = record_outputs(reg, run, ds, output, side);
+    cJSON *summary = NULL;
+    if (st == SL_OK) {
+        summary = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(j, "summary"), 1);
+        if (summary) {
+            cJSON_AddStringToObject(summary, "output", output);
+            cJSON_AddStringToObject(summary, "sha256", hash);
+            cJSON_AddStringToObject(summary, "sidecar", side);
+        }
+    }
     if (st == SL_OK && json) {
         char *txt = cJSON_Print(j);
         if (txt) {
@@ -236,9 +331,11 @@ int cmd_collect(int argc, char **argv) {
                sum.mean_ep, sum.std_ep, sum.mean_wage_parity, sum.std_wage_parity, sum.mean_return,
                sum.std_return);
     }
+    int rc = finish_run(reg, run, st, summary);
+    cJSON_Delete(summary);
     cJSON_Delete(j);
     free(side);
     sl_dataset_free(ds);
     sl_env_free(env);
-    return st == SL_OK ? 0 : sl_cli_fail(st);
+    return rc;
 }

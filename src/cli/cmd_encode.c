@@ -2,7 +2,9 @@
  * write the latents of a dataset, their statistics table and a JSON sidecar.
  *
  * Invariant: Z.npz rows are aligned with the dataset's rows; the sidecar Z.json always holds
- * provenance, the config and the statistics of exactly the latents written.
+ * provenance, the config and the statistics of exactly the latents written. The registry run
+ * (--db) is begun before any work and ended ok only after the files and their rows were
+ * recorded; every error path ends it failed with {"error": message}.
  */
 #include <getopt.h>
 #include <stdlib.h>
@@ -13,6 +15,7 @@
 #include "synthloop/sl_json.h"
 #include "synthloop/sl_latent.h"
 #include "synthloop/sl_nn.h"
+#include "synthloop/sl_registry.h"
 
 SL_COMMAND(encode, "train a contrastive encoder (InfoNCE) and write latents of a dataset")
 
@@ -42,6 +45,8 @@ static void usage(void) {
            "  --temperature X      InfoNCE temperature (default 0.1)\n"
            "  --val-frac X         episodes held out for the retrieval report (default 0.1)\n"
            "  --threads N          kernel threads (default: the engine's default)\n"
+           "  --db PATH|none       run registry (default $SYNTHLOOP_DB or synthloop.db;\n"
+           "                       'none' records nothing)\n"
            "  --json               print the result JSON on stdout instead of the table\n"
            "  --quiet              no progress bar or table\n"
            "  --help               this text\n");
@@ -74,6 +79,91 @@ static void config_to_json(cJSON *j, const sl_latent_config *c, int obs_dim) {
     cJSON_AddNumberToObject(o, "threads", sl_nn_get_threads());
 }
 
+/* End the registry run (no-op without one): ok with `summary`, else failed with
+ * {"error": message}. Prints the command's error first; returns the exit code. A run that
+ * cannot be ended makes a successful command fail (the registry would not show it). */
+static int finish_run(sl_registry *reg, int64_t run, sl_status st, const cJSON *summary) {
+    char err[1024] = "";
+    if (st != SL_OK)
+        snprintf(err, sizeof err, "%s", *sl_last_error() ? sl_last_error() : sl_strerror(st));
+    int rc = st == SL_OK ? 0 : sl_cli_fail(st);
+    if (reg && run) {
+        cJSON *f = st == SL_OK ? NULL : cJSON_CreateObject();
+        if (f) cJSON_AddStringToObject(f, "error", err);
+        const cJSON *sj = st == SL_OK ? summary : f;
+        char *txt = sj ? cJSON_PrintUnformatted(sj) : NULL;
+        sl_status e = sl_run_end(reg, run, st == SL_OK ? SL_RUN_OK : SL_RUN_FAILED, txt);
+        free(txt);
+        cJSON_Delete(f);
+        if (e != SL_OK && rc == 0) rc = sl_cli_fail(e);
+    }
+    sl_registry_close(reg);
+    return rc;
+}
+
+/* The run's config: the options as given (with --apply the checkpoint's config wins; the
+ * sidecar and the run summary hold the resolved one). Caller frees. */
+static char *run_config(const char *data, const char *output, const char *ckpt, int apply,
+                        const sl_latent_config *c) {
+    cJSON *o = cJSON_CreateObject();
+    if (!o) return NULL;
+    cJSON_AddStringToObject(o, "data", data);
+    cJSON_AddStringToObject(o, "output", output);
+    if (ckpt) cJSON_AddStringToObject(o, "checkpoint", ckpt);
+    else cJSON_AddNullToObject(o, "checkpoint");
+    cJSON_AddStringToObject(o, "mode", apply ? "apply" : "train");
+    if (!apply) {
+        cJSON_AddNumberToObject(o, "z_dim", c->z_dim);
+        cJSON_AddNumberToObject(o, "hidden", c->hidden);
+        cJSON_AddNumberToObject(o, "n_hidden", c->n_hidden);
+        cJSON_AddNumberToObject(o, "k", c->k);
+        cJSON_AddNumberToObject(o, "epochs", c->epochs);
+        cJSON_AddNumberToObject(o, "batch", c->batch);
+        cJSON_AddNumberToObject(o, "lr", (double)c->lr);
+        cJSON_AddNumberToObject(o, "temperature", (double)c->temperature);
+        cJSON_AddNumberToObject(o, "val_frac", c->val_frac);
+    }
+    cJSON_AddNumberToObject(o, "threads", sl_nn_get_threads());
+    char *t = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    return t;
+}
+
+/* Rows of a finished encode: the latents, the sidecar, the trained encoder (with its training
+ * metrics) and the InfoNCE loss of the first and last epoch (the library reports only those),
+ * plus the held-out loss and retrieval accuracy. */
+static sl_status record_outputs(sl_registry *reg, int64_t run, const sl_dataset *ds,
+                                const char *output, const char *side, const char *ckpt,
+                                int trained, const sl_latent_train_report *rep,
+                                const cJSON *training) {
+    if (!reg) return SL_OK;
+    SL_TRY(sl_registry_add_dataset(reg, run, output, "latents", (int64_t)ds->n,
+                                   (int64_t)ds->n_episodes, NULL));
+    SL_TRY(sl_registry_add_artifact(reg, run, "latents.json", side));
+    if (!trained) return SL_OK;
+    if (ckpt) {
+        char *m = training ? cJSON_PrintUnformatted(training) : NULL;
+        sl_status s = sl_registry_add_model(reg, run, "encoder", ckpt, 0, m, NULL);
+        free(m);
+        SL_TRY(s);
+    }
+    if (rep->epochs >= 1) {
+        int64_t steps[2] = {1, rep->epochs};
+        double loss[2] = {rep->loss_first_epoch, rep->loss_last_epoch};
+        size_t n = rep->epochs > 1 ? 2 : 1;
+        SL_TRY(sl_registry_add_metrics(reg, run, "encode/infonce_loss", steps + 2 - n,
+                                       loss + 2 - n, n));
+    }
+    if (rep->n_val_episodes >= 2) {
+        SL_TRY(sl_registry_add_metric(reg, run, "encode/val_loss", rep->epochs, rep->val_loss));
+        SL_TRY(sl_registry_add_metric(reg, run, "encode/val_retrieval", rep->epochs,
+                                      rep->val_retrieval));
+        SL_TRY(sl_registry_add_metric(reg, run, "encode/val_retrieval_chance", rep->epochs,
+                                      rep->val_chance));
+    }
+    return SL_OK;
+}
+
 int cmd_encode(int argc, char **argv) {
     const char *cmd = "encode";
     if (sl_cli_wants_help(argc, argv)) {
@@ -90,8 +180,8 @@ int cmd_encode(int argc, char **argv) {
         {"temperature", required_argument, 0, 't'}, {"val-frac", required_argument, 0, 'v'},
         {"threads", required_argument, 0, 'T'},     {"json", no_argument, 0, 'j'},
         {"quiet", no_argument, 0, 'q'},             {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0}};
-    const char *data = NULL, *output = NULL, *ckpt = NULL;
+        {"db", required_argument, 0, 'D'},          {0, 0, 0, 0}};
+    const char *data = NULL, *output = NULL, *ckpt = NULL, *db = NULL;
     int apply = 0, json = 0;
     sl_latent_config cfg = sl_latent_config_default();
     long v;
@@ -106,6 +196,7 @@ int cmd_encode(int argc, char **argv) {
         case 'o': output = optarg; break;
         case 'c': ckpt = optarg; break;
         case 'a': apply = 1; break;
+        case 'D': db = optarg; break;
         case 'j': json = 1; break;
         case 'q': sl_cli_quiet = 1; sl_progress_set_quiet(1); break;
         case 'z':
@@ -169,7 +260,14 @@ int cmd_encode(int argc, char **argv) {
     memset(&rep, 0, sizeof rep);
     sl_latent_stats stats;
     char sha[65] = "";
-    sl_status st = sl_dataset_load_npz(&ds, data);
+    sl_registry *reg = NULL;
+    int64_t run = 0;
+    char *conf_txt = run_config(data, output, ckpt, apply, &cfg);
+    sl_status st = conf_txt ? SL_OK : sl_set_error(SL_ERR_NOMEM, "encode: out of memory");
+    if (st == SL_OK) st = sl_registry_open_default(db, &reg);
+    if (st == SL_OK) st = sl_run_begin(reg, "encode", conf_txt, cfg.seed, &run);
+    free(conf_txt);
+    if (st == SL_OK) st = sl_dataset_load_npz(&ds, data);
     if (st == SL_OK) st = sl_sha256_file(data, sha);
     if (st == SL_OK) {
         if (apply) {
@@ -237,6 +335,9 @@ int cmd_encode(int argc, char **argv) {
         if (!side) st = sl_set_error(SL_ERR_NOMEM, "encode: out of memory");
         else st = sl_json_write_file(side, res);
     }
+    if (st == SL_OK)
+        st = record_outputs(reg, run, ds, output, side, ckpt, !apply, &rep,
+                            cJSON_GetObjectItemCaseSensitive(res, "training"));
     if (st == SL_OK) {
         if (json) {
             char *s = cJSON_Print(res);
@@ -256,11 +357,12 @@ int cmd_encode(int argc, char **argv) {
                    (!apply && ckpt) ? ckpt : "");
         }
     }
+    int exit_rc = finish_run(reg, run, st, res);
     free(side);
     cJSON_Delete(res);
     free(z);
     free(nz);
     sl_latent_free(enc);
     sl_dataset_free(ds);
-    return st == SL_OK ? 0 : sl_cli_fail(st);
+    return exit_rc;
 }

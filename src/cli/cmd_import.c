@@ -2,6 +2,8 @@
  *
  * Invariant: the output is written only after the whole input parsed and validated, and
  * atomically (sl_dataset_save_npz), so a failed import leaves the output path untouched.
+ * The registry run (--db) is begun before the input is read and ended ok only after the output
+ * and its dataset row were recorded; every error path ends it failed with {"error": message}.
  */
 #include <getopt.h>
 #include <stdlib.h>
@@ -11,6 +13,7 @@
 #include "cli/import_opts.h"
 #include "synthloop/sl_import.h"
 #include "synthloop/sl_json.h"
+#include "synthloop/sl_registry.h"
 
 SL_COMMAND(import, "convert a D4RL/Minari HDF5 or CSV dataset into synthloop's NPZ")
 
@@ -20,9 +23,33 @@ static void usage(FILE *f) {
             "Reads a D4RL-layout HDF5 file, a Minari HDF5 file (episode_N groups), a CSV file\n"
             "with a header row, or an NPZ, and writes a validated dataset NPZ.\n\n"
             "  -o, --output PATH     output NPZ (required; written atomically)\n"
+            "      --db PATH|none    run registry (default $SYNTHLOOP_DB or synthloop.db;\n"
+            "                        'none' records nothing)\n"
             "      --json            print the result as JSON on stdout\n"
             "  -q, --quiet           no summary line\n");
     import_opt_help(f);
+}
+
+/* End the registry run (no-op without one): ok with `summary`, else failed with
+ * {"error": message}. Prints the command's error first; returns the exit code. A run that
+ * cannot be ended makes a successful command fail (the registry would not show it). */
+static int finish_run(sl_registry *reg, int64_t run, sl_status st, const cJSON *summary) {
+    char err[1024] = "";
+    if (st != SL_OK)
+        snprintf(err, sizeof err, "%s", *sl_last_error() ? sl_last_error() : sl_strerror(st));
+    int rc = st == SL_OK ? 0 : sl_cli_fail(st);
+    if (reg && run) {
+        cJSON *f = st == SL_OK ? NULL : cJSON_CreateObject();
+        if (f) cJSON_AddStringToObject(f, "error", err);
+        const cJSON *sj = st == SL_OK ? summary : f;
+        char *txt = sj ? cJSON_PrintUnformatted(sj) : NULL;
+        sl_status e = sl_run_end(reg, run, st == SL_OK ? SL_RUN_OK : SL_RUN_FAILED, txt);
+        free(txt);
+        cJSON_Delete(f);
+        if (e != SL_OK && rc == 0) rc = sl_cli_fail(e);
+    }
+    sl_registry_close(reg);
+    return rc;
 }
 
 int cmd_import(int argc, char **argv) {
@@ -31,12 +58,13 @@ int cmd_import(int argc, char **argv) {
         {"json", no_argument, 0, 'j'},
         {"quiet", no_argument, 0, 'q'},
         {"help", no_argument, 0, 'h'},
+        {"db", required_argument, 0, 'D'},
         SL_IMPORT_LONGOPTS,
         {0, 0, 0, 0},
     };
     sl_import_options opt;
     sl_import_options_default(&opt);
-    const char *output = NULL;
+    const char *output = NULL, *db = NULL;
     int json = 0, c;
     optind = 1;
     opterr = 0;
@@ -44,6 +72,7 @@ int cmd_import(int argc, char **argv) {
         switch (c) {
         case 'o': output = optarg; break;
         case 'j': json = 1; break;
+        case 'D': db = optarg; break;
         case 'q': break; /* handled by main */
         case 'h': usage(stdout); return 0;
         case '?':
@@ -63,14 +92,47 @@ int cmd_import(int argc, char **argv) {
     if (strcmp(input, output) == 0)
         return sl_cli_usage_error("import", "--output must differ from INPUT");
 
+    /* the run's config: input, output and the import options */
+    cJSON *conf = import_opt_json(&opt);
+    char *conf_txt = NULL;
+    if (conf) {
+        cJSON_AddStringToObject(conf, "input", input);
+        cJSON_AddStringToObject(conf, "output", output);
+        conf_txt = cJSON_PrintUnformatted(conf);
+        cJSON_Delete(conf);
+    }
+    sl_registry *reg = NULL;
+    int64_t run = 0;
     sl_dataset *ds = NULL;
     sl_import_report rep;
-    sl_status s = sl_import_file(&ds, input, &opt, &rep);
-    if (s != SL_OK) return sl_cli_fail(s);
-    s = sl_dataset_save_npz(ds, output);
-    if (s != SL_OK) {
+    char in_sha[65] = "", out_sha[65] = "";
+    sl_status s = conf_txt ? SL_OK : sl_set_error(SL_ERR_NOMEM, "import: out of memory");
+    if (s == SL_OK) s = sl_registry_open_default(db, &reg);
+    if (s == SL_OK) s = sl_run_begin(reg, "import", conf_txt, 0, &run);
+    free(conf_txt);
+    if (s == SL_OK) s = sl_import_file(&ds, input, &opt, &rep);
+    if (s == SL_OK) s = sl_sha256_file(input, in_sha);
+    if (s == SL_OK) s = sl_dataset_save_npz(ds, output);
+    if (s == SL_OK) s = sl_sha256_file(output, out_sha);
+    if (s == SL_OK)
+        s = sl_registry_add_dataset(reg, run, output, "imported", (int64_t)ds->n,
+                                    (int64_t)ds->n_episodes, NULL);
+    cJSON *summary = NULL;
+    if (s == SL_OK) {
+        summary = cJSON_CreateObject();
+        cJSON_AddStringToObject(summary, "input", input);
+        cJSON_AddStringToObject(summary, "input_sha256", in_sha);
+        cJSON_AddStringToObject(summary, "output", output);
+        cJSON_AddStringToObject(summary, "sha256", out_sha);
+        cJSON_AddItemToObject(summary, "import", import_report_json(&rep));
+        cJSON_AddNumberToObject(summary, "obs_dim", ds->obs_dim);
+        cJSON_AddNumberToObject(summary, "act_dim", ds->act_dim);
+    }
+    int rc = finish_run(reg, run, s, summary);
+    cJSON_Delete(summary);
+    if (rc) {
         sl_dataset_free(ds);
-        return sl_cli_fail(s);
+        return rc;
     }
     if (json) {
         cJSON *j = cJSON_CreateObject();
@@ -101,5 +163,5 @@ int cmd_import(int argc, char **argv) {
                    rep.next_obs_repeated);
     }
     sl_dataset_free(ds);
-    return 0;
+    return rc;
 }

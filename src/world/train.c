@@ -299,11 +299,13 @@ static double member_step(const sl_world *w, int m, sl_nn_arena *ar, const tr_da
                 }
             }
         }
+    }
+    if (c->w_window > 0) {
         /* per-window temporal std (the gate's statistic): window = start + Hs predictions,
          * loss (ln std ratio)^2 = (0.5 ln(Vs / Vr))^2 per row */
         if (Hs >= 2) {
             const int Tw = Hs + 1;
-            const double scw = (double)c->w_dist / B;
+            const double scw = (double)c->w_window / B;
             for (int i = 0; i < B; i++) {
                 double Vs = 0, Vr = 0;
                 for (int j = 0; j < Z; j++) {
@@ -455,8 +457,9 @@ sl_status sl_world_batch_loss(sl_world *w, int m, const sl_world_data *d, const 
 
 /* --- validation ----------------------------------------------------------------------- */
 
-/* Held-out score: tf -> one-step MSE; ss/bptt -> free-run MSE over Hv steps from starts every
- * 5 steps + (ln pooled window std ratio)^2. Mean over members; std units. */
+/* Held-out score (std units, mean over members): tf -> one-step MSE; ss/bptt -> free-run MSE
+ * of the noise-free rollout over Hv steps from starts every 5 steps, plus (ln window std
+ * ratio)^2 and (ln variance-growth ratio)^2 of the sampled rollout (the model's noise). */
 static sl_status validate(const sl_world *w, const sl_world_data *d, const size_t *eps,
                           size_t ne, double *score) {
     int Hv;
@@ -500,6 +503,7 @@ static sl_status validate(const sl_world *w, const sl_world_data *d, const size_
     if (!real) {
         free(rows);
         sl_world_rollout_free(&ro);
+        sl_world_rollout_free(&rs);
         return sl_set_error(SL_ERR_NOMEM, "world train: out of memory (validation)");
     }
     for (size_t i = 0; i < n; i++) {
@@ -525,6 +529,7 @@ static sl_status validate(const sl_world *w, const sl_world_data *d, const size_
                     mse += e * e;
                 }
         }
+        if (st != SL_OK) break;
         mse /= (double)n * Hv * Z;
         double sc = mse;
         if (Hv >= 2) {
@@ -613,6 +618,11 @@ sl_status sl_world_train(sl_world **out, const sl_world_data *d, const sl_world_
     }
     sl_world_fit_norms(w, d, trows, nrows);
     free(trows);
+    /* sigma starts at half the real one-step change (std units), a scale the data sets */
+    if (cfg->learn_noise)
+        for (int m = 0; m < w->M; m++)
+            for (int j = 0; j < w->Z; j++)
+                w->arenas[m].params[w->noise_ls + j] = logf(0.5f * w->dz_std[j]);
     w->data_episodes = ne;
     w->n_holdout = n_hold;
     w->holdout = malloc((n_hold + 1) * sizeof(size_t));
@@ -660,7 +670,8 @@ sl_status sl_world_train(sl_world **out, const sl_world_data *d, const sl_world_
     for (it = 1; it <= cfg->max_iters && st == SL_OK; it++) {
         /* segment length for this iteration (shared by the members) */
         int Hs = Hcap;
-        if (cfg->mode != SL_WORLD_MODE_TF && Hcap > 1 && sl_rng_uniform(&rng) < (double)cfg->horizon_mix)
+        if (cfg->mode != SL_WORLD_MODE_TF && Hcap > 1 &&
+            sl_rng_uniform(&rng) < (double)cfg->horizon_mix)
             Hs = 1 + (int)sl_rng_below(&rng, (uint64_t)Hcap);
         float ptf = 1.0f;
         if (cfg->mode == SL_WORLD_MODE_BPTT) ptf = 0.0f;
@@ -739,7 +750,7 @@ sl_status sl_world_train(sl_world **out, const sl_world_data *d, const sl_world_
     }
     sl_progress_end(&prog);
     if (st == SL_OK) {
-        if (best_iter == 0) { /* never validated (cannot happen: last iteration validates) */
+        if (best_iter == 0) { /* the last iteration always validates, so this is a bug */
             st = sl_set_error(SL_ERR_INTERNAL, "world train: no validation ran");
         } else {
             for (int m = 0; m < M; m++)
