@@ -1,0 +1,105 @@
+/* test_pipeline.c - end to end through the real binary: collect -> encode -> train -> ab, and
+ * the demo on tiny settings; outputs checked with numpy / sqlite3 from Python. */
+#include <stdarg.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+static const char *bin(void) {
+    const char *b = getenv("SL_BIN");
+    return b && *b ? b : "./build/synthloop";
+}
+
+/* Run a shell command in the test's temp dir; returns the exit status. */
+static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int sh(const char *fmt, ...) {
+    char cmd[4096], full[5000];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    snprintf(full, sizeof full, "cd '%s' && %s", harness_tmpdir(), cmd);
+    int st = system(full);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
+static int exists(const char *name) {
+    char p[1024];
+    struct stat s;
+    snprintf(p, sizeof p, "%s/%s", harness_tmpdir(), name);
+    return stat(p, &s) == 0 && s.st_size > 0;
+}
+
+TEST(stages_end_to_end) {
+    const char *S = bin();
+    CHECK(sh("%s collect --episodes 12 --output d.npz --quiet --db t.db", S) == 0 ||
+          sh("%s collect --episodes 12 --output d.npz --quiet", S) == 0);
+    CHECK(exists("d.npz") && exists("d.json"));
+    CHECK(sh("%s encode --data d.npz --output z.npz --checkpoint enc.safetensors --epochs 3 "
+             "--quiet > enc.txt 2>&1", S) == 0);
+    CHECK(exists("z.npz") && exists("enc.safetensors"));
+    CHECK(sh("%s train --data d.npz --latents z.npz --output pi.safetensors --updates 200 "
+             "--hidden 32 --batch 64 --db t.db --quiet > train.txt", S) == 0);
+    CHECK(exists("pi.safetensors"));
+    CHECK(sh("%s ab --data d.npz --latents z.npz --encoder enc.safetensors --seeds 2 "
+             "--updates 150 --hidden 32 --batch 64 --eval-episodes 2 --output ab.json --db t.db "
+             "--quiet > ab.txt", S) == 0);
+    CHECK(sh("grep -q '^verdict: ' ab.txt") == 0);
+    /* the result JSON: both arms, per-seed values, provenance, the final policy, no NaN */
+    CHECK(sh(SL_PYTHON " -c \"import json,math; j=json.load(open('ab.json')); "
+             "m=j['metrics']; assert j['n_seeds']==2 and j['policy']=='final'; "
+             "assert all(len(m[k][a]['per_seed'])==2 for k in m for a in ('baseline','augmented')); "
+             "assert 'git' in j and 'seed' in j and j['inputs']['updates']==150; "
+             "assert j['verdict'] in ('value','no_harm','minor_degradation','poisoning')\"") == 0);
+    /* registry: the train and ab runs are ok, with config and metrics */
+    CHECK(sh(SL_PYTHON " -c \"import sqlite3; c=sqlite3.connect('t.db'); "
+             "r=dict(c.execute(\\\"select command,status from runs where command in ('train','ab')\\\").fetchall()); "
+             "assert r=={'train':'ok','ab':'ok'}, r; "
+             "assert c.execute('select count(*) from metrics').fetchone()[0] > 10; "
+             "assert c.execute('select count(*) from ab_experiments').fetchone()[0] == 1; "
+             "assert c.execute('pragma integrity_check').fetchone()[0]=='ok'\"") == 0);
+    /* bad input: a missing file is a clear error, exit 1, and the run is recorded as failed */
+    CHECK(sh("%s ab --data nope.npz --latents z.npz --eval-episodes 0 --db t.db --quiet "
+             "2> err.txt", S) == 1);
+    CHECK(sh("grep -q 'synthloop: error: .*nope.npz' err.txt") == 0);
+    CHECK(sh(SL_PYTHON " -c \"import sqlite3; c=sqlite3.connect('t.db'); "
+             "assert c.execute(\\\"select status from runs where command='ab' order by id desc "
+             "limit 1\\\").fetchone()[0]=='failed'\"") == 0);
+    /* usage errors exit 2 with a hint */
+    CHECK(sh("%s ab --seeds zero 2> usage.txt", S) == 2);
+    CHECK(sh("grep -q \"try 'synthloop ab --help'\" usage.txt") == 0);
+    /* latents from another dataset are refused */
+    CHECK(sh("%s collect --episodes 3 --output small.npz --quiet", S) == 0);
+    CHECK(sh("%s ab --data small.npz --latents z.npz --eval-episodes 0 --db none 2> shape.txt",
+             S) == 1);
+}
+
+TEST(demo_tiny) {
+    const char *S = bin();
+    int rc = sh("%s demo --out demo --db demo.db --episodes 10 --seeds 2 --updates 100 "
+                "--eval-episodes 2 --wm-iters 20 --members 2 --hidden 32 --quiet > demo.txt 2>&1",
+                S);
+    CHECK_MSG(rc == 0, "demo exit %d", rc);
+    if (rc != 0) sh("cat demo.txt");
+    CHECK(sh("grep -q '^verdict: ' demo.txt") == 0);
+    CHECK(sh("grep -q '^report: ' demo.txt") == 0);
+    const char *files[] = {"demo/real.npz", "demo/latents.npz", "demo/encoder.safetensors",
+                           "demo/bricks.json", "demo/world.safetensors", "demo/trust.safetensors",
+                           "demo/world_eval.json", "demo/branches.npz", "demo/ab.json",
+                           "demo/report.html"};
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
+        CHECK_MSG(exists(files[i]), "missing %s", files[i]);
+    CHECK(sh(SL_PYTHON " -c \"import json,sqlite3,numpy as np; "
+             "e=json.load(open('demo/world_eval.json')); assert [r['h'] for r in e['horizons']]==[5,10,20,40,60]; "
+             "b=np.load('demo/branches.npz'); assert np.isfinite(b['branch_states']).all(); "
+             "c=sqlite3.connect('demo.db'); "
+             "assert c.execute(\\\"select status from runs where command='demo'\\\").fetchone()[0]=='ok'\"") == 0);
+}
+
+int main(void) {
+    RUN(stages_end_to_end);
+    RUN(demo_tiny);
+    return harness_done();
+}
