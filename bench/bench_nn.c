@@ -5,7 +5,8 @@
  *     critic loss fwd/bwd + Adam, actor loss fwd/bwd (critic input-grads only) + Adam.
  * (b) World-model step: 60-step autoregressive GRU (input = previous predicted latent 32 +
  *     action 8, hidden H, linear head to latent 32), batch 64, MSE over all steps, full BPTT,
- *     Adam.
+ *     Adam. The backward keeps every step's gate gradients and computes the GRU and head
+ *     weight gradients with one sgemm each over all 60*64 rows (sl_nn_gru_weight_grads).
  * Both at H = 256 and 64, C with 1 and 2 threads, PyTorch with 1 and 2 threads. Prints rates,
  * the ratio to PyTorch's best thread setting, and the fraction of this machine's sgemm ceiling
  * (1024^3 cblas_sgemm at 2 threads, measured here) that the C code reaches (GEMM FLOPs only).
@@ -184,7 +185,8 @@ typedef struct wm {
     sl_nn_gru gru;
     sl_nn_linear head;
     sl_nn_adam opt;
-    float *z0, *acts, *tgt, *xs, *hs, *h0, *cache, *ws, *pred, *dpred, *dh, *dhn, *dx;
+    float *z0, *acts, *tgt, *xs, *hall, *hs, *h0, *cache, *ws, *pred, *dpred, *dh, *dhn, *dx;
+    float *gis, *ghs; /* [T,B,3H] gate gradients of every step (deferred weight gradients) */
 } wm;
 
 static void wm_init(wm *w, int H) {
@@ -202,7 +204,11 @@ static void wm_init(wm *w, int H) {
     size_t T = (size_t)w->T, B = (size_t)w->B, BH = B * H;
     w->z0 = falloc(B * w->Z), w->acts = falloc(T * B * w->A), w->tgt = falloc(T * B * w->Z);
     randn(w->z0, B * w->Z, &r, 1), randn(w->acts, T * B * w->A, &r, 1), randn(w->tgt, T * B * w->Z, &r, 1);
-    w->xs = falloc(T * B * w->In), w->hs = falloc(T * BH), w->h0 = falloc(BH);
+    /* hall = [h0 | hs[0..T-1]]: the h input of step t is hall + t*BH, so all T of them are
+     * one [T*B, H] matrix for the deferred weight gradient */
+    w->xs = falloc(T * B * w->In), w->hall = falloc((T + 1) * BH);
+    w->h0 = w->hall, w->hs = w->hall + BH;
+    w->gis = falloc(T * B * 3 * (size_t)H), w->ghs = falloc(T * B * 3 * (size_t)H);
     w->cache = falloc(T * sl_nn_gru_cache_floats(w->B, H)), w->ws = falloc(sl_nn_gru_ws_floats(w->B, H));
     w->pred = falloc(T * B * w->Z), w->dpred = falloc(T * B * w->Z);
     w->dh = falloc(BH), w->dhn = falloc(BH), w->dx = falloc(B * w->In);
@@ -210,8 +216,8 @@ static void wm_init(wm *w, int H) {
 
 static void wm_free(wm *w) {
     sl_nn_arena_free(&w->ar);
-    float *bufs[] = {w->z0, w->acts, w->tgt, w->xs, w->hs, w->h0, w->cache, w->ws,
-                     w->pred, w->dpred, w->dh, w->dhn, w->dx};
+    float *bufs[] = {w->z0, w->acts, w->tgt, w->xs, w->hall, w->cache, w->ws, w->pred,
+                     w->dpred, w->dh, w->dhn, w->dx, w->gis, w->ghs};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(bufs[i]);
 }
 
@@ -236,16 +242,17 @@ static void wm_step(wm *w) {
     }
     sl_nn_mse_loss(w->dpred, w->pred, w->tgt, NULL, T * B, Z);
     memset(w->dh, 0, BH * sizeof(float));
+    size_t G3 = (size_t)B * 3 * H;
     for (int t = T - 1; t >= 0; t--) {
-        /* dpred[t] already holds the loss gradient plus the next step's input gradient */
-        sl_nn_linear_backward(w->dh, g + w->head.w, g + w->head.b, w->dpred + t * BZ,
-                              w->hs + t * BH, p + w->head.w, B, H, Z);
+        /* dpred[t] already holds the loss gradient plus the next step's input gradient;
+         * weight gradients are deferred to two big sgemms after the loop */
+        sl_nn_linear_backward(w->dh, NULL, NULL, w->dpred + t * BZ, w->hs + t * BH,
+                              p + w->head.w, B, H, Z);
         memset(w->dhn, 0, BH * sizeof(float));
         memset(w->dx, 0, (size_t)B * In * sizeof(float));
-        sl_nn_gru_cell_backward(t ? w->dx : NULL, w->dhn, g + G->w_ih, g + G->w_hh, g + G->b_ih,
-                                g + G->b_hh, w->dh, w->cache + t * sl_nn_gru_cache_floats(B, H),
-                                w->xs + (size_t)t * B * In, t ? w->hs + (t - 1) * BH : w->h0,
-                                p + G->w_ih, p + G->w_hh, B, In, H, w->ws);
+        sl_nn_gru_cell_backward_gates(t ? w->dx : NULL, w->dhn, w->gis + t * G3, w->ghs + t * G3,
+                                      w->dh, w->cache + t * sl_nn_gru_cache_floats(B, H),
+                                      w->hall + t * BH, p + G->w_ih, p + G->w_hh, B, In, H);
         if (t)
             for (int i = 0; i < B; i++)
                 for (int k = 0; k < Z; k++)
@@ -253,6 +260,9 @@ static void wm_step(wm *w) {
         float *tmp = w->dh;
         w->dh = w->dhn, w->dhn = tmp;
     }
+    sl_nn_linear_backward(NULL, g + w->head.w, g + w->head.b, w->dpred, w->hs, NULL, T * B, H, Z);
+    sl_nn_gru_weight_grads(g + G->w_ih, g + G->w_hh, g + G->b_ih, g + G->b_hh, w->gis, w->ghs,
+                           w->xs, w->hall, T * B, In, H);
     sl_nn_arena_adam_step(&w->ar, &w->opt);
 }
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """rl_ref.py - PyTorch side of bench/bench_rl.c: TD3+BC and SAC updates per second.
 
-Usage: rl_ref.py [SECONDS]. Prints lines "<td3bc|sac> <hidden> <threads> <updates per second>"
+Usage: rl_ref.py [SECONDS]. Prints lines
+"<td3bc|sac> <hidden> <threads> <updates per wall second> <updates per process-CPU second>"
 for hidden 256 and 64 with torch.set_num_threads(1) and (2).
 Same algorithms and sizes as src/rl/agent.c (tests/py/rl_ref.py checks the maths): latent 32,
 action 8, batch 256, two hidden layers, Adam 3e-4, importance-weighted losses (lw), observation
@@ -127,19 +128,21 @@ def make_sac(H, gamma=0.99, tau=0.005):
 
 
 def rate(fn):
+    """(updates per wall second, updates per process-CPU second) over one window."""
     fn()
     fn()
-    n, t0 = 0, time.perf_counter()
+    n, t0, c0 = 0, time.perf_counter(), time.process_time()
     while True:
         fn()
         n += 1
         dt = time.perf_counter() - t0
         if dt >= SECONDS:
-            return n / dt
+            return n / dt, n / max(time.process_time() - c0, 1e-9)
 
 
 for H in (256, 64):
     for threads in (1, 2):
         torch.set_num_threads(threads)
         for name, make in (("td3bc", make_td3bc), ("sac", make_sac)):
-            print(f"{name} {H} {threads} {rate(make(H)):.3f}", flush=True)
+            w, c = rate(make(H))
+            print(f"{name} {H} {threads} {w:.3f} {c:.3f}", flush=True)

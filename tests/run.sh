@@ -7,6 +7,9 @@ dir=$1; pat=${2:-}
 export TMPDIR=$(mktemp -d /tmp/synthloop-test.XXXXXX)
 trap 'rm -rf "$TMPDIR"' EXIT
 export SL_TEST_ROOT=$(pwd)
+# commands run by tests record into a throwaway registry, never ./synthloop.db
+export SYNTHLOOP_DB="$TMPDIR/synthloop.db"
+: "${SL_BIN:=$(pwd)/build/synthloop}"; export SL_BIN
 passed=0; failed=0
 for t in "$dir"/test_*; do
   [ -x "$t" ] || continue

@@ -441,6 +441,30 @@ static void gru_fast_vs_ref(int T, int B, int In, int H) {
                            B, In, H, ws[0]);
         CHECK_FAST("gru dh0 alone", dh, g[1][1], nh);
         free(dh);
+        /* deferred weight gradients: per-step gate gradients, then one sgemm over T*B rows */
+        size_t g3 = (size_t)B * 3 * H;
+        float *gih = falloc((size_t)T * g3), *ghh = falloc((size_t)T * g3);
+        float *hprev = falloc((size_t)T * nh), *acc = falloc(nh), *carry = falloc(nh);
+        float *d[6];
+        for (int j = 0; j < 6; j++) d[j] = falloc(gn[j]);
+        memcpy(hprev, h0, nh * sizeof(float));
+        memcpy(hprev + nh, hs[0], (size_t)(T - 1) * nh * sizeof(float));
+        for (int t = T - 1; t >= 0; t--) {
+            for (size_t i = 0; i < nh; i++) acc[i] = R[(size_t)t * nh + i] + carry[i];
+            memset(carry, 0, nh * sizeof(float));
+            sl_nn_gru_cell_backward_gates(d[0] + (size_t)t * B * In, carry, gih + t * g3,
+                                          ghh + t * g3, acc, cache[0] + t * sl_nn_gru_cache_floats(B, H),
+                                          hprev + t * nh, wi, wh, B, In, H);
+        }
+        memcpy(d[1], carry, nh * sizeof(float));
+        sl_nn_gru_weight_grads(d[2], d[3], d[4], d[5], gih, ghh, x, hprev, T * B, In, H);
+        for (int j = 0; j < 6; j++) {
+            char what[64];
+            snprintf(what, sizeof what, "gru deferred %s", gname[j]);
+            CHECK_FAST(what, d[j], g[1][j], gn[j]);
+            free(d[j]);
+        }
+        free(gih), free(ghh), free(hprev), free(acc), free(carry);
     }
     free(x), free(h0), free(wi), free(wh), free(bi), free(bh), free(R);
     for (int k = 0; k < 2; k++) {

@@ -166,7 +166,7 @@ static double optimal_gap(sl_agent *ag, const bandit *test) {
     double acc = 0;
     for (size_t k = 0; k < test->n; k++) {
         best_action(test->obs + k * OD, best);
-        for (int j = 0; j < AD; j++) acc += (pred[k * AD + j] - best[j]) * (pred[k * AD + j] - best[j]);
+        for (int j = 0; j < AD; j++) acc += (double)((pred[k * AD + j] - best[j]) * (pred[k * AD + j] - best[j]));
     }
     free(pred);
     return acc / (double)(test->n * AD);

@@ -106,6 +106,7 @@ static void grad_check(sl_world_clip clip, float w_var, float w_dist) {
     c.clip_value = 1.5f;
     c.w_var = w_var;
     c.w_dist = w_dist;
+    c.w_window = w_dist;
     sl_world *w = NULL;
     CHECK_OK(sl_world_alloc(&w, &c, 3, 2));
     if (!w) return;
@@ -133,8 +134,13 @@ static void grad_check(sl_world_clip clip, float w_var, float w_dist) {
     double maxg = 0;
     for (size_t i = 0; i < ar->numel; i++) maxg = fmax(maxg, fabs((double)g[i]));
     for (int k = 0; k < 60; k++) {
-        /* the first checks always cover sigma (noise_logstd), then random parameters */
-        size_t i = k < w->Z ? w->noise_ls + (size_t)k : sl_rng_below(&r, ar->numel);
+        /* sigma (noise_logstd) learns through the direct distribution terms only (its path
+         * through later inputs is cut on purpose), so it is checked separately below */
+        size_t i = sl_rng_below(&r, ar->numel);
+        if (i >= w->noise_ls && i < w->noise_ls + (size_t)w->Z) {
+            k--;
+            continue;
+        }
         float keep = ar->params[i];
         const float h = 2e-3f;
         double lp, lm;
@@ -156,6 +162,22 @@ static void grad_check(sl_world_clip clip, float w_var, float w_dist) {
     }
     CHECK(checked == 60);
     CHECK_MSG(bad == 0, "%d of %d gradients disagree with finite differences", bad, checked);
+    /* sigma: no distribution terms and teacher forcing => the loss does not depend on the
+     * noise at all, and the gradient must be exactly 0; with them it must be non-zero */
+    int any = 0;
+    for (int j = 0; j < w->Z; j++) any |= g[w->noise_ls + j] != 0.0f;
+    CHECK(any == (w_var > 0 || w_dist > 0));
+    if (!(w_var > 0 || w_dist > 0)) {
+        float tf[20];
+        for (int i = 0; i < Hs * B; i++) tf[i] = 1.0f;
+        double l0, l1;
+        sl_nn_arena_zero_grad(ar);
+        CHECK_OK(sl_world_batch_loss(w, 0, &d, rows, B, Hs, tf, &l0));
+        for (int j = 0; j < w->Z; j++) CHECK(ar->grads[w->noise_ls + j] == 0.0f);
+        ar->params[w->noise_ls] += 0.5f;
+        CHECK_OK(sl_world_batch_loss(w, 0, &d, rows, B, Hs, tf, &l1));
+        CHECK_CLOSE(l0, l1, 1e-9);
+    }
     free(g);
     sl_world_free(w);
     sl_world_data_clear(&d);

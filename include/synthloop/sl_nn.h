@@ -179,6 +179,22 @@ void sl_nn_gru_cell_backward(float *dx, float *dh, float *dw_ih, float *dw_hh, f
                              const float *x, const float *h, const float *w_ih,
                              const float *w_hh, int B, int In, int H, float *ws);
 
+/* BPTT with deferred weight gradients (e.g. autoregressive models, whose step inputs depend on
+ * earlier outputs): per step, sl_nn_gru_cell_backward_gates ADDs into dx[B,In] and dh[B,H]
+ * (each may be NULL) like sl_nn_gru_cell_backward, but instead of weight gradients it
+ * OVERWRITES the step's gate gradients g_ih[B,3H] and g_hh[B,3H] (keep one pair per step).
+ * After the last step, one sl_nn_gru_weight_grads over all N = T*B rows ADDs
+ * dw_ih += g_ih^T xs, dw_hh += g_hh^T hprev, db_ih, db_hh (each may be NULL), where xs[N,In]
+ * and hprev[N,H] (the h input of every step: h0, hs[0..T-2]) are stacked in the same row
+ * order as g_ih/g_hh. Two large sgemms instead of 2T small ones; same gradients up to float
+ * summation order (deterministic). dh must not alias dh_out. */
+void sl_nn_gru_cell_backward_gates(float *dx, float *dh, float *g_ih, float *g_hh,
+                                   const float *dh_out, const float *cache, const float *h,
+                                   const float *w_ih, const float *w_hh, int B, int In, int H);
+void sl_nn_gru_weight_grads(float *dw_ih, float *dw_hh, float *db_ih, float *db_hh,
+                            const float *g_ih, const float *g_hh, const float *xs,
+                            const float *hprev, int N, int In, int H);
+
 /* Unrolled over T steps with teacher-forced inputs (all xs known up front):
  * hs[T,B,H] (hidden state after each step), cache[T * 4BH] <- xs[T,B,In], h0[B,H]. */
 void sl_nn_gru_forward(float *hs, float *cache, const float *xs, const float *h0,

@@ -12,6 +12,11 @@
  * influences a gradient. The share of synthetic weight in the buffer is reported by
  * sl_replay_synth_share.
  *
+ * IQL (Kostrikov et al. 2022, implicit Q-learning) is the third learner and the default of
+ * `synthloop ab` / `train`: an expectile value V(s), critics trained towards r + gamma V(s'),
+ * and advantage-weighted regression of a deterministic tanh actor onto the DATA actions, so the
+ * actor never queries a critic at an action outside the data (docs/RL.md has the evidence).
+ *
  * Ownership: sl_replay and sl_agent own all their memory; *_free accepts NULL.
  * Determinism: same seed, data, config and thread count => same bits.
  */
@@ -84,7 +89,7 @@ sl_status sl_replay_sample(sl_replay *r, sl_batch *b, sl_rl_sampling mode, sl_rn
 
 /* --- agents ------------------------------------------------------------- */
 
-typedef enum sl_rl_algo { SL_RL_TD3BC = 0, SL_RL_SAC, SL_RL_ALGO_COUNT } sl_rl_algo;
+typedef enum sl_rl_algo { SL_RL_TD3BC = 0, SL_RL_SAC, SL_RL_IQL, SL_RL_ALGO_COUNT } sl_rl_algo;
 const char *sl_rl_algo_name(sl_rl_algo a);
 sl_status sl_rl_algo_parse(const char *name, sl_rl_algo *out);
 
@@ -108,6 +113,12 @@ typedef struct sl_rl_config {
     sl_rl_sampling sampling;
     float grad_clip;     /* 0 = off */
     uint64_t seed;
+    float reward_scale;  /* 1: rewards are multiplied by this in every critic target (> 0) */
+    /* IQL: V = expectile_tau of min(Q1_t, Q2_t) over the data's actions; actor loss
+     * mean(w * |pi(s) - a|^2 summed over action dims), w = min(exp(beta * (Q_t - V)), max_w) */
+    float iql_expectile;  /* 0.7 */
+    float iql_beta;       /* 3.0 (inverse temperature; 0 = plain behaviour cloning) */
+    float iql_max_weight; /* 100 */
 } sl_rl_config;
 
 /* Defaults above for the given dims and algorithm. */
@@ -126,6 +137,8 @@ const sl_rl_config *sl_agent_config(const sl_agent *a);
 typedef struct sl_rl_stats {
     double critic_loss, actor_loss, q_mean, bc_mse, alpha, entropy;
     int actor_updated;
+    double value_loss;  /* IQL: expectile loss of V */
+    double weight_mean; /* IQL: mean advantage weight of the batch (1 = behaviour cloning) */
 } sl_rl_stats;
 
 /* One gradient update on a sampled batch. SL_ERR_DIVERGED if a loss or parameter becomes
@@ -157,6 +170,8 @@ typedef enum sl_agent_net {
 sl_nn_arena *sl_agent_arena(sl_agent *a, sl_agent_net which);
 /* SAC's log temperature log(alpha) (log(init_alpha) for TD3+BC, unused there). */
 float sl_agent_log_alpha(const sl_agent *a);
+/* IQL's value network V(s) (tensors "value.l{0,1,2}.{weight,bias}"); NULL for other algorithms. */
+sl_nn_arena *sl_agent_value_arena(sl_agent *a);
 
 /* Deterministic action(s) for B observations (tanh of the mean for SAC). out[B, act_dim]. */
 sl_status sl_agent_act(sl_agent *a, const float *obs, int B, float *out);

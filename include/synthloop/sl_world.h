@@ -252,6 +252,7 @@ typedef struct sl_world_eval_row {
     double var_growth;       /* sl_stats_variance_growth over steps 0..h, eps 1e-6 */
     double var_growth_real;  /* same for the real continuations */
     double trust_mean, trust_min, trust_pass_rate, trust_floor; /* NAN when no scorer */
+    double trust_real_mean, trust_real_pass_rate; /* the same for the real windows (baseline) */
     double disagreement;     /* mean over starts, steps, dims of the std across members */
     double detect_auc;       /* out-of-fold ROC-AUC of a logistic-regression detector */
     size_t n_bad;            /* rollouts that went non-finite (counted as failures) */

@@ -12,12 +12,12 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cli/run_record.h"
 #include "cli/import_opts.h"
 #include "synthloop/sl_bricks.h"
 #include "synthloop/sl_import.h"
 #include "synthloop/sl_json.h"
 #include "synthloop/sl_npz.h"
-#include "synthloop/sl_registry.h"
 
 SL_COMMAND(bricks, "cluster episodes into data bricks with per-brick econ profiles")
 
@@ -118,28 +118,6 @@ static sl_status write_assign(const char *path, const sl_bricks *b, const sl_dat
     return s;
 }
 
-/* End the registry run (no-op without one): ok with `summary`, else failed with
- * {"error": message}. Prints the command's error first; returns the exit code. A run that
- * cannot be ended makes a successful command fail (the registry would not show it). */
-static int finish_run(sl_registry *reg, int64_t run, sl_status st, const cJSON *summary) {
-    char err[1024] = "";
-    if (st != SL_OK)
-        snprintf(err, sizeof err, "%s", *sl_last_error() ? sl_last_error() : sl_strerror(st));
-    int rc = st == SL_OK ? 0 : sl_cli_fail(st);
-    if (reg && run) {
-        cJSON *f = st == SL_OK ? NULL : cJSON_CreateObject();
-        if (f) cJSON_AddStringToObject(f, "error", err);
-        const cJSON *sj = st == SL_OK ? summary : f;
-        char *txt = sj ? cJSON_PrintUnformatted(sj) : NULL;
-        sl_status e = sl_run_end(reg, run, st == SL_OK ? SL_RUN_OK : SL_RUN_FAILED, txt);
-        free(txt);
-        cJSON_Delete(f);
-        if (e != SL_OK && rc == 0) rc = sl_cli_fail(e);
-    }
-    sl_registry_close(reg);
-    return rc;
-}
-
 /* The clustering options as JSON (the run's config and, with the data's sha256, the
  * manifest's "config"). sha may be NULL (not known yet). */
 static cJSON *bricks_config_json(const sl_bricks_config *cfg, const sl_import_options *iopt,
@@ -170,16 +148,20 @@ static cJSON *bricks_config_json(const sl_bricks_config *cfg, const sl_import_op
 static sl_status record_outputs(sl_registry *reg, int64_t run, const sl_bricks *b,
                                 const sl_dataset *ds, const char *output, const char *assign) {
     if (!reg) return SL_OK;
-    SL_TRY(sl_registry_add_artifact(reg, run, "bricks_manifest.json", output));
+    char apath[PATH_MAX];
+    SL_TRY(sl_registry_add_artifact(reg, run, "bricks_manifest.json", cli_abs_path(output, apath)));
     if (assign)
-        SL_TRY(sl_registry_add_dataset(reg, run, assign, "bricks", (int64_t)ds->n,
-                                       (int64_t)ds->n_episodes, NULL));
-    if (b->n_scores > 0) {
-        int64_t steps[16];
-        for (int i = 0; i < b->n_scores; i++) steps[i] = b->score_k[i];
-        SL_TRY(sl_registry_add_metrics(reg, run, "bricks/silhouette_by_k", steps,
-                                       b->score_silhouette, (size_t)b->n_scores));
-    }
+        SL_TRY(sl_registry_add_dataset(reg, run, cli_abs_path(assign, apath), "bricks",
+                                       (int64_t)ds->n, (int64_t)ds->n_episodes, NULL));
+    int64_t steps[16];
+    double sil[16];
+    size_t n = 0;
+    for (int i = 0; i < b->n_scores && i < 16; i++)
+        if (isfinite(b->score_silhouette[i])) {
+            steps[n] = b->score_k[i];
+            sil[n++] = b->score_silhouette[i];
+        }
+    if (n) SL_TRY(sl_registry_add_metrics(reg, run, "bricks/silhouette_by_k", steps, sil, n));
     if (isfinite(b->silhouette))
         SL_TRY(sl_registry_add_metric(reg, run, "bricks/silhouette", b->k, b->silhouette));
     SL_TRY(sl_registry_add_metric(reg, run, "bricks/inertia", b->k, b->inertia));
@@ -281,17 +263,11 @@ int cmd_bricks(int argc, char **argv) {
     sl_registry *reg = NULL;
     int64_t run = 0;
     cJSON *conf = bricks_config_json(&cfg, &iopt, data, NULL, latents);
-    char *conf_txt = NULL;
     if (conf) {
         cJSON_AddStringToObject(conf, "output", output);
         if (assign) cJSON_AddStringToObject(conf, "assign_output", assign);
-        conf_txt = cJSON_PrintUnformatted(conf);
-        cJSON_Delete(conf);
     }
-    sl_status s = conf_txt ? SL_OK : sl_set_error(SL_ERR_NOMEM, "bricks: out of memory");
-    if (s == SL_OK) s = sl_registry_open_default(db, &reg);
-    if (s == SL_OK) s = sl_run_begin(reg, "bricks", conf_txt, cfg.seed, &run);
-    free(conf_txt);
+    sl_status s = cli_run_begin(db, "bricks", conf, cfg.seed, &reg, &run);
     if (s == SL_OK) s = sl_import_file(&ds, data, &iopt, &rep);
     if (s == SL_OK) s = sl_sha256_file(data, sha);
     if (s == SL_OK && latents) s = load_latents(latents, ds->n, &lat, &zd);
@@ -323,7 +299,7 @@ int cmd_bricks(int argc, char **argv) {
         for (int k = 0; cnt && k < b->k; k++)
             cJSON_AddItemToArray(cnt, cJSON_CreateNumber((double)b->count[k]));
     }
-    int rc = finish_run(reg, run, s, sum);
+    int rc = cli_run_finish(reg, run, s, sum);
     cJSON_Delete(sum);
     if (rc == 0 && json) {
         cJSON *j = cJSON_CreateObject();

@@ -13,10 +13,10 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cli/run_record.h"
 #include "synthloop/sl_dataset.h"
 #include "synthloop/sl_env.h"
 #include "synthloop/sl_json.h"
-#include "synthloop/sl_registry.h"
 #include "synthloop/sl_stats.h"
 
 SL_COMMAND(collect, "run a behaviour policy in the workcell (or an MJCF model) and write a dataset")
@@ -82,36 +82,15 @@ static void add_mean_std(cJSON *o, const char *key, double mean, double sd) {
     cJSON_AddNumberToObject(m, "std", sd);
 }
 
-/* End the registry run (no-op without one): ok with `summary`, else failed with
- * {"error": message}. Prints the command's error first; returns the exit code. A run that
- * cannot be ended makes a successful command fail (the registry would not show it). */
-static int finish_run(sl_registry *reg, int64_t run, sl_status st, const cJSON *summary) {
-    char err[1024] = "";
-    if (st != SL_OK)
-        snprintf(err, sizeof err, "%s", *sl_last_error() ? sl_last_error() : sl_strerror(st));
-    int rc = st == SL_OK ? 0 : sl_cli_fail(st);
-    if (reg && run) {
-        cJSON *f = st == SL_OK ? NULL : cJSON_CreateObject();
-        if (f) cJSON_AddStringToObject(f, "error", err);
-        const cJSON *sj = st == SL_OK ? summary : f;
-        char *txt = sj ? cJSON_PrintUnformatted(sj) : NULL;
-        sl_status e = sl_run_end(reg, run, st == SL_OK ? SL_RUN_OK : SL_RUN_FAILED, txt);
-        free(txt);
-        cJSON_Delete(f);
-        if (e != SL_OK && rc == 0) rc = sl_cli_fail(e);
-    }
-    sl_registry_close(reg);
-    return rc;
-}
-
 /* Rows of a finished collection: the dataset, its sidecar, per-episode return and MPL curves
  * and 95% t-intervals of the econ metrics over episodes. */
 static sl_status record_outputs(sl_registry *reg, int64_t run, const sl_dataset *ds,
                                 const char *output, const char *side) {
     if (!reg) return SL_OK;
-    SL_TRY(sl_registry_add_dataset(reg, run, output, "real", (int64_t)ds->n,
+    char apath[PATH_MAX];
+    SL_TRY(sl_registry_add_dataset(reg, run, cli_abs_path(output, apath), "real", (int64_t)ds->n,
                                    (int64_t)ds->n_episodes, NULL));
-    SL_TRY(sl_registry_add_artifact(reg, run, "dataset.json", side));
+    SL_TRY(sl_registry_add_artifact(reg, run, "dataset.json", cli_abs_path(side, apath)));
     static const char *curves[] = {"return", "mpl"};
     for (int i = 0; i < 2; i++) {
         const double *x = sl_dataset_ep_col(ds, curves[i]);
@@ -201,7 +180,7 @@ int cmd_collect(int argc, char **argv) {
 
     /* the run's config: the options as given (the sidecar holds the resolved values) */
     cJSON *conf = cJSON_CreateObject();
-    if (!conf) return sl_cli_fail(sl_set_error(SL_ERR_NOMEM, "out of memory"));
+    if (!conf) return sl_cli_fail(sl_set_error(SL_ERR_NOMEM, "collect: out of memory"));
     cJSON_AddStringToObject(conf, "output", output);
     cJSON_AddStringToObject(conf, "env", env_name);
     if (!is_workcell) {
@@ -217,15 +196,10 @@ int cmd_collect(int argc, char **argv) {
     else cJSON_AddStringToObject(conf, "frame_skip", "default");
     cJSON_AddNumberToObject(conf, "value_per_unit", econ.value_per_unit);
     cJSON_AddNumberToObject(conf, "human_wage", econ.human_wage);
-    char *conf_txt = cJSON_PrintUnformatted(conf);
-    cJSON_Delete(conf);
     sl_registry *reg = NULL;
     int64_t run = 0;
-    sl_status st = conf_txt ? SL_OK : sl_set_error(SL_ERR_NOMEM, "out of memory");
-    if (st == SL_OK) st = sl_registry_open_default(db, &reg);
-    if (st == SL_OK) st = sl_run_begin(reg, "collect", conf_txt, seed, &run);
-    free(conf_txt);
-    if (st != SL_OK) return finish_run(reg, run, st, NULL);
+    sl_status st = cli_run_begin(db, "collect", conf, seed, &reg, &run);
+    if (st != SL_OK) return cli_run_finish(reg, run, st, NULL);
 
     sl_env *env = NULL;
     if (is_workcell) {
@@ -245,7 +219,7 @@ int cmd_collect(int argc, char **argv) {
         task.econ = econ;
         st = sl_env_mjcf_new(&env, env_name, &task);
     }
-    if (st != SL_OK) return finish_run(reg, run, st, NULL);
+    if (st != SL_OK) return cli_run_finish(reg, run, st, NULL);
 
     double t0 = sl_now();
     sl_dataset *ds = NULL;
@@ -315,13 +289,14 @@ int cmd_collect(int argc, char **argv) {
             cJSON_AddStringToObject(summary, "sidecar", side);
         }
     }
-    if (st == SL_OK && json) {
+    int rc = cli_run_finish(reg, run, st, summary);
+    if (rc == 0 && json) {
         char *txt = cJSON_Print(j);
         if (txt) {
             printf("%s\n", txt);
             free(txt);
         }
-    } else if (st == SL_OK && !quiet) {
+    } else if (rc == 0 && !quiet) {
         printf("collected %zu episodes (%zu steps) with policy %s in %.2f s -> %s (+ %s)\n",
                sum.episodes, sum.steps, sl_policy_name(kind), wall, output, side);
         printf("  MPL %.1f +- %.1f units/h   error rate %.3f +- %.3f   energy %.4f +- %.4f Wh\n",
@@ -331,7 +306,6 @@ int cmd_collect(int argc, char **argv) {
                sum.mean_ep, sum.std_ep, sum.mean_wage_parity, sum.std_wage_parity, sum.mean_return,
                sum.std_return);
     }
-    int rc = finish_run(reg, run, st, summary);
     cJSON_Delete(summary);
     cJSON_Delete(j);
     free(side);

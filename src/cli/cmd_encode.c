@@ -11,11 +11,11 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cli/run_record.h"
 #include "synthloop/sl_dataset.h"
 #include "synthloop/sl_json.h"
 #include "synthloop/sl_latent.h"
 #include "synthloop/sl_nn.h"
-#include "synthloop/sl_registry.h"
 
 SL_COMMAND(encode, "train a contrastive encoder (InfoNCE) and write latents of a dataset")
 
@@ -79,31 +79,9 @@ static void config_to_json(cJSON *j, const sl_latent_config *c, int obs_dim) {
     cJSON_AddNumberToObject(o, "threads", sl_nn_get_threads());
 }
 
-/* End the registry run (no-op without one): ok with `summary`, else failed with
- * {"error": message}. Prints the command's error first; returns the exit code. A run that
- * cannot be ended makes a successful command fail (the registry would not show it). */
-static int finish_run(sl_registry *reg, int64_t run, sl_status st, const cJSON *summary) {
-    char err[1024] = "";
-    if (st != SL_OK)
-        snprintf(err, sizeof err, "%s", *sl_last_error() ? sl_last_error() : sl_strerror(st));
-    int rc = st == SL_OK ? 0 : sl_cli_fail(st);
-    if (reg && run) {
-        cJSON *f = st == SL_OK ? NULL : cJSON_CreateObject();
-        if (f) cJSON_AddStringToObject(f, "error", err);
-        const cJSON *sj = st == SL_OK ? summary : f;
-        char *txt = sj ? cJSON_PrintUnformatted(sj) : NULL;
-        sl_status e = sl_run_end(reg, run, st == SL_OK ? SL_RUN_OK : SL_RUN_FAILED, txt);
-        free(txt);
-        cJSON_Delete(f);
-        if (e != SL_OK && rc == 0) rc = sl_cli_fail(e);
-    }
-    sl_registry_close(reg);
-    return rc;
-}
-
 /* The run's config: the options as given (with --apply the checkpoint's config wins; the
- * sidecar and the run summary hold the resolved one). Caller frees. */
-static char *run_config(const char *data, const char *output, const char *ckpt, int apply,
+ * sidecar and the run summary hold the resolved one). NULL when out of memory. */
+static cJSON *run_config(const char *data, const char *output, const char *ckpt, int apply,
                         const sl_latent_config *c) {
     cJSON *o = cJSON_CreateObject();
     if (!o) return NULL;
@@ -124,9 +102,7 @@ static char *run_config(const char *data, const char *output, const char *ckpt, 
         cJSON_AddNumberToObject(o, "val_frac", c->val_frac);
     }
     cJSON_AddNumberToObject(o, "threads", sl_nn_get_threads());
-    char *t = cJSON_PrintUnformatted(o);
-    cJSON_Delete(o);
-    return t;
+    return o;
 }
 
 /* Rows of a finished encode: the latents, the sidecar, the trained encoder (with its training
@@ -137,13 +113,15 @@ static sl_status record_outputs(sl_registry *reg, int64_t run, const sl_dataset 
                                 int trained, const sl_latent_train_report *rep,
                                 const cJSON *training) {
     if (!reg) return SL_OK;
-    SL_TRY(sl_registry_add_dataset(reg, run, output, "latents", (int64_t)ds->n,
-                                   (int64_t)ds->n_episodes, NULL));
-    SL_TRY(sl_registry_add_artifact(reg, run, "latents.json", side));
+    char apath[PATH_MAX];
+    SL_TRY(sl_registry_add_dataset(reg, run, cli_abs_path(output, apath), "latents",
+                                   (int64_t)ds->n, (int64_t)ds->n_episodes, NULL));
+    SL_TRY(sl_registry_add_artifact(reg, run, "latents.json", cli_abs_path(side, apath)));
     if (!trained) return SL_OK;
     if (ckpt) {
         char *m = training ? cJSON_PrintUnformatted(training) : NULL;
-        sl_status s = sl_registry_add_model(reg, run, "encoder", ckpt, 0, m, NULL);
+        sl_status s =
+            sl_registry_add_model(reg, run, "encoder", cli_abs_path(ckpt, apath), 0, m, NULL);
         free(m);
         SL_TRY(s);
     }
@@ -262,11 +240,8 @@ int cmd_encode(int argc, char **argv) {
     char sha[65] = "";
     sl_registry *reg = NULL;
     int64_t run = 0;
-    char *conf_txt = run_config(data, output, ckpt, apply, &cfg);
-    sl_status st = conf_txt ? SL_OK : sl_set_error(SL_ERR_NOMEM, "encode: out of memory");
-    if (st == SL_OK) st = sl_registry_open_default(db, &reg);
-    if (st == SL_OK) st = sl_run_begin(reg, "encode", conf_txt, cfg.seed, &run);
-    free(conf_txt);
+    sl_status st = cli_run_begin(db, "encode", run_config(data, output, ckpt, apply, &cfg),
+                                 cfg.seed, &reg, &run);
     if (st == SL_OK) st = sl_dataset_load_npz(&ds, data);
     if (st == SL_OK) st = sl_sha256_file(data, sha);
     if (st == SL_OK) {
@@ -338,7 +313,8 @@ int cmd_encode(int argc, char **argv) {
     if (st == SL_OK)
         st = record_outputs(reg, run, ds, output, side, ckpt, !apply, &rep,
                             cJSON_GetObjectItemCaseSensitive(res, "training"));
-    if (st == SL_OK) {
+    int exit_rc = cli_run_finish(reg, run, st, res);
+    if (exit_rc == 0) {
         if (json) {
             char *s = cJSON_Print(res);
             if (s) printf("%s\n", s);
@@ -357,7 +333,6 @@ int cmd_encode(int argc, char **argv) {
                    (!apply && ckpt) ? ckpt : "");
         }
     }
-    int exit_rc = finish_run(reg, run, st, res);
     free(side);
     cJSON_Delete(res);
     free(z);

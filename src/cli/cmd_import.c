@@ -10,10 +10,10 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cli/run_record.h"
 #include "cli/import_opts.h"
 #include "synthloop/sl_import.h"
 #include "synthloop/sl_json.h"
-#include "synthloop/sl_registry.h"
 
 SL_COMMAND(import, "convert a D4RL/Minari HDF5 or CSV dataset into synthloop's NPZ")
 
@@ -28,28 +28,6 @@ static void usage(FILE *f) {
             "      --json            print the result as JSON on stdout\n"
             "  -q, --quiet           no summary line\n");
     import_opt_help(f);
-}
-
-/* End the registry run (no-op without one): ok with `summary`, else failed with
- * {"error": message}. Prints the command's error first; returns the exit code. A run that
- * cannot be ended makes a successful command fail (the registry would not show it). */
-static int finish_run(sl_registry *reg, int64_t run, sl_status st, const cJSON *summary) {
-    char err[1024] = "";
-    if (st != SL_OK)
-        snprintf(err, sizeof err, "%s", *sl_last_error() ? sl_last_error() : sl_strerror(st));
-    int rc = st == SL_OK ? 0 : sl_cli_fail(st);
-    if (reg && run) {
-        cJSON *f = st == SL_OK ? NULL : cJSON_CreateObject();
-        if (f) cJSON_AddStringToObject(f, "error", err);
-        const cJSON *sj = st == SL_OK ? summary : f;
-        char *txt = sj ? cJSON_PrintUnformatted(sj) : NULL;
-        sl_status e = sl_run_end(reg, run, st == SL_OK ? SL_RUN_OK : SL_RUN_FAILED, txt);
-        free(txt);
-        cJSON_Delete(f);
-        if (e != SL_OK && rc == 0) rc = sl_cli_fail(e);
-    }
-    sl_registry_close(reg);
-    return rc;
 }
 
 int cmd_import(int argc, char **argv) {
@@ -94,29 +72,24 @@ int cmd_import(int argc, char **argv) {
 
     /* the run's config: input, output and the import options */
     cJSON *conf = import_opt_json(&opt);
-    char *conf_txt = NULL;
     if (conf) {
         cJSON_AddStringToObject(conf, "input", input);
         cJSON_AddStringToObject(conf, "output", output);
-        conf_txt = cJSON_PrintUnformatted(conf);
-        cJSON_Delete(conf);
     }
     sl_registry *reg = NULL;
     int64_t run = 0;
     sl_dataset *ds = NULL;
     sl_import_report rep;
-    char in_sha[65] = "", out_sha[65] = "";
-    sl_status s = conf_txt ? SL_OK : sl_set_error(SL_ERR_NOMEM, "import: out of memory");
-    if (s == SL_OK) s = sl_registry_open_default(db, &reg);
-    if (s == SL_OK) s = sl_run_begin(reg, "import", conf_txt, 0, &run);
-    free(conf_txt);
+    char in_sha[65] = "", out_sha[65] = "", apath[PATH_MAX];
+    /* importing draws no random numbers: the run's seed is 0 */
+    sl_status s = cli_run_begin(db, "import", conf, 0, &reg, &run);
     if (s == SL_OK) s = sl_import_file(&ds, input, &opt, &rep);
     if (s == SL_OK) s = sl_sha256_file(input, in_sha);
     if (s == SL_OK) s = sl_dataset_save_npz(ds, output);
     if (s == SL_OK) s = sl_sha256_file(output, out_sha);
     if (s == SL_OK)
-        s = sl_registry_add_dataset(reg, run, output, "imported", (int64_t)ds->n,
-                                    (int64_t)ds->n_episodes, NULL);
+        s = sl_registry_add_dataset(reg, run, cli_abs_path(output, apath), "imported",
+                                    (int64_t)ds->n, (int64_t)ds->n_episodes, NULL);
     cJSON *summary = NULL;
     if (s == SL_OK) {
         summary = cJSON_CreateObject();
@@ -128,7 +101,7 @@ int cmd_import(int argc, char **argv) {
         cJSON_AddNumberToObject(summary, "obs_dim", ds->obs_dim);
         cJSON_AddNumberToObject(summary, "act_dim", ds->act_dim);
     }
-    int rc = finish_run(reg, run, s, summary);
+    int rc = cli_run_finish(reg, run, s, summary);
     cJSON_Delete(summary);
     if (rc) {
         sl_dataset_free(ds);

@@ -5,6 +5,9 @@
  * and finite = 0 in NPZ output, null in JSON), never scored as a number.
  * Windows files (NEG.npz / W.npz): "windows" f4 [N, T, D], or the ragged form
  * "windows_flat" f4 [M, D] + "window_lengths" i4/i8 [N] (windows back to back).
+ * Each subcommand is one registry run ("trust train" / "trust score", --db), begun before any
+ * input is read and ended ok only after its outputs and their rows were recorded; every error
+ * path ends it failed with {"error": message}.
  */
 #include <getopt.h>
 #include <math.h>
@@ -12,6 +15,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cli/run_record.h"
 #include "synthloop/sl_dataset.h"
 #include "synthloop/sl_json.h"
 #include "synthloop/sl_latent.h"
@@ -58,7 +62,9 @@ static void usage(void) {
            "                       each episode of Z.npz\n"
            "  --output PATH        NPZ: trust f8 [N] (-1 when non-finite), finite b1 [N]\n"
            "                       (+ episode, start i4 [N] with --latents)\n"
-           "common: --threads N, --json, --quiet, --help\n");
+           "common: --threads N, --json, --quiet, --help\n"
+           "  --db PATH|none       run registry (default $SYNTHLOOP_DB or synthloop.db;\n"
+           "                       'none' records nothing)\n");
 }
 
 /* --- windows files ------------------------------------------------------------------- */
@@ -199,6 +205,61 @@ static int parse_list(const char *cmd, const char *opt, const char *s, int *out,
     return 0;
 }
 
+/* --- registry ------------------------------------------------------------------------ */
+
+/* The training options (z_dim only when D > 0, i.e. known). */
+static void add_train_config(cJSON *cj, const sl_trust_config *cfg, int D) {
+    cJSON_AddStringToObject(cj, "arch", sl_trust_arch_name(cfg->arch));
+    if (D > 0) cJSON_AddNumberToObject(cj, "z_dim", D);
+    cJSON_AddNumberToObject(cj, "hidden", cfg->hidden);
+    cJSON_AddNumberToObject(cj, "n_hidden", cfg->n_hidden);
+    cJSON *l = cJSON_AddArrayToObject(cj, "lengths");
+    for (int i = 0; l && i < cfg->n_lengths; i++)
+        cJSON_AddItemToArray(l, cJSON_CreateNumber(cfg->lengths[i]));
+    cJSON_AddNumberToObject(cj, "steps", cfg->steps);
+    cJSON_AddNumberToObject(cj, "batch", cfg->batch);
+    cJSON_AddNumberToObject(cj, "lr", (double)cfg->lr);
+    cJSON_AddBoolToObject(cj, "use_noise", cfg->use_noise);
+    cJSON_AddBoolToObject(cj, "use_inflate", cfg->use_inflate);
+    cJSON_AddBoolToObject(cj, "use_drift", cfg->use_drift);
+    cJSON_AddNumberToObject(cj, "noise_scale", cfg->noise_scale);
+    cJSON_AddNumberToObject(cj, "inflate_lo", cfg->inflate_lo);
+    cJSON_AddNumberToObject(cj, "inflate_hi", cfg->inflate_hi);
+    cJSON_AddNumberToObject(cj, "drift_scale", cfg->drift_scale);
+    cJSON_AddNumberToObject(cj, "eval_windows", cfg->eval_windows);
+    cJSON_AddNumberToObject(cj, "threads", sl_nn_get_threads());
+}
+
+/* Rows of a finished `trust train`: the model (metrics = the report), the report file, the
+ * report as a result, the training BCE of the first and last 10% of updates (the library
+ * reports only those; steps = the end of each window) and the held-out AUC, Brier and ECE
+ * (before and after calibration) at the last step. */
+static sl_status record_train(sl_registry *reg, int64_t run, const char *out, const char *rp,
+                              const sl_trust_config *cfg, const sl_trust_report *rep,
+                              const cJSON *report) {
+    if (!reg) return SL_OK;
+    char *rj = cJSON_PrintUnformatted(report);
+    if (!rj) return sl_set_error(SL_ERR_NOMEM, "trust train: out of memory");
+    char apath[PATH_MAX];
+    sl_status st =
+        sl_registry_add_model(reg, run, "trust", cli_abs_path(out, apath), 0, rj, NULL);
+    if (st == SL_OK) st = sl_registry_add_result(reg, run, "trust_report", rj);
+    free(rj);
+    SL_TRY(st);
+    SL_TRY(sl_registry_add_artifact(reg, run, "trust_report.json", cli_abs_path(rp, apath)));
+    int64_t last = cfg->steps, first = (cfg->steps + 9) / 10;
+    int64_t steps[2] = {first, last};
+    double loss[2] = {rep->train_loss_first, rep->train_loss_last};
+    size_t n = first < last ? 2 : 1;
+    SL_TRY(sl_registry_add_metrics(reg, run, "trust/train_loss", steps + 2 - n, loss + 2 - n, n));
+    const char *names[] = {"trust/roc_auc", "trust/brier", "trust/brier_raw", "trust/ece",
+                           "trust/ece_raw"};
+    double vals[] = {rep->auc, rep->brier, rep->brier_raw, rep->ece, rep->ece_raw};
+    for (int i = 0; i < 5; i++)
+        if (isfinite(vals[i])) SL_TRY(sl_registry_add_metric(reg, run, names[i], last, vals[i]));
+    return SL_OK;
+}
+
 /* --- train --------------------------------------------------------------------------- */
 
 static int trust_train(int argc, char **argv) {
@@ -215,8 +276,10 @@ static int trust_train(int argc, char **argv) {
         {"inflate", required_argument, 0, '5'},    {"drift-scale", required_argument, 0, '6'},
         {"eval-windows", required_argument, 0, 'E'}, {"report", required_argument, 0, 'r'},
         {"threads", required_argument, 0, 'T'},    {"json", no_argument, 0, 'j'},
-        {"quiet", no_argument, 0, 'q'},            {0, 0, 0, 0}};
+        {"quiet", no_argument, 0, 'q'},            {"db", required_argument, 0, 'D'},
+        {0, 0, 0, 0}};
     const char *zpath = NULL, *dpath = NULL, *npath = NULL, *out = NULL, *rpath = NULL;
+    const char *db = NULL;
     int json = 0, rc;
     long v;
     double x;
@@ -236,6 +299,7 @@ static int trust_train(int argc, char **argv) {
         case 'n': npath = optarg; break;
         case 'o': out = optarg; break;
         case 'r': rpath = optarg; break;
+        case 'D': db = optarg; break;
         case 'G': temporal = 1; break;
         case 'j': json = 1; break;
         case 'q': sl_cli_quiet = 1; sl_progress_set_quiet(1); break;
@@ -312,7 +376,19 @@ static int trust_train(int argc, char **argv) {
     cJSON *res = NULL;
     char *rp = NULL;
     char dsha[65] = "", zsha[65] = "", nsha[65] = "";
-    sl_status st = read_latents(zpath, dpath, &z, &ids, &n, &D, dsha);
+    sl_registry *reg = NULL;
+    int64_t run = 0;
+    cJSON *conf = cJSON_CreateObject();
+    if (conf) {
+        cJSON_AddStringToObject(conf, "latents", zpath);
+        if (dpath) cJSON_AddStringToObject(conf, "data", dpath);
+        if (npath) cJSON_AddStringToObject(conf, "negatives", npath);
+        cJSON_AddStringToObject(conf, "output", out);
+        if (rpath) cJSON_AddStringToObject(conf, "report", rpath);
+        add_train_config(conf, &cfg, 0);
+    }
+    sl_status st = cli_run_begin(db, "trust train", conf, cfg.seed, &reg, &run);
+    if (st == SL_OK) st = read_latents(zpath, dpath, &z, &ids, &n, &D, dsha);
     if (st == SL_OK) st = sl_sha256_file(zpath, zsha);
     if (st == SL_OK && npath) {
         st = read_windows(npath, &neg, 1);
@@ -328,24 +404,7 @@ static int trust_train(int argc, char **argv) {
         cJSON_AddStringToObject(res, "command", "trust train");
         sl_json_add_provenance(res, cfg.seed);
         cJSON *cj = cJSON_AddObjectToObject(res, "config");
-        cJSON_AddStringToObject(cj, "arch", sl_trust_arch_name(cfg.arch));
-        cJSON_AddNumberToObject(cj, "z_dim", D);
-        cJSON_AddNumberToObject(cj, "hidden", cfg.hidden);
-        cJSON_AddNumberToObject(cj, "n_hidden", cfg.n_hidden);
-        cJSON *l = cJSON_AddArrayToObject(cj, "lengths");
-        for (int i = 0; i < cfg.n_lengths; i++) cJSON_AddItemToArray(l, cJSON_CreateNumber(cfg.lengths[i]));
-        cJSON_AddNumberToObject(cj, "steps", cfg.steps);
-        cJSON_AddNumberToObject(cj, "batch", cfg.batch);
-        cJSON_AddNumberToObject(cj, "lr", (double)cfg.lr);
-        cJSON_AddBoolToObject(cj, "use_noise", cfg.use_noise);
-        cJSON_AddBoolToObject(cj, "use_inflate", cfg.use_inflate);
-        cJSON_AddBoolToObject(cj, "use_drift", cfg.use_drift);
-        cJSON_AddNumberToObject(cj, "noise_scale", cfg.noise_scale);
-        cJSON_AddNumberToObject(cj, "inflate_lo", cfg.inflate_lo);
-        cJSON_AddNumberToObject(cj, "inflate_hi", cfg.inflate_hi);
-        cJSON_AddNumberToObject(cj, "drift_scale", cfg.drift_scale);
-        cJSON_AddNumberToObject(cj, "eval_windows", cfg.eval_windows);
-        cJSON_AddNumberToObject(cj, "threads", sl_nn_get_threads());
+        if (cj) add_train_config(cj, &cfg, D);
         cJSON *in = cJSON_AddObjectToObject(res, "inputs");
         cJSON_AddStringToObject(in, "latents", zpath);
         cJSON_AddStringToObject(in, "latents_sha256", zsha);
@@ -373,7 +432,11 @@ static int trust_train(int argc, char **argv) {
         if (!rp) st = sl_set_error(SL_ERR_NOMEM, "out of memory");
         else st = sl_json_write_file(rp, res);
     }
-    if (st == SL_OK) {
+    if (st == SL_OK)
+        st = record_train(reg, run, out, rp, &cfg, &rep,
+                          cJSON_GetObjectItemCaseSensitive(res, "report"));
+    int exit_rc = cli_run_finish(reg, run, st, res);
+    if (exit_rc == 0) {
         if (json) {
             char *s = cJSON_Print(res);
             if (s) printf("%s\n", s);
@@ -398,7 +461,7 @@ static int trust_train(int argc, char **argv) {
     wins_free(&neg);
     free(z);
     free(ids);
-    return st == SL_OK ? 0 : sl_cli_fail(st);
+    return exit_rc;
 }
 
 /* --- score --------------------------------------------------------------------------- */
@@ -416,8 +479,9 @@ static int trust_score(int argc, char **argv) {
         {"window", required_argument, 0, 'W'},  {"stride", required_argument, 0, 'S'},
         {"output", required_argument, 0, 'o'},  {"threads", required_argument, 0, 'T'},
         {"json", no_argument, 0, 'j'},          {"quiet", no_argument, 0, 'q'},
-        {0, 0, 0, 0}};
+        {"db", required_argument, 0, 'D'},      {0, 0, 0, 0}};
     const char *mpath = NULL, *wpath = NULL, *zpath = NULL, *dpath = NULL, *out = NULL;
+    const char *db = NULL;
     long T = 0, S = 0, v;
     int json = 0, rc, c;
     optind = 1;
@@ -429,6 +493,7 @@ static int trust_score(int argc, char **argv) {
         case 'z': zpath = optarg; break;
         case 'd': dpath = optarg; break;
         case 'o': out = optarg; break;
+        case 'D': db = optarg; break;
         case 'j': json = 1; break;
         case 'q': sl_cli_quiet = 1; sl_progress_set_quiet(1); break;
         case 'W': if ((rc = sl_cli_parse_int(cmd, "--window", optarg, 2, 100000, &T))) return rc; break;
@@ -457,7 +522,24 @@ static int trust_score(int argc, char **argv) {
     uint8_t *fin = NULL;
     cJSON *res = NULL;
     char sha[65] = "";
-    sl_status st = sl_trust_load(&m, mpath);
+    sl_registry *reg = NULL;
+    int64_t run = 0;
+    cJSON *conf = cJSON_CreateObject();
+    if (conf) {
+        cJSON_AddStringToObject(conf, "model", mpath);
+        if (wpath) cJSON_AddStringToObject(conf, "windows", wpath);
+        if (zpath) {
+            cJSON_AddStringToObject(conf, "latents", zpath);
+            if (dpath) cJSON_AddStringToObject(conf, "data", dpath);
+            cJSON_AddNumberToObject(conf, "window", (double)T);
+            cJSON_AddNumberToObject(conf, "stride", (double)S);
+        }
+        if (out) cJSON_AddStringToObject(conf, "output", out);
+        cJSON_AddNumberToObject(conf, "threads", sl_nn_get_threads());
+    }
+    /* scoring draws no random numbers: the run's seed is 0 */
+    sl_status st = cli_run_begin(db, "trust score", conf, 0, &reg, &run);
+    if (st == SL_OK) st = sl_trust_load(&m, mpath);
     if (st == SL_OK && wpath) st = read_windows(wpath, &w, 0);
     if (st == SL_OK && wpath) st = sl_sha256_file(wpath, sha);
     if (st == SL_OK && zpath) {
@@ -584,7 +666,20 @@ static int trust_score(int argc, char **argv) {
             else sl_npz_writer_abort(wr);
         }
     }
-    if (st == SL_OK) {
+    /* rows: the scores file, the finite scores (sorted) as a sample set for the trust histogram */
+    char apath[PATH_MAX];
+    if (st == SL_OK && out)
+        st = sl_registry_add_artifact(reg, run, "trust_scores.npz", cli_abs_path(out, apath));
+    if (st == SL_OK && n_fin && n_fin <= 10000000)
+        st = sl_registry_add_samples(reg, run, "trust", "scored", sorted, n_fin);
+    cJSON *sum = NULL;
+    if (st == SL_OK && reg) {
+        sum = cJSON_Duplicate(res, 1);
+        if (sum) cJSON_DeleteItemFromObjectCaseSensitive(sum, "trust"); /* in the samples */
+    }
+    int exit_rc = cli_run_finish(reg, run, st, sum);
+    cJSON_Delete(sum);
+    if (exit_rc == 0) {
         if (json) {
             char *s = cJSON_Print(res);
             if (s) printf("%s\n", s);
@@ -614,7 +709,7 @@ static int trust_score(int argc, char **argv) {
     free(start);
     wins_free(&w);
     sl_trust_free(m);
-    return st == SL_OK ? 0 : sl_cli_fail(st);
+    return exit_rc;
 }
 
 int cmd_trust(int argc, char **argv) {

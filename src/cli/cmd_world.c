@@ -54,7 +54,8 @@ static void usage(void) {
            "  --grad-clip X        per-member gradient norm clip (default 1; 0 = off)\n"
            "  --holdout X          share of episodes held out (default 0.2)\n"
            "  --w-var X            variance-growth regulariser weight (default 1)\n"
-           "  --w-dist X           distribution-matching weight (default 1)\n"
+           "  --w-dist X           per-step batch mean/std matching weight (default 1)\n"
+           "  --w-window X         per-window temporal std matching weight (default 1)\n"
            "  --w-reward X         reward head weight (default 0.5)\n"
            "  --w-econ X           econ heads weight (default 0.5)\n"
            "  --clip none|tanh|hard  residual clipping (default tanh)\n"
@@ -90,7 +91,8 @@ enum {
     O_DATA = 1000, O_LAT, O_OUT, O_MODE, O_MEMBERS, O_HIDDEN, O_HORIZON, O_BURN, O_BATCH,
     O_ITERS, O_EVERY, O_PAT, O_LR, O_GCLIP, O_HOLD, O_WVAR, O_WDIST, O_WREW, O_WECON, O_CLIP,
     O_CLIPV, O_SS0, O_SS1, O_SSF, O_NOBOOT, O_ECON, O_SEED, O_THREADS, O_JSON, O_QUIET, O_WM,
-    O_TM, O_HS, O_FLOORS, O_STRIDE, O_EPS, O_NOISE, O_FOLDS, O_N, O_HELP, O_NSCALE, O_NOLEARN
+    O_TM, O_HS, O_FLOORS, O_STRIDE, O_EPS, O_NOISE, O_FOLDS, O_N, O_HELP, O_NSCALE, O_NOLEARN,
+    O_WWIN
 };
 
 static const struct option opts[] = {
@@ -108,6 +110,7 @@ static const struct option opts[] = {
     {"floors", 1, 0, O_FLOORS},    {"stride", 1, 0, O_STRIDE},    {"episodes", 1, 0, O_EPS},
     {"noise", 1, 0, O_NOISE},      {"folds", 1, 0, O_FOLDS},      {"n", 1, 0, O_N},
     {"help", 0, 0, O_HELP},        {"noise-scale", 1, 0, O_NSCALE}, {"no-learn-noise", 0, 0, O_NOLEARN},
+    {"w-window", 1, 0, O_WWIN},
     {0, 0, 0, 0}};
 
 typedef struct args {
@@ -210,6 +213,7 @@ static int parse_args(int argc, char **argv, args *a) {
             DBLOPT(O_HOLD, "--holdout", 0, 0.9, a->wc.holdout_frac, double)
             DBLOPT(O_WVAR, "--w-var", 0, 1e6, a->wc.w_var, float)
             DBLOPT(O_WDIST, "--w-dist", 0, 1e6, a->wc.w_dist, float)
+            DBLOPT(O_WWIN, "--w-window", 0, 1e6, a->wc.w_window, float)
             DBLOPT(O_WREW, "--w-reward", 0, 1e6, a->wc.w_reward, float)
             DBLOPT(O_WECON, "--w-econ", 0, 1e6, a->wc.w_econ, float)
             DBLOPT(O_CLIPV, "--clip-value", 1e-6, 1e6, a->wc.clip_value, float)
@@ -433,13 +437,15 @@ static int do_eval(args *a) {
         if (s) printf("%s\n", s);
         free(s);
     } else if (!a->quiet) {
-        printf("%4s %7s %9s %9s %9s %9s %9s %9s %9s %9s %9s\n", "h", "starts", "mse", "std_ratio",
-               "vg_syn", "vg_real", "trust", "trust_min", "pass", "disagree", "detect");
+        printf("%4s %7s %8s %9s %8s %8s %8s %9s %6s %10s %9s %8s %7s\n", "h", "starts", "mse",
+               "std_ratio", "vg_syn", "vg_real", "trust", "trust_min", "pass", "real_trust",
+               "real_pass", "disagree", "detect");
         for (int i = 0; i < a->ec.n_h; i++) {
             const sl_world_eval_row *r = &rows[i];
-            printf("%4d %7zu %9.4g %9.4f %9.4f %9.4f %9.4f %9.4f %9.3f %9.4g %9.3f\n", r->h,
-                   r->n_starts, r->mse, r->std_ratio, r->var_growth, r->var_growth_real,
-                   r->trust_mean, r->trust_min, r->trust_pass_rate, r->disagreement, r->detect_auc);
+            printf("%4d %7zu %8.4g %9.4f %8.4f %8.4f %8.4f %9.4f %6.3f %10.4f %9.3f %8.4g %7.3f\n",
+                   r->h, r->n_starts, r->mse, r->std_ratio, r->var_growth, r->var_growth_real,
+                   r->trust_mean, r->trust_min, r->trust_pass_rate, r->trust_real_mean,
+                   r->trust_real_pass_rate, r->disagreement, r->detect_auc);
         }
     }
     cJSON_Delete(res);

@@ -90,6 +90,25 @@ void sl_nn_gru_cell_backward(float *dx, float *dh, float *dw_ih, float *dw_hh, f
     sl_nn_linear_backward(dh, dw_hh, db_hh, gh, h, w_hh, B, H, 3 * H);
 }
 
+void sl_nn_gru_cell_backward_gates(float *dx, float *dh, float *g_ih, float *g_hh,
+                                   const float *dh_out, const float *cache, const float *h,
+                                   const float *w_ih, const float *w_hh, int B, int In, int H) {
+    gate_grads(g_ih, g_hh, dh, dh_out, cache, h, B, H);
+    if (dx)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, In, 3 * H, 1.0f, g_ih, 3 * H,
+                    w_ih, In, 1.0f, dx, In);
+    if (dh)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, H, 3 * H, 1.0f, g_hh, 3 * H,
+                    w_hh, H, 1.0f, dh, H);
+}
+
+void sl_nn_gru_weight_grads(float *dw_ih, float *dw_hh, float *db_ih, float *db_hh,
+                            const float *g_ih, const float *g_hh, const float *xs,
+                            const float *hprev, int N, int In, int H) {
+    sl_nn_linear_backward(NULL, dw_ih, db_ih, g_ih, xs, NULL, N, In, 3 * H);
+    sl_nn_linear_backward(NULL, dw_hh, db_hh, g_hh, hprev, NULL, N, H, 3 * H);
+}
+
 void sl_nn_gru_forward(float *hs, float *cache, const float *xs, const float *h0,
                        const float *w_ih, const float *w_hh, const float *b_ih,
                        const float *b_hh, int T, int B, int In, int H, float *ws) {

@@ -16,7 +16,9 @@
 #include "synthloop/sl_rl.h"
 #include "synthloop/sl_safetensors.h"
 
-static const char *const algo_names[] = {"td3bc", "sac"};
+#include "agent_internal.h"
+
+static const char *const algo_names[] = {"td3bc", "sac", "iql"};
 _Static_assert(sizeof(algo_names) / sizeof(algo_names[0]) == SL_RL_ALGO_COUNT, "algo names");
 
 const char *sl_rl_algo_name(sl_rl_algo a) {
@@ -29,7 +31,7 @@ sl_status sl_rl_algo_parse(const char *name, sl_rl_algo *out) {
             *out = (sl_rl_algo)i;
             return SL_OK;
         }
-    return sl_set_error(SL_ERR_ARG, "unknown algorithm '%s' (td3bc|sac)", name ? name : "");
+    return sl_set_error(SL_ERR_ARG, "unknown algorithm '%s' (td3bc|sac|iql)", name ? name : "");
 }
 
 sl_rl_config sl_rl_config_defaults(sl_rl_algo algo, int obs_dim, int act_dim) {
@@ -54,31 +56,12 @@ sl_rl_config sl_rl_config_defaults(sl_rl_algo algo, int obs_dim, int act_dim) {
     c.sampling = SL_RL_SAMPLE_PROPORTIONAL;
     c.grad_clip = 0.0f;
     c.seed = 0;
+    c.reward_scale = 1.0f;
+    c.iql_expectile = 0.7f;
+    c.iql_beta = 3.0f;
+    c.iql_max_weight = 100.0f;
     return c;
 }
-
-struct sl_agent {
-    sl_rl_config cfg;
-    float *obs_mean, *obs_std; /* [obs_dim] */
-    sl_nn_arena actor, actor_t, critic, critic_t;
-    sl_nn_mlp pi, pi_t, q1, q2, q1_t, q2_t;
-    sl_nn_mlp_cache c_pi, c_q1, c_q2, c_q1b, c_q2b; /* c_q*b: target / actor-pass caches */
-    float log_alpha, la_m, la_v;
-    uint64_t la_step;
-    uint64_t it;
-    sl_rng rng;
-    sl_batch own; /* batch storage for sl_agent_update */
-    /* scratch, sized for cfg.batch rows */
-    float *s, *s2;          /* normalised obs, next obs [B, obs] */
-    float *sa;              /* [B, obs+act] critic input */
-    float *pi_out, *a_pi;   /* [B, 2*act], [B, act] */
-    float *logp, *eps;      /* [B], [B, act] */
-    float *q1v, *q2v, *y;   /* [B] */
-    float *dq1, *dq2;       /* [B] */
-    float *dsa;             /* [B, obs+act] */
-    float *dpi_out, *da;    /* [B, 2*act], [B, act] */
-    float *dlogp;           /* [B] */
-};
 
 static float *fbuf(size_t n) { return calloc(n ? n : 1, sizeof(float)); }
 
@@ -101,6 +84,12 @@ static sl_status declare_nets(sl_agent *a) {
     SL_TRY(sl_nn_arena_alloc(&a->actor_t));
     SL_TRY(sl_nn_arena_alloc(&a->critic));
     SL_TRY(sl_nn_arena_alloc(&a->critic_t));
+    sl_nn_arena_init(&a->value);
+    if (c->algo == SL_RL_IQL) {
+        int vs[4] = {c->obs_dim, c->hidden, c->hidden, 1};
+        SL_TRY(sl_nn_mlp_declare(&a->v, &a->value, "value", 3, vs, SL_NN_ACT_RELU, 0));
+        SL_TRY(sl_nn_arena_alloc(&a->value));
+    }
     return SL_OK;
 }
 
@@ -129,7 +118,12 @@ static sl_status alloc_scratch(sl_agent *a) {
     a->dpi_out = fbuf(B * 2 * A);
     a->da = fbuf(B * A);
     a->dlogp = fbuf(B);
-    if (!a->s || !a->s2 || !a->sa || !a->pi_out || !a->a_pi || !a->logp || !a->eps || !a->q1v ||
+    a->vv = fbuf(B);
+    a->dv = fbuf(B);
+    a->wadv = fbuf(B);
+    if (c->algo == SL_RL_IQL) SL_TRY(sl_nn_mlp_cache_alloc(&a->c_v, &a->v, c->batch));
+    if (!a->vv || !a->dv || !a->wadv ||
+        !a->s || !a->s2 || !a->sa || !a->pi_out || !a->a_pi || !a->logp || !a->eps || !a->q1v ||
         !a->q2v || !a->y || !a->dq1 || !a->dq2 || !a->dsa || !a->dpi_out || !a->da || !a->dlogp)
         return sl_set_error(SL_ERR_NOMEM, "agent: out of memory");
     return SL_OK;
@@ -145,6 +139,15 @@ static sl_status validate_config(const sl_rl_config *c) {
     if (c->policy_freq < 1) return sl_set_error(SL_ERR_ARG, "agent: policy_freq must be >= 1");
     if (c->sampling < 0 || c->sampling >= SL_RL_SAMPLING_COUNT)
         return sl_set_error(SL_ERR_ARG, "agent: bad sampling mode");
+    if (!(c->reward_scale > 0.0f) || !isfinite(c->reward_scale))
+        return sl_set_error(SL_ERR_ARG, "agent: reward_scale must be positive and finite");
+    if (c->algo == SL_RL_IQL &&
+        (!(c->iql_expectile > 0.0f && c->iql_expectile < 1.0f) || !(c->iql_beta >= 0.0f) ||
+         !isfinite(c->iql_beta) || !(c->iql_max_weight > 0.0f)))
+        return sl_set_error(SL_ERR_ARG, "agent: IQL needs expectile in (0,1), beta >= 0 and "
+                                        "max_weight > 0 (got %g, %g, %g)",
+                            (double)c->iql_expectile, (double)c->iql_beta,
+                            (double)c->iql_max_weight);
     return SL_OK;
 }
 
@@ -178,6 +181,7 @@ sl_status sl_agent_new(sl_agent **out, const sl_rl_config *cfg, const float *obs
     sl_nn_mlp_init(&a->pi, a->actor.params, &init);
     sl_nn_mlp_init(&a->q1, a->critic.params, &init);
     sl_nn_mlp_init(&a->q2, a->critic.params, &init);
+    if (cfg->algo == SL_RL_IQL) sl_nn_mlp_init(&a->v, a->value.params, &init);
     sl_nn_arena_copy_params(&a->actor_t, &a->actor);
     sl_nn_arena_copy_params(&a->critic_t, &a->critic);
     a->log_alpha = logf(cfg->init_alpha > 0.0f ? cfg->init_alpha : 0.2f);
@@ -196,10 +200,12 @@ void sl_agent_free(sl_agent *a) {
     sl_nn_mlp_cache_free(&a->c_q2);
     sl_nn_mlp_cache_free(&a->c_q1b);
     sl_nn_mlp_cache_free(&a->c_q2b);
+    sl_nn_arena_free(&a->value);
+    sl_nn_mlp_cache_free(&a->c_v);
     sl_batch_free(&a->own);
     float *bufs[] = {a->obs_mean, a->obs_std, a->s, a->s2, a->sa, a->pi_out, a->a_pi,
                      a->logp, a->eps, a->q1v, a->q2v, a->y, a->dq1, a->dq2, a->dsa,
-                     a->dpi_out, a->da, a->dlogp};
+                     a->dpi_out, a->da, a->dlogp, a->vv, a->dv, a->wadv};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(bufs[i]);
     free(a);
 }
@@ -229,7 +235,7 @@ static void policy_forward(sl_agent *a, const sl_nn_mlp *m, const float *params,
                            float *logp, const float *eps) {
     int A = a->cfg.act_dim;
     sl_nn_mlp_forward(a->pi_out, c, s, m, params, B);
-    if (a->cfg.algo == SL_RL_TD3BC) {
+    if (a->cfg.algo != SL_RL_SAC) { /* TD3+BC and IQL: deterministic tanh actor */
         sl_nn_act_forward(act_out, a->pi_out, (size_t)B * A, SL_NN_ACT_TANH);
     } else if (eps) {
         sl_nn_tanh_gaussian_forward(act_out, logp, a->pi_out, eps, B, A);
@@ -271,7 +277,7 @@ static sl_status critic_update(sl_agent *a, const sl_batch *bt, const float *noi
     for (int b = 0; b < B; b++) {
         float q = fminf(a->q1v[b], a->q2v[b]);
         if (c->algo == SL_RL_SAC) q -= alpha * a->logp[b];
-        a->y[b] = bt->rew[b] + c->gamma * (1.0f - bt->done[b]) * q;
+        a->y[b] = c->reward_scale * bt->rew[b] + c->gamma * (1.0f - bt->done[b]) * q;
     }
     /* online critics on (s, a) */
     concat_sa(a->sa, a->s, bt->act, B, O, A);
@@ -410,6 +416,12 @@ sl_status sl_agent_update_batch_noise(sl_agent *a, const sl_batch *bt, const flo
     normalise(a, a->s, bt->obs, bt->B);
     normalise(a, a->s2, bt->next_obs, bt->B);
     a->it++;
+    if (c->algo == SL_RL_IQL) {
+        SL_TRY(sl_iql_update(a, bt, &st));
+        sl_nn_arena_polyak(&a->critic_t, &a->critic, c->tau);
+        if (stats) *stats = st;
+        return SL_OK;
+    }
     SL_TRY(critic_update(a, bt, noise_target, &st));
     int do_actor = c->algo == SL_RL_SAC || (a->it % (uint64_t)c->policy_freq) == 0;
     if (do_actor) {
@@ -439,6 +451,10 @@ sl_nn_arena *sl_agent_arena(sl_agent *a, sl_agent_net which) {
 }
 
 float sl_agent_log_alpha(const sl_agent *a) { return a->log_alpha; }
+
+sl_nn_arena *sl_agent_value_arena(sl_agent *a) {
+    return a->cfg.algo == SL_RL_IQL ? &a->value : NULL;
+}
 
 sl_status sl_agent_update(sl_agent *a, sl_replay *r, sl_rl_stats *stats) {
     SL_TRY(sl_replay_sample(r, &a->own, a->cfg.sampling, &a->rng));

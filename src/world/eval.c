@@ -152,6 +152,7 @@ static sl_status eval_one(const sl_world *w, const sl_world_data *d, const size_
     row->trust_floor = floor_;
     row->mse = row->std_ratio = row->var_growth = row->var_growth_real = NAN;
     row->trust_mean = row->trust_min = row->trust_pass_rate = NAN;
+    row->trust_real_mean = row->trust_real_pass_rate = NAN;
     row->disagreement = row->detect_auc = NAN;
     const int Z = w->Z, M = w->M, T = h + 1;
     const size_t stride = (size_t)(cfg->start_stride > 0 ? cfg->start_stride : 1);
@@ -267,6 +268,19 @@ static sl_status eval_one(const sl_world *w, const sl_world_data *d, const size_
         row->trust_mean = sum / (double)n;
         row->trust_min = mn;
         row->trust_pass_rate = (double)pass / (double)n;
+        if (ng > 0) { /* the real windows of the same starts: what trust gives real data */
+            st = score(sctx, real, ng, T, Z, p);
+            if (st != SL_OK) goto done;
+            double rs = 0;
+            size_t rp = 0;
+            for (size_t i = 0; i < ng; i++) {
+                double v = isfinite(p[i]) ? p[i] : 0.0;
+                rs += v;
+                rp += v >= floor_;
+            }
+            row->trust_real_mean = rs / (double)ng;
+            row->trust_real_pass_rate = (double)rp / (double)ng;
+        }
     }
 done:
     sl_world_rollout_free(&ro);
@@ -350,6 +364,8 @@ cJSON *sl_world_eval_json(const sl_world_eval_row *rows, int n) {
         add_num(o, "trust_min", r->trust_min);
         add_num(o, "trust_pass_rate", r->trust_pass_rate);
         add_num(o, "trust_floor", r->trust_floor);
+        add_num(o, "trust_real_mean", r->trust_real_mean);
+        add_num(o, "trust_real_pass_rate", r->trust_real_pass_rate);
         add_num(o, "disagreement", r->disagreement);
         add_num(o, "detect_auc", r->detect_auc);
         cJSON_AddNumberToObject(o, "n_bad", (double)r->n_bad);

@@ -234,6 +234,8 @@ static double member_step(const sl_world *w, int m, sl_nn_arena *ar, const tr_da
                                         w->dz_std[j] * sl_world_clipf(w, out[(size_t)i * O + j]) +
                                         expf(ls[j]) * e;
             }
+        /* a diverging model: stop before a non-finite value reaches the next GRU step */
+        if (!sl_all_finite_f32(zp, BZ) || !sl_all_finite_f32(out, (size_t)B * O)) return NAN;
     }
     /* losses and their direct gradients (float64 accumulation) */
 #define ZP(k, i, j) ((double)b->zpred[(size_t)(k) * BZ + (size_t)(i) * Z + (size_t)(j)])
@@ -399,7 +401,9 @@ static double member_step(const sl_world *w, int m, sl_nn_arena *ar, const tr_da
             const float *dmi = b->dm + (size_t)k * BZ + (size_t)i * Z;
             for (int j = 0; j < Z; j++) {
                 float gs = dzi[j] + (fed ? dn[j] : 0.0f); /* wrt the sample */
-                if (w->cfg.learn_noise) gls[j] += gs * eki[j] * expf(pls[j]);
+                /* sigma learns from the distribution terms on the sample only: the path
+                 * through later inputs (which would shrink sigma to cut later MSE) is cut */
+                if (w->cfg.learn_noise) gls[j] += dzi[j] * eki[j] * expf(pls[j]);
                 float gz = gs + dmi[j];                   /* wrt the mean */
                 dci[j] = gz;
                 dout[j] = gz * w->dz_std[j] * sl_world_clip_grad(w, out[(size_t)i * O + j]);
