@@ -10,10 +10,13 @@
  * Both at H = 256 and 64, C with 1 and 2 threads, PyTorch with 1 and 2 threads. Prints rates,
  * the ratio to PyTorch's best thread setting, and the fraction of this machine's sgemm ceiling
  * (1024^3 cblas_sgemm at 2 threads, measured here) that the C code reaches (GEMM FLOPs only).
+ * Both sides also report updates per process-CPU second at 1 thread, which a shared machine's
+ * load distorts much less than the wall-clock rates (the two sides run at different moments).
  * Invariant: rates are wall-clock medians-free best-of-window figures; nothing is asserted.
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cblas.h>
 
@@ -276,20 +279,29 @@ typedef void (*step_fn)(void *);
 static void sac_step_v(void *z) { sac_update(z); }
 static void wm_step_v(void *w) { wm_step(w); }
 
-static double rate(step_fn f, void *ctx) {
+static double cpu_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* steps per wall second; *cpu_rate = steps per process-CPU second */
+static double rate(step_fn f, void *ctx, double *cpu_rate) {
     f(ctx); /* warm up */
-    double t0 = sl_now(), t;
+    double t0 = sl_now(), c0 = cpu_now(), t;
     long n = 0;
     do {
         f(ctx);
         n++;
         t = sl_now() - t0;
     } while (t < BENCH_SECONDS);
+    double c = cpu_now() - c0;
+    *cpu_rate = (double)n / (c > 1e-9 ? c : 1e-9);
     return (double)n / t;
 }
 
 /* PyTorch rates "<kind> <H> <threads> <rate>" from bench/nn_ref.py */
-static double torch_rates[2][2][3]; /* [kind sac/wm][H 256/64][threads] */
+static double torch_rates[2][2][3], torch_cpu[2][2][3]; /* [kind sac/wm][H 256/64][threads] */
 
 static int run_torch(void) {
     const char *root = getenv("SL_BENCH_ROOT");
@@ -300,11 +312,11 @@ static int run_torch(void) {
     if (!f) return 0;
     char kind[16];
     int H, th;
-    double r;
+    double r, rc;
     int got = 0;
-    while (fscanf(f, "%15s %d %d %lf", kind, &H, &th, &r) == 4) {
+    while (fscanf(f, "%15s %d %d %lf %lf", kind, &H, &th, &r, &rc) == 5) {
         int k = strcmp(kind, "sac") == 0 ? 0 : 1, h = H == 256 ? 0 : 1;
-        if (th >= 1 && th <= 2) torch_rates[k][h][th] = r, got++;
+        if (th >= 1 && th <= 2) torch_rates[k][h][th] = r, torch_cpu[k][h][th] = rc, got++;
     }
     return pclose(f) == 0 && got == 8;
 }
@@ -321,15 +333,15 @@ int main(void) {
     int Hs[2] = {256, 64};
     const double goal[2] = {2.5, 5.0};
     for (int h = 0; h < 2; h++) {
-        double cr[3] = {0, 0, 0}, wr[3] = {0, 0, 0};
+        double cr[3] = {0, 0, 0}, wr[3] = {0, 0, 0}, cc[3] = {0, 0, 0}, wc[3] = {0, 0, 0};
         sac z;
         wm w;
         sac_init(&z, Hs[h]);
         wm_init(&w, Hs[h]);
         for (int th = 1; th <= 2; th++) {
             sl_nn_set_threads(th);
-            cr[th] = rate(sac_step_v, &z);
-            wr[th] = rate(wm_step_v, &w);
+            cr[th] = rate(sac_step_v, &z, &cc[th]);
+            wr[th] = rate(wm_step_v, &w, &wc[th]);
         }
         double cb = cr[1] > cr[2] ? cr[1] : cr[2], wb = wr[1] > wr[2] ? wr[1] : wr[2];
         double tb = torch_rates[0][h][1] > torch_rates[0][h][2] ? torch_rates[0][h][1] : torch_rates[0][h][2];
@@ -339,6 +351,10 @@ int main(void) {
                "%.1f GFLOP/s = %.0f%% of sgemm ceiling\n",
                Hs[h], cr[1], cr[2], torch_rates[0][h][1], torch_rates[0][h][2], cb / tb, goal[h],
                sac_flops(&z) * cb / 1e9, 100.0 * sac_flops(&z) * cb / 1e9 / ceil2);
+        printf("  1-thread per CPU-second: SAC C %.1f/s PyTorch %.1f/s ratio %.2fx; GRU C %.2f/s "
+               "PyTorch %.2f/s ratio %.2fx\n",
+               cc[1], torch_cpu[0][h][1], cc[1] / torch_cpu[0][h][1], wc[1], torch_cpu[1][h][1],
+               wc[1] / torch_cpu[1][h][1]);
         printf("GRU BPTT 60 steps, batch 64, hidden %d: C %.2f/s (1 thr) %.2f/s (2 thr); PyTorch "
                "%.2f/s (1 thr) %.2f/s (2 thr); ratio C best / PyTorch best = %.2fx (goal %.1fx); "
                "%.1f GFLOP/s = %.0f%% of sgemm ceiling\n",

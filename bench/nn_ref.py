@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """nn_ref.py - PyTorch side of bench/bench_nn.c (same networks, same updates).
 
-Usage: nn_ref.py [SECONDS]. Prints lines "<sac|wm> <hidden> <threads> <updates per second>"
+Usage: nn_ref.py [SECONDS]. Prints lines
+"<sac|wm> <hidden> <threads> <updates per wall second> <updates per process-CPU second>"
 for hidden 256 and 64 and torch.set_num_threads(1) and (2).
 SAC: actor 32-H-H-16 (tanh-Gaussian), twin critics 40-H-H-1 + polyak targets, batch 256,
 alpha 0.2, Adam 3e-4, critics frozen during the actor loss (as Spinning Up does).
@@ -95,18 +96,19 @@ def make_wm(H, T=60, B=64, Z=32, A=8):
 
 
 def rate(fn):
+    """'<updates per wall second> <updates per process-CPU second>' over one window."""
     fn()
-    n, t0 = 0, time.perf_counter()
+    n, t0, c0 = 0, time.perf_counter(), time.process_time()
     while True:
         fn()
         n += 1
         dt = time.perf_counter() - t0
         if dt >= SECONDS:
-            return n / dt
+            return f"{n / dt:.3f} {n / max(time.process_time() - c0, 1e-9):.3f}"
 
 
 for H in (256, 64):
     for threads in (1, 2):
         torch.set_num_threads(threads)
-        print(f"sac {H} {threads} {rate(make_sac(H)):.3f}", flush=True)
-        print(f"wm {H} {threads} {rate(make_wm(H)):.3f}", flush=True)
+        print(f"sac {H} {threads} {rate(make_sac(H))}", flush=True)
+        print(f"wm {H} {threads} {rate(make_wm(H))}", flush=True)

@@ -1,4 +1,4 @@
-/* test_rl.c - replay buffer sampling, TD3+BC and SAC learning, weights, determinism. */
+/* test_rl.c - replay buffer sampling, TD3+BC, SAC and IQL learning, weights, determinism. */
 #include "harness.h"
 #include "synthloop/sl_nn.h"
 #include "synthloop/sl_rl.h"
@@ -202,6 +202,85 @@ TEST(sac_learns_bandit) {
     bandit_free(&test);
 }
 
+/* Mixed-quality data: half the rows act optimally (noise 0.05), half uniformly at random:
+ * the D4RL "mixed" situation in one step. Behaviour cloning regresses onto the mixture (about
+ * half of a*); IQL's advantage weights must pick the good half out. */
+static bandit mixed_bandit(size_t n, uint64_t seed) {
+    bandit b = bandit_new(n, 0.05f, seed);
+    sl_rng r;
+    sl_rng_seed(&r, seed, 99);
+    for (size_t k = 0; k < n; k += 2) {
+        for (int j = 0; j < AD; j++) b.act[k * AD + j] = (float)sl_rng_uniform_range(&r, -1, 1);
+        b.rew[k] = bandit_reward(b.obs + k * OD, b.act + k * AD);
+    }
+    return b;
+}
+
+static sl_agent *train_iql(const bandit *b, float beta, int updates, uint64_t seed) {
+    sl_rl_config cfg = sl_rl_config_defaults(SL_RL_IQL, OD, AD);
+    cfg.hidden = 64;
+    cfg.batch = 64;
+    cfg.lr_actor = cfg.lr_critic = 1e-3f;
+    cfg.seed = seed;
+    cfg.iql_beta = beta;
+    sl_agent *ag = NULL;
+    sl_replay *r = NULL;
+    if (sl_agent_new(&ag, &cfg, NULL, NULL) != SL_OK || sl_replay_alloc(&r, b->n, OD, AD) != SL_OK ||
+        sl_replay_add(r, b->n, b->obs, b->act, b->rew, b->next, b->done, NULL, SL_SOURCE_REAL) != SL_OK) {
+        sl_agent_free(ag);
+        sl_replay_free(r);
+        return NULL;
+    }
+    sl_rl_stats st;
+    for (int i = 0; i < updates; i++)
+        if (sl_agent_update(ag, r, &st) != SL_OK) {
+            sl_agent_free(ag);
+            ag = NULL;
+            break;
+        }
+    sl_replay_free(r);
+    return ag;
+}
+
+TEST(iql_beats_bc_on_mixed_data) {
+    bandit data = mixed_bandit(2000, 40), test = bandit_new(500, 0.0f, 41);
+    /* beta 0 is plain behaviour cloning through the same code path */
+    sl_agent *bc = train_iql(&data, 0.0f, 1500, 3);
+    sl_agent *iql = train_iql(&data, 10.0f, 1500, 3);
+    CHECK(bc && iql);
+    if (bc && iql) {
+        double g_bc = optimal_gap(bc, &test), g_iql = optimal_gap(iql, &test);
+        /* BC lands near half of a* (gap about E[a*^2] / 4); advantage weighting must halve it */
+        CHECK_MSG(g_bc > 0.02, "bc gap %.4f: the mixed data should mislead plain BC", g_bc);
+        CHECK_MSG(g_iql < 0.5 * g_bc && g_iql < 0.015, "iql gap %.4f vs bc gap %.4f", g_iql, g_bc);
+    }
+    sl_agent_free(bc);
+    sl_agent_free(iql);
+    bandit_free(&data);
+    bandit_free(&test);
+}
+
+TEST(iql_rejects_bad_config) {
+    sl_rl_config cfg = sl_rl_config_defaults(SL_RL_IQL, OD, AD);
+    sl_agent *ag = NULL;
+    cfg.iql_expectile = 1.0f;
+    CHECK_STATUS(sl_agent_new(&ag, &cfg, NULL, NULL), SL_ERR_ARG);
+    CHECK(strstr(sl_last_error(), "expectile") != NULL);
+    cfg = sl_rl_config_defaults(SL_RL_IQL, OD, AD);
+    cfg.reward_scale = 0.0f;
+    CHECK_STATUS(sl_agent_new(&ag, &cfg, NULL, NULL), SL_ERR_ARG);
+    CHECK(ag == NULL);
+    /* the value net exists for IQL only */
+    cfg = sl_rl_config_defaults(SL_RL_IQL, OD, AD);
+    CHECK_OK(sl_agent_new(&ag, &cfg, NULL, NULL));
+    CHECK(ag && sl_agent_value_arena(ag) && sl_agent_value_arena(ag)->n_tensors == 6);
+    sl_agent_free(ag);
+    cfg = sl_rl_config_defaults(SL_RL_TD3BC, OD, AD);
+    CHECK_OK(sl_agent_new(&ag, &cfg, NULL, NULL));
+    CHECK(ag && sl_agent_value_arena(ag) == NULL);
+    sl_agent_free(ag);
+}
+
 static int same_actions(sl_agent *x, sl_agent *y, const bandit *test) {
     float *p = malloc(test->n * AD * 4), *q = malloc(test->n * AD * 4);
     sl_agent_act(x, test->obs, (int)test->n, p);
@@ -216,17 +295,19 @@ TEST(deterministic_and_zero_weight_has_no_influence) {
     bandit data = bandit_new(500, 0.3f, 20), test = bandit_new(100, 0.0f, 21);
     bandit poison = bandit_new(500, 0.0f, 22);
     for (size_t i = 0; i < poison.n * AD; i++) poison.act[i] = -poison.act[i]; /* wrong actions */
-    for (int mode = 0; mode < SL_RL_SAMPLING_COUNT; mode++) {
-        sl_agent *a1 = train_bandit(SL_RL_TD3BC, &data, 200, 5, NULL, 0, (sl_rl_sampling)mode);
-        sl_agent *a2 = train_bandit(SL_RL_TD3BC, &data, 200, 5, NULL, 0, (sl_rl_sampling)mode);
-        sl_agent *a3 = train_bandit(SL_RL_TD3BC, &data, 200, 5, &poison, 0.0f, (sl_rl_sampling)mode);
-        sl_agent *a4 = train_bandit(SL_RL_TD3BC, &data, 200, 5, &poison, 1.0f, (sl_rl_sampling)mode);
+    for (int k = 0; k < 2 * SL_RL_SAMPLING_COUNT; k++) {
+        int mode = k % SL_RL_SAMPLING_COUNT;
+        sl_rl_algo algo = k < SL_RL_SAMPLING_COUNT ? SL_RL_TD3BC : SL_RL_IQL;
+        sl_agent *a1 = train_bandit(algo, &data, 200, 5, NULL, 0, (sl_rl_sampling)mode);
+        sl_agent *a2 = train_bandit(algo, &data, 200, 5, NULL, 0, (sl_rl_sampling)mode);
+        sl_agent *a3 = train_bandit(algo, &data, 200, 5, &poison, 0.0f, (sl_rl_sampling)mode);
+        sl_agent *a4 = train_bandit(algo, &data, 200, 5, &poison, 1.0f, (sl_rl_sampling)mode);
         CHECK(a1 && a2 && a3 && a4);
         if (a1 && a2 && a3 && a4) {
-            CHECK_MSG(same_actions(a1, a2, &test), "same seed gave different bits (%s)",
-                      sl_rl_sampling_name((sl_rl_sampling)mode));
-            CHECK_MSG(same_actions(a1, a3, &test), "zero-weight synthetic rows changed the policy (%s)",
-                      sl_rl_sampling_name((sl_rl_sampling)mode));
+            CHECK_MSG(same_actions(a1, a2, &test), "same seed gave different bits (%s, %s)",
+                      sl_rl_algo_name(algo), sl_rl_sampling_name((sl_rl_sampling)mode));
+            CHECK_MSG(same_actions(a1, a3, &test), "zero-weight synthetic rows changed the policy (%s, %s)",
+                      sl_rl_algo_name(algo), sl_rl_sampling_name((sl_rl_sampling)mode));
             CHECK(!same_actions(a1, a4, &test));
         }
         sl_agent_free(a1);
@@ -264,6 +345,8 @@ int main(void) {
     RUN(sampling_importance_matches_weights);
     RUN(td3bc_learns_bandit);
     RUN(sac_learns_bandit);
+    RUN(iql_beats_bc_on_mixed_data);
+    RUN(iql_rejects_bad_config);
     RUN(deterministic_and_zero_weight_has_no_influence);
     RUN(checkpoint_roundtrip);
     return harness_done();

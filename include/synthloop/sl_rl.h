@@ -13,7 +13,7 @@
  * sl_replay_synth_share.
  *
  * IQL (Kostrikov et al. 2022, implicit Q-learning) is the third learner and the default of
- * `synthloop ab` / `train`: an expectile value V(s), critics trained towards r + gamma V(s'),
+ * `synthloop ab` / `train` / `demo`: an expectile value V(s), critics trained towards r + gamma V(s'),
  * and advantage-weighted regression of a deterministic tanh actor onto the DATA actions, so the
  * actor never queries a critic at an action outside the data (docs/RL.md has the evidence).
  *
@@ -117,7 +117,7 @@ typedef struct sl_rl_config {
     /* IQL: V = expectile_tau of min(Q1_t, Q2_t) over the data's actions; actor loss
      * mean(w * |pi(s) - a|^2 summed over action dims), w = min(exp(beta * (Q_t - V)), max_w) */
     float iql_expectile;  /* 0.7 */
-    float iql_beta;       /* 3.0 (inverse temperature; 0 = plain behaviour cloning) */
+    float iql_beta;       /* 2.0 (inverse temperature; 0 = plain behaviour cloning) */
     float iql_max_weight; /* 100 */
 } sl_rl_config;
 

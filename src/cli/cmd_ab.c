@@ -27,13 +27,17 @@ static void usage(void) {
            "  --min-trust T         trust floor of the controller (0.9)\n"
            "  --max-share S         hard cap on the synthetic share (0.4)\n"
            "  --seeds N             seeds per arm (5)\n"
-           "  --updates N           gradient updates per policy (3000)\n"
+           "  --updates N           gradient updates per policy (3000; IQL needs >= 3000 at\n"
+           "                        hidden 128 on 50 episodes, see docs/RL.md)\n"
            "  --eval-episodes N     workcell episodes per final policy (20)\n"
-           "  --algo td3bc|sac      learner (td3bc)\n"
-           "  --hidden N            hidden width of actor and critics (256)\n"
+           "  --algo iql|td3bc|sac  learner (iql: expectile value + advantage-weighted BC)\n"
+           "  --hidden N            hidden width of actor, critics and value net (128)\n"
            "  --batch N             batch size (256)\n"
            "  --alpha-bc A         TD3+BC's alpha: lambda = alpha / mean|Q| (2.5)\n"
            "  --lr LR               Adam learning rate of actor and critics (3e-4)\n"
+           "  --iql-beta B          IQL inverse temperature of the advantage weights (2; 0 = BC)\n"
+           "  --iql-expectile T     IQL expectile of the value regression (0.7)\n"
+           "  --reward-scale S      multiply rewards in the critic targets (1)\n"
            "  --sampling MODE       proportional | importance (proportional)\n"
            "  --holdout F           fraction of real episodes held out (0.2)\n"
            "  --seed N              base seed (0)\n"
@@ -93,7 +97,9 @@ int cmd_ab(int argc, char **argv) {
         {"hidden", 1, 0, 'H'},      {"batch", 1, 0, 'B'},        {"sampling", 1, 0, 'S'},
         {"holdout", 1, 0, 'h'},     {"seed", 1, 0, 'r'},         {"threads", 1, 0, 'T'},
         {"output", 1, 0, 'o'},      {"db", 1, 0, 'D'},           {"json", 0, 0, 'j'},
-        {"quiet", 0, 0, 'q'},       {"alpha-bc", 1, 0, 'A'},     {"lr", 1, 0, 'l'},       {"weight-log", 1, 0, 'L'},   {0, 0, 0, 0}};
+        {"quiet", 0, 0, 'q'},       {"alpha-bc", 1, 0, 'A'},     {"lr", 1, 0, 'l'},       {"weight-log", 1, 0, 'L'},
+        {"iql-beta", 1, 0, 'b'},    {"iql-expectile", 1, 0, 'x'}, {"reward-scale", 1, 0, 'R'},
+        {0, 0, 0, 0}};
     optind = 1;
     opterr = 0;
     int c;
@@ -118,6 +124,18 @@ int cmd_ab(int argc, char **argv) {
         case 'l':
             if (sl_cli_parse_double("ab", "--lr", optarg, 1e-8, 1, &dv)) return 2;
             cfg.rl.lr_actor = cfg.rl.lr_critic = (float)dv;
+            break;
+        case 'b':
+            if (sl_cli_parse_double("ab", "--iql-beta", optarg, 0, 100, &dv)) return 2;
+            cfg.rl.iql_beta = (float)dv;
+            break;
+        case 'x':
+            if (sl_cli_parse_double("ab", "--iql-expectile", optarg, 0.01, 0.99, &dv)) return 2;
+            cfg.rl.iql_expectile = (float)dv;
+            break;
+        case 'R':
+            if (sl_cli_parse_double("ab", "--reward-scale", optarg, 1e-6, 1e6, &dv)) return 2;
+            cfg.rl.reward_scale = (float)dv;
             break;
         case 'w':
             if (sl_cli_parse_double("ab", "--synth-weight", optarg, 0, 0.95, &so.share)) return 2;

@@ -23,12 +23,14 @@ static void usage(void) {
            "  --weighting MODE    controller (default) | ungated\n"
            "  --min-trust T       controller trust floor (0.9)\n"
            "  --max-share S       hard cap on the synthetic share (0.4)\n"
-           "  --algo td3bc|sac    learner (td3bc)\n"
+           "  --algo iql|td3bc|sac  learner (iql: expectile value + advantage-weighted BC)\n"
            "  --updates N         gradient updates (5000)\n"
-           "  --hidden N          hidden width (256)\n"
+           "  --hidden N          hidden width (128)\n"
            "  --batch N           batch size (256)\n"
            "  --alpha-bc A         TD3+BC's alpha: lambda = alpha / mean|Q| (2.5)\n"
            "  --lr LR               Adam learning rate of actor and critics (3e-4)\n"
+           "  --iql-beta B        IQL inverse temperature of the advantage weights (2; 0 = BC)\n"
+           "  --iql-expectile T   IQL expectile of the value regression (0.7)\n"
            "  --sampling MODE     proportional | importance (proportional)\n"
            "  --seed N            seed (0)\n"
            "  --threads N         compute threads (0 = all cores)\n"
@@ -44,7 +46,8 @@ int cmd_train(int argc, char **argv) {
     }
     const char *data = NULL, *latents = NULL, *synth = NULL, *output = NULL, *db = NULL;
     int json = 0, threads = 0, updates = 5000;
-    sl_rl_config rc = sl_rl_config_defaults(SL_RL_TD3BC, 1, 1);
+    sl_rl_config rc = sl_rl_config_defaults(SL_RL_IQL, 1, 1); /* docs/RL.md */
+    rc.hidden = 128;
     pl_synth_opts so;
     pl_synth_opts_default(&so);
     static const struct option opts[] = {
@@ -54,6 +57,7 @@ int cmd_train(int argc, char **argv) {
         {"hidden", 1, 0, 'H'},     {"batch", 1, 0, 'B'},        {"sampling", 1, 0, 'S'},
         {"seed", 1, 0, 'r'},       {"threads", 1, 0, 'T'},      {"output", 1, 0, 'o'},
         {"db", 1, 0, 'D'},         {"json", 0, 0, 'j'},         {"quiet", 0, 0, 'q'},       {"alpha-bc", 1, 0, 'A'},     {"lr", 1, 0, 'l'},
+        {"iql-beta", 1, 0, 'b'},   {"iql-expectile", 1, 0, 'x'},
         {0, 0, 0, 0}};
     optind = 1;
     opterr = 0;
@@ -69,6 +73,14 @@ int cmd_train(int argc, char **argv) {
         case 'D': db = optarg; break;
         case 'j': json = 1; break;
         case 'q': break;
+        case 'b':
+            if (sl_cli_parse_double("train", "--iql-beta", optarg, 0, 100, &dv)) return 2;
+            rc.iql_beta = (float)dv;
+            break;
+        case 'x':
+            if (sl_cli_parse_double("train", "--iql-expectile", optarg, 0.01, 0.99, &dv)) return 2;
+            rc.iql_expectile = (float)dv;
+            break;
         case 'A':
             if (sl_cli_parse_double("train", "--alpha-bc", optarg, 0, 1e6, &dv)) return 2;
             rc.alpha_bc = (float)dv;
@@ -136,6 +148,12 @@ int cmd_train(int argc, char **argv) {
     cJSON_AddNumberToObject(conf, "updates", updates);
     cJSON_AddNumberToObject(conf, "hidden", rc.hidden);
     cJSON_AddNumberToObject(conf, "batch", rc.batch);
+    cJSON_AddNumberToObject(conf, "lr", (double)rc.lr_actor);
+    if (rc.algo == SL_RL_TD3BC) cJSON_AddNumberToObject(conf, "alpha_bc", (double)rc.alpha_bc);
+    if (rc.algo == SL_RL_IQL) {
+        cJSON_AddNumberToObject(conf, "iql_beta", (double)rc.iql_beta);
+        cJSON_AddNumberToObject(conf, "iql_expectile", (double)rc.iql_expectile);
+    }
     cJSON_AddStringToObject(conf, "sampling", sl_rl_sampling_name(rc.sampling));
     char *conf_txt = cJSON_PrintUnformatted(conf);
 

@@ -165,7 +165,14 @@ static sl_status header_column(csv_ctx *c, csv_col *col, size_t ci, sl_imp_raw *
                                 c->what, line, SL_DATASET_MAX_COLS);
         col->role = COL_STEP;
         col->index = raw->n_step;
-        snprintf(raw->step_name[raw->n_step++], SL_DATASET_NAME_MAX, "%s", nm);
+        {
+            /* length already checked against SL_DATASET_NAME_MAX - 1 above */
+            size_t len = strlen(nm);
+            if (len > SL_DATASET_NAME_MAX - 1) len = SL_DATASET_NAME_MAX - 1;
+            memcpy(raw->step_name[raw->n_step], nm, len);
+            raw->step_name[raw->n_step][len] = '\0';
+            raw->n_step++;
+        }
         return SL_OK;
     }
     /* exact names: reject duplicates */

@@ -58,7 +58,7 @@ sl_rl_config sl_rl_config_defaults(sl_rl_algo algo, int obs_dim, int act_dim) {
     c.seed = 0;
     c.reward_scale = 1.0f;
     c.iql_expectile = 0.7f;
-    c.iql_beta = 3.0f;
+    c.iql_beta = 2.0f;
     c.iql_max_weight = 100.0f;
     return c;
 }
