@@ -80,8 +80,9 @@ static int file_exists(const char *name) {
 TEST(test_help_documents_db) {
     struct stat st;
     CHECK_MSG(stat(g_bin, &st) == 0, "CLI binary %s missing (make build/synthloop)", g_bin);
-    static const char *cmds[] = {"collect", "encode", "import", "bricks", "trust"};
-    for (int i = 0; i < 5; i++)
+    static const char *cmds[] = {"collect", "encode", "import", "bricks", "trust", "world",
+                                 "branches"};
+    for (int i = 0; i < 7; i++)
         CHECK_MSG(sh("%s %s --help | grep -q -e '--db PATH|none'", BIN, cmds[i]) == 0,
                   "'%s --help' does not document --db", cmds[i]);
 }
@@ -140,6 +141,49 @@ TEST(test_trust_train_and_score_record) {
     CHECK(reg_check("last", "'command=trust score' status=ok seed=0 config.window=5 "
                             "config.model=t.safetensors artifact=trust_scores.npz:s.npz "
                             "samples_npz=trust:scored:s.npz rows=artifacts:1 rows=models:0"));
+}
+
+TEST(test_world_and_branches_record) {
+    int rc = sh("%s world train --data d.npz --latents z.npz --output w.safetensors --members 1 "
+                "--hidden 16 --iters 20 --eval-every 10 --horizon 10 --seed 3 --quiet " DBOPT,
+                BIN, g_db);
+    CHECK_MSG(rc == 0, "world train exit %d", rc);
+    nruns++;
+    CHECK(reg_check("last", "'command=world train' status=ok seed=3 config.output=w.safetensors "
+                            "model=world:w.safetensors artifact=world_train.json:w.json "
+                            "metric=world/train_loss:1 metric=world/best_val:1 "
+                            "metric_last=world/train_loss:@w.json:report.train_loss "
+                            "rows=datasets:0 rows=models:1"));
+    rc = sh("%s world rollout --data d.npz --latents z.npz --world-model w.safetensors "
+            "--output r.npz --horizon 10 --n 16 --seed 4 --quiet " DBOPT, BIN, g_db);
+    CHECK_MSG(rc == 0, "world rollout exit %d", rc);
+    nruns++;
+    CHECK(reg_check("last", "'command=world rollout' status=ok seed=4 config.n=16 "
+                            "dataset=rollout:r.npz rows=datasets:1 rows=models:0"));
+    rc = sh("%s world eval --data d.npz --latents z.npz --world-model w.safetensors "
+            "--trust-model t.safetensors --horizons 5,10 --episodes all --output e.json "
+            "--quiet " DBOPT, BIN, g_db);
+    CHECK_MSG(rc == 0, "world eval exit %d", rc);
+    nruns++;
+    CHECK(reg_check("last", "'command=world eval' status=ok config.episodes=all "
+                            "artifact=world_eval.json:e.json result=world_eval_report "
+                            "rows=world_eval:2 rows=datasets:0"));
+    rc = sh("%s branches collect --data d.npz --latents z.npz --world-model w.safetensors "
+            "--trust-model t.safetensors --horizon 5 --branches-per-episode 2 --bc-iters 20 "
+            "--output b.npz --seed 5 --quiet " DBOPT, BIN, g_db);
+    CHECK_MSG(rc == 0, "branches collect exit %d", rc);
+    nruns++;
+    CHECK(reg_check("last", "'command=branches collect' status=ok seed=5 config.horizon=5 "
+                            "artifact=branches.json:b.json result=branches_summary "
+                            "metric=branches/pass_rate:1 "
+                            "metric_last=branches/pass_rate:@b.json:pass_rate "
+                            "rows=branches:12 rows=datasets:1"));
+    /* a failing world command ends its run failed, with no rows */
+    rc = sh("%s world eval --data d.npz --latents z.npz --world-model missing.safetensors "
+            "--quiet " DBOPT " 2>/dev/null", BIN, g_db);
+    CHECK_MSG(rc == 1, "world eval on a missing model: exit %d, expected 1", rc);
+    nruns++;
+    CHECK(reg_check("last", "'command=world eval' status=failed 'error~missing.safetensors' norows"));
 }
 
 TEST(test_bricks_records_assignments_and_manifest) {
@@ -296,6 +340,7 @@ int main(void) {
     RUN(test_collect_records_dataset_and_econ);
     RUN(test_encode_records_latents_encoder_and_loss);
     RUN(test_trust_train_and_score_record);
+    RUN(test_world_and_branches_record);
     RUN(test_bricks_records_assignments_and_manifest);
     RUN(test_import_records_via_env_db);
     RUN(test_db_none_and_usage_errors_record_nothing);

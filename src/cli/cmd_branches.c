@@ -6,10 +6,12 @@
  * Invariant: the NPZ is written before the JSON and both atomically; no NaN reaches either.
  */
 #include <getopt.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "run_record.h"
 #include "synthloop/sl_dataset.h"
 #include "synthloop/sl_json.h"
 #include "synthloop/sl_nn.h"
@@ -41,13 +43,14 @@ static void usage(void) {
            "  --noise X                  world-model noise scale (default: the model's calibrated)\n"
            "  --seed N                   seed (default 0)\n"
            "  --threads N                kernel threads\n"
+           "  --db PATH|none             run registry (default $SYNTHLOOP_DB or synthloop.db; none = off)\n"
            "  --json                     print the summary JSON on stdout\n"
            "  --quiet                    no table\n");
 }
 
 enum {
     O_DATA = 1000, O_LAT, O_WM, O_TM, O_OUT, O_H, O_MINT, O_BPE, O_BAND, O_BRICKS, O_PN, O_BCI,
-    O_NOISE, O_SEED, O_THREADS, O_JSON, O_QUIET, O_HELP
+    O_NOISE, O_SEED, O_THREADS, O_JSON, O_QUIET, O_HELP, O_DB
 };
 static const struct option opts[] = {
     {"data", 1, 0, O_DATA},          {"latents", 1, 0, O_LAT},   {"world-model", 1, 0, O_WM},
@@ -56,7 +59,7 @@ static const struct option opts[] = {
     {"band", 1, 0, O_BAND},          {"bricks", 1, 0, O_BRICKS}, {"policy-noise", 1, 0, O_PN},
     {"bc-iters", 1, 0, O_BCI},       {"noise", 1, 0, O_NOISE},   {"seed", 1, 0, O_SEED},
     {"threads", 1, 0, O_THREADS},    {"json", 0, 0, O_JSON},     {"quiet", 0, 0, O_QUIET},
-    {"help", 0, 0, O_HELP},          {0, 0, 0, 0}};
+    {"help", 0, 0, O_HELP},          {"db", 1, 0, O_DB},         {0, 0, 0, 0}};
 
 static char *sidecar_path(const char *out) {
     size_t n = strlen(out);
@@ -120,7 +123,8 @@ int cmd_branches(int argc, char **argv) {
         return sl_cli_usage_error(cmd, "unknown subcommand '%s' (collect)", argv[1]);
     argc--;
     argv++;
-    const char *data = NULL, *lat = NULL, *wm = NULL, *tmp = NULL, *out = NULL, *bricks = NULL;
+    const char *data = NULL, *lat = NULL, *wm = NULL, *tmp = NULL, *out = NULL, *bricks = NULL,
+               *db = NULL;
     sl_synth_config sc;
     sl_synth_config_default(&sc);
     sl_gate_preset preset = SL_GATE_NORMAL;
@@ -138,6 +142,7 @@ int cmd_branches(int argc, char **argv) {
         case O_TM: tmp = optarg; break;
         case O_OUT: out = optarg; break;
         case O_BRICKS: bricks = optarg; break;
+        case O_DB: db = optarg; break;
         case O_H:
             if (sl_cli_parse_int(cmd, "--horizon", optarg, 1, SL_WORLD_MAX_HORIZON, &v)) return 2;
             sc.horizon = (int)v;
@@ -204,7 +209,23 @@ int cmd_branches(int argc, char **argv) {
     int32_t *bk = NULL;
     sl_branches *b = NULL;
     cJSON *res = NULL;
-    sl_status st = sl_world_load(&w, wm);
+    sl_registry *reg = NULL;
+    int64_t run = 0;
+    sl_status st;
+    {
+        cJSON *conf = sl_synth_config_json(&sc);
+        if (conf) {
+            cJSON_AddStringToObject(conf, "band", sl_gate_preset_name(preset));
+            cJSON_AddStringToObject(conf, "data", data);
+            cJSON_AddStringToObject(conf, "latents", lat);
+            cJSON_AddStringToObject(conf, "world_model", wm);
+            cJSON_AddStringToObject(conf, "trust_model", tmp);
+            if (bricks) cJSON_AddStringToObject(conf, "bricks", bricks);
+            cJSON_AddStringToObject(conf, "output", out);
+        }
+        st = cli_run_begin(db, "branches collect", conf, seed, &reg, &run);
+    }
+    if (st == SL_OK) st = sl_world_load(&w, wm);
     if (st == SL_OK) st = sl_trust_load(&tm, tmp);
     if (st == SL_OK) st = sl_dataset_load_npz(&ds, data);
     if (st == SL_OK) st = sl_world_load_latents(lat, ds, &z, &zn, &n, &zd);
@@ -236,11 +257,33 @@ int cmd_branches(int argc, char **argv) {
         sl_json_add_provenance(res, seed);
         char *sc_path = sidecar_path(out);
         st = sc_path ? sl_json_write_file(sc_path, res) : sl_set_error(SL_ERR_NOMEM, "out of memory");
+        if (st == SL_OK && reg) {
+            char apath[PATH_MAX];
+            st = sl_registry_add_dataset(reg, run, cli_abs_path(out, apath), "branches",
+                                         (int64_t)(b->n * (size_t)b->horizon), (int64_t)b->n, NULL);
+            sl_branch_row *rows = st == SL_OK ? malloc((b->n ? b->n : 1) * sizeof *rows) : NULL;
+            if (st == SL_OK && !rows) st = sl_set_error(SL_ERR_NOMEM, "out of memory");
+            for (size_t i = 0; st == SL_OK && i < b->n; i++)
+                rows[i] = (sl_branch_row){b->source_episode[i], b->source_t[i], b->horizon,
+                                          b->brick_id[i], b->trust[i], b->std_ratio[i],
+                                          b->passed[i]};
+            if (st == SL_OK) st = sl_registry_add_branch_batch(reg, run, rows, b->n);
+            free(rows);
+            double pr = sl_json_num(res, "pass_rate", NAN);
+            if (st == SL_OK && isfinite(pr))
+                st = sl_registry_add_metric(reg, run, "branches/pass_rate", b->horizon, pr);
+            char *rj = st == SL_OK ? cJSON_PrintUnformatted(res) : NULL;
+            if (st == SL_OK && !rj) st = sl_set_error(SL_ERR_NOMEM, "out of memory");
+            if (st == SL_OK) st = sl_registry_add_result(reg, run, "branches_summary", rj);
+            free(rj);
+            if (st == SL_OK)
+                st = sl_registry_add_artifact(reg, run, "branches.json", cli_abs_path(sc_path, apath));
+        }
         free(sc_path);
     }
-    int rc = 0;
-    if (st != SL_OK) {
-        rc = sl_cli_fail(st);
+    int rc = cli_run_finish(reg, run, st, NULL);
+    if (rc) {
+        /* error already printed */
     } else if (json) {
         char *s = cJSON_Print(res);
         if (s) printf("%s\n", s);

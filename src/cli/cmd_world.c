@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "run_record.h"
 #include "synthloop/sl_dataset.h"
 #include "synthloop/sl_json.h"
 #include "synthloop/sl_nn.h"
@@ -36,6 +37,7 @@ static void usage(void) {
            "  --latents PATH       encoder latents NPZ (\"latents\", \"next_latents\")\n"
            "  --seed N             seed (default 0)\n"
            "  --threads N          kernel threads (default: all cores)\n"
+           "  --db PATH|none       run registry (default $SYNTHLOOP_DB or synthloop.db; none = off)\n"
            "  --json               print the result JSON on stdout\n"
            "  --quiet              no progress bar or table\n"
            "\n"
@@ -92,7 +94,7 @@ enum {
     O_ITERS, O_EVERY, O_PAT, O_LR, O_GCLIP, O_HOLD, O_WVAR, O_WDIST, O_WREW, O_WECON, O_CLIP,
     O_CLIPV, O_SS0, O_SS1, O_SSF, O_NOBOOT, O_ECON, O_SEED, O_THREADS, O_JSON, O_QUIET, O_WM,
     O_TM, O_HS, O_FLOORS, O_STRIDE, O_EPS, O_NOISE, O_FOLDS, O_N, O_HELP, O_NSCALE, O_NOLEARN,
-    O_WWIN
+    O_WWIN, O_DB
 };
 
 static const struct option opts[] = {
@@ -110,11 +112,11 @@ static const struct option opts[] = {
     {"floors", 1, 0, O_FLOORS},    {"stride", 1, 0, O_STRIDE},    {"episodes", 1, 0, O_EPS},
     {"noise", 1, 0, O_NOISE},      {"folds", 1, 0, O_FOLDS},      {"n", 1, 0, O_N},
     {"help", 0, 0, O_HELP},        {"noise-scale", 1, 0, O_NSCALE}, {"no-learn-noise", 0, 0, O_NOLEARN},
-    {"w-window", 1, 0, O_WWIN},
+    {"w-window", 1, 0, O_WWIN},    {"db", 1, 0, O_DB},
     {0, 0, 0, 0}};
 
 typedef struct args {
-    const char *sub, *data, *latents, *output, *wm, *tm, *econ, *episodes;
+    const char *sub, *data, *latents, *output, *wm, *tm, *econ, *episodes, *db;
     sl_world_config wc;
     sl_world_eval_config ec;
     int threads, json, quiet, horizon, n, have_floors;
@@ -179,6 +181,7 @@ static int parse_args(int argc, char **argv, args *a) {
         case O_TM: a->tm = optarg; break;
         case O_ECON: a->econ = optarg; break;
         case O_EPS: a->episodes = optarg; break;
+        case O_DB: a->db = optarg; break;
         case O_MODE:
             if (sl_world_mode_parse(optarg, &a->wc.mode) != SL_OK)
                 return sl_cli_usage_error(cmd, "--mode expects tf, ss or bptt, got '%s'", optarg);
@@ -305,10 +308,24 @@ static int do_train(args *a) {
     float *z = NULL, *zn = NULL;
     sl_world_data d = {0};
     sl_world *w = NULL;
+    cJSON *res = NULL;
     int rc = 0;
+    sl_registry *reg = NULL;
+    int64_t run = 0;
     sl_status st = sl_dataset_load_npz(&ds, a->data);
     if (st == SL_OK && (rc = pick_econ(a, ds, &a->wc)) != 0) goto out;
     a->wc.seed = a->seed;
+    {
+        cJSON *conf = cJSON_CreateObject();
+        if (conf) {
+            cJSON_AddStringToObject(conf, "data", a->data);
+            cJSON_AddStringToObject(conf, "latents", a->latents);
+            cJSON_AddStringToObject(conf, "output", a->output);
+            cJSON_AddItemToObject(conf, "world", sl_world_config_json(&a->wc));
+        }
+        sl_status bs = cli_run_begin(a->db, "world train", conf, a->seed, &reg, &run);
+        if (st == SL_OK) st = bs;
+    }
     if (st == SL_OK) {
         sl_dataset_free(ds);
         ds = NULL;
@@ -318,7 +335,6 @@ static int do_train(args *a) {
     sl_world_train_report rep;
     memset(&rep, 0, sizeof rep);
     if (st == SL_OK) st = sl_world_train(&w, &d, &a->wc, &rep);
-    cJSON *res = NULL;
     if (st == SL_OK) {
         res = cJSON_CreateObject();
         cJSON_AddStringToObject(res, "command", "world train");
@@ -345,10 +361,33 @@ static int do_train(args *a) {
         st = sl_world_save(w, a->output, extra);
         cJSON_Delete(extra);
         char *sc = sidecar_path(a->output);
-        if (st == SL_OK && sc) st = sl_json_write_file(sc, res);
+        if (st == SL_OK && !sc) st = sl_set_error(SL_ERR_NOMEM, "world train: out of memory");
+        if (st == SL_OK) st = sl_json_write_file(sc, res);
+        if (st == SL_OK && reg) {
+            char apath[PATH_MAX];
+            char *rj = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(res, "report"));
+            st = rj ? sl_registry_add_model(reg, run, "world", cli_abs_path(a->output, apath), 0,
+                                            rj, NULL)
+                    : sl_set_error(SL_ERR_NOMEM, "world train: out of memory");
+            free(rj);
+            if (st == SL_OK)
+                st = sl_registry_add_metric(reg, run, "world/train_loss", rep.iters, rep.train_loss);
+            if (st == SL_OK && isfinite(rep.best_val))
+                st = sl_registry_add_metric(reg, run, "world/best_val", rep.best_iter, rep.best_val);
+            if (st == SL_OK)
+                st = sl_registry_add_artifact(reg, run, "world_train.json", cli_abs_path(sc, apath));
+        }
         free(sc);
     }
-    if (st == SL_OK) {
+    {
+        int frc = cli_run_finish(reg, run, st, res);
+        reg = NULL;
+        if (frc) {
+            rc = frc;
+            goto out;
+        }
+    }
+    {
         if (a->json) {
             char *s = cJSON_Print(res);
             if (s) printf("%s\n", s);
@@ -361,9 +400,8 @@ static int do_train(args *a) {
                    rep.best_val, rep.seconds);
         }
     }
-    cJSON_Delete(res);
-    if (st != SL_OK) rc = sl_cli_fail(st);
 out:
+    cJSON_Delete(res);
     sl_world_free(w);
     sl_world_data_clear(&d);
     sl_dataset_free(ds);
@@ -395,7 +433,25 @@ static int do_eval(args *a) {
     size_t *all = NULL;
     cJSON *res = NULL;
     sl_world_eval_row rows[SL_WORLD_EVAL_MAX_H];
-    sl_status st = sl_world_load(&w, a->wm);
+    sl_registry *reg = NULL;
+    int64_t run = 0;
+    sl_status st;
+    {
+        cJSON *conf = cJSON_CreateObject();
+        if (conf) {
+            cJSON_AddStringToObject(conf, "data", a->data);
+            cJSON_AddStringToObject(conf, "latents", a->latents);
+            cJSON_AddStringToObject(conf, "world_model", a->wm);
+            if (a->tm) cJSON_AddStringToObject(conf, "trust_model", a->tm);
+            cJSON_AddStringToObject(conf, "episodes", a->episodes ? a->episodes : "holdout");
+            cJSON_AddNumberToObject(conf, "noise", a->noise);
+            cJSON *hs = cJSON_AddArrayToObject(conf, "horizons");
+            for (int i = 0; i < a->ec.n_h; i++)
+                cJSON_AddItemToArray(hs, cJSON_CreateNumber(a->ec.horizons[i]));
+        }
+        st = cli_run_begin(a->db, "world eval", conf, a->seed, &reg, &run);
+    }
+    if (st == SL_OK) st = sl_world_load(&w, a->wm);
     if (st == SL_OK) {
         const sl_world_config *wc = sl_world_get_config(w);
         st = load_data(a, (const char(*)[SL_WORLD_NAME_MAX])wc->econ_names, wc->n_econ, &ds, &z, &zn, &d);
@@ -429,9 +485,24 @@ static int do_eval(args *a) {
         sl_json_add_provenance(res, a->seed);
         if (a->output) st = sl_json_write_file(a->output, res);
     }
-    int rc = 0;
-    if (st != SL_OK) {
-        rc = sl_cli_fail(st);
+    if (st == SL_OK && reg) {
+        sl_registry_world_row rr[SL_WORLD_EVAL_MAX_H];
+        for (int i = 0; i < a->ec.n_h; i++)
+            rr[i] = (sl_registry_world_row){rows[i].h, rows[i].mse, rows[i].std_ratio,
+                                            rows[i].var_growth, rows[i].trust_mean,
+                                            rows[i].detect_auc};
+        st = sl_registry_add_world_eval(reg, run, rr, (size_t)a->ec.n_h);
+        char *rj = st == SL_OK ? cJSON_PrintUnformatted(res) : NULL;
+        if (st == SL_OK && !rj) st = sl_set_error(SL_ERR_NOMEM, "world eval: out of memory");
+        if (st == SL_OK) st = sl_registry_add_result(reg, run, "world_eval_report", rj);
+        free(rj);
+        char apath[PATH_MAX];
+        if (st == SL_OK && a->output)
+            st = sl_registry_add_artifact(reg, run, "world_eval.json", cli_abs_path(a->output, apath));
+    }
+    int rc = cli_run_finish(reg, run, st, NULL);
+    if (rc) {
+        /* error already printed */
     } else if (a->json) {
         char *s = cJSON_Print(res);
         if (s) printf("%s\n", s);
@@ -470,7 +541,24 @@ static int do_rollout(args *a) {
     int64_t *st64 = NULL;
     sl_world_data d = {0};
     sl_world *w = NULL;
-    sl_status st = starts ? sl_world_load(&w, a->wm) : sl_set_error(SL_ERR_NOMEM, "out of memory");
+    sl_registry *reg = NULL;
+    int64_t run = 0;
+    sl_status st;
+    {
+        cJSON *conf = cJSON_CreateObject();
+        if (conf) {
+            cJSON_AddStringToObject(conf, "data", a->data);
+            cJSON_AddStringToObject(conf, "latents", a->latents);
+            cJSON_AddStringToObject(conf, "world_model", a->wm);
+            cJSON_AddStringToObject(conf, "output", a->output);
+            cJSON_AddNumberToObject(conf, "horizon", H);
+            cJSON_AddNumberToObject(conf, "n", n);
+            cJSON_AddNumberToObject(conf, "noise", a->noise);
+        }
+        st = cli_run_begin(a->db, "world rollout", conf, a->seed, &reg, &run);
+    }
+    if (st == SL_OK)
+        st = starts ? sl_world_load(&w, a->wm) : sl_set_error(SL_ERR_NOMEM, "out of memory");
     if (st == SL_OK) {
         const sl_world_config *wc = sl_world_get_config(w);
         st = load_data(a, (const char(*)[SL_WORLD_NAME_MAX])wc->econ_names, wc->n_econ, &ds, &z, &zn, &d);
@@ -513,6 +601,10 @@ static int do_rollout(args *a) {
         char *sc = sidecar_path(a->output);
         if (sc) st = sl_json_write_file(sc, res);
         free(sc);
+        char apath[PATH_MAX];
+        if (st == SL_OK)
+            st = sl_registry_add_dataset(reg, run, cli_abs_path(a->output, apath), "rollout",
+                                         (int64_t)((size_t)n * T), (int64_t)n, NULL);
         if (st == SL_OK && a->json) {
             char *s = cJSON_Print(res);
             if (s) printf("%s\n", s);
@@ -522,7 +614,7 @@ static int do_rollout(args *a) {
         }
         cJSON_Delete(res);
     }
-    int rc = st == SL_OK ? 0 : sl_cli_fail(st);
+    int rc = cli_run_finish(reg, run, st, NULL);
     sl_world_free(w);
     sl_world_data_clear(&d);
     sl_dataset_free(ds);
