@@ -117,11 +117,11 @@ static int do_list(sl_registry *reg, long limit, const char *status, const char 
         cJSON_Delete(arr);
         return 0;
     }
-    printf("%5s  %-12s %-8s %12s  %-20s %8s  %-14s %s\n", "ID", "COMMAND", "STATUS", "SEED",
+    printf("%5s  %-16s %-8s %12s  %-20s %8s  %-14s %s\n", "ID", "COMMAND", "STATUS", "SEED",
            "STARTED (UTC)", "SECONDS", "GIT", "NOTE");
     char b[8][256];
     for (const cJSON *r = arr->child; r; r = r->next)
-        printf("%5s  %-12s %-8s %12s  %-20s %8s  %-14.14s %s\n", field(r, "id", b[0], 256),
+        printf("%5s  %-16s %-8s %12s  %-20s %8s  %-14.14s %s\n", field(r, "id", b[0], 256),
                field(r, "command", b[1], 256), field(r, "status", b[2], 256),
                field(r, "seed", b[3], 256), field(r, "started", b[4], 256),
                field(r, "seconds", b[5], 256), field(r, "git", b[6], 256),
