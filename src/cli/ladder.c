@@ -27,7 +27,7 @@ void pl_ladder_opts_default(pl_ladder_opts *o) {
     o->max_level = PL_LADDER_LEVELS;
     o->ab = sl_ab_config_default();
     o->ab.seeds = 3;
-    o->ab.updates = 2000;
+    o->ab.updates = 3000; /* IQL at hidden 128 (sl_ab_config_default) needs >= 3000 */
     o->ab.eval_episodes = 10;
     o->out_dir = "ladder-out";
     o->seed = 0;
