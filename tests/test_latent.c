@@ -1,13 +1,18 @@
 /* test_latent.c - the contrastive encoder: determinism, InfoNCE learning with held-out
- * nearby-step retrieval, bad input, checkpoints, latents files through numpy, the CLI. */
+ * nearby-step retrieval, the reconstruction objective (float64 finite-difference gradient
+ * check of InfoNCE + w * MSE, recon_weight 0 = the pure-InfoNCE encoder, held-out recon MSE),
+ * bad input, checkpoints (with and without a decoder), latents files through numpy, the CLI. */
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/wait.h>
 
 #include "harness.h"
+#include "latent/latent_internal.h"
+#include "nn/nn_ref.h"
 #include "synthloop/sl_json.h"
 #include "synthloop/sl_latent.h"
+#include "synthloop/sl_safetensors.h"
 
 /* --- a workcell-like synthetic dataset --------------------------------------- *
  * Each episode: an arm following a smooth periodic trajectory with its own phase and speed,
@@ -68,6 +73,60 @@ static const char *root(void) {
     return (r && *r) ? r : ".";
 }
 
+/* --- float64 reference of the training loss (for the gradient check) ------------ */
+
+typedef struct ref_ctx {
+    const sl_latent_encoder *e;
+    double *P;      /* a double copy of the arena's params (perturbed in place) */
+    double *x;      /* [R, od] x_std of the 2B batch rows (anchors then positives) */
+    int B;
+    double w;       /* recon weight used by the reference */
+    double *buf[4]; /* scratch */
+} ref_ctx;
+
+/* out[B, sizes[L]] = MLP(in) with the float64 reference kernels (the library's layout). */
+static void ref_mlp(double *out, const sl_nn_mlp *m, const double *P, const double *in, int B,
+                    double *s0, double *s1) {
+    const double *x = in;
+    for (int l = 0; l < m->n_layers - 1; l++) {
+        int C = m->sizes[l], OC = m->sizes[l + 1];
+        double mean[64], rstd[64];
+        sl_nn_ref_linear_forward_f64(s1, x, P + m->w[l], P + m->b[l], B, C, OC);
+        sl_nn_ref_layernorm_forward_f64(s0, mean, rstd, s1, P + m->ln_w[l], P + m->ln_b[l], B, OC,
+                                        1e-5);
+        sl_nn_ref_act_forward_f64(s0, s0, (size_t)B * (size_t)OC, SL_NN_ACT_RELU);
+        x = s0;
+    }
+    int L = m->n_layers;
+    sl_nn_ref_linear_forward_f64(out, x, P + m->w[L - 1], P + m->b[L - 1], B, m->sizes[L - 1],
+                                 m->sizes[L]);
+}
+
+/* InfoNCE_sym(u_a, u_p) + w * MSE(dec(u), x_std), all in float64. */
+static double ref_loss(void *p) {
+    ref_ctx *c = p;
+    const sl_latent_encoder *e = c->e;
+    const int B = c->B, R = 2 * B, D = e->cfg.z_dim, od = e->obs_dim;
+    double *u = c->buf[0], *xh = c->buf[1], *s0 = c->buf[2], *s1 = c->buf[3];
+    ref_mlp(u, &e->mlp, c->P, c->x, R, s0, s1);
+    for (int r = 0; r < R; r++) {
+        double n2 = 0;
+        for (int d = 0; d < D; d++) n2 += u[r * D + d] * u[r * D + d];
+        for (int d = 0; d < D; d++) u[r * D + d] /= sqrt(n2);
+    }
+    double ws[64];
+    double l1 = sl_nn_ref_infonce_loss_f64(NULL, NULL, u, u + B * D, B, D,
+                                           (double)e->cfg.temperature, ws);
+    double l2 = sl_nn_ref_infonce_loss_f64(NULL, NULL, u + B * D, u, B, D,
+                                           (double)e->cfg.temperature, ws);
+    double total = 0.5 * (l1 + l2);
+    if (c->w != 0.0) {
+        ref_mlp(xh, &e->dec, c->P, u, R, s0, s1);
+        total += c->w * sl_nn_ref_mse_loss_f64(NULL, xh, c->x, NULL, R, od);
+    }
+    return total;
+}
+
 /* --- tests -------------------------------------------------------------------- */
 
 TEST(config_checks) {
@@ -83,6 +142,15 @@ TEST(config_checks) {
     c = sl_latent_config_default();
     c.batch = 1;
     CHECK_STATUS(sl_latent_config_check(&c), SL_ERR_ARG);
+    c = sl_latent_config_default();
+    CHECK(c.recon_weight == 10.0f && c.temperature == 0.5f);
+    c.recon_weight = -1.0f;
+    CHECK_STATUS(sl_latent_config_check(&c), SL_ERR_ARG);
+    CHECK(strstr(sl_last_error(), "recon_weight") != NULL);
+    c.recon_weight = NAN;
+    CHECK_STATUS(sl_latent_config_check(&c), SL_ERR_ARG);
+    c.recon_weight = 0.0f;
+    CHECK_OK(sl_latent_config_check(&c));
     sl_latent_free(NULL);
 }
 
@@ -400,11 +468,272 @@ TEST(cli_encode_and_apply) {
     sl_dataset_free(ds);
 }
 
+/* The analytic gradient of the training loss (float32, sl_latent_loss_grad) against float64
+ * central differences of a reference written with the nn reference kernels, for every tensor
+ * of encoder AND decoder. Criterion: per tensor ||analytic - numeric|| / ||numeric|| < 2e-3
+ * (the analytic side is float32). The check must be sensitive to the decoder's gradient into
+ * the encoder: the same analytic gradient checked against the reference with the
+ * reconstruction term dropped (w 0) or mis-weighted (2w) must fail on the encoder tensors. */
+TEST(gradcheck_infonce_plus_recon) {
+    sl_dataset *ds = make_ds(4, 12, 31, -1);
+    if (!ds) {
+        CHECK(0);
+        return;
+    }
+    sl_latent_config cf = sl_latent_config_default();
+    cf.z_dim = 4;
+    cf.hidden = 6;
+    cf.n_hidden = 2;
+    cf.epochs = 0; /* statistics fitted, parameters initialised, no steps */
+    cf.val_frac = 0.0;
+    cf.temperature = 0.5f;
+    cf.recon_weight = 1.5f;
+    cf.seed = 9;
+    sl_latent_encoder *e = NULL;
+    CHECK_OK(sl_latent_train(&e, ds, &cf, NULL));
+    if (!e) {
+        sl_dataset_free(ds);
+        return;
+    }
+    CHECK(e->has_dec);
+    const int B = 4, R = 2 * B, od = e->obs_dim, D = cf.z_dim;
+    /* larger, random weights so that every path (LayerNorm, ReLU, both losses) matters */
+    sl_rng r;
+    sl_rng_seed(&r, 77, 0);
+    sl_nn_arena *ar = &e->arena;
+    for (size_t t = 0; t < ar->n_tensors; t++) {
+        float *pt = sl_nn_arena_param(ar, t);
+        for (size_t i = 0; i < ar->tensors[t].numel; i++)
+            pt[i] = (float)(0.7 * sl_rng_normal(&r));
+    }
+    size_t anchors[4] = {0, 12, 24, 36}, pos[4] = {2, 13, 23, 38};
+    double total = 0, inf = 0, rec = 0;
+    CHECK_OK(sl_latent_loss_grad(e, ds->observations, anchors, pos, B, &total, &inf, &rec));
+    CHECK(isfinite(total) && rec > 0.05 && inf > 0.05);
+    float *g = malloc(ar->numel * sizeof(float));
+    ref_ctx c;
+    memset(&c, 0, sizeof c);
+    c.e = e;
+    c.B = B;
+    c.w = (double)cf.recon_weight;
+    c.P = malloc(ar->numel * sizeof(double));
+    c.x = malloc((size_t)R * (size_t)od * sizeof(double));
+    for (int k = 0; k < 4; k++) c.buf[k] = malloc((size_t)R * 64 * sizeof(double));
+    if (!g || !c.P || !c.x || !c.buf[0] || !c.buf[1] || !c.buf[2] || !c.buf[3]) {
+        CHECK(0);
+    } else {
+        memcpy(g, ar->grads, ar->numel * sizeof(float));
+        for (size_t i = 0; i < ar->numel; i++) c.P[i] = (double)ar->params[i];
+        for (int b = 0; b < R; b++) {
+            size_t row = b < B ? anchors[b] : pos[b - B];
+            for (int j = 0; j < od; j++) /* standardised exactly as the library (in float) */
+                c.x[b * od + j] = (double)((ds->observations[row * (size_t)od + j] -
+                                            e->obs_mean[j]) / e->obs_std[j]);
+        }
+        CHECK_CLOSE(ref_loss(&c), total, 1e-5 * fabs(total));
+        c.w = 0.0;
+        CHECK_CLOSE(ref_loss(&c), inf, 1e-5 * fabs(inf));
+        /* numeric gradients per tensor, for w, 0 and 2w */
+        const double ws3[3] = {(double)cf.recon_weight, 0.0, 2.0 * (double)cf.recon_weight};
+        double worst_enc[3] = {0, 0, 0}, worst_dec = 0;
+        int n_enc = 0, n_dec = 0;
+        for (int v = 0; v < 3; v++) {
+            c.w = ws3[v];
+            for (size_t t = 0; t < ar->n_tensors; t++) {
+                const sl_nn_tensor *tt = &ar->tensors[t];
+                int is_dec = strncmp(tt->name, "dec.", 4) == 0;
+                if (v > 0 && is_dec) continue;
+                double num2 = 0, diff2 = 0;
+                for (size_t i = 0; i < tt->numel; i++) {
+                    double *px = c.P + tt->offset + i, keep = *px;
+                    const double h = 1e-6;
+                    *px = keep + h;
+                    double fp = ref_loss(&c);
+                    *px = keep - h;
+                    double fm = ref_loss(&c);
+                    *px = keep;
+                    double num = (fp - fm) / (2 * h), an = (double)g[tt->offset + i];
+                    num2 += num * num;
+                    diff2 += (num - an) * (num - an);
+                }
+                double rel = sqrt(diff2) / fmax(sqrt(num2), 1e-12);
+                if (v == 0) {
+                    CHECK_MSG(rel < 2e-3, "gradcheck %s: relative error %.3g (|num| %.3g)",
+                              tt->name, rel, sqrt(num2));
+                    if (is_dec) {
+                        n_dec++;
+                        worst_dec = fmax(worst_dec, rel);
+                    } else {
+                        n_enc++;
+                    }
+                }
+                if (!is_dec) worst_enc[v] = fmax(worst_enc[v], rel);
+            }
+        }
+        printf("  gradcheck: worst relative error enc %.2g, dec %.2g over %d+%d tensors; "
+               "against w=0: %.2g, against 2w: %.2g\n", worst_enc[0], worst_dec, n_enc, n_dec,
+               worst_enc[1], worst_enc[2]);
+        CHECK(n_enc == 2 * (2 * cf.n_hidden + 1) && n_dec == n_enc);
+        CHECK_MSG(worst_enc[1] > 0.02 && worst_enc[2] > 0.02,
+                  "the check cannot tell a missing/mis-weighted decoder gradient: %.3g %.3g",
+                  worst_enc[1], worst_enc[2]);
+        (void)D;
+    }
+    free(g);
+    free(c.P);
+    free(c.x);
+    for (int k = 0; k < 4; k++) free(c.buf[k]);
+    sl_latent_free(e);
+    sl_dataset_free(ds);
+}
+
+/* recon_weight 0 trains no decoder and gives exactly the pure-InfoNCE encoder; a decoder
+ * neither changes the encoder's initial parameters nor the batches; the reconstruction term
+ * lowers the held-out reconstruction MSE of the decoder; checkpoints keep the decoder. */
+TEST(recon_objective) {
+    sl_dataset *ds = make_ds(24, 40, 41, -1);
+    if (!ds) {
+        CHECK(0);
+        return;
+    }
+    sl_latent_config c = small_cfg(17);
+    c.val_frac = 0.2;
+    c.epochs = 25;
+    c.recon_weight = 0.0f;
+    sl_latent_encoder *a = NULL, *b = NULL, *r = NULL;
+    sl_latent_train_report ra, rb, rr;
+    CHECK_OK(sl_latent_train(&a, ds, &c, &ra));
+    CHECK_OK(sl_latent_train(&b, ds, &c, &rb));
+    c.recon_weight = 1.0f;
+    CHECK_OK(sl_latent_train(&r, ds, &c, &rr));
+    if (a && b && r) {
+        CHECK(!a->has_dec && r->has_dec);
+        CHECK(ra.val_recon_mse == 0.0 && ra.recon_last_epoch == 0.0);
+        double m;
+        CHECK_STATUS(sl_latent_eval_recon(a, ds, &m), SL_ERR_STATE);
+        /* the encoder part of the arena has the same layout (dec.* after enc.*) */
+        CHECK(r->arena.n_tensors == 2 * a->arena.n_tensors);
+        for (size_t t = 0; t < a->arena.n_tensors; t++)
+            CHECK(strcmp(a->arena.tensors[t].name, r->arena.tensors[t].name) == 0 &&
+                  a->arena.tensors[t].offset == r->arena.tensors[t].offset);
+        CHECK(memcmp(a->arena.params, b->arena.params, a->arena.numel * sizeof(float)) == 0);
+        printf("  recon: MSE of x_std %.4f -> %.4f, held-out %.4f; InfoNCE %.3f (w 0: %.3f), "
+               "retrieval %.3f (w 0: %.3f)\n", rr.recon_first_epoch, rr.recon_last_epoch,
+               rr.val_recon_mse, rr.loss_last_epoch, ra.loss_last_epoch, rr.val_retrieval,
+               ra.val_retrieval);
+        CHECK(rr.recon_last_epoch < 0.5 * rr.recon_first_epoch);
+        CHECK(rr.val_recon_mse > 0 && rr.val_recon_mse < 0.5);
+        CHECK(rr.val_retrieval > 5 * rr.val_chance);
+        CHECK_OK(sl_latent_eval_recon(r, ds, &m));
+        CHECK(m > 0 && m < 0.5);
+        /* determinism with the decoder */
+        sl_latent_encoder *r2 = NULL;
+        CHECK_OK(sl_latent_train(&r2, ds, &c, NULL));
+        if (r2) CHECK(memcmp(r->arena.params, r2->arena.params, r->arena.numel * 4) == 0);
+        sl_latent_free(r2);
+        /* checkpoint: dec.* stored, recon_weight in the config, same latents and recon */
+        char path[600];
+        snprintf(path, sizeof path, "%s/enc_recon.safetensors", harness_tmpdir());
+        CHECK_OK(sl_latent_save(r, path, NULL));
+        sl_safetensors *stf = NULL;
+        CHECK_OK(sl_safetensors_read(&stf, path));
+        if (stf) {
+            CHECK(sl_safetensors_find(stf, "dec.l0.weight") != NULL);
+            cJSON *cj = cJSON_Parse(sl_safetensors_meta(stf, "config"));
+            CHECK(cj && sl_json_num(cj, "recon_weight", -1) == 1.0);
+            cJSON_Delete(cj);
+        }
+        sl_safetensors_free(stf);
+        sl_latent_encoder *l = NULL;
+        CHECK_OK(sl_latent_load(&l, path));
+        if (l) {
+            CHECK(l->has_dec && sl_latent_get_config(l).recon_weight == 1.0f);
+            double ml;
+            CHECK_OK(sl_latent_eval_recon(l, ds, &ml));
+            CHECK(ml == m);
+        }
+        sl_latent_free(l);
+        /* a checkpoint without a decoder loads as recon_weight 0 (older files have no
+         * "recon_weight"; see checkpoint_roundtrip for a decoder-free file) */
+        snprintf(path, sizeof path, "%s/enc_norecon.safetensors", harness_tmpdir());
+        CHECK_OK(sl_latent_save(a, path, NULL));
+        CHECK_OK(sl_latent_load(&l, path));
+        if (l) CHECK(!l->has_dec && sl_latent_get_config(l).recon_weight == 0.0f);
+        sl_latent_free(l);
+    }
+    sl_latent_free(a);
+    sl_latent_free(b);
+    sl_latent_free(r);
+    sl_dataset_free(ds);
+}
+
+/* A checkpoint written before the decoder existed: no "recon_weight" in the config and no
+ * dec.* tensors. Built by rewriting a decoder-free checkpoint's config without the key. */
+TEST(old_checkpoint_loads) {
+    sl_dataset *ds = make_ds(8, 20, 43, -1);
+    if (!ds) {
+        CHECK(0);
+        return;
+    }
+    sl_latent_config c = small_cfg(19);
+    c.epochs = 1;
+    c.recon_weight = 0.0f;
+    sl_latent_encoder *e = NULL, *f = NULL;
+    CHECK_OK(sl_latent_train(&e, ds, &c, NULL));
+    char p1[600], p2[600];
+    snprintf(p1, sizeof p1, "%s/enc_new.safetensors", harness_tmpdir());
+    snprintf(p2, sizeof p2, "%s/enc_old.safetensors", harness_tmpdir());
+    if (e) CHECK_OK(sl_latent_save(e, p1, NULL));
+    sl_safetensors *stf = NULL;
+    CHECK_OK(sl_safetensors_read(&stf, p1));
+    if (stf && e) {
+        size_t n = sl_safetensors_count(stf);
+        sl_tensor_ref *t = calloc(n, sizeof *t);
+        for (size_t i = 0; t && i < n; i++) {
+            const sl_array *a = sl_safetensors_at(stf, i);
+            t[i].name = a->name;
+            t[i].dtype = a->dtype;
+            t[i].ndim = a->ndim;
+            for (int d = 0; d < a->ndim; d++) t[i].shape[d] = a->shape[d];
+            t[i].data = a->data;
+        }
+        cJSON *cj = cJSON_Parse(sl_safetensors_meta(stf, "config"));
+        cJSON_DeleteItemFromObject(cj, "recon_weight");
+        char *txt = cJSON_PrintUnformatted(cj);
+        cJSON *meta = cJSON_CreateObject();
+        cJSON_AddStringToObject(meta, "synthloop_kind", "latent_encoder");
+        cJSON_AddStringToObject(meta, "config", txt);
+        if (t) CHECK_OK(sl_safetensors_write(p2, t, n, meta));
+        free(txt);
+        cJSON_Delete(cj);
+        cJSON_Delete(meta);
+        free(t);
+        CHECK_OK(sl_latent_load(&f, p2));
+        size_t cnt = ds->n * 16;
+        float *za = malloc(cnt * 4), *zb = malloc(cnt * 4);
+        if (f && za && zb) {
+            CHECK(!f->has_dec && sl_latent_get_config(f).recon_weight == 0.0f);
+            CHECK_OK(sl_latent_encode_dataset(e, ds, za, NULL));
+            CHECK_OK(sl_latent_encode_dataset(f, ds, zb, NULL));
+            CHECK(memcmp(za, zb, cnt * 4) == 0);
+        }
+        free(za);
+        free(zb);
+    }
+    sl_safetensors_free(stf);
+    sl_latent_free(e);
+    sl_latent_free(f);
+    sl_dataset_free(ds);
+}
+
 int main(void) {
     RUN(config_checks);
     RUN(determinism);
     RUN(learns_nearby_steps);
     RUN(validation_report);
+    RUN(gradcheck_infonce_plus_recon);
+    RUN(recon_objective);
+    RUN(old_checkpoint_loads);
     RUN(bad_input);
     RUN(checkpoint_roundtrip);
     RUN(numpy_roundtrip_and_stats);

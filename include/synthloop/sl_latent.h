@@ -12,14 +12,22 @@
  * possible; anchors of the same episode are more than 2k steps apart, so that no other item
  * of the batch is a "nearby step" of an anchor. Each anchor's positive is a step of the same
  * episode at offset delta, 1 <= |delta| <= k; the other positives of the batch are its
- * negatives. Loss = (CE(u_a u_p^T / tau) + CE(u_p u_a^T / tau)) / 2.
+ * negatives. InfoNCE = (CE(u_a u_p^T / tau) + CE(u_p u_a^T / tau)) / 2.
+ * Reconstruction (recon_weight w > 0): a decoder MLP of the same style (z_dim -> hidden x
+ * n_hidden -> obs_dim, Linear -> LayerNorm -> ReLU hidden layers, linear output) maps every
+ * row's unit vector u back to its x_std; loss = InfoNCE + w * MSE(dec(u), x_std), MSE the mean
+ * over the 2B batch rows and obs_dim dims. InfoNCE alone only needs to tell episodes and times
+ * apart and drops control-relevant state (heights, velocities, gripper), which the
+ * reconstruction term keeps. w = 0 trains no decoder: the pure-InfoNCE encoder, bit for bit.
  * Same seed + config + thread count => bit-identical parameters and latents.
  *
  * Files (docs/ENCODER.md):
  *   checkpoint (safetensors): MLP tensors "enc.l<i>.weight|bias", "enc.ln<i>.weight|bias",
+ *     with a decoder also "dec.l<i>.weight|bias", "dec.ln<i>.weight|bias";
  *     "obs_mean", "obs_std" [obs_dim], "z_mean", "z_std" [z_dim]; __metadata__ "synthloop_kind" =
  *     "latent_encoder", "config" = JSON text {obs_dim, z_dim, hidden, n_hidden, k,
- *     temperature, epochs, batch, lr, seed, normalisation{obs_mean, obs_std}, ...}.
+ *     temperature, epochs, batch, lr, recon_weight, seed, normalisation{obs_mean, obs_std},
+ *     ...}. A checkpoint without "recon_weight" (older) loads as recon_weight 0, no decoder.
  *   latents (NPZ): "latents" f4 [n, z_dim], "next_latents" f4 [n, z_dim] (row i encodes
  *     observations[i] / next_observations[i] of the dataset) and "episode_ids" i4 [n].
  *
@@ -48,8 +56,10 @@ typedef struct sl_latent_config {
     int epochs;         /* passes; one epoch = ceil(n_train_rows / batch) updates (default 20) */
     int batch;          /* target anchors per batch (default 128) */
     float lr;           /* Adam learning rate (default 1e-3) */
-    float temperature;  /* InfoNCE temperature (default 0.1) */
+    float temperature;  /* InfoNCE temperature (default 0.5; 0.1 before the decoder) */
     double val_frac;    /* fraction of episodes held out for the report (default 0.1; 0 = none) */
+    float recon_weight; /* weight of the reconstruction MSE (default 10; 0 = pure InfoNCE, no
+                           decoder; [0, 1e4]) */
     uint64_t seed;      /* default 0 */
 } sl_latent_config;
 
@@ -72,6 +82,11 @@ typedef struct sl_latent_train_report {
     double val_loss;          /* held-out InfoNCE loss (0 when nothing is held out) */
     double val_retrieval;     /* held-out top-1 nearby-step retrieval accuracy (see below) */
     double val_chance;        /* its chance level (1 / mean batch size) */
+    double recon_first_epoch; /* mean training reconstruction MSE (x_std units) over the first */
+    double recon_last_epoch;  /* ... and the last epoch (both 0 without a decoder) */
+    double val_recon_mse;     /* held-out reconstruction MSE of x_std, mean over rows and dims
+                                 (0 without a decoder or held-out episodes); 1.0 = no better
+                                 than predicting the training mean */
     double seconds;           /* wall time (informational; never part of results' bits) */
 } sl_latent_train_report;
 
@@ -106,6 +121,10 @@ sl_status sl_latent_encode_dataset(sl_latent_encoder *enc, const sl_dataset *ds,
  * Any out pointer may be NULL. Needs >= 2 episodes with >= 2 steps. */
 sl_status sl_latent_eval_retrieval(sl_latent_encoder *enc, const sl_dataset *ds, int batches,
                                    uint64_t seed, double *acc, double *chance, double *loss);
+
+/* Reconstruction MSE of x_std over every row of `ds` (mean over rows and dims).
+ * SL_ERR_STATE if the encoder has no decoder (recon_weight 0 or an older checkpoint). */
+sl_status sl_latent_eval_recon(sl_latent_encoder *enc, const sl_dataset *ds, double *mse);
 
 /* Save / load a checkpoint (format in the header comment). `extra_meta` (may be NULL) is a
  * cJSON object of string values merged into __metadata__ (e.g. provenance). */

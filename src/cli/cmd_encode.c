@@ -17,14 +17,16 @@
 #include "synthloop/sl_latent.h"
 #include "synthloop/sl_nn.h"
 
-SL_COMMAND(encode, "train a contrastive encoder (InfoNCE) and write latents of a dataset")
+SL_COMMAND(encode, "train a contrastive encoder (InfoNCE + reconstruction) and write latents")
 
 static void usage(void) {
     printf("usage: synthloop encode --data D.npz --output Z.npz [options]\n"
            "       synthloop encode --apply --checkpoint ENC.safetensors --data D.npz --output Z.npz\n"
            "\n"
            "Trains an MLP encoder obs -> z with InfoNCE (positives: steps of the same episode at\n"
-           "1 <= |dt| <= k; negatives: the other items of the batch, from other episodes), then\n"
+           "1 <= |dt| <= k; negatives: the other items of the batch, from other episodes) plus\n"
+           "recon_weight x the MSE of a decoder that reconstructs the standardised observation\n"
+           "from the encoder's unit vector (so the latent keeps heights, velocities, gripper), then\n"
            "writes Z.npz (\"latents\", \"next_latents\" f4 [n, dim], \"episode_ids\" i4 [n], rows\n"
            "aligned with the dataset) and the sidecar Z.json (provenance, config, statistics).\n"
            "Latents are standardised: every dim has mean 0, std 1 over the training rows.\n"
@@ -42,8 +44,13 @@ static void usage(void) {
            "  --k N                positive window |dt| <= k (default 3)\n"
            "  --batch N            anchors per batch (default 128)\n"
            "  --lr X               Adam learning rate (default 1e-3)\n"
-           "  --temperature X      InfoNCE temperature (default 0.1)\n"
-           "  --val-frac X         episodes held out for the retrieval report (default 0.1)\n"
+           "  --temperature X      InfoNCE temperature (default 0.5; the pre-decoder encoder\n"
+           "                       used 0.1, which fails policies, see docs/ENCODER.md)\n"
+           "  --val-frac X         episodes held out for the retrieval/reconstruction report\n"
+           "                       (default 0.1)\n"
+           "  --recon-weight W     weight of the reconstruction MSE in the loss (default 10;\n"
+           "                       0 = pure InfoNCE, no decoder; with --temperature 0.1 this\n"
+           "                       is the pre-decoder encoder, bit for bit)\n"
            "  --threads N          kernel threads (default: the engine's default)\n"
            "  --db PATH|none       run registry (default $SYNTHLOOP_DB or synthloop.db;\n"
            "                       'none' records nothing)\n"
@@ -76,6 +83,7 @@ static void config_to_json(cJSON *j, const sl_latent_config *c, int obs_dim) {
     cJSON_AddNumberToObject(o, "lr", (double)c->lr);
     cJSON_AddNumberToObject(o, "temperature", (double)c->temperature);
     cJSON_AddNumberToObject(o, "val_frac", c->val_frac);
+    cJSON_AddNumberToObject(o, "recon_weight", (double)c->recon_weight);
     cJSON_AddNumberToObject(o, "threads", sl_nn_get_threads());
 }
 
@@ -100,6 +108,7 @@ static cJSON *run_config(const char *data, const char *output, const char *ckpt,
         cJSON_AddNumberToObject(o, "lr", (double)c->lr);
         cJSON_AddNumberToObject(o, "temperature", (double)c->temperature);
         cJSON_AddNumberToObject(o, "val_frac", c->val_frac);
+        cJSON_AddNumberToObject(o, "recon_weight", (double)c->recon_weight);
     }
     cJSON_AddNumberToObject(o, "threads", sl_nn_get_threads());
     return o;
@@ -139,6 +148,9 @@ static sl_status record_outputs(sl_registry *reg, int64_t run, const sl_dataset 
         SL_TRY(sl_registry_add_metric(reg, run, "encode/val_retrieval_chance", rep->epochs,
                                       rep->val_chance));
     }
+    if (rep->n_val_episodes >= 1 && rep->recon_last_epoch > 0.0)
+        SL_TRY(sl_registry_add_metric(reg, run, "encode/val_recon_mse", rep->epochs,
+                                      rep->val_recon_mse));
     return SL_OK;
 }
 
@@ -158,7 +170,8 @@ int cmd_encode(int argc, char **argv) {
         {"temperature", required_argument, 0, 't'}, {"val-frac", required_argument, 0, 'v'},
         {"threads", required_argument, 0, 'T'},     {"json", no_argument, 0, 'j'},
         {"quiet", no_argument, 0, 'q'},             {"help", no_argument, 0, 'h'},
-        {"db", required_argument, 0, 'D'},          {0, 0, 0, 0}};
+        {"db", required_argument, 0, 'D'},          {"recon-weight", required_argument, 0, 'R'},
+        {0, 0, 0, 0}};
     const char *data = NULL, *output = NULL, *ckpt = NULL, *db = NULL;
     int apply = 0, json = 0;
     sl_latent_config cfg = sl_latent_config_default();
@@ -215,6 +228,10 @@ int cmd_encode(int argc, char **argv) {
         case 'v':
             if ((rc = sl_cli_parse_double(cmd, "--val-frac", optarg, 0.0, 0.5, &x))) return rc;
             cfg.val_frac = x;
+            break;
+        case 'R':
+            if ((rc = sl_cli_parse_double(cmd, "--recon-weight", optarg, 0.0, 1e4, &x))) return rc;
+            cfg.recon_weight = (float)x;
             break;
         case 'T':
             if ((rc = sl_cli_parse_int(cmd, "--threads", optarg, 1, 256, &v))) return rc;
@@ -298,6 +315,12 @@ int cmd_encode(int argc, char **argv) {
             cJSON_AddNumberToObject(t, "val_episodes", (double)rep.n_val_episodes);
             cJSON_AddNumberToObject(t, "loss_first_epoch", rep.loss_first_epoch);
             cJSON_AddNumberToObject(t, "loss_last_epoch", rep.loss_last_epoch);
+            if (cfg.recon_weight > 0.0f) {
+                cJSON_AddNumberToObject(t, "recon_mse_first_epoch", rep.recon_first_epoch);
+                cJSON_AddNumberToObject(t, "recon_mse_last_epoch", rep.recon_last_epoch);
+                if (rep.n_val_episodes >= 1)
+                    cJSON_AddNumberToObject(t, "val_recon_mse", rep.val_recon_mse);
+            }
             if (rep.n_val_episodes >= 2) {
                 cJSON_AddNumberToObject(t, "val_loss", rep.val_loss);
                 cJSON_AddNumberToObject(t, "val_retrieval_accuracy", rep.val_retrieval);
@@ -327,6 +350,13 @@ int cmd_encode(int argc, char **argv) {
                     printf("; held-out retrieval %.3f (chance %.3f)", rep.val_retrieval,
                            rep.val_chance);
                 printf("\n");
+                if (cfg.recon_weight > 0.0f) {
+                    printf("reconstruction (weight %g): MSE of x_std %.4f -> %.4f",
+                           (double)cfg.recon_weight, rep.recon_first_epoch, rep.recon_last_epoch);
+                    if (rep.n_val_episodes >= 1)
+                        printf("; held-out %.4f", rep.val_recon_mse);
+                    printf("\n");
+                }
             }
             sl_latent_stats_print(stdout, "Real z_V statistics", &stats);
             printf("wrote %s and %s%s%s\n", output, side, (!apply && ckpt) ? " and " : "",

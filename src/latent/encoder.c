@@ -16,20 +16,9 @@
 #include "synthloop/sl_latent.h"
 #include "synthloop/sl_nn.h"
 #include "synthloop/sl_safetensors.h"
+#include "latent_internal.h"
 
 #define ENC_CHUNK 512 /* rows per forward pass when encoding */
-
-struct sl_latent_encoder {
-    sl_latent_config cfg;
-    int obs_dim;
-    float *obs_mean, *obs_std; /* [obs_dim] owned */
-    float *z_mean, *z_std;     /* [z_dim] owned: output standardisation */
-    sl_nn_arena arena;
-    sl_nn_mlp mlp;
-    sl_nn_mlp_cache cache;     /* max_B = cache_B */
-    int cache_B;
-    float *x, *h;              /* scratch [cache_B * obs_dim], [cache_B * z_dim] */
-};
 
 /* --- config ------------------------------------------------------------------ */
 
@@ -43,8 +32,9 @@ sl_latent_config sl_latent_config_default(void) {
     c.epochs = 20;
     c.batch = 128;
     c.lr = 1e-3f;
-    c.temperature = 0.1f;
+    c.temperature = 0.5f; /* 0.1 (the pre-decoder default) fails policies: docs/ENCODER.md */
     c.val_frac = 0.1;
+    c.recon_weight = 10.0f;
     c.seed = 0;
     return c;
 }
@@ -70,6 +60,9 @@ sl_status sl_latent_config_check(const sl_latent_config *c) {
                             (double)c->temperature);
     if (!(c->val_frac >= 0.0 && c->val_frac < 0.9))
         return sl_set_error(SL_ERR_ARG, "latent config: val_frac %g outside [0, 0.9)", c->val_frac);
+    if (!(c->recon_weight >= 0.0f && c->recon_weight <= 1e4f))
+        return sl_set_error(SL_ERR_ARG, "latent config: recon_weight %g outside [0, 1e4]",
+                            (double)c->recon_weight);
     return SL_OK;
 }
 
@@ -83,8 +76,10 @@ void sl_latent_free(sl_latent_encoder *e) {
     free(e->z_std);
     sl_nn_arena_free(&e->arena);
     sl_nn_mlp_cache_free(&e->cache);
+    sl_nn_mlp_cache_free(&e->dec_cache);
     free(e->x);
     free(e->h);
+    free(e->xhat);
     free(e);
 }
 
@@ -92,8 +87,10 @@ int sl_latent_obs_dim(const sl_latent_encoder *e) { return e->obs_dim; }
 int sl_latent_z_dim(const sl_latent_encoder *e) { return e->cfg.z_dim; }
 sl_latent_config sl_latent_get_config(const sl_latent_encoder *e) { return e->cfg; }
 
-/* Declare + allocate the network (parameters zero) and the normalisation buffers. */
-static sl_status enc_create(sl_latent_encoder **out, const sl_latent_config *cfg, int obs_dim) {
+/* Declare + allocate the network (parameters zero) and the normalisation buffers; with_dec
+ * also declares the reconstruction decoder "dec.*" (after the encoder). */
+static sl_status enc_create(sl_latent_encoder **out, const sl_latent_config *cfg, int obs_dim,
+                            int with_dec) {
     *out = NULL;
     SL_TRY(sl_latent_config_check(cfg));
     if (obs_dim < 1) return sl_set_error(SL_ERR_ARG, "latent encoder: obs_dim %d < 1", obs_dim);
@@ -108,6 +105,16 @@ static sl_status enc_create(sl_latent_encoder **out, const sl_latent_config *cfg
     sizes[cfg->n_hidden + 1] = cfg->z_dim;
     sl_status st = sl_nn_mlp_declare(&e->mlp, &e->arena, "enc", cfg->n_hidden + 1, sizes,
                                      SL_NN_ACT_RELU, 1);
+    if (st == SL_OK && with_dec) {
+        /* the mirror image: z_dim -> hidden x n_hidden -> obs_dim */
+        int dsz[SL_NN_MLP_MAX_LAYERS + 1];
+        dsz[0] = cfg->z_dim;
+        for (int i = 1; i <= cfg->n_hidden; i++) dsz[i] = cfg->hidden;
+        dsz[cfg->n_hidden + 1] = obs_dim;
+        st = sl_nn_mlp_declare(&e->dec, &e->arena, "dec", cfg->n_hidden + 1, dsz,
+                               SL_NN_ACT_RELU, 1);
+        e->has_dec = (st == SL_OK);
+    }
     if (st == SL_OK) st = sl_nn_arena_alloc(&e->arena);
     if (st == SL_OK) {
         e->obs_mean = calloc((size_t)obs_dim, sizeof(float));
@@ -133,14 +140,19 @@ static sl_status enc_create(sl_latent_encoder **out, const sl_latent_config *cfg
 static sl_status enc_reserve(sl_latent_encoder *e, int B) {
     if (B <= e->cache_B) return SL_OK;
     sl_nn_mlp_cache_free(&e->cache);
+    sl_nn_mlp_cache_free(&e->dec_cache);
     free(e->x);
     free(e->h);
-    e->x = e->h = NULL;
+    free(e->xhat);
+    e->x = e->h = e->xhat = NULL;
     e->cache_B = 0;
     SL_TRY(sl_nn_mlp_cache_alloc(&e->cache, &e->mlp, B));
+    if (e->has_dec) SL_TRY(sl_nn_mlp_cache_alloc(&e->dec_cache, &e->dec, B));
     e->x = malloc((size_t)B * (size_t)e->obs_dim * sizeof(float));
     e->h = malloc((size_t)B * (size_t)e->cfg.z_dim * sizeof(float));
-    if (!e->x || !e->h) return sl_set_error(SL_ERR_NOMEM, "latent encoder: out of memory");
+    if (e->has_dec) e->xhat = malloc((size_t)B * (size_t)e->obs_dim * sizeof(float));
+    if (!e->x || !e->h || (e->has_dec && !e->xhat))
+        return sl_set_error(SL_ERR_NOMEM, "latent encoder: out of memory");
     e->cache_B = B;
     return SL_OK;
 }
@@ -305,6 +317,7 @@ typedef struct trainer {
     float *norms;     /* [2 cap] */
     float *du_a, *du_p, *du_a2, *du_p2, *dh; /* [cap * D] / [2 cap * D] */
     float *ws;        /* infonce workspace */
+    float *dxhat, *du_rec; /* decoder only: [2 cap * obs_dim], [2 cap * D] */
 } trainer;
 
 static void trainer_free(trainer *t) {
@@ -316,6 +329,8 @@ static void trainer_free(trainer *t) {
     free(t->du_p2);
     free(t->dh);
     free(t->ws);
+    free(t->dxhat);
+    free(t->du_rec);
 }
 
 static sl_status trainer_init(trainer *t, sl_latent_encoder *e, int cap) {
@@ -331,8 +346,12 @@ static sl_status trainer_init(trainer *t, sl_latent_encoder *e, int cap) {
     t->du_p2 = malloc(c * D * sizeof(float));
     t->dh = malloc(2 * c * D * sizeof(float));
     t->ws = malloc(sl_nn_infonce_ws_floats(cap) * sizeof(float));
+    if (e->has_dec) {
+        t->dxhat = malloc(2 * c * (size_t)e->obs_dim * sizeof(float));
+        t->du_rec = malloc(2 * c * D * sizeof(float));
+    }
     if (!t->rows || !t->norms || !t->du_a || !t->du_p || !t->du_a2 || !t->du_p2 || !t->dh ||
-        !t->ws) {
+        !t->ws || (e->has_dec && (!t->dxhat || !t->du_rec))) {
         trainer_free(t);
         return sl_set_error(SL_ERR_NOMEM, "latent train: out of memory");
     }
@@ -340,10 +359,12 @@ static sl_status trainer_init(trainer *t, sl_latent_encoder *e, int cap) {
 }
 
 /* Forward the batch rows (t->rows, B anchors then B positives) and compute the symmetric
- * InfoNCE loss. With `grad`, also backpropagate into the arena's grads (added). For `hits`
- * (may be NULL) counts anchors whose own positive is the most similar candidate. */
+ * InfoNCE loss (*loss) and, with a decoder, the reconstruction MSE of x_std from u over all 2B
+ * rows (*recon; 0 without a decoder). With `grad`, also backpropagate
+ * InfoNCE + recon_weight * MSE into the arena's grads (added). For `hits` (may be NULL)
+ * counts anchors whose own positive is the most similar candidate. */
 static sl_status batch_loss(trainer *t, const float *obs, int B, int grad, double *loss,
-                            long *hits) {
+                            double *recon, long *hits) {
     sl_latent_encoder *e = t->e;
     const int D = e->cfg.z_dim;
     const float tau = e->cfg.temperature;
@@ -353,6 +374,21 @@ static sl_status batch_loss(trainer *t, const float *obs, int B, int grad, doubl
     float l1 = sl_nn_infonce_loss(t->du_a, t->du_p, ua, up, B, D, tau, t->ws);
     float l2 = sl_nn_infonce_loss(t->du_p2, t->du_a2, up, ua, B, D, tau, t->ws);
     *loss = 0.5 * ((double)l1 + (double)l2);
+    const int R = 2 * B, od = e->obs_dim;
+    *recon = 0.0;
+    if (e->has_dec) {
+        /* x_std hat = dec(u); MSE mean over R rows x obs_dim; d/du into du_rec (scaled by w) */
+        sl_nn_mlp_forward(e->xhat, &e->dec_cache, e->h, &e->dec, e->arena.params, R);
+        *recon = (double)sl_nn_mse_loss(grad ? t->dxhat : NULL, e->xhat, e->x, NULL, R, od);
+        if (grad) {
+            const float w = e->cfg.recon_weight;
+            const size_t n = (size_t)R * (size_t)od;
+            for (size_t i = 0; i < n; i++) t->dxhat[i] *= w;
+            memset(t->du_rec, 0, (size_t)R * (size_t)D * sizeof(float));
+            sl_nn_mlp_backward(t->du_rec, e->arena.grads, &e->dec_cache, t->dxhat, e->h, &e->dec,
+                               e->arena.params, R);
+        }
+    }
     if (hits) {
         long h = 0;
         for (int i = 0; i < B; i++) {
@@ -373,7 +409,7 @@ static sl_status batch_loss(trainer *t, const float *obs, int B, int grad, doubl
         *hits = h;
     }
     if (!grad) return SL_OK;
-    /* du = 0.5 (dL1/du + dL2/du); dh = (du - u (u . du)) / ||h|| */
+    /* du = 0.5 (dL1/du + dL2/du) [+ w dMSE/du]; dh = (du - u (u . du)) / ||h|| */
     for (int half = 0; half < 2; half++) {
         const float *g1 = half ? t->du_p : t->du_a;
         const float *g2 = half ? t->du_p2 : t->du_a2;
@@ -384,6 +420,7 @@ static sl_status batch_loss(trainer *t, const float *obs, int B, int grad, doubl
             double dot = 0.0;
             for (int d = 0; d < D; d++) {
                 float g = 0.5f * (g1[(size_t)i * D + d] + g2[(size_t)i * D + d]);
+                if (e->has_dec) g += t->du_rec[row * (size_t)D + d];
                 dh[d] = g;
                 dot += (double)g * (double)u[d];
             }
@@ -419,9 +456,9 @@ static sl_status eval_spans(sl_latent_encoder *e, const float *obs, const span *
     for (int b = 0; b < batches && st == SL_OK; b++) {
         int B = sample_batch(&rng, sp, n_sp, e->cfg.k, e->cfg.batch, perm, t.rows, t.rows + cap);
         memmove(t.rows + B, t.rows + cap, (size_t)B * sizeof(size_t));
-        double l;
+        double l, rl;
         long h;
-        st = batch_loss(&t, obs, B, 0, &l, &h);
+        st = batch_loss(&t, obs, B, 0, &l, &rl, &h);
         hits += h;
         total += B;
         lsum += l;
@@ -448,6 +485,62 @@ sl_status sl_latent_eval_retrieval(sl_latent_encoder *e, const sl_dataset *ds, i
     SL_TRY(collect_spans(ds, NULL, 0, &sp, &n_sp));
     sl_status st = eval_spans(e, ds->observations, sp, n_sp, batches, seed, acc, chance, loss);
     free(sp);
+    return st;
+}
+
+/* Reconstruction MSE of x_std (mean over rows and dims) over every row of spans sp. */
+static sl_status recon_spans(sl_latent_encoder *e, const float *obs, const span *sp, size_t n_sp,
+                             double *mse) {
+    if (!e->has_dec)
+        return sl_set_error(SL_ERR_STATE, "latent eval: the encoder has no reconstruction decoder "
+                            "(trained with recon_weight 0)");
+    SL_TRY(enc_reserve(e, ENC_CHUNK));
+    const size_t od = (size_t)e->obs_dim;
+    double sum = 0.0;
+    size_t cnt = 0;
+    for (size_t i = 0; i < n_sp; i++)
+        for (size_t r0 = 0; r0 < sp[i].len; r0 += ENC_CHUNK) {
+            size_t left = sp[i].len - r0;
+            int B = (int)(left < ENC_CHUNK ? left : ENC_CHUNK);
+            size_t first = sp[i].start + r0;
+            SL_TRY(enc_load_x(e, obs + first * od, NULL, B, first));
+            enc_forward(e, B, NULL);
+            sl_nn_mlp_forward(e->xhat, &e->dec_cache, e->h, &e->dec, e->arena.params, B);
+            for (size_t j = 0; j < (size_t)B * od; j++) {
+                double d = (double)e->xhat[j] - (double)e->x[j];
+                sum += d * d;
+            }
+            cnt += (size_t)B * od;
+        }
+    *mse = cnt ? sum / (double)cnt : 0.0;
+    return SL_OK;
+}
+
+sl_status sl_latent_eval_recon(sl_latent_encoder *e, const sl_dataset *ds, double *mse) {
+    if (!e || !ds || !mse) return sl_set_error(SL_ERR_ARG, "latent eval: NULL argument");
+    if (ds->obs_dim != e->obs_dim)
+        return sl_set_error(SL_ERR_SHAPE, "latent eval: the dataset has obs_dim %d, the encoder "
+                            "expects %d", ds->obs_dim, e->obs_dim);
+    span whole = {0, ds->n};
+    return recon_spans(e, ds->observations, &whole, ds->n ? 1 : 0, mse);
+}
+
+sl_status sl_latent_loss_grad(sl_latent_encoder *e, const float *obs, const size_t *anchors,
+                              const size_t *positives, int B, double *total, double *infonce,
+                              double *recon) {
+    if (!e || !obs || !anchors || !positives || B < 1)
+        return sl_set_error(SL_ERR_ARG, "latent loss_grad: bad argument");
+    trainer t;
+    SL_TRY(trainer_init(&t, e, B));
+    memcpy(t.rows, anchors, (size_t)B * sizeof(size_t));
+    memcpy(t.rows + B, positives, (size_t)B * sizeof(size_t));
+    sl_nn_arena_zero_grad(&e->arena);
+    double l = 0.0, rl = 0.0;
+    sl_status st = batch_loss(&t, obs, B, 1, &l, &rl, NULL);
+    trainer_free(&t);
+    if (total) *total = l + (double)e->cfg.recon_weight * rl;
+    if (infonce) *infonce = l;
+    if (recon) *recon = rl;
     return st;
 }
 
@@ -558,7 +651,7 @@ sl_status sl_latent_train(sl_latent_encoder **out, const sl_dataset *ds,
         st = sl_set_error(SL_ERR_ARG, "latent train: need >= 2 training episodes with >= 2 steps, "
                           "have %zu", n_tr);
     sl_latent_encoder *e = NULL;
-    if (st == SL_OK) st = enc_create(&e, cfg, ds->obs_dim);
+    if (st == SL_OK) st = enc_create(&e, cfg, ds->obs_dim, cfg->recon_weight > 0.0f);
     if (st != SL_OK) {
         free(tr);
         free(va);
@@ -567,6 +660,11 @@ sl_status sl_latent_train(sl_latent_encoder **out, const sl_dataset *ds,
     sl_rng rng;
     sl_rng_seed(&rng, cfg->seed, 0);
     sl_nn_mlp_init(&e->mlp, e->arena.params, &rng);
+    if (e->has_dec) {
+        sl_rng drng; /* its own stream: the encoder's init is the same with or without it */
+        sl_rng_seed(&drng, cfg->seed, 4);
+        sl_nn_mlp_init(&e->dec, e->arena.params, &drng);
+    }
     st = fit_normalisation(e, ds->observations, tr, n_tr);
 
     size_t rows = 0;
@@ -585,32 +683,39 @@ sl_status sl_latent_train(sl_latent_encoder **out, const sl_dataset *ds,
     sl_nn_adam adam = sl_nn_adam_defaults(cfg->lr);
     sl_rng brng;
     sl_rng_seed(&brng, cfg->seed, 2);
-    double first = 0.0, last = 0.0;
+    double first = 0.0, last = 0.0, rfirst = 0.0, rlast = 0.0;
     sl_progress prog;
     sl_progress_begin(&prog, "encoder", (uint64_t)cfg->epochs);
     for (int ep = 0; ep < cfg->epochs && st == SL_OK; ep++) {
-        double lsum = 0.0;
+        double lsum = 0.0, rsum = 0.0;
         for (int s = 0; s < steps_per_epoch && st == SL_OK; s++) {
             int B = sample_batch(&brng, tr, n_tr, cfg->k, cfg->batch, perm, t.rows, t.rows + cap);
             memmove(t.rows + B, t.rows + cap, (size_t)B * sizeof(size_t));
             sl_nn_arena_zero_grad(&e->arena);
-            double l;
-            st = batch_loss(&t, ds->observations, B, 1, &l, NULL);
+            double l, rl;
+            st = batch_loss(&t, ds->observations, B, 1, &l, &rl, NULL);
             if (st != SL_OK) break;
-            if (!isfinite(l)) {
-                st = sl_set_error(SL_ERR_DIVERGED, "latent train: InfoNCE loss is not finite at "
-                                  "epoch %d step %d (lower --lr?)", ep, s);
+            if (!isfinite(l) || !isfinite(rl)) {
+                st = sl_set_error(SL_ERR_DIVERGED, "latent train: %s loss is not finite at "
+                                  "epoch %d step %d (lower --lr?)",
+                                  isfinite(l) ? "reconstruction" : "InfoNCE", ep, s);
                 break;
             }
             sl_nn_arena_clip_grad_norm(&e->arena, 10.0f);
             sl_nn_arena_adam_step(&e->arena, &adam);
             lsum += l;
+            rsum += rl;
         }
-        double mean = lsum / (double)steps_per_epoch;
-        if (ep == 0) first = mean;
+        double mean = lsum / (double)steps_per_epoch, rmean = rsum / (double)steps_per_epoch;
+        if (ep == 0) {
+            first = mean;
+            rfirst = rmean;
+        }
         last = mean;
+        rlast = rmean;
         char extra[64];
-        snprintf(extra, sizeof extra, "loss %.4f", mean);
+        if (e->has_dec) snprintf(extra, sizeof extra, "loss %.4f recon %.4f", mean, rmean);
+        else snprintf(extra, sizeof extra, "loss %.4f", mean);
         sl_progress_update(&prog, (uint64_t)ep + 1, extra);
     }
     sl_progress_end(&prog);
@@ -629,9 +734,13 @@ sl_status sl_latent_train(sl_latent_encoder **out, const sl_dataset *ds,
     rep.n_train_rows = rows;
     rep.loss_first_epoch = first;
     rep.loss_last_epoch = last;
+    rep.recon_first_epoch = rfirst;
+    rep.recon_last_epoch = rlast;
     if (st == SL_OK && n_va >= 2)
         st = eval_spans(e, ds->observations, va, n_va, 20, cfg->seed, &rep.val_retrieval,
                         &rep.val_chance, &rep.val_loss);
+    if (st == SL_OK && e->has_dec && n_va >= 1)
+        st = recon_spans(e, ds->observations, va, n_va, &rep.val_recon_mse);
     free(tr);
     free(va);
     if (st != SL_OK) {
@@ -666,6 +775,10 @@ static cJSON *config_json(const sl_latent_encoder *e) {
     cJSON_AddNumberToObject(j, "lr", (double)c->lr);
     cJSON_AddNumberToObject(j, "temperature", (double)c->temperature);
     cJSON_AddNumberToObject(j, "val_frac", c->val_frac);
+    cJSON_AddNumberToObject(j, "recon_weight", (double)c->recon_weight);
+    if (e->has_dec)
+        cJSON_AddStringToObject(j, "decoder", "dec.*: MLP u -> (obs - obs_mean) / obs_std, "
+                                "loss InfoNCE + recon_weight * MSE");
     char seed[32];
     snprintf(seed, sizeof seed, "%llu", (unsigned long long)c->seed);
     cJSON_AddStringToObject(j, "seed", seed); /* exact for any u64 */
@@ -746,9 +859,14 @@ sl_status sl_latent_load(sl_latent_encoder **out, const char *path) {
         cfg.lr = (float)sl_json_num(c, "lr", (double)cfg.lr);
         cfg.temperature = (float)sl_json_num(c, "temperature", (double)cfg.temperature);
         cfg.val_frac = sl_json_num(c, "val_frac", cfg.val_frac);
+        /* checkpoints from before the decoder: pure InfoNCE */
+        cfg.recon_weight = (float)sl_json_num(c, "recon_weight", 0.0);
         cfg.seed = strtoull(sl_json_str(c, "seed", "0"), NULL, 10);
         int od = sl_json_int(c, "obs_dim", -1);
-        st = enc_create(&e, &cfg, od);
+        /* the decoder is only needed for training and reconstruction reports; a checkpoint
+         * without dec.* tensors loads as an encoder without one */
+        int with_dec = cfg.recon_weight > 0.0f && sl_safetensors_find(stf, "dec.l0.weight");
+        st = enc_create(&e, &cfg, od, with_dec);
         if (st != SL_OK) st = sl_set_error(st, "%s: bad config: %s", path, sl_last_error());
     }
     for (size_t i = 0; st == SL_OK && i < e->arena.n_tensors; i++) {
