@@ -315,15 +315,32 @@ static sl_status run_demo(const demo_opts *o, sl_registry *reg, int64_t run, con
         if (s == SL_OK) {
             s = sl_json_write_file(p->ab, abj);
             if (s == SL_OK) s = sl_registry_add_artifact(reg, run, "ab.json", p->ab);
+            /* a harm verdict reads the means; count the harms that are also significant */
+            int harm = out.headline == SL_AB_MINOR_DEGRADATION ||
+                       out.headline == SL_AB_POISONING;
+            int n_sig = 0;
+            for (int m = 0; m < SL_ABM_COUNT; m++) {
+                const sl_ab_result *v = &out.summary[m].verdict;
+                if (out.summary[m].valid && v->significant &&
+                    v->improvement < 0)
+                    n_sig++;
+            }
             if (!sl_cli_quiet) {
-                printf("\n");
+                printf("\n      %d seeds per arm, final policies, mean [95%% CI]; synthetic share %.3f "
+                       "(%zu synthetic rows)\n", out.seeds, out.synth_share, out.n_synth);
                 for (int m = 0; m < SL_ABM_COUNT; m++) {
                     const sl_ab_metric_summary *ms = &out.summary[m];
-                    printf("      %-11s baseline %9.4g [%.4g, %.4g]  augmented %9.4g [%.4g, %.4g]\n",
+                    printf("      %-11s baseline %9.4g [%.4g, %.4g]  augmented %9.4g [%.4g, %.4g]",
                            sl_ab_metric_name((sl_ab_metric)m), ms->ci[0].mean, ms->ci[0].lo,
                            ms->ci[0].hi, ms->ci[1].mean, ms->ci[1].lo, ms->ci[1].hi);
+                    if (ms->valid)
+                        printf("  %+.1f%% (p %.2g)\n", 100 * ms->verdict.rel_change,
+                               ms->verdict.p_value);
+                    else
+                        printf("\n");
                 }
             }
+            if (harm) cJSON_AddNumberToObject(summary, "significant_harms", n_sig);
             cJSON_AddStringToObject(summary, "verdict", sl_ab_verdict_name(out.headline));
             cJSON_AddStringToObject(summary, "next_action", sl_ab_verdict_action(out.headline));
             cJSON_AddNumberToObject(summary, "seeds", out.seeds);
@@ -458,6 +475,11 @@ int cmd_demo(int argc, char **argv) {
     } else {
         printf("\nverdict: %s -> %s\n", sl_json_str(summary, "verdict", "?"),
                sl_json_str(summary, "next_action", ""));
+        if (cJSON_GetObjectItem(summary, "significant_harms") &&
+            sl_json_num(summary, "significant_harms", 0) == 0)
+            printf("         (seed 000's table reads the means; no change in that direction is "
+                   "significant at p < 0.05 with %.0f seeds: a sign, not a result)\n",
+                   sl_json_num(summary, "seeds", 0));
         if (reg) printf("report: %s  (run %lld in %s)\n", p.report, (long long)run, sl_registry_path(reg));
         printf("outputs in %s/, %.0f s\n", o.out, sl_now() - t0);
     }
