@@ -1,6 +1,8 @@
 /* test_pipeline.c - end to end through the real binary: collect -> encode -> train -> ab, and
  * the demo on tiny settings; outputs checked with numpy / sqlite3 from Python. */
+#include <limits.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -76,6 +78,45 @@ TEST(stages_end_to_end) {
              S) == 1);
 }
 
+/* The dashboard, served by the real binary over the demo's registry and loaded in headless
+ * Chromium, lists the demo's run and draws its plots; the screenshot is not blank. */
+static void dashboard_shows_demo(const char *S) {
+    struct stat sb;
+    CHECK_MSG(stat("/usr/bin/chromium", &sb) == 0, "/usr/bin/chromium is missing");
+    if (stat("/usr/bin/chromium", &sb) != 0) return;
+    const char *root = getenv("SL_TEST_ROOT");
+    char absroot[1024];
+    if (!root || !*root) root = ".";
+    if (!realpath(root, absroot)) snprintf(absroot, sizeof absroot, "%s", root);
+    CHECK(sh("{ %s serve --db demo.db --web '%s/web' --port 0 --duration 40 --json --quiet "
+             "> serve.json 2> serve.err & echo $! > serve.pid; }", S, absroot) == 0);
+    /* the first line of serve.json carries the port */
+    CHECK(sh("for i in $(seq 50); do [ -s serve.json ] && break; sleep 0.1; done; [ -s serve.json ]") == 0);
+    char cmd[3000];
+    const char *flags = "--headless --no-sandbox --disable-gpu --disable-quic --no-first-run"
+                        " --disable-background-networking --disable-component-update --disable-sync"
+                        " --disable-dev-shm-usage --hide-scrollbars";
+    snprintf(cmd, sizeof cmd,
+             "P=$(" SL_PYTHON " -c \"import json; print(json.loads(open('serve.json').readline())['port'])\") && "
+             "R=$(" SL_PYTHON " -c \"import sqlite3; print(sqlite3.connect('demo.db').execute("
+             "\\\"select id from runs where command='demo'\\\").fetchone()[0])\") && "
+             "timeout -k 5 60 /usr/bin/chromium %s --user-data-dir=\"$PWD/chr-a\" "
+             "--virtual-time-budget=8000 --dump-dom \"http://127.0.0.1:$P/?live=0#run=$R\" "
+             "> dom.html 2>/dev/null && "
+             "grep -q \"data-run-id=\\\"$R\\\"\" dom.html && "
+             "grep -q 'data-series=\"ab/baseline/heldout_action_mse\"' dom.html && "
+             "grep -q 'data-series=\"ab/augmented/heldout_action_mse\"' dom.html && "
+             "timeout -k 5 60 /usr/bin/chromium %s --user-data-dir=\"$PWD/chr-b\" "
+             "--virtual-time-budget=8000 --window-size=1400,1000 --screenshot=\"$PWD/dash.png\" "
+             "\"http://127.0.0.1:$P/?live=0#run=$R\" > /dev/null 2>&1 && "
+             SL_PYTHON " '%s/tests/py/reg_png_check.py' dash.png",
+             flags, flags, absroot);
+    int rc = sh("%s", cmd);
+    CHECK_MSG(rc == 0, "dashboard over the demo's registry: run not listed, plots missing or "
+                       "blank screenshot (exit %d)", rc);
+    sh("kill $(cat serve.pid) 2>/dev/null; true");
+}
+
 TEST(demo_tiny) {
     const char *S = bin();
     int rc = sh("%s demo --out demo --db demo.db --episodes 10 --seeds 2 --updates 100 "
@@ -96,6 +137,7 @@ TEST(demo_tiny) {
              "b=np.load('demo/branches.npz'); assert np.isfinite(b['branch_states']).all(); "
              "c=sqlite3.connect('demo.db'); "
              "assert c.execute(\\\"select status from runs where command='demo'\\\").fetchone()[0]=='ok'\"") == 0);
+    dashboard_shows_demo(S);
 }
 
 int main(void) {
