@@ -5,6 +5,7 @@
 #   make bench      run the benchmarks (C against PyTorch, same machine, same run)
 #   make fuzz       build the libFuzzer targets with clang and run each briefly
 #   SANITIZE=1      build with AddressSanitizer + UBSan (into build-san/)
+#   VALGRIND=1      `make test VALGRIND=1`: the small tests under valgrind (into build-vg/)
 #   WERROR=1        warnings as errors (CI)
 
 CC       ?= gcc
@@ -18,6 +19,12 @@ ifeq ($(SANITIZE),1)
 BUILD    := build-san
 OPTFLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 LDSAN    := -fsanitize=address,undefined
+else ifeq ($(VALGRIND),1)
+# valgrind 3.19 cannot execute AVX-512: no -march=native here, and OpenBLAS is pinned to
+# its Haswell kernels at run time (tests/run.sh)
+BUILD    := build-vg
+OPTFLAGS := -O1 -g -fno-omit-frame-pointer
+LDSAN    :=
 else
 BUILD    := build
 OPTFLAGS := -O2 -g -march=native
@@ -100,8 +107,18 @@ $(BUILD)/bench/%: bench/%.c $(LIB) | $(DEPS_OK)
 tests: $(TEST_BIN) $(BIN)
 
 # Run all tests (or only those matching T=pattern). Prints "N passed, N failed".
+ifeq ($(VALGRIND),1)
+# the small tests under valgrind (memcheck, definite leaks are errors); T= narrows further
+VG_TESTS ?= test_core test_npz test_safetensors test_dataset test_dataset_npz test_stats \
+            test_weight test_bricks test_import test_registry test_nn
+test: all $(TEST_BIN)
+	@SL_BUILD=$(BUILD) SL_BIN=$(abspath $(BIN)) PYTHON=$(PYTHON) SL_ONLY="$(VG_TESTS)" \
+	  SL_WRAP="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite" \
+	  OPENBLAS_CORETYPE=Haswell tests/run.sh $(BUILD)/tests $(T)
+else
 test: all $(TEST_BIN)
 	@SL_BUILD=$(BUILD) SL_BIN=$(abspath $(BIN)) PYTHON=$(PYTHON) tests/run.sh $(BUILD)/tests $(T)
+endif
 
 demo: all
 	@mkdir -p demo-out
@@ -115,6 +132,6 @@ fuzz: $(DEPS_OK)
 	@scripts/fuzz.sh $(FUZZ_SRC)
 
 clean:
-	rm -rf build build-san demo-out
+	rm -rf build build-san build-vg demo-out
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)

@@ -16,7 +16,10 @@ for t in "$dir"/test_*; do
   case "$t" in *.d|*.o) continue;; esac
   name=$(basename "$t")
   if [ -n "$pat" ] && [[ "$name" != *$pat* ]]; then continue; fi
-  out=$("$t" 2>&1); rc=$?
+  # SL_ONLY: space-separated list of test names to run (e.g. the small tests under valgrind)
+  if [ -n "${SL_ONLY:-}" ] && [[ " $SL_ONLY " != *" $name "* ]]; then continue; fi
+  # SL_WRAP: a command to run each test under (e.g. valgrind)
+  out=$(${SL_WRAP:-} "$t" 2>&1); rc=$?
   printf '%s\n' "$out" | grep -E '^(PASS|FAIL|  )' || true
   p=$(printf '%s\n' "$out" | grep -c '^PASS ' || true)
   f=$(printf '%s\n' "$out" | grep -c '^FAIL ' || true)
