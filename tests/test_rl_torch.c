@@ -77,6 +77,8 @@ typedef struct rl_case {
     sl_rl_algo algo;
     int O, A, H, B, updates, policy_freq, auto_alpha, use_hook;
     float policy_noise, noise_clip, sac_bc, alpha_bc, gamma, tau, lr_actor, lr_critic;
+    /* IQL only (0 elsewhere: the algorithm's defaults stay) */
+    float iql_expectile, iql_beta, iql_max_weight, reward_scale;
 } rl_case;
 
 static void fill_batch(sl_batch *b, sl_rng *r) {
@@ -110,6 +112,12 @@ static sl_agent *make_agent(const rl_case *k, const float *mean, const float *st
     cfg.tau = k->tau;
     cfg.lr_actor = k->lr_actor;
     cfg.lr_critic = k->lr_critic;
+    if (k->algo == SL_RL_IQL) {
+        cfg.iql_expectile = k->iql_expectile;
+        cfg.iql_beta = k->iql_beta;
+        cfg.iql_max_weight = k->iql_max_weight;
+        cfg.reward_scale = k->reward_scale;
+    }
     cfg.seed = 42;
     sl_agent *a = NULL;
     if (sl_agent_new(&a, &cfg, mean, std) != SL_OK) {
@@ -131,11 +139,14 @@ static void run_case(const rl_case *k) {
     fprintf(g_manifest,
             "case %s algo %s O %d A %d H %d B %d updates %d policy_freq %d auto_alpha %d "
             "policy_noise %.9g noise_clip %.9g sac_bc %.9g alpha_bc %.9g gamma %.9g tau %.9g "
-            "lr_actor %.9g lr_critic %.9g\n",
+            "lr_actor %.9g lr_critic %.9g iql_expectile %.9g iql_beta %.9g iql_max_weight %.9g "
+            "reward_scale %.9g\n",
             k->name, sl_rl_algo_name(k->algo), k->O, k->A, k->H, k->B, k->updates,
             k->policy_freq, k->auto_alpha, (double)k->policy_noise, (double)k->noise_clip,
             (double)k->sac_bc, (double)k->alpha_bc, (double)k->gamma, (double)k->tau,
-            (double)k->lr_actor, (double)k->lr_critic);
+            (double)k->lr_actor, (double)k->lr_critic, (double)k->iql_expectile,
+            (double)k->iql_beta, (double)k->iql_max_weight,
+            k->algo == SL_RL_IQL ? (double)k->reward_scale : 1.0);
     put(k->name, "obs_mean", mean, (size_t)k->O);
     put(k->name, "obs_std", std, (size_t)k->O);
     float la = sl_agent_log_alpha(ag);
@@ -147,6 +158,12 @@ static void run_case(const rl_case *k) {
             snprintf(nm, sizeof nm, "init.%s.%s", net_names[w], ar->tensors[i].name);
             put(k->name, nm, ar->params + ar->tensors[i].offset, ar->tensors[i].numel);
         }
+    }
+    const sl_nn_arena *va = sl_agent_value_arena(ag);
+    CHECK((va != NULL) == (k->algo == SL_RL_IQL));
+    for (size_t i = 0; va && i < va->n_tensors; i++) {
+        snprintf(nm, sizeof nm, "init.value.%s", va->tensors[i].name);
+        put(k->name, nm, va->params + va->tensors[i].offset, va->tensors[i].numel);
     }
     sl_batch b;
     CHECK_OK(sl_batch_alloc(&b, k->B, k->O, k->A));
@@ -185,6 +202,17 @@ static void run_case(const rl_case *k) {
             }
         }
     }
+    for (size_t i = 0; va && i < va->n_tensors; i++) {
+        const sl_nn_tensor *t = &va->tensors[i];
+        snprintf(nm, sizeof nm, "value.%s", t->name);
+        expect(k->name, nm, va->params + t->offset, t->numel);
+        snprintf(nm, sizeof nm, "value.adam_m.%s", t->name);
+        expect(k->name, nm, va->m + t->offset, t->numel);
+    }
+    if (k->algo == SL_RL_IQL) {
+        expect1(k->name, "stat.value_loss", st.value_loss);
+        expect1(k->name, "stat.weight_mean", st.weight_mean);
+    }
     expect1(k->name, "log_alpha", (double)sl_agent_log_alpha(ag));
     expect1(k->name, "stat.critic_loss", st.critic_loss);
     expect1(k->name, "stat.q_mean", st.q_mean);
@@ -201,16 +229,23 @@ static void run_case(const rl_case *k) {
 static const rl_case g_cases[] = {
     /* the brief's TD3+BC case: policy_freq 1, policy_noise 0 (deterministic target) */
     {"td3bc", SL_RL_TD3BC, 11, 3, 64, 80, 2, 1, 0, 0, 0.0f, 0.5f, 0.0f, 2.5f, 0.99f, 0.005f,
-     3e-4f, 3e-4f},
+     3e-4f, 3e-4f, 0, 0, 0, 0},
     /* full TD3+BC: delayed actor (policy_freq 2), target smoothing noise given + clipped */
     {"td3bc_delayed", SL_RL_TD3BC, 9, 4, 48, 64, 3, 2, 0, 1, 0.2f, 0.3f, 0.0f, 2.5f, 0.95f,
-     0.05f, 1e-3f, 5e-4f},
+     0.05f, 1e-3f, 5e-4f, 0, 0, 0, 0},
     /* SAC with automatic temperature */
     {"sac", SL_RL_SAC, 11, 3, 64, 80, 2, 1, 1, 1, 0.0f, 0.5f, 0.0f, 2.5f, 0.99f, 0.005f, 3e-4f,
-     3e-4f},
+     3e-4f, 0, 0, 0, 0},
     /* offline SAC with a behaviour-cloning term, fixed temperature */
     {"sac_bc", SL_RL_SAC, 7, 2, 32, 48, 2, 1, 0, 1, 0.0f, 0.5f, 0.7f, 2.5f, 0.9f, 0.02f, 1e-3f,
-     1e-3f},
+     1e-3f, 0, 0, 0, 0},
+    /* IQL: expectile value, critics towards r + gamma V(s'), advantage-weighted regression;
+     * max weight 5 so that the clip on exp(beta * adv) fires, reward scale != 1 */
+    {"iql", SL_RL_IQL, 10, 3, 48, 64, 3, 1, 0, 0, 0.0f, 0.5f, 0.0f, 0.0f, 0.97f, 0.01f, 1e-3f,
+     5e-4f, 0.7f, 3.0f, 5.0f, 2.0f},
+    /* the synthloop default: expectile 0.7, beta 2, max weight 100 */
+    {"iql_default", SL_RL_IQL, 8, 4, 32, 40, 2, 1, 0, 0, 0.0f, 0.5f, 0.0f, 0.0f, 0.99f, 0.005f,
+     3e-4f, 3e-4f, 0.7f, 2.0f, 100.0f, 1.0f},
 };
 #define N_CASES (int)(sizeof g_cases / sizeof g_cases[0])
 
@@ -311,6 +346,8 @@ static int updated_params_equal(const rl_case *k, int row, float lw_row) {
         const sl_nn_arena *ay = sl_agent_arena(y, (sl_agent_net)w);
         same &= memcmp(ax->params, ay->params, ax->numel * sizeof(float)) == 0;
     }
+    const sl_nn_arena *vx = sl_agent_value_arena(x), *vy = sl_agent_value_arena(y);
+    if (vx && vy) same &= memcmp(vx->params, vy->params, vx->numel * sizeof(float)) == 0;
     sl_batch_free(&b1), sl_batch_free(&b2);
     free(nt), free(na);
     sl_agent_free(x), sl_agent_free(y);

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""rl_ref.py - PyTorch reference for tests/test_rl_torch.c: TD3+BC and SAC updates.
+"""rl_ref.py - PyTorch reference for tests/test_rl_torch.c: TD3+BC, SAC and IQL updates.
 
 Usage: rl_ref.py DIR. Reads DIR/manifest.txt (one "case NAME algo ... key value ..." line per
 case) and the float32 inputs "<case>.<array>.f32" written by the C test; replays the updates in
@@ -16,6 +16,13 @@ the weighting that src/rl/agent.c documents:
   SAC alpha    = -mean(lw * log_alpha * (logp + target_entropy)), target_entropy = -act_dim
 Targets: TD3+BC actor/critic targets move only on actor steps (every policy_freq updates);
 SAC's critic targets every update; SAC's next action comes from the current actor.
+IQL (Kostrikov et al. 2022; CORL's iql.py order, deterministic tanh actor):
+  u            = min(Q1_t, Q2_t)(s, a) - V(s)             (V before this update's value step)
+  value loss   = mean(lw * |tau - 1(u < 0)| * u^2)
+  critic loss  = mean(lw*(Q1-y)^2) + mean(lw*(Q2-y)^2),  y = scale*r + gamma*(1-d)*V(s'),
+                 V(s') also before the value step
+  actor loss   = mean(lw * min(exp(beta*u), max_w) * sum_j (tanh(pi(s))_j - a_j)^2)
+  then the critic targets move by polyak; the actor target is never used.
 """
 import math
 import os
@@ -111,6 +118,8 @@ def run_case(cfg):
     alpha_bc, sac_bc = float(cfg["alpha_bc"]), float(cfg["sac_bc"])
     auto_alpha = int(cfg["auto_alpha"])
     stats = {}
+    if algo == "iql":
+        return run_iql(cfg, actor, actor_t, (q1, q2), (q1t, q2t), opt_a, opt_c, mean, std)
     for u in range(int(cfg["updates"])):
         it = u + 1
         s = (load(case, f"u{u}.obs", (B, O)) - mean) / std
@@ -181,6 +190,69 @@ def run_case(cfg):
             for (n, _), p in zip(m.names(), m.params()):
                 save(case, f"{net}.{n}", p)
     save(case, "log_alpha", log_alpha)
+    for k, v in stats.items():
+        save(case, f"stat.{k}", torch.tensor([v]))
+
+
+def run_iql(cfg, actor, actor_t, qs, qts, opt_a, opt_c, mean, std):
+    case = cfg["case"]
+    O, A, H, B = (int(cfg[k]) for k in ("O", "A", "H", "B"))
+    gamma, tau = float(cfg["gamma"]), float(cfg["tau"])
+    expectile, beta = float(cfg["iql_expectile"]), float(cfg["iql_beta"])
+    max_w, scale = float(cfg["iql_max_weight"]), float(cfg["reward_scale"])
+    (q1, q2), (q1t, q2t) = qs, qts
+    value = MLP("value", [O, H, H, 1])
+    value.load(case, "value")
+    opt_v = torch.optim.Adam(value.params(), lr=float(cfg["lr_critic"]))
+    stats = {}
+    for u in range(int(cfg["updates"])):
+        s = (load(case, f"u{u}.obs", (B, O)) - mean) / std
+        s2 = (load(case, f"u{u}.next_obs", (B, O)) - mean) / std
+        act = load(case, f"u{u}.act", (B, A))
+        r, d, lw = load(case, f"u{u}.rew"), load(case, f"u{u}.done"), load(case, f"u{u}.lw")
+        sa = torch.cat([s, act], -1)
+        with torch.no_grad():
+            y = scale * r + gamma * (1 - d) * value(s2).squeeze(-1)
+            qt = torch.min(q1t(sa), q2t(sa)).squeeze(-1)
+        # value step (expectile regression)
+        v = value(s).squeeze(-1)
+        adv = qt - v
+        wt = torch.where(adv < 0, 1 - expectile, expectile)
+        value_loss = (lw * wt * adv ** 2).mean()
+        opt_v.zero_grad()
+        value_loss.backward()
+        opt_v.step()
+        adv = adv.detach()
+        # critic step
+        c1, c2 = q1(sa).squeeze(-1), q2(sa).squeeze(-1)
+        critic_loss = (lw * (c1 - y) ** 2).mean() + (lw * (c2 - y) ** 2).mean()
+        opt_c.zero_grad()
+        critic_loss.backward()
+        opt_c.step()
+        # actor step (advantage-weighted regression onto the data actions)
+        w = torch.clamp(torch.exp(beta * adv), max=max_w)
+        pi = torch.tanh(actor(s))
+        se = ((pi - act) ** 2).sum(-1)
+        actor_loss = (lw * w * se).mean()
+        opt_a.zero_grad()
+        actor_loss.backward()
+        opt_a.step()
+        polyak(q1t, q1, tau), polyak(q2t, q2, tau)
+        stats = {"critic_loss": critic_loss.item(), "q_mean": qt.mean().item(),
+                 "value_loss": value_loss.item(), "actor_loss": actor_loss.item(),
+                 "bc_mse": (lw * se).sum().item() / (B * A), "weight_mean": w.mean().item()}
+    for net, mods, opt in (("actor", [actor], opt_a), ("critic", [q1, q2], opt_c),
+                           ("value", [value], opt_v)):
+        for m in mods:
+            for (n, _), p in zip(m.names(), m.params()):
+                save(case, f"{net}.{n}", p)
+                st = opt.state.get(p, {})
+                save(case, f"{net}.adam_m.{n}", st["exp_avg"] if st else torch.zeros_like(p))
+    for net, mods in (("actor_t", [actor_t]), ("critic_t", [q1t, q2t])):
+        for m in mods:
+            for (n, _), p in zip(m.names(), m.params()):
+                save(case, f"{net}.{n}", p)
+    save(case, "log_alpha", load(case, "log_alpha0"))
     for k, v in stats.items():
         save(case, f"stat.{k}", torch.tensor([v]))
 
