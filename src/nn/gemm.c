@@ -117,13 +117,48 @@ static void ukr_dispatch(int mr, int nr, int ta, int kc, const float *a, int lda
     }
 }
 
-/* bp[k*NR + j] = B[n0+j, k0+k] (B stored [N,K]) for k < kc, j < nr; zero for j >= nr. */
+/* dst[k*ldd + j] = src[j*lds + k] for a 16 x 16 block (in-register transpose). */
+static inline __attribute__((always_inline)) void tr16(const float *src, int lds, float *dst, int ldd) {
+    __m512 r[16], t[16];
+    for (int i = 0; i < 16; i++) r[i] = _mm512_loadu_ps(src + (size_t)i * lds);
+    for (int i = 0; i < 8; i++) {
+        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    for (int i = 0; i < 4; i++) {
+        r[4 * i + 0] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t[4 * i + 0]), _mm512_castps_pd(t[4 * i + 2])));
+        r[4 * i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t[4 * i + 0]), _mm512_castps_pd(t[4 * i + 2])));
+        r[4 * i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t[4 * i + 1]), _mm512_castps_pd(t[4 * i + 3])));
+        r[4 * i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t[4 * i + 1]), _mm512_castps_pd(t[4 * i + 3])));
+    }
+    for (int i = 0; i < 2; i++)
+        for (int j = 0; j < 4; j++) {
+            t[8 * i + j] = _mm512_shuffle_f32x4(r[8 * i + j], r[8 * i + 4 + j], 0x88);
+            t[8 * i + 4 + j] = _mm512_shuffle_f32x4(r[8 * i + j], r[8 * i + 4 + j], 0xdd);
+        }
+    for (int j = 0; j < 8; j++) {
+        r[j] = _mm512_shuffle_f32x4(t[j], t[8 + j], 0x88);
+        r[8 + j] = _mm512_shuffle_f32x4(t[j], t[8 + j], 0xdd);
+    }
+    for (int i = 0; i < 16; i++) _mm512_storeu_ps(dst + (size_t)i * ldd, r[i]);
+}
+
+/* bp[k*NR + j] = B[n0+j, k0+k] (B stored [N,K]) for k < kc, j < nr; zero for j >= nr.
+ * Full 16 x 16 blocks are transposed in registers, the rest element by element. */
 static void pack_bt(float *bp, const float *B, int ldb, int k0, int kc, int n0, int nr) {
-    for (int k = 0; k < kc; k++)
-        for (int j = nr; j < NR; j++) bp[(size_t)k * NR + j] = 0.0f;
-    for (int j = 0; j < nr; j++) {
-        const float *src = B + (size_t)(n0 + j) * ldb + k0;
-        for (int k = 0; k < kc; k++) bp[(size_t)k * NR + j] = src[k];
+    int k16 = kc & ~15;
+    for (int g = 0; g < 2; g++) {
+        int j0 = 16 * g;
+        if (j0 + 16 <= nr) {
+            const float *src = B + (size_t)(n0 + j0) * ldb + k0;
+            for (int k = 0; k < k16; k += 16) tr16(src + k, ldb, bp + (size_t)k * NR + j0, NR);
+            for (int j = 0; j < 16; j++)
+                for (int k = k16; k < kc; k++) bp[(size_t)k * NR + j0 + j] = src[(size_t)j * ldb + k];
+        } else {
+            for (int k = 0; k < kc; k++)
+                for (int j = j0; j < j0 + 16; j++)
+                    bp[(size_t)k * NR + j] = j < nr ? B[(size_t)(n0 + j) * ldb + k0 + k] : 0.0f;
+        }
     }
 }
 
