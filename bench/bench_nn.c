@@ -1,7 +1,8 @@
 /* bench_nn.c - nn engine speed against PyTorch (bench/nn_ref.py) in the same run.
  *
  * (a) SAC update: actor 32 -> H -> H -> 16 (tanh-Gaussian head, 8 actions), twin critics
- *     40 -> H -> H -> 1, target critics (polyak 0.005), batch 256, fixed alpha 0.2:
+ *     40 -> H -> H -> 1, target critics (polyak 0.005), batch 256, fixed alpha 0.2, policy
+ *     noise from sl_nn_randn (PyTorch: torch.randn_like):
  *     critic loss fwd/bwd + Adam, actor loss fwd/bwd (critic input-grads only) + Adam.
  * (b) World-model step: 60-step autoregressive GRU (input = previous predicted latent 32 +
  *     action 8, hidden H, linear head to latent 32), batch 64, MSE over all steps, full BPTT,
@@ -128,7 +129,7 @@ static void sac_update(sac *z) {
     const float alpha = 0.2f, gamma = 0.99f;
     int B = z->B, S = z->S, A = z->A;
     /* critic: y = r + gamma (1 - d) (min Q_targ(s2, a2) - alpha logp2) */
-    randn(z->eps, (size_t)B * A, &z->rng, 1);
+    sl_nn_randn(z->eps, (size_t)B * A, &z->rng);
     sl_nn_mlp_forward(z->pi_out, &z->cpi, z->s2, &z->pi, z->actor.params, B);
     sl_nn_tanh_gaussian_forward(z->act, z->logp, z->pi_out, z->eps, B, A);
     concat_sa(z->sa, z->s2, z->act, B, S, A);
@@ -148,7 +149,7 @@ static void sac_update(sac *z) {
     sl_nn_mlp_backward(NULL, z->critic.grads, &z->cq2, z->dq2, z->sa, &z->q2, z->critic.params, B);
     sl_nn_arena_adam_step(&z->critic, &z->opt);
     /* actor: loss = mean(alpha logp - min Q(s, pi(s))) ; critics give input grads only */
-    randn(z->eps, (size_t)B * A, &z->rng, 1);
+    sl_nn_randn(z->eps, (size_t)B * A, &z->rng);
     sl_nn_arena_zero_grad(&z->actor);
     sl_nn_mlp_forward(z->pi_out, &z->cpi, z->s, &z->pi, z->actor.params, B);
     sl_nn_tanh_gaussian_forward(z->act, z->logp, z->pi_out, z->eps, B, A);

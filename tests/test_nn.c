@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "harness.h"
+#include "nn/nn_internal.h"
 #include "nn/nn_ref.h"
 #include "synthloop/sl_nn.h"
 
@@ -349,6 +350,85 @@ TEST(fast_linear_matches_ref) {
     }
 }
 
+/* sl_nn_sgemm (the AVX-512 micro-kernel where built, else cblas) against a float64 product:
+ * every transpose combination, row/column tails of the 8x32 blocks, K across the 256-deep
+ * packing blocks, padded leading dimensions, alpha/beta, and bit-identical repeats. */
+TEST(fast_sgemm_matches_float64) {
+    int shapes[][3] = {{1, 1, 1},   {8, 32, 64},  {7, 33, 5},   {256, 64, 64}, {64, 64, 256},
+                       {9, 17, 40}, {15, 48, 1},  {1, 64, 256}, {256, 1, 64},  {192, 64, 3840},
+                       {13, 31, 257}, {40, 100, 513}};
+    const float ab[][2] = {{1.0f, 0.0f}, {1.0f, 1.0f}, {0.3f, 0.5f}};
+    printf("info: sgemm micro-kernel %s\n", sl_nn_gemm_fast_available() ? "AVX-512" : "off (cblas)");
+    for (int th = 1; th <= 2; th++) /* 1 thread: every shape on the micro-kernel */
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int t = 0; t < 4; t++) {
+            sl_nn_set_threads(th);
+            int M = shapes[s][0], N = shapes[s][1], K = shapes[s][2], ta = t & 1, tb = t >> 1;
+            int lda = (ta ? M : K) + 3, ldb = (tb ? K : N) + 5, ldc = N + 2;
+            size_t na = (size_t)(ta ? K : M) * lda, nb = (size_t)(tb ? N : K) * ldb;
+            size_t nc = (size_t)M * ldc;
+            float *A = falloc(na), *Bm = falloc(nb), *C0 = falloc(nc), *C1 = falloc(nc), *C2 = falloc(nc);
+            double *ref = dalloc((size_t)M * N);
+            ffill(A, na, 1), ffill(Bm, nb, 1), ffill(C0, nc, 1);
+            for (int i = 0; i < M; i++)
+                for (int j = 0; j < N; j++) {
+                    double acc = 0.0;
+                    for (int k = 0; k < K; k++)
+                        acc += (double)(ta ? A[(size_t)k * lda + i] : A[(size_t)i * lda + k]) *
+                               (double)(tb ? Bm[(size_t)j * ldb + k] : Bm[(size_t)k * ldb + j]);
+                    ref[(size_t)i * N + j] = acc;
+                }
+            for (int c = 0; c < 3; c++) {
+                float al = ab[c][0], be = ab[c][1];
+                memcpy(C1, C0, nc * 4), memcpy(C2, C0, nc * 4);
+                sl_nn_sgemm(ta, tb, M, N, K, al, A, lda, Bm, ldb, be, C1, ldc);
+                sl_nn_sgemm(ta, tb, M, N, K, al, A, lda, Bm, ldb, be, C2, ldc);
+                CHECK(memcmp(C1, C2, nc * 4) == 0);
+                double worst = 0.0, scale = 1e-30;
+                int pad_ok = 1;
+                for (int i = 0; i < M; i++) {
+                    for (int j = 0; j < N; j++) {
+                        size_t o = (size_t)i * ldc + j;
+                        double want = (double)al * ref[(size_t)i * N + j] + (double)be * (double)C0[o];
+                        double d = fabs((double)C1[o] - want);
+                        worst = d > worst ? d : worst;
+                        scale = fabs(want) > scale ? fabs(want) : scale;
+                    }
+                    for (int j = N; j < ldc; j++) pad_ok &= C1[(size_t)i * ldc + j] == C0[(size_t)i * ldc + j];
+                }
+                CHECK_MSG(pad_ok, "sgemm wrote outside C (M %d N %d K %d ta %d tb %d)", M, N, K, ta, tb);
+                CHECK_MSG(worst / scale < 2e-6, "sgemm M %d N %d K %d ta %d tb %d alpha %g beta %g: "
+                          "max err %.3g (scale %.3g)", M, N, K, ta, tb, (double)al, (double)be,
+                          worst, scale);
+            }
+            /* fused output stage: C = op(A) op(B) + bias, relu = max(C, 0) */
+            float *bias = falloc((size_t)N), *R = falloc(nc);
+            ffill(bias, (size_t)N, 1);
+            memcpy(C1, C0, nc * 4), memcpy(R, C0, nc * 4);
+            sl_nn_sgemm_ex(ta, tb, M, N, K, 1.0f, A, lda, Bm, ldb, 0.0f, C1, ldc, bias, R);
+            double worst = 0.0, scale = 1e-30;
+            int relu_ok = 1;
+            for (int i = 0; i < M; i++)
+                for (int j = 0; j < ldc; j++) {
+                    size_t o = (size_t)i * ldc + j;
+                    if (j >= N) {
+                        relu_ok &= C1[o] == C0[o] && R[o] == C0[o];
+                        continue;
+                    }
+                    double want = ref[(size_t)i * N + j] + (double)bias[j];
+                    worst = fmax(worst, fabs((double)C1[o] - want));
+                    scale = fmax(scale, fabs(want));
+                    relu_ok &= R[o] == (C1[o] > 0.0f ? C1[o] : 0.0f);
+                }
+            CHECK_MSG(relu_ok, "sgemm_ex relu/padding wrong (M %d N %d K %d ta %d tb %d)", M, N, K, ta, tb);
+            CHECK_MSG(worst / scale < 2e-6, "sgemm_ex bias M %d N %d K %d ta %d tb %d: err %.3g",
+                      M, N, K, ta, tb, worst / scale);
+            free(bias), free(R);
+            free(A), free(Bm), free(C0), free(C1), free(C2), free(ref);
+        }
+    sl_nn_set_threads(0);
+}
+
 TEST(fast_activations_match_ref) {
     size_t n = 3001;
     float *x = falloc(n), *y1 = falloc(n), *y2 = falloc(n), *d = falloc(n);
@@ -524,6 +604,42 @@ TEST(fast_losses_and_head_match_ref) {
     free(a), free(b), free(t), free(w), free(g1), free(g2), free(h1), free(h2), free(ws);
     free(in), free(eps), free(da), free(act1), free(act2), free(lp1), free(lp2), free(dl);
     free(di1), free(di2);
+}
+
+/* sl_nn_randn: each pair is the Box-Muller transform of one sl_rng_u64 draw (24-bit u1 in
+ * (0,1], 24-bit angle), to float accuracy; moments of 2e5 draws; same rng state, same bits. */
+TEST(randn_box_muller) {
+    size_t n = 200001; /* odd: the last pair is half used */
+    float *x = falloc(n), *y = falloc(n);
+    sl_rng r1, r2, r3;
+    sl_rng_seed(&r1, 99, 3), sl_rng_seed(&r2, 99, 3), sl_rng_seed(&r3, 99, 3);
+    sl_nn_randn(x, n, &r1);
+    sl_nn_randn(y, n, &r2);
+    CHECK(memcmp(x, y, n * 4) == 0);
+    CHECK(sl_rng_u64(&r1) == sl_rng_u64(&r2)); /* same number of draws consumed */
+    double worst = 0.0, m1 = 0.0, m2 = 0.0, m4 = 0.0;
+    for (size_t p = 0; p < (n + 1) / 2; p++) {
+        uint64_t u = sl_rng_u64(&r3);
+        double u1 = ((double)(u >> 40) + 1.0) / 16777216.0;
+        double th = M_PI * ((double)((u >> 16) & 0xffffffu) / 8388608.0 - 1.0);
+        double rad = sqrt(-2.0 * log(u1));
+        double want[2] = {rad * cos(th), rad * sin(th)};
+        for (int k = 0; k < 2 && 2 * p + (size_t)k < n; k++) {
+            double d = fabs((double)x[2 * p + k] - want[k]);
+            worst = d > worst ? d : worst;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        double v = (double)x[i];
+        m1 += v, m2 += v * v, m4 += v * v * v * v;
+    }
+    m1 /= (double)n, m2 /= (double)n, m4 /= (double)n;
+    printf("info: randn max |float - double Box-Muller| %.3g; mean %.4f var %.4f kurt %.3f\n", worst,
+           m1, m2, m4 / (m2 * m2));
+    CHECK(worst < 4e-6);
+    CHECK(fabs(m1) < 0.01 && fabs(m2 - 1.0) < 0.02 && fabs(m4 / (m2 * m2) - 3.0) < 0.1);
+    sl_nn_randn(x, 0, &r1); /* n = 0 is harmless */
+    free(x), free(y);
 }
 
 TEST(adam_matches_ref_and_clip) {
@@ -711,10 +827,12 @@ int main(void) {
     RUN(gradcheck_detects_wrong_gradient);
     printf("info: worst float64 gradcheck relative error %.3g (tolerance %g)\n", gc_worst, GC_TOL);
     RUN(fast_linear_matches_ref);
+    RUN(fast_sgemm_matches_float64);
     RUN(fast_activations_match_ref);
     RUN(fast_layernorm_matches_ref);
     RUN(fast_gru_matches_ref);
     RUN(fast_losses_and_head_match_ref);
+    RUN(randn_box_muller);
     RUN(adam_matches_ref_and_clip);
     RUN(arena_lifecycle);
     RUN(mlp_declare_errors_and_names);

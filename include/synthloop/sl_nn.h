@@ -319,6 +319,11 @@ float sl_nn_arena_clip_grad_norm(sl_nn_arena *a, float max_norm);
 
 /* --- small helpers ------------------------------------------------------- */
 
+/* out[n] = standard normals: Box-Muller in float on 24-bit uniforms from sl_rng_u64 (one draw
+ * per pair), vectorised (branch-free log/sin/cos, within ~1e-6 of the exact transform).
+ * Deterministic in the rng state; a different stream from sl_rng_normal (which is double). */
+void sl_nn_randn(float *out, size_t n, sl_rng *rng);
+
 /* dst = (1 - tau) * dst + tau * src. */
 void sl_nn_polyak(float *dst, const float *src, size_t n, float tau);
 

@@ -95,11 +95,9 @@ void sl_nn_gru_cell_backward_gates(float *dx, float *dh, float *g_ih, float *g_h
                                    const float *w_ih, const float *w_hh, int B, int In, int H) {
     gate_grads(g_ih, g_hh, dh, dh_out, cache, h, B, H);
     if (dx)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, In, 3 * H, 1.0f, g_ih, 3 * H,
-                    w_ih, In, 1.0f, dx, In);
+        sl_nn_sgemm(0, 0, B, In, 3 * H, 1.0f, g_ih, 3 * H, w_ih, In, 1.0f, dx, In);
     if (dh)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, H, 3 * H, 1.0f, g_hh, 3 * H,
-                    w_hh, H, 1.0f, dh, H);
+        sl_nn_sgemm(0, 0, B, H, 3 * H, 1.0f, g_hh, 3 * H, w_hh, H, 1.0f, dh, H);
 }
 
 void sl_nn_gru_weight_grads(float *dw_ih, float *dw_hh, float *db_ih, float *db_hh,

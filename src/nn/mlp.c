@@ -110,6 +110,12 @@ void sl_nn_mlp_forward(float *out, sl_nn_mlp_cache *c, const float *in, const sl
     for (int l = 0; l < L - 1; l++) {
         int C = m->sizes[l], OC = m->sizes[l + 1];
         size_t n = (size_t)B * OC;
+        if (m->act == SL_NN_ACT_RELU && !m->layernorm) { /* bias and ReLU fused in the sgemm */
+            sl_nn_sgemm_ex(0, 1, B, OC, C, 1.0f, x, C, params + m->w[l], C, 0.0f, c->lin[l], OC,
+                           params + m->b[l], c->act[l]);
+            x = c->act[l];
+            continue;
+        }
         sl_nn_linear_forward(c->lin[l], x, params + m->w[l], params + m->b[l], B, C, OC);
         const float *pre = c->lin[l];
         if (m->layernorm) {
@@ -164,21 +170,18 @@ void sl_nn_mlp_backward(float *din, float *grads, sl_nn_mlp_cache *c, const floa
         const float *x = l ? c->act[l - 1] : in;
         const float *w = params + m->w[l];
         if (grads) {
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, OC, C, B, 1.0f, g, OC, x, C,
-                        1.0f, grads + m->w[l], C);
+            sl_nn_sgemm(1, 0, OC, C, B, 1.0f, g, OC, x, C, 1.0f, grads + m->w[l], C);
             sl_nn_bias_grad(grads + m->b[l], g, B, OC);
         }
         if (l == 0) {
             if (din)
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, C, OC, 1.0f, g, OC, w,
-                            C, 1.0f, din, C);
+                sl_nn_sgemm(0, 0, B, C, OC, 1.0f, g, OC, w, C, 1.0f, din, C);
             break;
         }
         /* dx = g @ W into a scratch buffer (overwrite), then back through act and LayerNorm */
         float *dx = bufs[which];
         which ^= 1;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, C, OC, 1.0f, g, OC, w, C, 0.0f,
-                    dx, C);
+        sl_nn_sgemm(0, 0, B, C, OC, 1.0f, g, OC, w, C, 0.0f, dx, C);
         size_t n = (size_t)B * C;
         int h = l - 1; /* hidden layer whose activation is x */
         act_grad_inplace(dx, m->layernorm ? c->ln[h] : c->lin[h], c->act[h], n, m->act);

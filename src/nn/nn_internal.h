@@ -17,6 +17,21 @@ sl_status sl_nn_name(char *buf, const char *prefix, const char *suffix);
 /* db[OC] += column sums of dout[B,OC], rows in order. */
 void sl_nn_bias_grad(float *db, const float *dout, int B, int OC);
 
+/* Row-major C[M,N] = alpha * op(A) op(B) + beta * C, op(A) = A[M,K] (ta = 0) or A stored as
+ * [K,M] (ta = 1), op(B) = B[K,N] (tb = 0) or B stored as [N,K] (tb = 1); same contract as
+ * cblas_sgemm(CblasRowMajor, ...). Small products (and every product at 1 thread) run on the
+ * AVX-512 micro-kernel of gemm.c (single-threaded, deterministic); the rest on OpenBLAS. */
+void sl_nn_sgemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
+                 const float *B, int ldb, float beta, float *C, int ldc);
+/* sl_nn_sgemm with a fused output stage: bias[N] (may be NULL) is added to every row when
+ * beta == 0 (C = op(A) op(B) + bias, C not read), and relu[M, ldc] (may be NULL; must not
+ * alias C) receives max(C, 0) of the final C. */
+void sl_nn_sgemm_ex(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
+                    const float *B, int ldb, float beta, float *C, int ldc, const float *bias,
+                    float *relu);
+/* 1 if this build has the micro-kernel (AVX-512), else sl_nn_sgemm is cblas_sgemm. */
+int sl_nn_gemm_fast_available(void);
+
 /* Element counts above which elementwise loops go parallel. */
 #define SL_NN_PAR_MIN 32768
 
@@ -72,6 +87,48 @@ static inline float sl_nn_tanhf(float x) {
     float big = 1.0f - 2.0f / (sl_nn_expf(2.0f * ax) + 1.0f);
     big = sl_nn_selectf(x < 0.0f, -big, big);
     return sl_nn_selectf(ax < 0.625f, small, big);
+}
+
+/* Natural log for normal positive finite x (Cephes logf: mantissa in [sqrt(1/2), sqrt(2)),
+ * degree-8 polynomial; within 2 ulp of libm there), branch-free so loops vectorise. */
+static inline float sl_nn_logf(float x) {
+    uint32_t ix;
+    memcpy(&ix, &x, sizeof ix);
+    int32_t e = (int32_t)(ix >> 23) - 126; /* x = m * 2^e, m in [0.5, 1) */
+    uint32_t im = (ix & 0x007fffffu) | 0x3f000000u;
+    float m;
+    memcpy(&m, &im, sizeof m);
+    int lo = m < 0.707106781186547524f;
+    e -= lo;
+    m = sl_nn_selectf(lo, m + m, m) - 1.0f;
+    float fe = (float)e;
+    float z = m * m;
+    float y = 7.0376836292e-2f;
+    y = y * m - 1.1514610310e-1f;
+    y = y * m + 1.1676998740e-1f;
+    y = y * m - 1.2420140846e-1f;
+    y = y * m + 1.4249322787e-1f;
+    y = y * m - 1.6668057665e-1f;
+    y = y * m + 2.0000714765e-1f;
+    y = y * m - 2.4999993993e-1f;
+    y = y * m + 3.3333331174e-1f;
+    y = y * m * z;
+    y += -2.12194440e-4f * fe;
+    y += -0.5f * z;
+    return m + y + 0.693359375f * fe;
+}
+
+/* log(1 + t) for t >= 0 (finite): log of s = 1 + t corrected by the rounding of s
+ * (log1p(t) ~ log(s) - ((s - 1) - t) / s), accurate for tiny t too. */
+static inline float sl_nn_log1pf_pos(float t) {
+    float s = 1.0f + t;
+    return sl_nn_logf(s) - ((s - 1.0f) - t) / s;
+}
+
+/* softplus(x) = log(1 + exp(x)) = max(x, 0) + log1p(exp(-|x|)), branch-free. */
+static inline float sl_nn_softplusf(float x) {
+    float ax = sl_nn_selectf(x < 0.0f, -x, x);
+    return sl_nn_selectf(x > 0.0f, x, 0.0f) + sl_nn_log1pf_pos(sl_nn_expf(-ax));
 }
 
 #endif

@@ -122,6 +122,15 @@ static sl_status alloc_scratch(sl_agent *a) {
     a->dv = fbuf(B);
     a->wadv = fbuf(B);
     if (c->algo == SL_RL_IQL) SL_TRY(sl_nn_mlp_cache_alloc(&a->c_v, &a->v, c->batch));
+    if (c->algo == SL_RL_SAC) {
+        SL_TRY(sl_nn_mlp_cache_alloc(&a->c_sub, &a->q1, c->batch));
+        a->g_sub = fbuf(B);
+        a->dsa_sub = fbuf(B * (O + A));
+        a->rows_sub = calloc(B, sizeof(int));
+        a->sel_sub = calloc(B, 1);
+        if (!a->g_sub || !a->dsa_sub || !a->rows_sub || !a->sel_sub)
+            return sl_set_error(SL_ERR_NOMEM, "agent: out of memory");
+    }
     if (!a->vv || !a->dv || !a->wadv ||
         !a->s || !a->s2 || !a->sa || !a->pi_out || !a->a_pi || !a->logp || !a->eps || !a->q1v ||
         !a->q2v || !a->y || !a->dq1 || !a->dq2 || !a->dsa || !a->dpi_out || !a->da || !a->dlogp)
@@ -202,6 +211,11 @@ void sl_agent_free(sl_agent *a) {
     sl_nn_mlp_cache_free(&a->c_q2b);
     sl_nn_arena_free(&a->value);
     sl_nn_mlp_cache_free(&a->c_v);
+    sl_nn_mlp_cache_free(&a->c_sub);
+    free(a->g_sub);
+    free(a->dsa_sub);
+    free(a->rows_sub);
+    free(a->sel_sub);
     sl_batch_free(&a->own);
     float *bufs[] = {a->obs_mean, a->obs_std, a->s, a->s2, a->sa, a->pi_out, a->a_pi,
                      a->logp, a->eps, a->q1v, a->q2v, a->y, a->dq1, a->dq2, a->dsa,
@@ -259,16 +273,20 @@ static sl_status critic_update(sl_agent *a, const sl_batch *bt, const float *noi
     /* target actions from the target actor (TD3) or the current actor (SAC) */
     if (c->algo == SL_RL_TD3BC) {
         policy_forward(a, &a->pi_t, a->actor_t.params, &a->c_pi, a->s2, B, a->a_pi, NULL, NULL);
+        if (!noise_t) { /* sl_rng_normal: keeps TD3+BC's noise stream (and results) as before */
+            for (size_t i = 0; i < (size_t)B * A; i++) a->eps[i] = (float)sl_rng_normal(&a->rng);
+            noise_t = a->eps;
+        }
         for (size_t i = 0; i < (size_t)B * A; i++) {
-            float n = (noise_t ? noise_t[i] : (float)sl_rng_normal(&a->rng)) * c->policy_noise;
+            float n = noise_t[i] * c->policy_noise;
             if (n > c->noise_clip) n = c->noise_clip;
             if (n < -c->noise_clip) n = -c->noise_clip;
             float v = a->a_pi[i] + n;
             a->a_pi[i] = v > 1.0f ? 1.0f : (v < -1.0f ? -1.0f : v);
         }
     } else {
-        for (size_t i = 0; i < (size_t)B * A; i++)
-            a->eps[i] = noise_t ? noise_t[i] : (float)sl_rng_normal(&a->rng);
+        if (noise_t) memcpy(a->eps, noise_t, (size_t)B * A * sizeof(float));
+        else sl_nn_randn(a->eps, (size_t)B * A, &a->rng);
         policy_forward(a, &a->pi, a->actor.params, &a->c_pi, a->s2, B, a->a_pi, a->logp, a->eps);
     }
     concat_sa(a->sa, a->s2, a->a_pi, B, O, A);
@@ -301,15 +319,46 @@ static sl_status critic_update(sl_agent *a, const sl_batch *bt, const float *noi
     return SL_OK;
 }
 
+/* dsa += d(sum_b g[b] Q(sa_b))/d(sa) over the rows b with sel[b] == want only (the other rows
+ * have g = 0, so their input gradient is exactly zero): gather those rows' hidden activations
+ * from the forward cache c, back-propagate the compact batch, scatter-add. Row-wise, so the
+ * same values as the full-batch backward; saves the work on the unselected rows. */
+static void critic_input_grad_rows(sl_agent *a, const sl_nn_mlp *q, const sl_nn_mlp_cache *c,
+                                   const float *g, const unsigned char *sel, int want, int B) {
+    int n = 0, W = a->cfg.obs_dim + a->cfg.act_dim;
+    for (int b = 0; b < B; b++)
+        if (sel[b] == want) a->rows_sub[n++] = b;
+    if (!n) return;
+    for (int l = 0; l < q->n_layers - 1; l++) {
+        size_t w = (size_t)q->sizes[l + 1];
+        for (int j = 0; j < n; j++) {
+            size_t src = (size_t)a->rows_sub[j] * w, dst = (size_t)j * w;
+            memcpy(a->c_sub.act[l] + dst, c->act[l] + src, w * sizeof(float));
+            if (q->act != SL_NN_ACT_RELU) /* ReLU's backward needs the output only */
+                memcpy(a->c_sub.lin[l] + dst, c->lin[l] + src, w * sizeof(float));
+        }
+    }
+    for (int j = 0; j < n; j++) a->g_sub[j] = g[a->rows_sub[j]];
+    memset(a->dsa_sub, 0, (size_t)n * W * sizeof(float));
+    /* grads NULL: the input is not read (it only feeds weight gradients) */
+    sl_nn_mlp_backward(a->dsa_sub, NULL, &a->c_sub, a->g_sub, a->sa, q, a->critic.params, n);
+    for (int j = 0; j < n; j++) {
+        float *d = a->dsa + (size_t)a->rows_sub[j] * W;
+        const float *s = a->dsa_sub + (size_t)j * W;
+        for (int k = 0; k < W; k++) d[k] += s[k];
+    }
+}
+
 /* noise_a: given standard-normal SAC policy noise [B*A] or NULL (draw from the agent's RNG). */
 static sl_status actor_update(sl_agent *a, const sl_batch *bt, const float *noise_a,
                               sl_rl_stats *st) {
     const sl_rl_config *c = &a->cfg;
     int B = bt->B, O = c->obs_dim, A = c->act_dim;
     float alpha = expf(a->log_alpha);
-    if (c->algo == SL_RL_SAC)
-        for (size_t i = 0; i < (size_t)B * A; i++)
-            a->eps[i] = noise_a ? noise_a[i] : (float)sl_rng_normal(&a->rng);
+    if (c->algo == SL_RL_SAC) {
+        if (noise_a) memcpy(a->eps, noise_a, (size_t)B * A * sizeof(float));
+        else sl_nn_randn(a->eps, (size_t)B * A, &a->rng);
+    }
     policy_forward(a, &a->pi, a->actor.params, &a->c_pi, a->s, B, a->a_pi, a->logp,
                    c->algo == SL_RL_SAC ? a->eps : NULL);
     concat_sa(a->sa, a->s, a->a_pi, B, O, A);
@@ -353,9 +402,15 @@ static sl_status actor_update(sl_agent *a, const sl_batch *bt, const float *nois
     }
     /* dQ/da through the critics: input grads only, no critic weight grads */
     memset(a->dsa, 0, (size_t)B * (O + A) * sizeof(float));
-    sl_nn_mlp_backward(a->dsa, NULL, &a->c_q1b, a->dq1, a->sa, &a->q1, a->critic.params, B);
-    if (c->algo == SL_RL_SAC)
-        sl_nn_mlp_backward(a->dsa, NULL, &a->c_q2b, a->dq2, a->sa, &a->q2, a->critic.params, B);
+    if (c->algo == SL_RL_SAC) {
+        /* each row's gradient flows through the critic that gave min(Q1, Q2) only */
+        unsigned char *sel = a->sel_sub;
+        for (int b = 0; b < B; b++) sel[b] = a->q1v[b] <= a->q2v[b];
+        critic_input_grad_rows(a, &a->q1, &a->c_q1b, a->dq1, sel, 1, B);
+        critic_input_grad_rows(a, &a->q2, &a->c_q2b, a->dq2, sel, 0, B);
+    } else {
+        sl_nn_mlp_backward(a->dsa, NULL, &a->c_q1b, a->dq1, a->sa, &a->q1, a->critic.params, B);
+    }
     float bscale = bc_coef * 2.0f / (float)(B * A);
     for (int b = 0; b < B; b++)
         for (int j = 0; j < A; j++) {

@@ -34,6 +34,11 @@ struct sl_agent {
     float *dpi_out, *da;    /* [B, 2*act], [B, act] */
     float *dlogp;           /* [B] */
     float *vv, *dv, *wadv;  /* IQL: V(s), its gradient, advantage weights [B] */
+    /* SAC actor step: the rows whose min(Q1,Q2) is Q_k, back-propagated through critic k only */
+    sl_nn_mlp_cache c_sub;  /* gathered hidden activations of those rows */
+    float *g_sub, *dsa_sub; /* [B], [B, obs+act] */
+    int *rows_sub;          /* [B] */
+    unsigned char *sel_sub; /* [B]: 1 where Q1 <= Q2 */
 };
 
 /* One IQL update (value, critics, actor; the caller does the target Polyak step) on a batch
