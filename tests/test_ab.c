@@ -122,6 +122,53 @@ TEST(poisoned_synthetic_is_poisoning) {
     data_free(&syn);
 }
 
+/* The headline rule on given per-seed numbers: harm from any of MPL, error rate and action MSE;
+ * value only from an economic metric when policies ran in physics. */
+static sl_ab_verdict headline_of(const double base[3][6], const double aug[3][6], int eval_eps) {
+    sl_ab_config cfg = small_cfg();
+    cfg.eval_episodes = eval_eps;
+    sl_ab_outcome o;
+    memset(&o, 0, sizeof o);
+    o.seeds = 6;
+    const int ms[3] = {SL_ABM_ACTION_MSE, SL_ABM_MPL, SL_ABM_ERROR_RATE};
+    for (int a = 0; a < SL_AB_ARMS; a++)
+        for (int m = 0; m < SL_ABM_COUNT; m++) {
+            o.per_seed[a][m] = calloc(6, sizeof(double));
+            for (int s = 0; s < 6; s++) o.per_seed[a][m][s] = 1.0 + 0.01 * s; /* EP, return */
+        }
+    for (int k = 0; k < 3; k++)
+        for (int s = 0; s < 6; s++) {
+            o.per_seed[SL_AB_BASE][ms[k]][s] = base[k][s];
+            o.per_seed[SL_AB_AUG][ms[k]][s] = aug[k][s];
+        }
+    sl_ab_summarise(&cfg, &o);
+    sl_ab_verdict v = o.headline;
+    sl_ab_outcome_free(&o);
+    return v;
+}
+
+TEST(headline_value_needs_economics) {
+    /* rows: action MSE, MPL, error rate; 6 seeds */
+    const double base[3][6] = {{0.30, 0.31, 0.29, 0.30, 0.32, 0.28},
+                               {500, 520, 480, 510, 490, 505},
+                               {0.30, 0.31, 0.29, 0.30, 0.32, 0.28}};
+    double mse_better[3][6], mpl_better[3][6], mpl_worse[3][6];
+    memcpy(mse_better, base, sizeof base);
+    memcpy(mpl_better, base, sizeof base);
+    memcpy(mpl_worse, base, sizeof base);
+    for (int s = 0; s < 6; s++) {
+        mse_better[0][s] = base[0][s] * 0.8; /* 20% lower action MSE, significant */
+        mpl_better[1][s] = base[1][s] * 1.2; /* 20% more units per hour, significant */
+        mpl_worse[0][s] = base[0][s] * 0.8;
+        mpl_worse[1][s] = base[1][s] * 0.8; /* better imitation, worse policy */
+    }
+    CHECK(headline_of(base, mse_better, 20) == SL_AB_NO_HARM);
+    CHECK(headline_of(base, mse_better, 0) == SL_AB_VALUE);
+    CHECK(headline_of(base, mpl_better, 20) == SL_AB_VALUE);
+    CHECK(headline_of(base, mpl_worse, 20) == SL_AB_POISONING);
+    CHECK(headline_of(base, base, 20) == SL_AB_NO_HARM);
+}
+
 TEST(bad_config_and_shapes) {
     data real = make(100, 0.2f, 0, 5, 1.0f);
     sl_transitions rt = as_t(&real, 0);
@@ -140,6 +187,7 @@ int main(void) {
     sl_nn_set_threads(1);
     RUN(identical_synthetic_copy_is_no_harm);
     RUN(poisoned_synthetic_is_poisoning);
+    RUN(headline_value_needs_economics);
     RUN(bad_config_and_shapes);
     return harness_done();
 }

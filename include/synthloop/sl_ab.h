@@ -5,8 +5,11 @@
  * Per seed s, both arms use the same agent seed, the same held-out split and the same
  * evaluation episode seeds, so the arms differ only in the synthetic data they saw.
  * Aggregates: mean, 95% Student-t CI, Welch's t-test (augmented vs baseline) and the seed 000
- * verdict (sl_stats_ab_verdict) for every metric; the headline verdict is the worst verdict
- * over the economic metrics (MPL, error rate) and action MSE.
+ * verdict (sl_stats_ab_verdict) for every metric; the headline verdict is the worst harm
+ * (poisoning, then minor degradation) over MPL, error rate and action MSE; else value if an
+ * economic metric (MPL, error rate) is significantly better (action MSE instead when
+ * eval_episodes is 0); else do no harm. A lower action MSE alone is not value: policies
+ * that imitate smooth synthetic actions better can be worse in physics (docs/RESULTS.md).
  *
  * Learning-curve cliffs: every `curve_every` updates the held-out action MSE is recorded; a
  * cliff is a checkpoint whose MSE exceeds the previous checkpoint's by more than
@@ -84,10 +87,15 @@ typedef struct sl_ab_outcome {
     double *curve[SL_AB_ARMS];                  /* [seeds * curve_points] held-out MSE */
     int *curve_step;                            /* [curve_points] */
     sl_ab_metric_summary summary[SL_ABM_COUNT];
-    sl_ab_verdict headline;                     /* worst of MPL, error rate, action MSE */
+    sl_ab_verdict headline;                     /* see the header comment */
     double synth_share;                         /* synthetic weight share in the aug buffer */
     size_t n_real_train, n_real_holdout, n_synth;
 } sl_ab_outcome;
+
+/* (Re)compute o->summary[] and o->headline from o->per_seed (o->seeds values per arm and
+ * metric) with cfg's thresholds and eval_episodes; what sl_ab_run does at its end. Exposed so
+ * that the verdict rules can be tested on given per-seed numbers. */
+void sl_ab_summarise(const sl_ab_config *cfg, sl_ab_outcome *o);
 
 /* Progress callback: (ctx, arm, seed index, update, total updates). May be NULL. */
 typedef void (*sl_ab_progress_fn)(void *ctx, int arm, int seed_idx, int update, int total);

@@ -254,10 +254,11 @@ static sl_status run_arm(const sl_ab_config *cfg, const split *sp, const sl_tran
     return s;
 }
 
-static void summarise(const sl_ab_config *cfg, sl_ab_outcome *o) {
+void sl_ab_summarise(const sl_ab_config *cfg, sl_ab_outcome *o) {
     int n = o->seeds;
     sl_ab_verdict worst;
     int any = 0, n_poison = 0, n_minor = 0, n_value = 0;
+    int econ = cfg->eval_episodes > 0; /* the policies ran in physics */
     for (int m = 0; m < SL_ABM_COUNT; m++) {
         sl_ab_metric_summary *ms = &o->summary[m];
         memset(ms, 0, sizeof *ms);
@@ -287,11 +288,15 @@ static void summarise(const sl_ab_config *cfg, sl_ab_outcome *o) {
             sl_ab_verdict v = ms->verdict.verdict;
             if (v == SL_AB_POISONING) n_poison++;
             else if (v == SL_AB_MINOR_DEGRADATION) n_minor++;
-            else if (v == SL_AB_VALUE) n_value++;
+            /* value has to show where it is meant (seeds: "does synthetic improve economic
+             * metrics?"): when policies ran in physics, only MPL or error rate can carry it;
+             * a lower action MSE alone is not a better policy (docs/RESULTS.md) */
+            else if (v == SL_AB_VALUE && (!econ || m != SL_ABM_ACTION_MSE)) n_value++;
             any = 1;
         }
     }
-    /* worst harm wins; value only if nothing got worse */
+    /* worst harm wins; value only if nothing got worse and an economic metric (or, without
+     * evaluation episodes, action MSE) is significantly better */
     worst = n_poison ? SL_AB_POISONING
                      : n_minor ? SL_AB_MINOR_DEGRADATION : n_value ? SL_AB_VALUE : SL_AB_NO_HARM;
     o->headline = any ? worst : SL_AB_NO_HARM;
@@ -364,7 +369,7 @@ sl_status sl_ab_run(const sl_ab_config *cfg, const sl_transitions *real,
         sl_ab_outcome_free(out);
         return s;
     }
-    summarise(&c, out);
+    sl_ab_summarise(&c, out);
     return SL_OK;
 }
 
