@@ -280,6 +280,19 @@ TEST(checkpoint_roundtrip_and_reproducible) {
     sl_world_rollout_free(&a);
     sl_world_rollout_free(&b);
     sl_world_rollout_free(&c);
+    /* many starts (several row blocks of the inference GRU): 1 and 2 threads, same bits */
+    size_t many[150];
+    for (int i = 0; i < 150; i++) many[i] = rows[i % 3];
+    int th0 = sl_nn_get_threads();
+    sl_nn_set_threads(1);
+    CHECK_OK(sl_world_rollout_run(w, &d, many, 150, &o, &a));
+    sl_nn_set_threads(2);
+    CHECK_OK(sl_world_rollout_run(w, &d, many, 150, &o, &b));
+    sl_nn_set_threads(th0);
+    CHECK(memcmp(a.z, b.z, (size_t)2 * 150 * 11 * 4 * sizeof(float)) == 0);
+    CHECK(memcmp(a.econ, b.econ, (size_t)2 * 150 * 10 * 2 * sizeof(float)) == 0);
+    sl_world_rollout_free(&a);
+    sl_world_rollout_free(&b);
     /* a rollout running past the real actions is refused */
     size_t late[1] = {25};
     CHECK_STATUS(sl_world_rollout_run(w, &d, late, 1, &o, &a), SL_ERR_RANGE);

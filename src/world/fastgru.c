@@ -16,6 +16,7 @@
 
 #include <cblas.h>
 
+#include "nn/nn_internal.h"
 #include "world/world_internal.h"
 
 static inline float fexp(float x) {
@@ -59,11 +60,33 @@ static void gate_row(float *restrict ob, float *restrict gib, const float *restr
 
 size_t sl_world_gru_infer_ws_floats(int B, int H) { return (size_t)6 * B * H; }
 
+/* Rows per block of the blocked path: small enough for the nn micro-kernel at any thread
+ * count (64 x 384 x 128 multiply-adds at hidden 128), large enough to amortise packing w. */
+#define INFER_ROWS 64
+
 void sl_world_gru_infer(float *h_out, const float *x, const float *h, const float *w_ih,
                         const float *w_hh, const float *b_ih, const float *b_hh, int B, int In,
                         int H, float *ws) {
     const size_t H3 = (size_t)3 * H;
     float *gi = ws, *gh = ws + (size_t)B * H3;
+    if (sl_nn_gemm_fast_available()) {
+        /* Row blocks spread over the threads, each on the single-threaded AVX-512 kernel of
+         * src/nn/gemm.c. Every row's sums run in the same k order whatever the blocking and
+         * thread count, so the bits do not depend on either. */
+        int nblk = (B + INFER_ROWS - 1) / INFER_ROWS, nth = sl_nn_get_threads();
+#pragma omp parallel for schedule(static) num_threads(nth) if (nth > 1 && nblk > 1)
+        for (int k = 0; k < nblk; k++) {
+            int r0 = k * INFER_ROWS, nb = B - r0 < INFER_ROWS ? B - r0 : INFER_ROWS;
+            float *gik = gi + (size_t)r0 * H3, *ghk = gh + (size_t)r0 * H3;
+            sl_nn_sgemm_ex(0, 1, nb, (int)H3, In, 1.0f, x + (size_t)r0 * In, In, w_ih, In, 0.0f,
+                           gik, (int)H3, b_ih, NULL);
+            sl_nn_sgemm_ex(0, 1, nb, (int)H3, H, 1.0f, h + (size_t)r0 * H, H, w_hh, H, 0.0f, ghk,
+                           (int)H3, b_hh, NULL);
+            for (int b = r0; b < r0 + nb; b++)
+                gate_row(h_out + (size_t)b * H, gi + b * H3, gh + b * H3, h + (size_t)b * H, H);
+        }
+        return;
+    }
     for (int b = 0; b < B; b++) {
         memcpy(gi + b * H3, b_ih, H3 * sizeof(float));
         memcpy(gh + b * H3, b_hh, H3 * sizeof(float));
