@@ -273,8 +273,8 @@ static sl_status critic_update(sl_agent *a, const sl_batch *bt, const float *noi
     /* target actions from the target actor (TD3) or the current actor (SAC) */
     if (c->algo == SL_RL_TD3BC) {
         policy_forward(a, &a->pi_t, a->actor_t.params, &a->c_pi, a->s2, B, a->a_pi, NULL, NULL);
-        if (!noise_t) { /* sl_rng_normal: keeps TD3+BC's noise stream (and results) as before */
-            for (size_t i = 0; i < (size_t)B * A; i++) a->eps[i] = (float)sl_rng_normal(&a->rng);
+        if (!noise_t) { /* batched float normals (sl_nn_randn), as SAC */
+            sl_nn_randn(a->eps, (size_t)B * A, &a->rng);
             noise_t = a->eps;
         }
         for (size_t i = 0; i < (size_t)B * A; i++) {
