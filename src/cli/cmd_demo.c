@@ -45,7 +45,7 @@ static void usage(void) {
            "  --horizon H          branch horizon (10)\n"
            "  --synth-weight W     target synthetic share (0.1)\n"
            "  --min-trust T        trust floor (0.9)\n"
-           "  --seeds N            A/B seeds (3)\n"
+           "  --seeds N            A/B seeds (5)\n"
            "  --updates N          learner updates per policy (3000)\n"
            "  --eval-episodes N    workcell episodes per final policy (10)\n"
            "  --hidden N           learner width (128)\n"
@@ -363,7 +363,7 @@ int cmd_demo(int argc, char **argv) {
         usage();
         return 0;
     }
-    demo_opts o = {"demo-out", NULL, 50, 3, 3000, 10, 10, 3, 300, 128, 0.1, 0.9, 0, 0};
+    demo_opts o = {"demo-out", NULL, 50, 5, 3000, 10, 10, 3, 300, 128, 0.1, 0.9, 0, 0};
     static const struct option opts[] = {
         {"out", 1, 0, 'o'},        {"db", 1, 0, 'D'},           {"episodes", 1, 0, 'n'},
         {"seeds", 1, 0, 'S'},      {"updates", 1, 0, 'u'},      {"eval-episodes", 1, 0, 'E'},
