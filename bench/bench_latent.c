@@ -20,7 +20,7 @@ int main(void) {
         return 1;
     }
     sl_env_free(env);
-    printf("bench_latent: encoder training (MLP 24-128-128-32 + LayerNorm, InfoNCE, batch 128)\n");
+    printf("bench_latent: encoder training (MLP 24-128-128-32 + LayerNorm, InfoNCE + 10 x decoder MSE, batch 128)\n");
     double best[3] = {0, 0, 0};
     for (int threads = 1; threads <= 2; threads++) {
         sl_nn_set_threads(threads);
