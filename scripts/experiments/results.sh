@@ -1,0 +1,196 @@
+#!/usr/bin/env bash
+# Reproduces docs/RESULTS.md ("World model" and "A/B: poisoning and the value of
+# augmentation") from scratch: everything end to end in the encoder's latent space.
+#
+# usage: scripts/experiments/results.sh OUTDIR [STAGE ...]
+#   SYNTHLOOP_BIN   binary to use (default build/synthloop)
+#   stages (default: all, in this order):
+#     data         collect 50/25/10 mixed episodes (seed 1) and encode each (encoder seed 0)
+#     models50     trust_net, stable world model, stability report, bricks, gated branches (50 ep.)
+#     poison       the poisoned model (seed 001) on the 50-episode set, its report and branches
+#     variants     two variations of the world-model recipe (--w-var 50; --w-dist 5), reports only
+#     ab50         A/B runs on 50 episodes = ab50poison (poison ungated/controller) + ab50stable
+#     models25     as models50 on the 25-episode set
+#     models10     as models50 on the 10-episode set
+#     ab25 ab10    value-of-augmentation A/B runs on 25 / 10 episodes
+#     ab50seeds10  10-seed repeats (seeds 0-4 = the 5-seed runs, bit for bit) of key 50-episode rows
+#     ab25seeds10  10-seed repeats of the 25-episode rows
+#     ladder       synthloop ladder on the 50-episode set (optional)
+#     tables       print the markdown tables of docs/RESULTS.md from the files (needs python3 +
+#                  numpy; $PYTHON, default python3)
+#
+# Every command uses --threads 1 (same seed + config + threads => same bits) and --db none.
+# Files: OUTDIR/n50, OUTDIR/n25, OUTDIR/n10 (D.npz, Z.npz, enc.safetensors, trust.safetensors,
+# wm*.safetensors, eval_*.json, br_*.npz/.json, ab_*.json + ab_*.txt).
+# Independent stages may run side by side (e.g. ab50 next to models25 once data is done).
+# docs/RESULTS.md was measured with synthloop 0.1.0, git bfcc083-dirty, on a shared 2-core
+# machine: world models 1-2 min each, each 5-seed ab about 2 min, 10-seed about 2.5 min;
+# everything about 1 hour of one core. The same binary reproduces it bit for bit (checked for
+# data, models50 and poison); a build with other NN kernels (e.g. 3815c12's AVX-512 GEMM) gives
+# other bits from the encoder on, hence other per-seed numbers of the same distribution.
+# Each stage records the binary's version in its JSON files ("git").
+# $T, $DZ and $W hold several options and are split on purpose
+# shellcheck disable=SC2086
+set -euo pipefail
+
+if [ $# -lt 1 ]; then
+    echo "usage: $0 OUTDIR [STAGE ...]" >&2
+    exit 2
+fi
+HERE=$(cd "$(dirname "$0")" && pwd)
+S=${SYNTHLOOP_BIN:-build/synthloop}
+S=$(cd "$(dirname "$S")" && pwd)/$(basename "$S")
+OUT=$1
+shift
+STAGES=("$@")
+if [ ${#STAGES[@]} -eq 0 ]; then
+    STAGES=(data models50 poison variants ab50 models25 models10 ab25 ab10 ab50seeds10 ab25seeds10 ladder tables)
+fi
+mkdir -p "$OUT"
+OUT=$(cd "$OUT" && pwd)
+T="--threads 1 --db none"
+
+log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
+
+stage_data() {
+    for n in 50 25 10; do
+        mkdir -p "$OUT/n$n"
+        (cd "$OUT/n$n"
+         log "collect + encode n=$n"
+         "$S" collect -o D.npz -n "$n" --seed 1 -q --db none
+         "$S" encode --data D.npz --output Z.npz --checkpoint enc.safetensors $T --quiet)
+    done
+}
+
+# models N ITERS: trust_net (negatives from an unstable reference), stable world model,
+# stability report, bricks, gated branches at levels 1-3 (and h60 for the poison table).
+stage_models() {
+    local n=$1 iters=$2
+    cd "$OUT/n$n"
+    local DZ="--data D.npz --latents Z.npz"
+    log "n=$n: unstable reference (tf one-step model, run free with --noise 2) -> trust negatives"
+    "$S" world train $DZ --output wm_tf.safetensors --mode tf --members 2 --hidden 64 --iters 600 --seed 2 $T --quiet
+    "$S" world rollout $DZ --world-model wm_tf.safetensors --horizon 60 --n 500 --noise 2 --seed 5 --output neg_tf.npz $T --quiet
+    "$S" trust train --latents Z.npz --data D.npz --negatives neg_tf.npz --output trust.safetensors --seed 0 $T --quiet
+    log "n=$n: stable world model (5 members, hidden 128, bptt, iters $iters, lr 3e-3, w-var 10)"
+    "$S" world train $DZ --output wm.safetensors --members 5 --hidden 128 --iters "$iters" --lr 3e-3 --w-var 10 --seed 1 $T --quiet
+    "$S" world eval $DZ --world-model wm.safetensors --trust-model trust.safetensors --output eval_wm.json $T --quiet
+    "$S" bricks --data D.npz --latents Z.npz --output bricks.json --assign-output bricks.npz --db none --quiet
+    local W="$DZ --world-model wm.safetensors --trust-model trust.safetensors --bricks bricks.npz"
+    "$S" branches collect $W --horizon 5  --min-trust 0.95 --branches-per-episode 10 --output br_h5.npz  $T --quiet
+    "$S" branches collect $W --horizon 10 --min-trust 0.9  --branches-per-episode 5  --output br_h10.npz $T --quiet
+    "$S" branches collect $W --horizon 20 --min-trust 0.85 --branches-per-episode 3  --output br_h20.npz $T --quiet
+    "$S" branches collect $W --horizon 60 --min-trust 0.85 --branches-per-episode 5  --output br_h60.npz $T --quiet
+}
+
+stage_poison() {
+    cd "$OUT/n50"
+    local DZ="--data D.npz --latents Z.npz"
+    log "poison: tf one-step model (seed 3) run free with --noise 3"
+    "$S" world train $DZ --output wm_poison.safetensors --mode tf --members 2 --hidden 64 --iters 600 --seed 3 $T --quiet
+    "$S" world eval $DZ --world-model wm_poison.safetensors --trust-model trust.safetensors --noise 3 --output eval_poison.json $T --quiet
+    local W="$DZ --world-model wm_poison.safetensors --trust-model trust.safetensors --bricks bricks.npz --noise 3"
+    "$S" branches collect $W --horizon 10 --min-trust 0.9  --branches-per-episode 5 --output br_poison_h10.npz $T --quiet
+    "$S" branches collect $W --horizon 60 --min-trust 0.85 --branches-per-episode 5 --output br_poison_h60.npz $T --quiet
+}
+
+# run_ab NAME [ab options]: IQL defaults, 5 seeds, 20 evaluation episodes, policies on latents.
+run_ab() {
+    local name=$1
+    shift
+    log "ab $name ($(basename "$PWD")): $*"
+    "$S" ab --data D.npz --latents Z.npz --encoder enc.safetensors --seeds 5 --eval-episodes 20 \
+        $T --quiet --output "ab_$name.json" "$@" > "ab_$name.txt"
+}
+
+stage_ab50poison() {
+    cd "$OUT/n50"
+    local s
+    for s in 0.05 0.1 0.25 0.5; do
+        run_ab "poison_ungated_$s" --synth-data br_poison_h10.npz --weighting ungated --synth-weight "$s" --max-share 0.5
+    done
+    for s in 0.1 0.25; do
+        run_ab "poison_controller_$s" --synth-data br_poison_h10.npz --weighting controller --synth-weight "$s"
+    done
+}
+
+stage_ab50stable() {
+    cd "$OUT/n50"
+    local s
+    for s in 0.1 0.25; do
+        run_ab "stable_controller_$s" --synth-data br_h10.npz --weighting controller --synth-weight "$s"
+    done
+    run_ab "stable_ungated_0.25" --synth-data br_h10.npz --weighting ungated --synth-weight 0.25 --max-share 0.5
+}
+
+# more power for the two controller questions on 50 episodes: 10 seeds (seeds 0-4 are the 5-seed runs')
+stage_ab50seeds10() {
+    cd "$OUT/n50"
+    run_ab "poison_controller_0.1_seeds10" --synth-data br_poison_h10.npz --weighting controller --synth-weight 0.1 --seeds 10
+    run_ab "stable_controller_0.1_seeds10" --synth-data br_h10.npz --weighting controller --synth-weight 0.1 --seeds 10
+    local s
+    for s in 0.05 0.1 0.25; do
+        run_ab "poison_ungated_${s}_seeds10" --synth-data br_poison_h10.npz --weighting ungated --synth-weight "$s" --max-share 0.5 --seeds 10
+    done
+    run_ab "stable_ungated_0.25_seeds10" --synth-data br_h10.npz --weighting ungated --synth-weight 0.25 --max-share 0.5 --seeds 10
+}
+
+stage_ab25seeds10() {
+    cd "$OUT/n25"
+    run_ab "stable_controller_0.1_seeds10" --synth-data br_h10.npz --weighting controller --synth-weight 0.1 --seeds 10
+    run_ab "stable_controller_0.25_seeds10" --synth-data br_h10.npz --weighting controller --synth-weight 0.25 --seeds 10
+    run_ab "stable_ungated_0.25_seeds10" --synth-data br_h10.npz --weighting ungated --synth-weight 0.25 --max-share 0.5 --seeds 10
+}
+
+stage_ab_small() {
+    cd "$OUT/n$1"
+    run_ab "stable_controller_0.1" --synth-data br_h10.npz --weighting controller --synth-weight 0.1
+    run_ab "stable_controller_0.25" --synth-data br_h10.npz --weighting controller --synth-weight 0.25
+    run_ab "stable_ungated_0.25" --synth-data br_h10.npz --weighting ungated --synth-weight 0.25 --max-share 0.5
+}
+
+# variants of the stable recipe on the 50-episode set (world model + stability report only)
+stage_variants() {
+    cd "$OUT/n50"
+    local DZ="--data D.npz --latents Z.npz"
+    log "variant: --w-var 50"
+    "$S" world train $DZ --output wm_wvar50.safetensors --members 5 --hidden 128 --iters 1500 --lr 3e-3 --w-var 50 --seed 1 $T --quiet
+    "$S" world eval $DZ --world-model wm_wvar50.safetensors --trust-model trust.safetensors --output eval_wm_wvar50.json $T --quiet
+    log "variant: --w-var 10 --w-dist 5"
+    "$S" world train $DZ --output wm_wdist5.safetensors --members 5 --hidden 128 --iters 1500 --lr 3e-3 --w-var 10 --w-dist 5 --seed 1 $T --quiet
+    "$S" world eval $DZ --world-model wm_wdist5.safetensors --trust-model trust.safetensors --output eval_wm_wdist5.json $T --quiet
+}
+
+stage_ladder() {
+    cd "$OUT/n50"
+    log "ladder (defaults: levels 1-5, 3 seeds, 10 evaluation episodes)"
+    # ladder has no --threads option: pin OpenMP/OpenBLAS to one thread through the environment
+    OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 "$S" ladder --data D.npz --latents Z.npz --encoder enc.safetensors --world-model wm.safetensors \
+        --trust-model trust.safetensors --bricks bricks.npz --out ladder-out --db none --quiet > ladder.txt
+}
+
+stage_tables() {
+    "${PYTHON:-python3}" "$HERE/results_tables.py" "$OUT"
+}
+
+for st in "${STAGES[@]}"; do
+    case "$st" in
+        data) stage_data ;;
+        models50) stage_models 50 1500 ;;
+        models25) stage_models 25 1500 ;;
+        models10) stage_models 10 1500 ;;
+        poison) stage_poison ;;
+        ab50) stage_ab50poison; stage_ab50stable ;;
+        ab50poison) stage_ab50poison ;;
+        ab50stable) stage_ab50stable ;;
+        ab50seeds10) stage_ab50seeds10 ;;
+        ab25seeds10) stage_ab25seeds10 ;;
+        ab25) stage_ab_small 25 ;;
+        ab10) stage_ab_small 10 ;;
+        variants) stage_variants ;;
+        ladder) stage_ladder ;;
+        tables) stage_tables ;;
+        *) echo "unknown stage '$st'" >&2; exit 2 ;;
+    esac
+done
+log "done: $OUT"
