@@ -540,6 +540,64 @@ static double pick_delta(sl_rng *r) {
     return 2 * sl_rng_normal(r);
 }
 
+/* The generator rail: a batch whose gate pass rate is below min_pass_rate gets no synthetic
+ * weight at all; at or above it, the weights are exactly those of a call without the rail. */
+TEST(generator_pass_rate_rail) {
+    sl_rng r;
+    sl_rng_seed(&r, 17, 0);
+    sl_weight_ctrl *c = NULL;
+    CHECK_OK(sl_weight_ctrl_new(&c));
+    if (!c) return;
+    enum { N = 40 };
+    sl_weight_sample s[N];
+    sl_weight_out o[N], o_ref[N];
+    sl_weight_result res, res_ref;
+    long v_fire = 0, v_zero = 0, v_same = 0, fired = 0, kept = 0;
+    for (int call = 0; call < 10000; call++) {
+        sl_weight_global g = sl_weight_global_default();
+        random_context(&r, &g.ctx);
+        g.target_synth_share = g.ctx.max_synth_share * sl_rng_uniform(&r);
+        g.real_weight = 1 + 100 * sl_rng_uniform(&r);
+        g.min_pass_rate = call % 7 == 0 ? 0.0 : sl_rng_uniform(&r) * 0.5;
+        /* exactly at the floor sometimes: == passes */
+        g.source_pass_rate = call % 5 == 0 ? g.min_pass_rate : sl_rng_uniform(&r);
+        size_t n = 1 + (size_t)sl_rng_below(&r, N);
+        for (size_t i = 0; i < n; i++) {
+            memset(&s[i], 0, sizeof s[i]);
+            s[i].trust = sl_rng_uniform(&r);
+            s[i].delta_mpl = s[i].delta_error = s[i].delta_ep = 0.0;
+            s[i].brick_id = -1;
+        }
+        CHECK_OK(sl_weight_ctrl_compute(c, &g, s, n, o, &res));
+        sl_weight_global g_ref = g;
+        g_ref.source_pass_rate = 1.0;
+        CHECK_OK(sl_weight_ctrl_compute(c, &g_ref, s, n, o_ref, &res_ref));
+        int fire = g.source_pass_rate < g.min_pass_rate;
+        if (fire != !!(res.rails & (1u << SL_RAIL_LOW_PASS_RATE))) v_fire++;
+        if (fire) {
+            fired++;
+            double S = 0;
+            for (size_t i = 0; i < n; i++) S += o[i].w_final;
+            if (S != 0.0 || res.lambda != 0.0 || res.effective_share != 0.0) v_zero++;
+        } else {
+            kept++;
+            for (size_t i = 0; i < n; i++)
+                if (o[i].w_final != o_ref[i].w_final) v_same++;
+        }
+    }
+    CHECK_MSG(v_fire == 0, "%ld calls where the rail fired wrongly", v_fire);
+    CHECK_MSG(v_zero == 0, "%ld fired calls with synthetic weight left", v_zero);
+    CHECK_MSG(v_same == 0, "%ld weights changed although the rail did not fire", v_same);
+    CHECK(fired > 1000 && kept > 1000);
+    /* out of range is an argument error, not a silent pass */
+    sl_weight_global g = sl_weight_global_default();
+    g.real_weight = 10;
+    g.source_pass_rate = 1.5;
+    CHECK_STATUS(sl_weight_ctrl_compute(c, &g, s, 1, o, &res), SL_ERR_ARG);
+    CHECK(strcmp(sl_weight_rail_name(SL_RAIL_LOW_PASS_RATE), "low_pass_rate") == 0);
+    sl_weight_ctrl_free(c);
+}
+
 TEST(safety_invariants_hold_on_100k_random_calls) {
     sl_rng r;
     sl_rng_seed(&r, 7, 0);
@@ -758,6 +816,7 @@ int main(void) {
     RUN(phase1_budget_arithmetic_and_rails);
     RUN(phases_follow_outcome_counts_and_models_drive_phase2);
     RUN(log_records_to_path_and_file);
+    RUN(generator_pass_rate_rail);
     RUN(safety_invariants_hold_on_100k_random_calls);
     return harness_done();
 }

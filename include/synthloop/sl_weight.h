@@ -79,10 +79,18 @@ typedef struct sl_weight_global {
     double min_trust;          /* trust floor, in [0,1] */
     double econ_weight_cap;    /* cap on econ, in [0,1]; seed default 1 */
     double real_weight;        /* R: total weight of the real samples, >= 0 */
+    /* Generator rail: the share of the source batch's branches that passed the gates (trust
+     * floor + std-ratio band), in [0,1], and its floor. When source_pass_rate < min_pass_rate
+     * the whole batch gets weight 0 (rail "low_pass_rate"): a world model whose branches
+     * mostly fail the gates is judged by its batch, not by its lucky few (docs/WEIGHTS.md).
+     * 0 / 0 (a zeroed struct) disables it. */
+    double source_pass_rate;
+    double min_pass_rate;
 } sl_weight_global;
 
 /* Defaults: objective all 0.25, metrics 0 with baselines 1, progress 0, max share 0.4,
- * target 0.2, min_trust 0.9, econ cap 1, real_weight 0 (the caller must set it). */
+ * target 0.2, min_trust 0.9, econ cap 1, real_weight 0 (the caller must set it),
+ * source_pass_rate 1 (the caller sets it from its branch file), min_pass_rate 0.1. */
 sl_weight_global sl_weight_global_default(void);
 
 /* --- outputs ------------------------------------------------------------- */
@@ -97,6 +105,7 @@ typedef enum sl_weight_rail {
     SL_RAIL_SHARE_CAP,         /* final share cap had to shrink the weights (rounding) */
     SL_RAIL_BUDGET_SHORT,      /* W* could not be reached with w <= 1 */
     SL_RAIL_NO_REAL_WEIGHT,    /* R == 0: no synthetic weight allowed */
+    SL_RAIL_LOW_PASS_RATE,     /* source_pass_rate < min_pass_rate: lambda = 0, every w = 0 */
     SL_RAIL_COUNT
 } sl_weight_rail;
 const char *sl_weight_rail_name(sl_weight_rail r); /* "trust_floor", ...; "unknown" */

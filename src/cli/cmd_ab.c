@@ -25,6 +25,8 @@ static void usage(void) {
            "  --weighting MODE      controller (gates + SyntheticWeightController, default) or\n"
            "                        ungated (every branch equally: the seeds' static weighting)\n"
            "  --min-trust T         trust floor of the controller (0.9)\n"
+           "  --min-pass-rate P     controller's generator rail: a branch file whose gate pass\n"
+           "                        rate is below P gets no synthetic weight at all (0.1)\n"
            "  --max-share S         hard cap on the synthetic share (0.4)\n"
            "  --seeds N             seeds per arm (5)\n"
            "  --updates N           gradient updates per policy (3000; IQL needs >= 3000 at\n"
@@ -92,7 +94,7 @@ int cmd_ab(int argc, char **argv) {
     static const struct option opts[] = {
         {"data", 1, 0, 'd'},        {"latents", 1, 0, 'z'},      {"encoder", 1, 0, 'e'},
         {"synth-data", 1, 0, 's'},  {"synth-weight", 1, 0, 'w'}, {"weighting", 1, 0, 'W'},
-        {"min-trust", 1, 0, 't'},   {"max-share", 1, 0, 'm'},    {"seeds", 1, 0, 'n'},
+        {"min-trust", 1, 0, 't'}, {"min-pass-rate", 1, 0, 'P'},   {"max-share", 1, 0, 'm'},    {"seeds", 1, 0, 'n'},
         {"updates", 1, 0, 'u'},     {"eval-episodes", 1, 0, 'E'}, {"algo", 1, 0, 'a'},
         {"hidden", 1, 0, 'H'},      {"batch", 1, 0, 'B'},        {"sampling", 1, 0, 'S'},
         {"holdout", 1, 0, 'h'},     {"seed", 1, 0, 'r'},         {"threads", 1, 0, 'T'},
@@ -146,6 +148,10 @@ int cmd_ab(int argc, char **argv) {
             break;
         case 't':
             if (sl_cli_parse_double("ab", "--min-trust", optarg, 0, 1, &so.min_trust)) return 2;
+            break;
+        case 'P':
+            if (sl_cli_parse_double("ab", "--min-pass-rate", optarg, 0, 1, &so.min_pass_rate))
+                return 2;
             break;
         case 'm':
             if (sl_cli_parse_double("ab", "--max-share", optarg, 0.001, 0.95, &so.max_share)) return 2;

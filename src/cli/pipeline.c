@@ -99,6 +99,7 @@ void pl_synth_opts_default(pl_synth_opts *o) {
     o->share = 0.1;
     o->max_share = 0.4;
     o->min_trust = 0.9;
+    o->min_pass_rate = 0.1;
 }
 
 /* Fetch an array with an expected dtype and leading dims; message names file and key. */
@@ -229,6 +230,9 @@ sl_status pl_synth_load(pl_synth *ps, const char *path, size_t n_real_weight,
             g.ctx.max_synth_share = o->max_share;
             g.min_trust = o->min_trust;
             g.real_weight = R;
+            /* the generator rail reads the batch's gate pass rate over all its branches */
+            g.source_pass_rate = (double)n_pass / (double)N;
+            g.min_pass_rate = o->min_pass_rate;
             if (s == SL_OK) s = sl_weight_ctrl_compute(ctrl, &g, samples, N, wout, &ps->wres);
             sl_weight_ctrl_free(ctrl);
         }
@@ -321,6 +325,7 @@ cJSON *pl_ab_config_json(const sl_ab_config *cfg, const pl_synth_opts *so, const
     cJSON_AddNumberToObject(j, "synth_weight", so->share);
     cJSON_AddStringToObject(j, "weighting", pl_weighting_name(so->mode));
     cJSON_AddNumberToObject(j, "min_trust", so->min_trust);
+    cJSON_AddNumberToObject(j, "min_pass_rate", so->min_pass_rate);
     cJSON_AddNumberToObject(j, "max_share", so->max_share);
     cJSON_AddStringToObject(j, "algo", sl_rl_algo_name(cfg->rl.algo));
     cJSON_AddNumberToObject(j, "seeds", cfg->seeds);

@@ -47,6 +47,7 @@ typedef struct pl_synth_opts {
     double share;         /* target synthetic share of the training weight (e.g. 0.1) */
     double max_share;     /* hard cap (controller), default 0.4 */
     double min_trust;     /* trust floor (controller), default 0.9 */
+    double min_pass_rate; /* generator rail (controller): batch pass-rate floor, default 0.1 */
     const char *log_path; /* JSON-lines log of the controller, may be NULL */
     sl_registry *reg;     /* weight rows recorded here when non-NULL */
     int64_t run_id;

@@ -36,7 +36,7 @@ struct sl_weight_ctrl {
 
 static const char *const rail_names[] = {"invalid_input", "trust_floor",  "econ_cap",
                                          "lambda_cap",    "weight_cap",   "share_cap",
-                                         "budget_short",  "no_real_weight"};
+                                         "budget_short",  "no_real_weight", "low_pass_rate"};
 _Static_assert(sizeof rail_names / sizeof rail_names[0] == SL_RAIL_COUNT, "rail name table");
 
 const char *sl_weight_rail_name(sl_weight_rail r) {
@@ -52,6 +52,8 @@ sl_weight_global sl_weight_global_default(void) {
     g.target_synth_share = 0.2;
     g.min_trust = 0.9;
     g.econ_weight_cap = 1.0;
+    g.source_pass_rate = 1.0;
+    g.min_pass_rate = 0.1;
     return g;
 }
 
@@ -199,6 +201,10 @@ static sl_status check_global(const sl_weight_global *g) {
                             g->econ_weight_cap);
     if (g->real_weight < 0.0)
         return sl_set_error(SL_ERR_ARG, "%s: real_weight %g < 0", fn, g->real_weight);
+    if (!(g->source_pass_rate >= 0.0 && g->source_pass_rate <= 1.0) ||
+        !(g->min_pass_rate >= 0.0 && g->min_pass_rate <= 1.0))
+        return sl_set_error(SL_ERR_ARG, "%s: source_pass_rate %g / min_pass_rate %g outside [0,1]",
+                            fn, g->source_pass_rate, g->min_pass_rate);
     return SL_OK;
 }
 
@@ -290,6 +296,8 @@ static sl_status log_call(sl_weight_ctrl *c, const sl_weight_global *g, const sl
     line_num(c, "target_synth_share", g->target_synth_share);
     line_num(c, "min_trust", g->min_trust);
     line_num(c, "econ_weight_cap", g->econ_weight_cap);
+    line_num(c, "source_pass_rate", g->source_pass_rate);
+    line_num(c, "min_pass_rate", g->min_pass_rate);
     line_num(c, "real_weight", r->real_weight);
     line_num(c, "target_synth_weight", r->target_synth_weight);
     line_num(c, "synth_weight", r->synth_weight);
@@ -404,6 +412,11 @@ sl_status sl_weight_ctrl_compute(sl_weight_ctrl *c, const sl_weight_global *g,
         r.lambda = max_share;
         r.rails |= 1u << SL_RAIL_LAMBDA_CAP;
         r.rail_counts[SL_RAIL_LAMBDA_CAP] = 1;
+    }
+    if (g->source_pass_rate < g->min_pass_rate) { /* generator rail: the batch is out */
+        r.lambda = 0.0;
+        r.rails |= 1u << SL_RAIL_LOW_PASS_RATE;
+        r.rail_counts[SL_RAIL_LOW_PASS_RATE] = 1;
     }
     r.real_weight = g->real_weight;
     r.target_synth_weight = g->real_weight * r.lambda / (1.0 - r.lambda);
