@@ -13,6 +13,7 @@
 #include <immintrin.h>
 
 #include "synthloop/sl_nn.h"
+#include "nn/nn_internal.h"
 
 #define ALIGN_FLOATS 16
 
@@ -23,12 +24,17 @@ static int g_threads = 0;
 void sl_nn_set_threads(int n) {
     if (n <= 0) n = omp_get_num_procs();
     g_threads = n;
-    openblas_set_num_threads(n);
+    /* with the AVX-512 kernel every product runs on OpenMP threads (gemm.c): OpenBLAS stays at
+     * 1 thread so that its spinning pool never competes with libgomp's */
+    openblas_set_num_threads(sl_nn_gemm_fast_available() ? 1 : n);
     omp_set_num_threads(n);
 }
 
 int sl_nn_get_threads(void) {
-    if (g_threads <= 0) return openblas_get_num_threads();
+    if (g_threads <= 0) {
+        if (omp_in_parallel()) return omp_get_max_threads();
+        sl_nn_set_threads(0); /* first use: all cores, OpenBLAS pinned as above */
+    }
     return g_threads;
 }
 

@@ -63,7 +63,7 @@ size_t sl_nn_infonce_ws_floats(int B) { return (size_t)B * B; }
 float sl_nn_infonce_loss(float *da, float *dp, const float *a, const float *p, int B, int D,
                          float temperature, float *ws) {
     float *L = ws, it = 1.0f / temperature;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, B, D, it, a, D, p, D, 0.0f, L, B);
+    sl_nn_sgemm(0, 1, B, B, D, it, a, D, p, D, 0.0f, L, B);
     double s = 0.0;
     float invB = 1.0f / (float)B;
     for (int i = 0; i < B; i++) {
@@ -80,10 +80,10 @@ float sl_nn_infonce_loss(float *da, float *dp, const float *a, const float *p, i
         for (int j = 0; j < B; j++) row[j] = (row[j] * iz - (j == i ? 1.0f : 0.0f)) * invB;
     }
     if (da)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, D, B, it, L, B, p, D, 0.0f, da,
+        sl_nn_sgemm(0, 0, B, D, B, it, L, B, p, D, 0.0f, da,
                     D);
     if (dp)
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, B, D, B, it, L, B, a, D, 0.0f, dp,
+        sl_nn_sgemm(1, 0, B, D, B, it, L, B, a, D, 0.0f, dp,
                     D);
     return (float)(s / (double)B);
 }
