@@ -338,23 +338,34 @@ int main(void) {
            BENCH_SECONDS);
     double ceil1 = sgemm_gflops(1), ceil2 = sgemm_gflops(2);
     printf("sgemm 1024^3 ceiling: %.1f GFLOP/s (1 thread), %.1f GFLOP/s (2 threads)\n", ceil1, ceil2);
-    if (!run_torch()) {
-        fprintf(stderr, "bench_nn: bench/nn_ref.py failed\n");
-        return 1;
-    }
     int Hs[2] = {256, 64};
     const double goal[2] = {2.5, 5.0};
+    /* C first, PyTorch after (see bench_rl.c: forking the reference process re-creates
+     * OpenBLAS's thread pool here, and it then spins against libgomp at 2 threads) */
+    static double crs[2][3], wrs[2][3], ccs[2][3], wcs[2][3];
     for (int h = 0; h < 2; h++) {
-        double cr[3] = {0, 0, 0}, wr[3] = {0, 0, 0}, cc[3] = {0, 0, 0}, wc[3] = {0, 0, 0};
         sac z;
         wm w;
         sac_init(&z, Hs[h]);
         wm_init(&w, Hs[h]);
         for (int th = 1; th <= 2; th++) {
             sl_nn_set_threads(th);
-            cr[th] = rate(sac_step_v, &z, &cc[th]);
-            wr[th] = rate(wm_step_v, &w, &wc[th]);
+            crs[h][th] = rate(sac_step_v, &z, &ccs[h][th]);
+            wrs[h][th] = rate(wm_step_v, &w, &wcs[h][th]);
         }
+        sac_free(&z);
+        wm_free(&w);
+    }
+    if (!run_torch()) {
+        fprintf(stderr, "bench_nn: bench/nn_ref.py failed\n");
+        return 1;
+    }
+    for (int h = 0; h < 2; h++) {
+        const double *cr = crs[h], *wr = wrs[h], *cc = ccs[h], *wc = wcs[h];
+        sac z;
+        wm w;
+        sac_init(&z, Hs[h]); /* for the FLOP counts */
+        wm_init(&w, Hs[h]);
         double cb = cr[1] > cr[2] ? cr[1] : cr[2], wb = wr[1] > wr[2] ? wr[1] : wr[2];
         double tb = torch_rates[0][h][1] > torch_rates[0][h][2] ? torch_rates[0][h][1] : torch_rates[0][h][2];
         double tw = torch_rates[1][h][1] > torch_rates[1][h][2] ? torch_rates[1][h][1] : torch_rates[1][h][2];

@@ -76,10 +76,6 @@ static double best2(const double *r) { return r[1] > r[2] ? r[1] : r[2]; }
 int main(void) {
     printf("rl bench: sl_agent_update_batch vs PyTorch 1.13, latent %d, action %d, batch %d, "
            "%.0f s windows\n", OBS, ACT, BATCH, BENCH_SECONDS);
-    if (!run_torch()) {
-        fprintf(stderr, "bench_rl: bench/rl_ref.py failed\n");
-        return 1;
-    }
     sl_batch b;
     if (sl_batch_alloc(&b, BATCH, OBS, ACT) != SL_OK) return 1;
     sl_rng r;
@@ -107,10 +103,14 @@ int main(void) {
     const int Hs[2] = {256, 64};
     const double goal[2] = {2.5, 5.0};
     const sl_rl_algo algos[2] = {SL_RL_TD3BC, SL_RL_SAC};
+    /* C first, PyTorch after: forking the reference process re-creates OpenBLAS's thread
+     * pool in this process (its atfork handlers), and those threads then spin against
+     * libgomp's at 2 threads (measured: 90 instead of 590 TD3+BC-256 updates/s) */
+    static double c_rates[2][2][3], c_cpu[2][2][3];
     for (int h = 0; h < 2; h++)
         for (int k = 0; k < 2; k++) {
             sl_rl_algo algo = algos[k];
-            double cr[3] = {0, 0, 0}, cc[3] = {0, 0, 0};
+            double *cr = c_rates[k][h], *cc = c_cpu[k][h];
             for (int th = 1; th <= 2; th++) {
                 sl_nn_set_threads(th);
                 sl_rl_config cfg = sl_rl_config_defaults(algo, OBS, ACT);
@@ -124,6 +124,15 @@ int main(void) {
                 cr[th] = rate(ag, &b, &cc[th]);
                 sl_agent_free(ag);
             }
+        }
+    if (!run_torch()) {
+        fprintf(stderr, "bench_rl: bench/rl_ref.py failed\n");
+        return 1;
+    }
+    for (int h = 0; h < 2; h++)
+        for (int k = 0; k < 2; k++) {
+            sl_rl_algo algo = algos[k];
+            const double *cr = c_rates[k][h], *cc = c_cpu[k][h];
             const double *tr = torch_rates[k][h], *tc = torch_cpu[k][h];
             printf("%-5s hidden %3d: C %7.1f/s (1 thr) %7.1f/s (2 thr); PyTorch %7.1f/s (1 thr) "
                    "%7.1f/s (2 thr); ratio C best / PyTorch best = %.2fx (goal %.1fx); "
