@@ -17,7 +17,9 @@ GIT_DESC := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 
 ifeq ($(SANITIZE),1)
 BUILD    := build-san
-OPTFLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+# -march=native so that the code that runs in normal builds (the AVX-512 kernels of
+# src/nn/gemm.c) is what gets sanitized; the portable fallback is built by VALGRIND=1
+OPTFLAGS := -O1 -g -march=native -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 LDSAN    := -fsanitize=address,undefined
 else ifeq ($(VALGRIND),1)
 # valgrind 3.19 cannot execute AVX-512: no -march=native here, and OpenBLAS is pinned to
