@@ -10,7 +10,7 @@
  * Invariant: single-threaded, fixed loop order (k ascending within a KC block, KC blocks in
  * order), no dependence on alignment or thread count, so the same inputs give the same bits.
  * Each C element is sum_k A[i,k] B[k,j] accumulated with FMA in k order, then
- * C = alpha * acc + beta * C. Without AVX-512 (e.g. the -O1 sanitizer build, which has no
+ * C = alpha * acc + beta * C. Without AVX-512 (e.g. the VALGRIND=1 build, which has no
  * -march=native) every call goes to cblas_sgemm.
  */
 #include <string.h>
