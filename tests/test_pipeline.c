@@ -117,6 +117,40 @@ static void dashboard_shows_demo(const char *S) {
     sh("kill $(cat serve.pid) 2>/dev/null; true");
 }
 
+/* The seeds' thesis through the real binary, at toy size: branches of a poisoned world model
+ * (a one-step model run free with 3x its noise) enter the learner ungated, but the gated
+ * controller gives them no weight, so the augmented arm IS the baseline (same bits), while
+ * the ungated mix changes the policy. (The physics-scale experiment: docs/RESULTS.md.) */
+TEST(gated_poison_never_reaches_the_learner) {
+    const char *S = bin();
+    CHECK(sh("%s collect --episodes 12 --seed 2 --output pd.npz --quiet --db none", S) == 0);
+    CHECK(sh("%s encode --data pd.npz --output pz.npz --checkpoint penc.safetensors --epochs 3 "
+             "--quiet --db none > /dev/null", S) == 0);
+    CHECK(sh("%s world train --data pd.npz --latents pz.npz --output wpois.safetensors --mode tf "
+             "--members 1 --hidden 16 --iters 60 --seed 3 --quiet --db none", S) == 0);
+    CHECK(sh("%s trust train --latents pz.npz --data pd.npz --output pt.safetensors --steps 100 "
+             "--quiet --db none > /dev/null", S) == 0);
+    CHECK(sh("%s branches collect --data pd.npz --latents pz.npz --world-model wpois.safetensors "
+             "--trust-model pt.safetensors --horizon 10 --noise 3 --bc-iters 50 "
+             "--output pb.npz --quiet --db none", S) == 0);
+    const char *ab = "ab --data pd.npz --latents pz.npz --encoder penc.safetensors "
+                     "--synth-data pb.npz --seeds 2 --updates 150 --hidden 32 --batch 64 "
+                     "--eval-episodes 0 --db none --quiet";
+    CHECK(sh("%s %s --weighting controller --synth-weight 0.25 --output ab_gated.json > /dev/null",
+             S, ab) == 0);
+    CHECK(sh("%s %s --weighting ungated --synth-weight 0.25 --max-share 0.5 "
+             "--output ab_ungated.json > /dev/null", S, ab) == 0);
+    CHECK(sh(SL_PYTHON " -c \"import json; "
+             "g=json.load(open('ab_gated.json')); u=json.load(open('ab_ungated.json')); "
+             "m=lambda j: j['metrics']['action_mse']; "
+             "assert g['synth_share'] == 0.0, g['synth_share']; "
+             "assert 'low_pass_rate' in g['synthetic']['rails'] or g['synthetic']['passed_gates'] == 0; "
+             "assert m(g)['augmented']['per_seed'] == m(g)['baseline']['per_seed']; "
+             "assert m(u)['baseline']['per_seed'] == m(g)['baseline']['per_seed']; "
+             "assert 0.15 < u['synth_share'] <= 0.25 + 1e-6, u['synth_share']; "
+             "assert m(u)['augmented']['per_seed'] != m(u)['baseline']['per_seed']\"") == 0);
+}
+
 TEST(demo_tiny) {
     const char *S = bin();
     int rc = sh("%s demo --out demo --db demo.db --episodes 10 --seeds 2 --updates 100 "
@@ -142,6 +176,7 @@ TEST(demo_tiny) {
 
 int main(void) {
     RUN(stages_end_to_end);
+    RUN(gated_poison_never_reaches_the_learner);
     RUN(demo_tiny);
     return harness_done();
 }

@@ -397,6 +397,13 @@ sl_status pl_ab_execute(const sl_ab_config *cfg, const pl_synth_opts *so, const 
                 cJSON_AddNumberToObject(sj, "lambda", syn.wres.lambda);
                 cJSON_AddNumberToObject(sj, "effective_share_branch_units", syn.wres.effective_share);
                 cJSON_AddNumberToObject(sj, "rejected_by_trust", (double)syn.wres.n_rejected_trust);
+                cJSON_AddNumberToObject(sj, "pass_rate", syn.n_branches ? (double)syn.n_passed /
+                                                                (double)syn.n_branches : 0.0);
+                cJSON *rails = cJSON_AddArrayToObject(sj, "rails");
+                for (int k = 0; rails && k < SL_RAIL_COUNT; k++)
+                    if (syn.wres.rails & (1u << k))
+                        cJSON_AddItemToArray(rails, cJSON_CreateString(
+                                                        sl_weight_rail_name((sl_weight_rail)k)));
             }
         }
         *json = j;
