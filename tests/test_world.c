@@ -305,6 +305,60 @@ TEST(checkpoint_roundtrip_and_reproducible) {
     proc_free(&p2);
 }
 
+/* The latent sphere: with one attached, every predicted step lies on it (||z*std + mean|| = 1),
+ * it survives save/load bit for bit, and bad parameters are refused. */
+TEST(sphere_projection) {
+    proc p;
+    sl_world_data d;
+    sl_world *w = train_proc(&p, &d, SL_WORLD_MODE_TF, 6);
+    if (!w) return;
+    float mean[4] = {0.1f, -0.2f, 0.05f, 0.3f}, sd[4] = {0.5f, 0.6f, 0.7f, 0.8f}, bad[4] = {1, 1, 0, 1};
+    CHECK(!sl_world_has_sphere(w));
+    CHECK_STATUS(sl_world_set_sphere(w, mean, bad), SL_ERR_ARG);
+    CHECK(!sl_world_has_sphere(w));
+    CHECK_OK(sl_world_set_sphere(w, mean, sd));
+    CHECK(sl_world_has_sphere(w));
+    size_t rows[3] = {0, 35, 95};
+    sl_world_rollout_opts o = {10, 1, NULL, NULL, 0.3f, 9};
+    sl_world_rollout a, b;
+    CHECK_OK(sl_world_rollout_run(w, &d, rows, 3, &o, &a));
+    double worst = 0.0;
+    for (int m = 0; m < a.members; m++)
+        for (int i = 0; i < 3; i++)
+            for (int t = 1; t <= 10; t++) {
+                const float *z = a.z + (((size_t)m * 3 + i) * 11 + t) * 4;
+                double n2 = 0.0;
+                for (int j = 0; j < 4; j++) {
+                    double u = (double)z[j] * (double)sd[j] + (double)mean[j];
+                    n2 += u * u;
+                }
+                worst = fmax(worst, fabs(sqrt(n2) - 1.0));
+            }
+    CHECK_MSG(worst < 1e-5, "predicted steps off the sphere by %.3g", worst);
+    char path[600];
+    snprintf(path, sizeof path, "%s/wm_sphere.safetensors", harness_tmpdir());
+    CHECK_OK(sl_world_save(w, path, NULL));
+    sl_world *l = NULL;
+    CHECK_OK(sl_world_load(&l, path));
+    if (l) {
+        CHECK(sl_world_has_sphere(l));
+        CHECK_OK(sl_world_rollout_run(l, &d, rows, 3, &o, &b));
+        CHECK(memcmp(a.z, b.z, (size_t)a.members * 3 * 11 * 4 * sizeof(float)) == 0);
+        sl_world_rollout_free(&b);
+        /* detached: the rollout leaves the sphere again */
+        CHECK_OK(sl_world_set_sphere(l, NULL, NULL));
+        CHECK(!sl_world_has_sphere(l));
+        CHECK_OK(sl_world_rollout_run(l, &d, rows, 3, &o, &b));
+        CHECK(memcmp(a.z, b.z, (size_t)a.members * 3 * 11 * 4 * sizeof(float)) != 0);
+        sl_world_rollout_free(&b);
+    }
+    sl_world_rollout_free(&a);
+    sl_world_free(l);
+    sl_world_free(w);
+    sl_world_data_clear(&d);
+    proc_free(&p);
+}
+
 /* --- bad input ----------------------------------------------------------------------------- */
 
 TEST(bad_input_is_reported) {
@@ -486,6 +540,7 @@ int main(void) {
     RUN(grad_fd_no_clip);
     RUN(bptt_learns_the_process);
     RUN(checkpoint_roundtrip_and_reproducible);
+    RUN(sphere_projection);
     RUN(bad_input_is_reported);
     RUN(diverging_model_never_emits_nan);
     RUN(detection_auc);

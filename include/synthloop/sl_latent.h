@@ -100,6 +100,10 @@ sl_status sl_latent_train(sl_latent_encoder **out, const sl_dataset *ds,
 void sl_latent_free(sl_latent_encoder *enc);
 
 int sl_latent_obs_dim(const sl_latent_encoder *enc);
+/* The output standardisation: a stored latent is z = (u - z_mean) / z_std with ||u|| = 1, so
+ * every latent lies on the sphere {z : ||z * z_std + z_mean|| = 1}. Pointers into the encoder
+ * ([z_dim] each), valid while it lives. */
+void sl_latent_z_norm(const sl_latent_encoder *enc, const float **z_mean, const float **z_std);
 int sl_latent_z_dim(const sl_latent_encoder *enc);
 /* The config it was trained with (copied out). */
 sl_latent_config sl_latent_get_config(const sl_latent_encoder *enc);

@@ -178,6 +178,16 @@ int sl_world_z_dim(const sl_world *w);
 int sl_world_a_dim(const sl_world *w);
 /* Held-out episodes of the training data (owned by w). */
 const size_t *sl_world_holdout(const sl_world *w, size_t *n);
+
+/* Latent-sphere projection (inference only). The encoder's latents lie on the sphere
+ * {z : ||z * std + mean|| = 1} (sl_latent_z_norm). With a sphere attached, every rollout step
+ * maps the predicted z back onto it: u = z * std + mean, u /= ||u||, z = (u - mean) / std.
+ * Free-running models drift inside the sphere (||u|| fell to 0.94 by h = 10 on the workcell),
+ * which shrinks the latents' spread; the projection removes that drift without retraining.
+ * Copies mean/std ([z_dim] each, finite, std > 0); NULL mean detaches. The sphere is saved
+ * with the model (tensors "sphere.mean", "sphere.std") and loaded back. */
+sl_status sl_world_set_sphere(sl_world *w, const float *mean, const float *std);
+int sl_world_has_sphere(const sl_world *w);
 /* Check that d matches the model's dimensions and econ columns (SL_ERR_SHAPE otherwise). */
 sl_status sl_world_check_data(const sl_world *w, const sl_world_data *d);
 

@@ -14,6 +14,7 @@
 #include "run_record.h"
 #include "synthloop/sl_dataset.h"
 #include "synthloop/sl_json.h"
+#include "synthloop/sl_latent.h"
 #include "synthloop/sl_nn.h"
 #include "synthloop/sl_npz.h"
 #include "synthloop/sl_synth.h"
@@ -43,6 +44,8 @@ static void usage(void) {
            "  --noise X                  world-model noise scale (default: the model's calibrated)\n"
            "  --seed N                   seed (default 0)\n"
            "  --threads N                kernel threads\n"
+           "  --encoder PATH             attach the encoder's latent sphere (rollouts projected\n"
+           "                             back onto it every step; see world --help)\n"
            "  --db PATH|none             run registry (default $SYNTHLOOP_DB or synthloop.db; none = off)\n"
            "  --json                     print the summary JSON on stdout\n"
            "  --quiet                    no table\n");
@@ -50,7 +53,7 @@ static void usage(void) {
 
 enum {
     O_DATA = 1000, O_LAT, O_WM, O_TM, O_OUT, O_H, O_MINT, O_BPE, O_BAND, O_BRICKS, O_PN, O_BCI,
-    O_NOISE, O_SEED, O_THREADS, O_JSON, O_QUIET, O_HELP, O_DB
+    O_NOISE, O_SEED, O_THREADS, O_JSON, O_QUIET, O_HELP, O_DB, O_ENC
 };
 static const struct option opts[] = {
     {"data", 1, 0, O_DATA},          {"latents", 1, 0, O_LAT},   {"world-model", 1, 0, O_WM},
@@ -59,7 +62,8 @@ static const struct option opts[] = {
     {"band", 1, 0, O_BAND},          {"bricks", 1, 0, O_BRICKS}, {"policy-noise", 1, 0, O_PN},
     {"bc-iters", 1, 0, O_BCI},       {"noise", 1, 0, O_NOISE},   {"seed", 1, 0, O_SEED},
     {"threads", 1, 0, O_THREADS},    {"json", 0, 0, O_JSON},     {"quiet", 0, 0, O_QUIET},
-    {"help", 0, 0, O_HELP},          {"db", 1, 0, O_DB},         {0, 0, 0, 0}};
+    {"help", 0, 0, O_HELP},          {"db", 1, 0, O_DB},         {"encoder", 1, 0, O_ENC},
+    {0, 0, 0, 0}};
 
 static char *sidecar_path(const char *out) {
     size_t n = strlen(out);
@@ -69,6 +73,24 @@ static char *sidecar_path(const char *out) {
     if (n > 4 && strcmp(out + n - 4, ".npz") == 0) p[n - 4] = 0;
     strcat(p, ".json");
     return p;
+}
+
+/* --encoder: attach the encoder's latent sphere to the model (sl_world_set_sphere). */
+static sl_status attach_sphere(sl_world *w, const char *enc_path) {
+    if (!enc_path) return SL_OK;
+    sl_latent_encoder *enc = NULL;
+    SL_TRY(sl_latent_load(&enc, enc_path));
+    sl_status st = SL_OK;
+    if (sl_latent_z_dim(enc) != sl_world_z_dim(w))
+        st = sl_set_error(SL_ERR_SHAPE, "%s: encoder latents have %d dims, the world model %d",
+                          enc_path, sl_latent_z_dim(enc), sl_world_z_dim(w));
+    const float *m = NULL, *sd = NULL;
+    if (st == SL_OK) {
+        sl_latent_z_norm(enc, &m, &sd);
+        st = sl_world_set_sphere(w, m, sd);
+    }
+    sl_latent_free(enc);
+    return st;
 }
 
 /* Brick id per episode from `synthloop bricks --assign-output` (or any NPZ with
@@ -124,7 +146,7 @@ int cmd_branches(int argc, char **argv) {
     argc--;
     argv++;
     const char *data = NULL, *lat = NULL, *wm = NULL, *tmp = NULL, *out = NULL, *bricks = NULL,
-               *db = NULL;
+               *db = NULL, *encp = NULL;
     sl_synth_config sc;
     sl_synth_config_default(&sc);
     sl_gate_preset preset = SL_GATE_NORMAL;
@@ -143,6 +165,7 @@ int cmd_branches(int argc, char **argv) {
         case O_OUT: out = optarg; break;
         case O_BRICKS: bricks = optarg; break;
         case O_DB: db = optarg; break;
+        case O_ENC: encp = optarg; break;
         case O_H:
             if (sl_cli_parse_int(cmd, "--horizon", optarg, 1, SL_WORLD_MAX_HORIZON, &v)) return 2;
             sc.horizon = (int)v;
@@ -226,6 +249,7 @@ int cmd_branches(int argc, char **argv) {
         st = cli_run_begin(db, "branches collect", conf, seed, &reg, &run);
     }
     if (st == SL_OK) st = sl_world_load(&w, wm);
+    if (st == SL_OK) st = attach_sphere(w, encp);
     if (st == SL_OK) st = sl_trust_load(&tm, tmp);
     if (st == SL_OK) st = sl_dataset_load_npz(&ds, data);
     if (st == SL_OK) st = sl_world_load_latents(lat, ds, &z, &zn, &n, &zd);
@@ -249,6 +273,7 @@ int cmd_branches(int argc, char **argv) {
         cJSON_AddStringToObject(cfg, "world_model", wm);
         cJSON_AddStringToObject(cfg, "trust_model", tmp);
         if (bricks) cJSON_AddStringToObject(cfg, "bricks", bricks);
+        cJSON_AddBoolToObject(cfg, "sphere_projection", sl_world_has_sphere(w));
         cJSON_AddNumberToObject(cfg, "world_noise_scale",
                                 sc.rollout_noise < 0 ? (double)sl_world_get_config(w)->noise_scale
                                                      : (double)sc.rollout_noise);

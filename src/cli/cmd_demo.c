@@ -121,6 +121,14 @@ static sl_status run_demo(const demo_opts *o, sl_registry *reg, int64_t run, con
                    lr.loss_first_epoch, lr.loss_last_epoch, lr.val_retrieval, lr.val_chance);
     }
     int zd = enc ? sl_latent_z_dim(enc) : 0;
+    /* the encoder's latent sphere, attached to the world model below (sl_world_set_sphere) */
+    float *sphere = zd ? malloc((size_t)2 * zd * sizeof(float)) : NULL;
+    if (sphere) {
+        const float *sm, *ss;
+        sl_latent_z_norm(enc, &sm, &ss);
+        memcpy(sphere, sm, (size_t)zd * sizeof(float));
+        memcpy(sphere + zd, ss, (size_t)zd * sizeof(float));
+    }
     sl_latent_free(enc);
     if (s != SL_OK) goto done1;
 
@@ -161,6 +169,7 @@ static sl_status run_demo(const demo_opts *o, sl_registry *reg, int64_t run, con
     s = sl_world_data_init(&wd, ds, z, zn, zd, (const char(*)[SL_WORLD_NAME_MAX])wc.econ_names,
                            wc.n_econ);
     if (s == SL_OK) s = sl_world_train(&w, &wd, &wc, &wr);
+    if (s == SL_OK && sphere) s = sl_world_set_sphere(w, sphere, sphere + zd);
     if (s == SL_OK) s = sl_world_save(w, p->world, NULL);
     if (s == SL_OK) s = sl_registry_add_model(reg, run, "world", p->world, 0, NULL, NULL);
     if (s == SL_OK && !sl_cli_quiet)
@@ -351,6 +360,7 @@ static sl_status run_demo(const demo_opts *o, sl_registry *reg, int64_t run, con
 done2:
     sl_bricks_free(bk);
 done1:
+    free(sphere);
     free(z);
     free(zn);
 done0:

@@ -14,6 +14,7 @@
 #include "run_record.h"
 #include "synthloop/sl_dataset.h"
 #include "synthloop/sl_json.h"
+#include "synthloop/sl_latent.h"
 #include "synthloop/sl_nn.h"
 #include "synthloop/sl_npz.h"
 #include "synthloop/sl_synth.h"
@@ -37,6 +38,9 @@ static void usage(void) {
            "  --latents PATH       encoder latents NPZ (\"latents\", \"next_latents\")\n"
            "  --seed N             seed (default 0)\n"
            "  --threads N          kernel threads (default: all cores)\n"
+           "  --encoder PATH       encoder checkpoint: attach its latent sphere, so that rollouts\n"
+           "                       are projected back onto it every step (train: saved with the\n"
+           "                       model; eval/rollout: for this run)\n"
            "  --db PATH|none       run registry (default $SYNTHLOOP_DB or synthloop.db; none = off)\n"
            "  --json               print the result JSON on stdout\n"
            "  --quiet              no progress bar or table\n"
@@ -94,7 +98,7 @@ enum {
     O_ITERS, O_EVERY, O_PAT, O_LR, O_GCLIP, O_HOLD, O_WVAR, O_WDIST, O_WREW, O_WECON, O_CLIP,
     O_CLIPV, O_SS0, O_SS1, O_SSF, O_NOBOOT, O_ECON, O_SEED, O_THREADS, O_JSON, O_QUIET, O_WM,
     O_TM, O_HS, O_FLOORS, O_STRIDE, O_EPS, O_NOISE, O_FOLDS, O_N, O_HELP, O_NSCALE, O_NOLEARN,
-    O_WWIN, O_DB
+    O_WWIN, O_DB, O_ENC
 };
 
 static const struct option opts[] = {
@@ -113,10 +117,11 @@ static const struct option opts[] = {
     {"noise", 1, 0, O_NOISE},      {"folds", 1, 0, O_FOLDS},      {"n", 1, 0, O_N},
     {"help", 0, 0, O_HELP},        {"noise-scale", 1, 0, O_NSCALE}, {"no-learn-noise", 0, 0, O_NOLEARN},
     {"w-window", 1, 0, O_WWIN},    {"db", 1, 0, O_DB},
+    {"encoder", 1, 0, O_ENC},
     {0, 0, 0, 0}};
 
 typedef struct args {
-    const char *sub, *data, *latents, *output, *wm, *tm, *econ, *episodes, *db;
+    const char *sub, *data, *latents, *output, *wm, *tm, *econ, *episodes, *db, *encoder;
     sl_world_config wc;
     sl_world_eval_config ec;
     int threads, json, quiet, horizon, n, have_floors;
@@ -182,6 +187,7 @@ static int parse_args(int argc, char **argv, args *a) {
         case O_ECON: a->econ = optarg; break;
         case O_EPS: a->episodes = optarg; break;
         case O_DB: a->db = optarg; break;
+        case O_ENC: a->encoder = optarg; break;
         case O_MODE:
             if (sl_world_mode_parse(optarg, &a->wc.mode) != SL_OK)
                 return sl_cli_usage_error(cmd, "--mode expects tf, ss or bptt, got '%s'", optarg);
@@ -266,6 +272,24 @@ static int parse_args(int argc, char **argv, args *a) {
     return 0;
 }
 
+/* --encoder: attach the encoder's latent sphere to the model (sl_world_set_sphere). */
+static sl_status attach_sphere(sl_world *w, const char *enc_path) {
+    if (!enc_path) return SL_OK;
+    sl_latent_encoder *enc = NULL;
+    SL_TRY(sl_latent_load(&enc, enc_path));
+    sl_status st = SL_OK;
+    if (sl_latent_z_dim(enc) != sl_world_z_dim(w))
+        st = sl_set_error(SL_ERR_SHAPE, "%s: encoder latents have %d dims, the world model %d",
+                          enc_path, sl_latent_z_dim(enc), sl_world_z_dim(w));
+    const float *m = NULL, *sd = NULL;
+    if (st == SL_OK) {
+        sl_latent_z_norm(enc, &m, &sd);
+        st = sl_world_set_sphere(w, m, sd);
+    }
+    sl_latent_free(enc);
+    return st;
+}
+
 /* Load dataset + latents and bind the econ columns. */
 static sl_status load_data(const args *a, const char (*econ)[SL_WORLD_NAME_MAX], int n_econ,
                            sl_dataset **ds, float **z, float **zn, sl_world_data *d) {
@@ -335,6 +359,7 @@ static int do_train(args *a) {
     sl_world_train_report rep;
     memset(&rep, 0, sizeof rep);
     if (st == SL_OK) st = sl_world_train(&w, &d, &a->wc, &rep);
+    if (st == SL_OK) st = attach_sphere(w, a->encoder);
     if (st == SL_OK) {
         res = cJSON_CreateObject();
         cJSON_AddStringToObject(res, "command", "world train");
@@ -456,6 +481,7 @@ static int do_eval(args *a) {
         const sl_world_config *wc = sl_world_get_config(w);
         st = load_data(a, (const char(*)[SL_WORLD_NAME_MAX])wc->econ_names, wc->n_econ, &ds, &z, &zn, &d);
     }
+    if (st == SL_OK) st = attach_sphere(w, a->encoder);
     if (st == SL_OK && a->tm) st = sl_trust_load(&tm, a->tm);
     const size_t *eps = NULL;
     size_t ne = 0;
@@ -478,6 +504,7 @@ static int do_eval(args *a) {
         if (a->tm) cJSON_AddStringToObject(cfg, "trust_model", a->tm);
         else cJSON_AddNullToObject(cfg, "trust_model");
         cJSON_AddStringToObject(cfg, "episodes", eps ? "all" : "holdout");
+        cJSON_AddBoolToObject(cfg, "sphere_projection", sl_world_has_sphere(w));
         cJSON_AddNumberToObject(cfg, "start_stride", a->ec.start_stride);
         cJSON_AddNumberToObject(cfg, "noise", a->noise < 0 ? (double)sl_world_get_config(w)->noise_scale : a->noise);
         cJSON_AddNumberToObject(cfg, "detect_folds", a->ec.detect_folds);
@@ -563,6 +590,7 @@ static int do_rollout(args *a) {
         const sl_world_config *wc = sl_world_get_config(w);
         st = load_data(a, (const char(*)[SL_WORLD_NAME_MAX])wc->econ_names, wc->n_econ, &ds, &z, &zn, &d);
     }
+    if (st == SL_OK) st = attach_sphere(w, a->encoder);
     if (st == SL_OK) st = sl_world_generate_windows(w, &d, H, (size_t)n, (float)a->noise, a->seed, &win, starts);
     size_t T = (size_t)H + 1, Z = (size_t)d.z_dim;
     if (st == SL_OK) {

@@ -84,6 +84,10 @@ void sl_latent_free(sl_latent_encoder *e) {
 }
 
 int sl_latent_obs_dim(const sl_latent_encoder *e) { return e->obs_dim; }
+void sl_latent_z_norm(const sl_latent_encoder *e, const float **z_mean, const float **z_std) {
+    *z_mean = e->z_mean;
+    *z_std = e->z_std;
+}
 int sl_latent_z_dim(const sl_latent_encoder *e) { return e->cfg.z_dim; }
 sl_latent_config sl_latent_get_config(const sl_latent_encoder *e) { return e->cfg; }
 

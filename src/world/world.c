@@ -451,8 +451,29 @@ void sl_world_free(sl_world *w) {
     free(w->arenas);
     free(w->z_mean);
     free(w->holdout);
+    free(w->sphere);
     free(w);
 }
+
+sl_status sl_world_set_sphere(sl_world *w, const float *mean, const float *std) {
+    if (!mean) {
+        free(w->sphere);
+        w->sphere = NULL;
+        return SL_OK;
+    }
+    for (int i = 0; i < w->Z; i++)
+        if (!isfinite(mean[i]) || !(std[i] > 0.0f) || !isfinite(std[i]))
+            return sl_set_error(SL_ERR_ARG, "world: sphere mean/std not finite or std <= 0 at "
+                                "dim %d", i);
+    float *s = w->sphere ? w->sphere : malloc((size_t)2 * w->Z * sizeof(float));
+    if (!s) return sl_set_error(SL_ERR_NOMEM, "world: out of memory");
+    memcpy(s, mean, (size_t)w->Z * sizeof(float));
+    memcpy(s + w->Z, std, (size_t)w->Z * sizeof(float));
+    w->sphere = s;
+    return SL_OK;
+}
+
+int sl_world_has_sphere(const sl_world *w) { return w->sphere != NULL; }
 
 const sl_world_config *sl_world_get_config(const sl_world *w) { return &w->cfg; }
 int sl_world_z_dim(const sl_world *w) { return w->Z; }
@@ -560,6 +581,28 @@ static float econ_value(const sl_world *w, int k, float o) {
 #define ROLL_CHUNK 4096
 
 /* One member, rows [0, n) of the request, writing into the member's slice of out. */
+/* Project one state (world-standardised z~) onto the encoder's sphere: raw z = z~ * z_std +
+ * z_mean, u = z * s + m, u /= ||u||, then back. A no-op without a sphere. */
+static void sphere_project(const sl_world *w, float *zc) {
+    if (!w->sphere) return;
+    const int Z = w->Z;
+    const float *sm = w->sphere, *ss = w->sphere + Z;
+    double n2 = 0.0;
+    for (int j = 0; j < Z; j++) {
+        double u = ((double)zc[j] * (double)w->z_std[j] + (double)w->z_mean[j]) * (double)ss[j] +
+                   (double)sm[j];
+        n2 += u * u;
+    }
+    if (!(n2 > 1e-30) || !isfinite(n2)) return; /* the explosion check handles the rest */
+    double inv = 1.0 / sqrt(n2);
+    for (int j = 0; j < Z; j++) {
+        double u = ((double)zc[j] * (double)w->z_std[j] + (double)w->z_mean[j]) * (double)ss[j] +
+                   (double)sm[j];
+        double z = (u * inv - (double)sm[j]) / (double)ss[j];
+        zc[j] = (float)((z - (double)w->z_mean[j]) / (double)w->z_std[j]);
+    }
+}
+
 static sl_status rollout_member(const sl_world *w, const sl_world_data *d, const size_t *rows,
                                 int n, const sl_world_rollout_opts *o, int m,
                                 sl_world_rollout *out, sl_world_ws *ws, float *zcur, float *zraw,
@@ -649,6 +692,7 @@ static sl_status rollout_member(const sl_world *w, const sl_world_data *d, const
                 if (noise > 0)
                     for (int j = 0; j < Z; j++)
                         zc[j] += noise * sigma[j] * (float)sl_rng_normal(rng);
+                sphere_project(w, zc); /* after the noise: every emitted state is on it */
                 for (int j = 0; j < Z; j++) {
                     float v = zc[j];
                     bad |= !isfinite(v) || fabsf(v) > SL_WORLD_EXPLODE;
@@ -844,7 +888,7 @@ double sl_world_window_std_ratio(const float *a, const float *b, size_t n, int T
 sl_status sl_world_save(const sl_world *w, const char *path, const cJSON *extra) {
     const int Z = w->Z, A = w->A, E = w->E;
     size_t nt = w->arenas[0].n_tensors;
-    size_t total = (size_t)w->M * nt + 8;
+    size_t total = (size_t)w->M * nt + 10;
     sl_tensor_ref *t = calloc(total, sizeof *t);
     char (*names)[SL_NN_NAME_MAX + 16] = calloc(total, sizeof *names);
     float norm_r[2] = {w->r_mean, w->r_std};
@@ -878,7 +922,9 @@ sl_status sl_world_save(const sl_world *w, const char *path, const cJSON *extra)
     } norms[] = {{"norm.z_mean", w->z_mean, (size_t)Z}, {"norm.z_std", w->z_std, (size_t)Z},
                  {"norm.dz_std", w->dz_std, (size_t)Z}, {"norm.a_mean", w->a_mean, (size_t)A},
                  {"norm.a_std", w->a_std, (size_t)A},   {"norm.r", norm_r, 2},
-                 {"norm.econ", norm_e, (size_t)(3 * E)}};
+                 {"norm.econ", norm_e, (size_t)(3 * E)},
+                 {"sphere.mean", w->sphere, w->sphere ? (size_t)Z : 0},
+                 {"sphere.std", w->sphere ? w->sphere + Z : NULL, w->sphere ? (size_t)Z : 0}};
     for (size_t i = 0; i < sizeof norms / sizeof norms[0]; i++) {
         if (norms[i].len == 0) continue;
         t[k].name = norms[i].name;
@@ -994,6 +1040,20 @@ sl_status sl_world_load(sl_world **out, const char *path) {
         (s = load_vec(st, path, "norm.r", nr, 2)) != SL_OK)
         goto done;
     if (w->E && (s = load_vec(st, path, "norm.econ", ne, (size_t)(3 * w->E))) != SL_OK) goto done;
+    if (sl_safetensors_find(st, "sphere.mean")) { /* optional: models with a latent sphere */
+        float *sp = malloc((size_t)2 * Z * sizeof(float));
+        if (!sp) {
+            s = sl_set_error(SL_ERR_NOMEM, "world load: out of memory");
+            goto done;
+        }
+        if ((s = load_vec(st, path, "sphere.mean", sp, (size_t)Z)) != SL_OK ||
+            (s = load_vec(st, path, "sphere.std", sp + Z, (size_t)Z)) != SL_OK ||
+            (s = sl_world_set_sphere(w, sp, sp + Z)) != SL_OK) {
+            free(sp);
+            goto done;
+        }
+        free(sp);
+    }
     w->r_mean = nr[0];
     w->r_std = nr[1];
     for (int i = 0; i < w->E; i++) {

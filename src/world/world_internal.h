@@ -31,6 +31,7 @@ struct sl_world {
     size_t *holdout;                /* held-out episodes (indices into the training data) */
     size_t n_holdout;
     size_t data_episodes;           /* n_episodes of the training data */
+    float *sphere;                  /* NULL or [2Z]: mean then std (sl_world_set_sphere) */
 };
 
 /* Allocate a model with fresh (initialised from cfg->seed) parameters and unit norms. */
