@@ -44,7 +44,7 @@ OUT=$1
 shift
 STAGES=("$@")
 if [ ${#STAGES[@]} -eq 0 ]; then
-    STAGES=(data models50 poison variants ab50 models25 models10 ab25 ab10 ab50seeds10 ab25seeds10 ladder tables)
+    STAGES=(data models50 poison variants ab50 models25 models10 ab25 ab10 ab50seeds10 ab25seeds10 ladder sphere tables)
 fi
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
@@ -173,6 +173,20 @@ stage_tables() {
     "${PYTHON:-python3}" "$HERE/results_tables.py" "$OUT"
 }
 
+# sphere: the 50-episode stable model with the encoder's latent sphere attached (no retraining)
+# and the controller's generator rail on the poisoned branches (RESULTS.md, "After the above")
+stage_sphere() {
+    (cd "$OUT/n50"
+     log "sphere: world eval + branches with --encoder"
+     "$S" world eval --data D.npz --latents Z.npz --world-model wm.safetensors --trust-model trust.safetensors \
+         --encoder enc.safetensors --output eval_wm_sphere.json $T --quiet
+     local W="--data D.npz --latents Z.npz --world-model wm.safetensors --trust-model trust.safetensors --bricks bricks.npz --encoder enc.safetensors"
+     "$S" branches collect $W --horizon 5  --min-trust 0.95 --branches-per-episode 10 --output br_sphere_h5.npz  $T --quiet
+     "$S" branches collect $W --horizon 10 --min-trust 0.9  --branches-per-episode 5  --output br_sphere_h10.npz $T --quiet
+     "$S" branches collect $W --horizon 20 --min-trust 0.85 --branches-per-episode 3  --output br_sphere_h20.npz $T --quiet
+     run_ab "poison_controller_rail_0.1" --synth-data br_poison_h10.npz --weighting controller --synth-weight 0.1)
+}
+
 for st in "${STAGES[@]}"; do
     case "$st" in
         data) stage_data ;;
@@ -190,6 +204,7 @@ for st in "${STAGES[@]}"; do
         variants) stage_variants ;;
         ladder) stage_ladder ;;
         tables) stage_tables ;;
+        sphere) stage_sphere ;;
         *) echo "unknown stage '$st'" >&2; exit 2 ;;
     esac
 done
