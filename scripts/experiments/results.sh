@@ -184,7 +184,14 @@ stage_sphere() {
      "$S" branches collect $W --horizon 5  --min-trust 0.95 --branches-per-episode 10 --output br_sphere_h5.npz  $T --quiet
      "$S" branches collect $W --horizon 10 --min-trust 0.9  --branches-per-episode 5  --output br_sphere_h10.npz $T --quiet
      "$S" branches collect $W --horizon 20 --min-trust 0.85 --branches-per-episode 3  --output br_sphere_h20.npz $T --quiet
-     run_ab "poison_controller_rail_0.1" --synth-data br_poison_h10.npz --weighting controller --synth-weight 0.1)
+     run_ab "poison_controller_rail_0.1" --synth-data br_poison_h10.npz --weighting controller --synth-weight 0.1
+     run_ab "sphere_controller_0.1_seeds10" --synth-data br_sphere_h10.npz --weighting controller --synth-weight 0.1 --seeds 10)
+    (cd "$OUT/n25"
+     "$S" branches collect --data D.npz --latents Z.npz --world-model wm.safetensors --trust-model trust.safetensors \
+         --bricks bricks.npz --encoder enc.safetensors --horizon 10 --min-trust 0.9 --branches-per-episode 5 \
+         --output br_sphere_h10.npz $T --quiet
+     run_ab "sphere_controller_0.25_seeds10" --synth-data br_sphere_h10.npz --weighting controller --synth-weight 0.25 --seeds 10
+     run_ab "nosphere_controller_0.25_seeds10_newbuild" --synth-data br_h10.npz --weighting controller --synth-weight 0.25 --seeds 10)
 }
 
 for st in "${STAGES[@]}"; do
