@@ -305,6 +305,36 @@ TEST(checkpoint_roundtrip_and_reproducible) {
     proc_free(&p2);
 }
 
+/* Members train in parallel (one per thread): 1 and 2 threads give the same bits. */
+TEST(members_in_parallel_same_bits) {
+    int th0 = sl_nn_get_threads();
+    sl_world *w[2] = {NULL, NULL};
+    proc p[2];
+    sl_world_data d[2];
+    for (int k = 0; k < 2; k++) {
+        sl_nn_set_threads(k + 1);
+        make_proc(&p[k], 30, 30, 4, 21);
+        CHECK_OK(sl_world_data_init(&d[k], p[k].ds, p[k].z, p[k].zn, 4, econ2, 2));
+        sl_world_config c;
+        small_config(&c);
+        c.members = 3;
+        c.max_iters = 60;
+        c.eval_every = 20;
+        CHECK_OK(sl_world_train(&w[k], &d[k], &c, NULL));
+    }
+    sl_nn_set_threads(th0);
+    if (w[0] && w[1])
+        for (int m = 0; m < 3; m++)
+            CHECK_MSG(memcmp(w[0]->arenas[m].params, w[1]->arenas[m].params,
+                             w[0]->arenas[m].numel * sizeof(float)) == 0,
+                      "member %d differs between 1 and 2 threads", m);
+    for (int k = 0; k < 2; k++) {
+        sl_world_free(w[k]);
+        sl_world_data_clear(&d[k]);
+        proc_free(&p[k]);
+    }
+}
+
 /* The latent sphere: with one attached, every predicted step lies on it (||z*std + mean|| = 1),
  * it survives save/load bit for bit, and bad parameters are refused. */
 TEST(sphere_projection) {
@@ -541,6 +571,7 @@ int main(void) {
     RUN(bptt_learns_the_process);
     RUN(checkpoint_roundtrip_and_reproducible);
     RUN(sphere_projection);
+    RUN(members_in_parallel_same_bits);
     RUN(bad_input_is_reported);
     RUN(diverging_model_never_emits_nan);
     RUN(detection_auc);

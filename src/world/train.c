@@ -8,6 +8,7 @@
  * term plus, where step k+1 was fed its own prediction, the gradient of step k+1's input.
  */
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -647,14 +648,23 @@ sl_status sl_world_train(sl_world **out, const sl_world_data *d, const sl_world_
     const int M = w->M, B = cfg->batch;
     int Hcap = (int)((size_t)cfg->horizon < maxlen ? (size_t)cfg->horizon : maxlen);
     tr_data td = {0};
-    tr_buf tb = {0};
+    /* Members train in parallel, one per thread (each has its own RNG stream, arena and
+     * optimiser state, so the result does not depend on the thread count); every thread has
+     * its own batch buffers. */
+    int nth = sl_nn_get_threads();
+    if (nth > M) nth = M;
+    if (nth < 1) nth = 1;
+    tr_buf *tbs = calloc((size_t)nth, sizeof *tbs);
     size_t *boot = malloc((size_t)M * n_train * sizeof *boot);
-    size_t *elig = malloc(n_train * sizeof *elig);
+    size_t *eligs = malloc((size_t)nth * n_train * sizeof *eligs);
     float **best = calloc((size_t)M, sizeof *best);
     sl_rng *mrng = calloc((size_t)M, sizeof *mrng);
-    if (!boot || !elig || !best || !mrng) st = sl_set_error(SL_ERR_NOMEM, "world train: out of memory");
+    double *mloss = calloc((size_t)M, sizeof *mloss);
+    int *mbad = calloc((size_t)M, sizeof *mbad);
+    if (!tbs || !boot || !eligs || !best || !mrng || !mloss || !mbad)
+        st = sl_set_error(SL_ERR_NOMEM, "world train: out of memory");
     if (st == SL_OK) st = trd_build(&td, w, d);
-    if (st == SL_OK) st = tr_alloc(&tb, w, B, Hcap);
+    for (int k = 0; k < nth && st == SL_OK; k++) st = tr_alloc(&tbs[k], w, B, Hcap);
     for (int m = 0; m < M && st == SL_OK; m++) {
         sl_rng_seed(&mrng[m], cfg->seed, 100 + (uint64_t)m);
         for (size_t i = 0; i < n_train; i++)
@@ -685,7 +695,10 @@ sl_status sl_world_train(sl_world **out, const sl_world_data *d, const sl_world_
             ptf = (float)((double)cfg->ss_start + (double)(cfg->ss_end - cfg->ss_start) * frac);
         }
         double loss_sum = 0;
-        for (int m = 0; m < M && st == SL_OK; m++) {
+#pragma omp parallel for schedule(static, 1) num_threads(nth) if (nth > 1)
+        for (int m = 0; m < M; m++) {
+            tr_buf *tb = &tbs[omp_get_thread_num()];
+            size_t *elig = eligs + (size_t)omp_get_thread_num() * n_train;
             const size_t *mine = boot + (size_t)m * n_train;
             size_t n_el = 0;
             for (size_t i = 0; i < n_train; i++)
@@ -698,30 +711,37 @@ sl_status sl_world_train(sl_world **out, const sl_world_data *d, const sl_world_
                 size_t e = elig[sl_rng_below(&mrng[m], n_el)];
                 size_t L = sl_world_data_ep_len(d, e);
                 size_t t0 = sl_rng_below(&mrng[m], L - (size_t)Hs + 1);
-                tb.rows[i] = d->ep_start[e] + t0;
-                tb.burn[i] = (int)(t0 < (size_t)cfg->burn_in ? t0 : (size_t)cfg->burn_in);
-                if (tb.burn[i] > bmax) bmax = tb.burn[i];
+                tb->rows[i] = d->ep_start[e] + t0;
+                tb->burn[i] = (int)(t0 < (size_t)cfg->burn_in ? t0 : (size_t)cfg->burn_in);
+                if (tb->burn[i] > bmax) bmax = tb->burn[i];
                 for (int k = 0; k < Hs; k++)
-                    tb.mask[(size_t)k * B + i] =
+                    tb->mask[(size_t)k * B + i] =
                         (ptf >= 1.0f || (ptf > 0 && sl_rng_uniform(&mrng[m]) < (double)ptf)) ? 1.0f
                                                                                              : 0.0f;
             }
             sl_nn_arena_zero_grad(&w->arenas[m]);
-            double l = member_step(w, m, &w->arenas[m], &td, &tb, Hs, bmax, &mrng[m]);
+            double l = member_step(w, m, &w->arenas[m], &td, tb, Hs, bmax, &mrng[m]);
+            mloss[m] = l;
+            mbad[m] = 0;
             if (!isfinite(l)) {
-                st = sl_set_error(SL_ERR_DIVERGED, "world train: loss of member %d became %s at "
-                                  "iteration %d (try a lower --lr or --clip tanh)", m,
-                                  isnan(l) ? "NaN" : "Inf", it);
-                break;
+                mbad[m] = 1;
+                continue;
             }
             if (cfg->grad_clip > 0) sl_nn_arena_clip_grad_norm(&w->arenas[m], cfg->grad_clip);
             sl_nn_arena_adam_step(&w->arenas[m], &adam);
-            if (!sl_all_finite_f32(w->arenas[m].params, w->arenas[m].numel)) {
+            if (!sl_all_finite_f32(w->arenas[m].params, w->arenas[m].numel)) mbad[m] = 2;
+        }
+        /* errors and the loss sum in member order, whatever the threads did */
+        for (int m = 0; m < M && st == SL_OK; m++) {
+            if (mbad[m] == 1)
+                st = sl_set_error(SL_ERR_DIVERGED, "world train: loss of member %d became %s at "
+                                  "iteration %d (try a lower --lr or --clip tanh)", m,
+                                  isnan(mloss[m]) ? "NaN" : "Inf", it);
+            else if (mbad[m] == 2)
                 st = sl_set_error(SL_ERR_DIVERGED, "world train: parameters of member %d became "
                                   "non-finite at iteration %d", m, it);
-                break;
-            }
-            loss_sum += l;
+            else
+                loss_sum += mloss[m];
         }
         if (st != SL_OK) break;
         last_loss = loss_sum / M;
@@ -773,10 +793,13 @@ sl_status sl_world_train(sl_world **out, const sl_world_data *d, const sl_world_
     free(best);
     free(mrng);
     free(boot);
-    free(elig);
+    free(eligs);
+    free(mloss);
+    free(mbad);
     free(perm);
     trd_free(&td);
-    tr_free(&tb);
+    for (int k = 0; tbs && k < nth; k++) tr_free(&tbs[k]);
+    free(tbs);
     if (st != SL_OK) {
         sl_world_free(w);
         return st;
