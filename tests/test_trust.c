@@ -328,6 +328,23 @@ TEST(poison_detection_on_workcell_latents) {
     CHECK(r->mean_trust[SL_TRUST_KIND_INFLATE] < 0.2);
     CHECK(r->brier < 0.1 && r->ece < 0.1);
     CHECK(r->n_kind[SL_TRUST_KIND_EXTERNAL] == 0 && r->n_kind[SL_TRUST_KIND_REAL] == 200);
+    /* per-length pass rates: ascending lengths, counts add up, rates nested by floor */
+    CHECK(r->n_len == 6 && r->len[0] == 5 && r->len[5] == 60);
+    size_t nr = 0, nn = 0;
+    for (int q = 0; q < r->n_len; q++) {
+        if (q) CHECK(r->len[q] > r->len[q - 1]);
+        nr += r->n_real_len[q];
+        nn += r->n_neg_len[q];
+        if (!r->n_real_len[q] || !r->n_neg_len[q]) continue;
+        printf("  T=%d: real pass %.3f/%.3f/%.3f, negatives %.3f/%.3f/%.3f at 0.95/0.90/0.85\n",
+               r->len[q], r->real_pass_len[q][0], r->real_pass_len[q][1], r->real_pass_len[q][2],
+               r->neg_pass_len[q][0], r->neg_pass_len[q][1], r->neg_pass_len[q][2]);
+        CHECK(r->real_pass_len[q][0] <= r->real_pass_len[q][1] && r->real_pass_len[q][1] <= r->real_pass_len[q][2]);
+        CHECK(r->neg_pass_len[q][0] <= r->neg_pass_len[q][1] && r->neg_pass_len[q][1] <= r->neg_pass_len[q][2]);
+        CHECK(r->real_pass_len[q][2] >= 0.0 && r->real_pass_len[q][2] <= 1.0);
+        CHECK(r->real_pass_len[q][2] > r->neg_pass_len[q][2]);
+    }
+    CHECK(nr == r->n_kind[SL_TRUST_KIND_REAL] && nr + nn == r->n_test_windows);
     /* independent held-out episodes (other collection seed), several horizons */
     const int Ts[3] = {10, 20, 60};
     for (int k = 0; k < 3; k++) {
@@ -497,6 +514,39 @@ TEST(determinism_and_checkpoint) {
         CHECK_OK(sl_trust_score_windows(l, w, n, 20, ZD, p2));
         CHECK(memcmp(p1, p2, n * sizeof(double)) == 0);
     }
+    /* position_features = 0: the score depends on a window's shape only, so shifting every
+     * value of a window by a constant leaves it unchanged (the default model moves) */
+    c.seed = 3;
+    c.position_features = 0;
+    sl_trust_model *np0 = NULL, *np1 = NULL;
+    CHECK_OK(sl_trust_train(&np0, &c, fx.ztr, fx.train->episode_ids, fx.train->n, ZD, NULL, NULL, 0, NULL));
+    char pn[600];
+    snprintf(pn, sizeof pn, "%s/tnp.safetensors", harness_tmpdir());
+    if (np0) CHECK_OK(sl_trust_save(np0, pn, NULL));
+    if (np0) CHECK_OK(sl_trust_load(&np1, pn));
+    if (np0 && np1 && a && w && p1 && p2 && n >= 4) {
+        CHECK(sl_trust_model_config(np1).position_features == 0);
+        CHECK(sl_trust_model_config(a).position_features == 1);
+        size_t m4 = 4, len = m4 * 20 * ZD;
+        float *sh = malloc(len * sizeof(float));
+        double q0[4], q1[4], d0[4], d1[4];
+        if (sh) {
+            for (size_t i = 0; i < len; i++) sh[i] = w[i] + 0.75f;
+            CHECK_OK(sl_trust_score_windows(np1, w, m4, 20, ZD, q0));
+            CHECK_OK(sl_trust_score_windows(np1, sh, m4, 20, ZD, q1));
+            CHECK_OK(sl_trust_score_windows(a, w, m4, 20, ZD, d0));
+            CHECK_OK(sl_trust_score_windows(a, sh, m4, 20, ZD, d1));
+            double moved = 0;
+            for (size_t i = 0; i < m4; i++) {
+                CHECK_CLOSE(q0[i], q1[i], 1e-5);
+                moved += fabs(d0[i] - d1[i]);
+            }
+            CHECK(moved > 1e-3);
+        }
+        free(sh);
+    }
+    sl_trust_free(np0);
+    sl_trust_free(np1);
     /* an encoder checkpoint is not a trust model */
     sl_trust_model *bad = NULL;
     char enc[600];

@@ -109,6 +109,10 @@ typedef struct sl_trust_config {
     double calib_frac;      /* fraction of episodes for calibration (default 0.15) */
     double test_frac;       /* fraction of episodes for the report (default 0.15) */
     int use_noise, use_inflate, use_drift;  /* built-in negatives (default all 1) */
+    int position_features;  /* MLP: 1 = use the per-dim mean/min/max blocks (default 1);
+                             * 0 = feed them as 0, so that the score depends only on a
+                             * window's shape (std, var, smoothness, change, length), not
+                             * on where in latent space it lies */
     double noise_scale;     /* default 0.5 */
     double inflate_lo, inflate_hi;           /* default 1.5, 2.0 */
     double drift_scale;     /* default 0.25 */
@@ -138,6 +142,13 @@ typedef struct sl_trust_report {
     double ece_raw, ece;             /* 10 equal-width bins, before / after */
     double mean_trust[SL_TRUST_KIND_COUNT]; /* calibrated; 0 when n_kind is 0 */
     size_t n_kind[SL_TRUST_KIND_COUNT];     /* test windows per kind */
+    /* per window length of the test set (ascending): calibrated pass rates at the floors of
+     * seed 000's levels, for real windows (should be high) and for negatives (false accepts) */
+    int n_len;
+    int len[SL_TRUST_MAX_LENGTHS];
+    size_t n_real_len[SL_TRUST_MAX_LENGTHS], n_neg_len[SL_TRUST_MAX_LENGTHS];
+    double real_pass_len[SL_TRUST_MAX_LENGTHS][3];  /* trust >= 0.95, 0.90, 0.85 */
+    double neg_pass_len[SL_TRUST_MAX_LENGTHS][3];
     double seconds;                  /* wall time (informational) */
 } sl_trust_report;
 

@@ -55,6 +55,8 @@ static void usage(void) {
            "  --noise-scale X      noise std in units of the real per-dim std (default 0.5)\n"
            "  --inflate LO,HI      variance-inflation factor range (default 1.5,2.0)\n"
            "  --drift-scale X      random-walk step std in real per-dim stds (default 0.25)\n"
+           "  --no-position        MLP: ignore where a window lies (per-dim mean/min/max);\n"
+           "                       score its shape only (std, var, smoothness, change, T)\n"
            "  --eval-windows N     windows per class in the calibration and test sets (400)\n"
            "  --report PATH        report JSON (default: output with .json)\n"
            "score options:\n"
@@ -222,6 +224,7 @@ static void add_train_config(cJSON *cj, const sl_trust_config *cfg, int D) {
     cJSON_AddBoolToObject(cj, "use_noise", cfg->use_noise);
     cJSON_AddBoolToObject(cj, "use_inflate", cfg->use_inflate);
     cJSON_AddBoolToObject(cj, "use_drift", cfg->use_drift);
+    cJSON_AddBoolToObject(cj, "position_features", cfg->position_features);
     cJSON_AddNumberToObject(cj, "noise_scale", cfg->noise_scale);
     cJSON_AddNumberToObject(cj, "inflate_lo", cfg->inflate_lo);
     cJSON_AddNumberToObject(cj, "inflate_hi", cfg->inflate_hi);
@@ -272,7 +275,7 @@ static int trust_train(int argc, char **argv) {
         {"layers", required_argument, 0, 'L'},     {"batch", required_argument, 0, 'b'},
         {"lr", required_argument, 0, 'l'},         {"lengths", required_argument, 0, 'W'},
         {"no-noise", no_argument, 0, '1'},         {"no-inflate", no_argument, 0, '2'},
-        {"no-drift", no_argument, 0, '3'},         {"noise-scale", required_argument, 0, '4'},
+        {"no-drift", no_argument, 0, '3'},         {"no-position", no_argument, 0, '7'},         {"noise-scale", required_argument, 0, '4'},
         {"inflate", required_argument, 0, '5'},    {"drift-scale", required_argument, 0, '6'},
         {"eval-windows", required_argument, 0, 'E'}, {"report", required_argument, 0, 'r'},
         {"threads", required_argument, 0, 'T'},    {"json", no_argument, 0, 'j'},
@@ -306,6 +309,7 @@ static int trust_train(int argc, char **argv) {
         case '1': cfg.use_noise = 0; break;
         case '2': cfg.use_inflate = 0; break;
         case '3': cfg.use_drift = 0; break;
+        case '7': cfg.position_features = 0; break;
         case 's': if ((rc = sl_cli_parse_u64(cmd, "--seed", optarg, &cfg.seed))) return rc; break;
         case 'S':
             if ((rc = sl_cli_parse_int(cmd, "--steps", optarg, 0, 10000000, &v))) return rc;
@@ -452,7 +456,14 @@ static int trust_train(int argc, char **argv) {
             for (int k = 0; k < SL_TRUST_KIND_COUNT; k++)
                 if (rep.n_kind[k])
                     printf("  %s %.4f", sl_trust_kind_name((sl_trust_kind)k), rep.mean_trust[k]);
-            printf("\nwrote %s and %s\n", out, rp);
+            printf("\nheld-out pass rates by length (real windows | negatives) at 0.95 / 0.90 / 0.85:\n");
+            for (int q = 0; q < rep.n_len; q++)
+                if (rep.n_real_len[q] && rep.n_neg_len[q])
+                    printf("  T=%-3d %5zu real %.3f %.3f %.3f | %5zu neg %.3f %.3f %.3f\n", rep.len[q],
+                           rep.n_real_len[q], rep.real_pass_len[q][0], rep.real_pass_len[q][1],
+                           rep.real_pass_len[q][2], rep.n_neg_len[q], rep.neg_pass_len[q][0],
+                           rep.neg_pass_len[q][1], rep.neg_pass_len[q][2]);
+            printf("wrote %s and %s\n", out, rp);
         }
     }
     free(rp);

@@ -540,10 +540,16 @@ static int do_eval(args *a) {
                "real_pass", "disagree", "detect");
         for (int i = 0; i < a->ec.n_h; i++) {
             const sl_world_eval_row *r = &rows[i];
-            printf("%4d %7zu %8.4g %9.4f %8.4f %8.4f %8.4f %9.4f %6.3f %10.4f %9.3f %8.4g %7.3f\n",
+            /* disagreement is undefined for a 1-member ensemble: "-" rather than "nan" */
+            char dis[32];
+            if (isfinite(r->disagreement))
+                snprintf(dis, sizeof dis, "%.4g", r->disagreement);
+            else
+                snprintf(dis, sizeof dis, "-");
+            printf("%4d %7zu %8.4g %9.4f %8.4f %8.4f %8.4f %9.4f %6.3f %10.4f %9.3f %8s %7.3f\n",
                    r->h, r->n_starts, r->mse, r->std_ratio, r->var_growth, r->var_growth_real,
                    r->trust_mean, r->trust_min, r->trust_pass_rate, r->trust_real_mean,
-                   r->trust_real_pass_rate, r->disagreement, r->detect_auc);
+                   r->trust_real_pass_rate, dis, r->detect_auc);
         }
     }
     cJSON_Delete(res);

@@ -57,6 +57,7 @@ sl_trust_config sl_trust_config_default(void) {
     c.calib_frac = 0.15;
     c.test_frac = 0.15;
     c.use_noise = c.use_inflate = c.use_drift = 1;
+    c.position_features = 1;
     c.noise_scale = 0.5;
     c.inflate_lo = 1.5;
     c.inflate_hi = 2.0;
@@ -259,6 +260,11 @@ static void prep_inputs(sl_trust_model *m, const float *w, int B, int T) {
             }
             for (int j = 0; j < m->F; j++)
                 in[j] = clampf((m->feat[j] - (double)m->feat_mean[j]) / (double)m->feat_std[j]);
+            if (!m->cfg.position_features) {
+                /* blocks 0 (mean), 2 (min), 3 (max) say where the window lies */
+                memset(in, 0, (size_t)D * sizeof(float));
+                memset(in + 2 * (size_t)D, 0, 2 * (size_t)D * sizeof(float));
+            }
         } else {
             for (int t = 0; t < T; t++) {
                 float *in = m->in + ((size_t)t * (size_t)B + (size_t)b) * (size_t)m->in_dim;
@@ -946,6 +952,42 @@ sl_status sl_trust_train(sl_trust_model **out, const sl_trust_config *cfg, const
         free(pcal);
         for (int k = 0; k < SL_TRUST_KIND_COUNT; k++)
             if (rep.n_kind[k]) rep.mean_trust[k] /= (double)rep.n_kind[k];
+        /* per-length pass rates at the level floors (lengths in ascending order) */
+        static const double floors[3] = {0.95, 0.90, 0.85};
+        for (int li = 0; li < cfg->n_lengths; li++) {
+            int L = cfg->lengths[li], pos = rep.n_len;
+            int dup = 0;
+            for (int q = 0; q < rep.n_len; q++) dup |= rep.len[q] == L;
+            if (dup) continue;
+            while (pos > 0 && rep.len[pos - 1] > L) {
+                rep.len[pos] = rep.len[pos - 1];
+                pos--;
+            }
+            rep.len[pos] = L;
+            rep.n_len++;
+        }
+        for (int q = 0; q < rep.n_len; q++)
+            for (size_t i = 0; i < test.n; i++) {
+                if (test.T[i] != rep.len[q]) continue;
+                double p = sigmoid(m->platt[0] * test.logit[i] + m->platt[1]);
+                int isreal = test.label[i] == 1;
+                if (isreal)
+                    rep.n_real_len[q]++;
+                else
+                    rep.n_neg_len[q]++;
+                for (int f = 0; f < 3; f++)
+                    if (p >= floors[f]) {
+                        if (isreal)
+                            rep.real_pass_len[q][f] += 1;
+                        else
+                            rep.neg_pass_len[q][f] += 1;
+                    }
+            }
+        for (int q = 0; q < rep.n_len; q++)
+            for (int f = 0; f < 3; f++) {
+                rep.real_pass_len[q][f] = rep.n_real_len[q] ? rep.real_pass_len[q][f] / (double)rep.n_real_len[q] : (double)NAN;
+                rep.neg_pass_len[q][f] = rep.n_neg_len[q] ? rep.neg_pass_len[q][f] / (double)rep.n_neg_len[q] : (double)NAN;
+            }
         rep.n_episodes[0] = real[0].n;
         rep.n_episodes[1] = real[1].n;
         rep.n_episodes[2] = real[2].n;
@@ -1006,6 +1048,22 @@ void sl_trust_report_to_json(cJSON *obj, const sl_trust_report *r) {
         if (k) cJSON_AddNumberToObject(k, sl_trust_kind_name((sl_trust_kind)i), r->mean_trust[i]);
         if (nk) cJSON_AddNumberToObject(nk, sl_trust_kind_name((sl_trust_kind)i), (double)r->n_kind[i]);
     }
+    cJSON *bl = cJSON_AddArrayToObject(obj, "by_length");
+    for (int q = 0; bl && q < r->n_len; q++) {
+        if (!r->n_real_len[q] && !r->n_neg_len[q]) continue;
+        cJSON *o = cJSON_CreateObject();
+        if (!o) break;
+        cJSON_AddNumberToObject(o, "T", r->len[q]);
+        cJSON_AddNumberToObject(o, "real_windows", (double)r->n_real_len[q]);
+        cJSON_AddNumberToObject(o, "negative_windows", (double)r->n_neg_len[q]);
+        static const char *rk[3] = {"real_pass_0.95", "real_pass_0.90", "real_pass_0.85"};
+        static const char *nk3[3] = {"negative_pass_0.95", "negative_pass_0.90", "negative_pass_0.85"};
+        for (int f = 0; f < 3; f++) {
+            if (r->n_real_len[q]) cJSON_AddNumberToObject(o, rk[f], r->real_pass_len[q][f]);
+            if (r->n_neg_len[q]) cJSON_AddNumberToObject(o, nk3[f], r->neg_pass_len[q][f]);
+        }
+        cJSON_AddItemToArray(bl, o);
+    }
     cJSON_AddNumberToObject(obj, "seconds", r->seconds);
 }
 
@@ -1033,6 +1091,7 @@ static cJSON *config_json(const sl_trust_model *m) {
     cJSON_AddBoolToObject(j, "use_noise", c->use_noise);
     cJSON_AddBoolToObject(j, "use_inflate", c->use_inflate);
     cJSON_AddBoolToObject(j, "use_drift", c->use_drift);
+    cJSON_AddBoolToObject(j, "position_features", c->position_features);
     cJSON_AddNumberToObject(j, "noise_scale", c->noise_scale);
     cJSON_AddNumberToObject(j, "inflate_lo", c->inflate_lo);
     cJSON_AddNumberToObject(j, "inflate_hi", c->inflate_hi);
@@ -1134,6 +1193,7 @@ sl_status sl_trust_load(sl_trust_model **out, const char *path) {
         cfg.use_noise = sl_json_bool(c, "use_noise", cfg.use_noise);
         cfg.use_inflate = sl_json_bool(c, "use_inflate", cfg.use_inflate);
         cfg.use_drift = sl_json_bool(c, "use_drift", cfg.use_drift);
+        cfg.position_features = sl_json_bool(c, "position_features", 1);
         cfg.noise_scale = sl_json_num(c, "noise_scale", cfg.noise_scale);
         cfg.inflate_lo = sl_json_num(c, "inflate_lo", cfg.inflate_lo);
         cfg.inflate_hi = sl_json_num(c, "inflate_hi", cfg.inflate_hi);
