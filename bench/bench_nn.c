@@ -8,6 +8,10 @@
  *     action 8, hidden H, linear head to latent 32), batch 64, MSE over all steps, full BPTT,
  *     Adam. The backward keeps every step's gate gradients and computes the GRU and head
  *     weight gradients with one sgemm each over all 60*64 rows (sl_nn_gru_weight_grads).
+ *     The weights are transposed once per step (sl_nn_transpose), so the per-step forward
+ *     products read them in place. At n threads each thread runs the whole unroll for its
+ *     block of batch rows (no per-step barrier), then its share of the weight-gradient rows
+ *     (sl_nn_*_weight_grads_part); the gradients are bit-identical at any thread count.
  * Both at H = 256 and 64, C with 1 and 2 threads, PyTorch with 1 and 2 threads. Prints rates,
  * the ratio to PyTorch's best thread setting, and the fraction of this machine's sgemm ceiling
  * (1024^3 cblas_sgemm at 2 threads, measured here) that the C code reaches (GEMM FLOPs only).
@@ -20,6 +24,7 @@
 #include <time.h>
 
 #include <cblas.h>
+#include <omp.h>
 
 #include "synthloop/sl_nn.h"
 #include "nn/nn_internal.h"
@@ -194,14 +199,25 @@ static double sac_flops(const sac *z) {
 }
 
 /* --- autoregressive GRU world-model step --- */
+#define WM_MAXTH 8
+
+/* One thread's buffers: its rows' per-step cache and workspace, and the backward's dh carry. */
+typedef struct wm_thr {
+    float *cache, *ws, *dh, *dhn, *dx;
+    double sse; /* its rows' share of the loss (sum of squared errors) */
+} wm_thr;
+
 typedef struct wm {
     int T, B, Z, A, H, In;
     sl_nn_arena ar;
     sl_nn_gru gru;
     sl_nn_linear head;
     sl_nn_adam opt;
-    float *z0, *acts, *tgt, *xs, *hall, *hs, *h0, *cache, *ws, *pred, *dpred, *dh, *dhn, *dx;
+    float *z0, *acts, *tgt, *xs, *hall, *hs, *h0, *pred, *dpred;
     float *gis, *ghs; /* [T,B,3H] gate gradients of every step (deferred weight gradients) */
+    float *wt_ih, *wt_hh, *wt_head; /* transposed weights, refreshed every optimiser step */
+    float loss;
+    wm_thr thr[WM_MAXTH];
 } wm;
 
 static void wm_init(wm *w, int H) {
@@ -224,60 +240,130 @@ static void wm_init(wm *w, int H) {
     w->xs = falloc(T * B * w->In), w->hall = falloc((T + 1) * BH);
     w->h0 = w->hall, w->hs = w->hall + BH;
     w->gis = falloc(T * B * 3 * (size_t)H), w->ghs = falloc(T * B * 3 * (size_t)H);
-    w->cache = falloc(T * sl_nn_gru_cache_floats(w->B, H)), w->ws = falloc(sl_nn_gru_ws_floats(w->B, H));
     w->pred = falloc(T * B * w->Z), w->dpred = falloc(T * B * w->Z);
-    w->dh = falloc(BH), w->dhn = falloc(BH), w->dx = falloc(B * w->In);
+    w->wt_ih = falloc((size_t)3 * H * w->In), w->wt_hh = falloc((size_t)3 * H * H);
+    w->wt_head = falloc((size_t)H * w->Z);
+    for (int k = 0; k < WM_MAXTH; k++) { /* thread k's largest row share over team sizes */
+        int rows = 0;
+        for (int n = k + 1; n <= WM_MAXTH; n++) {
+            int r0, r1;
+            sl_nn_part_range(w->B, k, n, &r0, &r1);
+            if (r1 - r0 > rows) rows = r1 - r0;
+        }
+        if (!rows) continue;
+        wm_thr *s = &w->thr[k];
+        s->cache = falloc(T * sl_nn_gru_cache_floats(rows, H));
+        s->ws = falloc(sl_nn_gru_ws_floats(rows, H));
+        s->dh = falloc((size_t)rows * H), s->dhn = falloc((size_t)rows * H);
+        s->dx = falloc((size_t)rows * w->In);
+    }
 }
 
 static void wm_free(wm *w) {
     sl_nn_arena_free(&w->ar);
-    float *bufs[] = {w->z0, w->acts, w->tgt, w->xs, w->hall, w->cache, w->ws, w->pred,
-                     w->dpred, w->dh, w->dhn, w->dx, w->gis, w->ghs};
+    float *bufs[] = {w->z0, w->acts, w->tgt, w->xs, w->hall, w->pred, w->dpred, w->gis,
+                     w->ghs, w->wt_ih, w->wt_hh, w->wt_head};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(bufs[i]);
+    for (int k = 0; k < WM_MAXTH; k++) {
+        wm_thr *s = &w->thr[k];
+        free(s->cache), free(s->ws), free(s->dh), free(s->dhn), free(s->dx);
+    }
 }
 
+/* Forward, loss gradient and BPTT of batch rows [r0, r1) over all T steps (rows of a batch
+ * never interact, so a thread can run its rows' whole unroll without waiting for the others).
+ * Every row's arithmetic is the same as in a single-threaded step over all rows: the kernels
+ * compute each row of a product, and each element of the gate math, independently. */
+static void wm_rows(wm *w, wm_thr *s, int r0, int r1) {
+    int T = w->T, B = w->B, Z = w->Z, A = w->A, H = w->H, In = w->In, Bt = r1 - r0;
+    size_t BH = (size_t)B * H, BZ = (size_t)B * Z, G3 = (size_t)B * 3 * H;
+    size_t CF = sl_nn_gru_cache_floats(Bt, H);
+    const float *p = w->ar.params;
+    const sl_nn_gru *G = &w->gru;
+    for (int t = 0; t < T; t++) {
+        float *x = w->xs + ((size_t)t * B + r0) * In;
+        const float *zin = (t ? w->pred + (t - 1) * BZ : w->z0) + (size_t)r0 * Z;
+        for (int i = 0; i < Bt; i++) {
+            memcpy(x + (size_t)i * In, zin + (size_t)i * Z, (size_t)Z * sizeof(float));
+            memcpy(x + (size_t)i * In + Z, w->acts + ((size_t)t * B + r0 + i) * A,
+                   (size_t)A * sizeof(float));
+        }
+        float *h_out = w->hall + (t + 1) * BH + (size_t)r0 * H;
+        sl_nn_gru_cell_forward_t(h_out, s->cache + t * CF, x, h_out - BH, w->wt_ih, w->wt_hh,
+                                 p + G->b_ih, p + G->b_hh, Bt, In, H, s->ws);
+        sl_nn_linear_forward_t(w->pred + t * BZ + (size_t)r0 * Z, h_out, w->wt_head,
+                               p + w->head.b, Bt, H, Z);
+    }
+    /* MSE over all T*B*Z entries (sl_nn_mse_loss's formula; this thread's rows of it) */
+    float inv = 1.0f / ((float)(T * B) * (float)Z);
+    double sse = 0.0;
+    for (int t = 0; t < T; t++)
+        for (int i = r0; i < r1; i++) {
+            size_t o = ((size_t)t * B + i) * Z;
+            double sb = 0.0;
+            for (int d = 0; d < Z; d++) {
+                float e = w->pred[o + d] - w->tgt[o + d];
+                sb += (double)(e * e);
+                w->dpred[o + d] = 2.0f * e * inv;
+            }
+            sse += sb;
+        }
+    s->sse = sse;
+    float *dh = s->dh, *dhn = s->dhn;
+    memset(dh, 0, (size_t)Bt * H * sizeof(float));
+    for (int t = T - 1; t >= 0; t--) {
+        /* dpred[t] already holds the loss gradient plus the next step's input gradient;
+         * weight gradients are deferred to the sgemms over all T*B rows after the unroll */
+        float *dpt = w->dpred + t * BZ + (size_t)r0 * Z;
+        sl_nn_linear_backward(dh, NULL, NULL, dpt, NULL, p + w->head.w, Bt, H, Z);
+        memset(dhn, 0, (size_t)Bt * H * sizeof(float));
+        memset(s->dx, 0, (size_t)Bt * In * sizeof(float));
+        sl_nn_gru_cell_backward_gates(t ? s->dx : NULL, dhn, w->gis + t * G3 + (size_t)r0 * 3 * H,
+                                      w->ghs + t * G3 + (size_t)r0 * 3 * H, dh, s->cache + t * CF,
+                                      w->hall + t * BH + (size_t)r0 * H, p + G->w_ih,
+                                      p + G->w_hh, Bt, In, H);
+        if (t) {
+            float *dprev = dpt - BZ;
+            for (int i = 0; i < Bt; i++)
+                for (int k = 0; k < Z; k++) dprev[(size_t)i * Z + k] += s->dx[(size_t)i * In + k];
+        }
+        float *tmp = dh;
+        dh = dhn, dhn = tmp;
+    }
+}
+
+/* One optimiser step. With n threads, thread k runs the whole 60-step forward and backward of
+ * its block of batch rows (sl_nn_part_range: 32 rows each at 2 threads) with no barrier per
+ * step, then, after one barrier, its share of the gate rows of every weight gradient over all
+ * T*B rows. Same loss and gradients as one thread up to the loss's double summation order
+ * (the gradients are bit-identical at any thread count); same thread count => same bits. */
 static void wm_step(wm *w) {
-    int T = w->T, B = w->B, Z = w->Z, A = w->A, H = w->H, In = w->In;
-    size_t BH = (size_t)B * H, BZ = (size_t)B * Z;
+    int T = w->T, B = w->B, Z = w->Z, H = w->H, In = w->In;
     const float *p = w->ar.params;
     float *g = w->ar.grads;
     const sl_nn_gru *G = &w->gru;
     sl_nn_arena_zero_grad(&w->ar);
-    for (int t = 0; t < T; t++) {
-        float *x = w->xs + (size_t)t * B * In;
-        const float *zin = t ? w->pred + (t - 1) * BZ : w->z0;
-        for (int i = 0; i < B; i++) {
-            memcpy(x + (size_t)i * In, zin + (size_t)i * Z, (size_t)Z * sizeof(float));
-            memcpy(x + (size_t)i * In + Z, w->acts + ((size_t)t * B + i) * A, (size_t)A * sizeof(float));
-        }
-        sl_nn_gru_cell_forward(w->hs + t * BH, w->cache + t * sl_nn_gru_cache_floats(B, H), x,
-                               t ? w->hs + (t - 1) * BH : w->h0, p + G->w_ih, p + G->w_hh,
-                               p + G->b_ih, p + G->b_hh, B, In, H, w->ws);
-        sl_nn_linear_forward(w->pred + t * BZ, w->hs + t * BH, p + w->head.w, p + w->head.b, B, H, Z);
+    sl_nn_transpose(w->wt_ih, p + G->w_ih, 3 * H, In);
+    sl_nn_transpose(w->wt_hh, p + G->w_hh, 3 * H, H);
+    sl_nn_transpose(w->wt_head, p + w->head.w, Z, H);
+    int nth = sl_nn_get_threads();
+    if (nth > WM_MAXTH) nth = WM_MAXTH;
+    if (nth > B / 8) nth = B / 8 > 0 ? B / 8 : 1;
+#pragma omp parallel num_threads(nth)
+    {
+        int k = omp_get_thread_num(), n = omp_get_num_threads(), r0, r1;
+        sl_nn_part_range(B, k, n, &r0, &r1);
+        w->thr[k].sse = 0.0;
+        if (r1 > r0) wm_rows(w, &w->thr[k], r0, r1);
+#pragma omp barrier
+        sl_nn_linear_weight_grads_part(g + w->head.w, g + w->head.b, w->dpred, w->hs, T * B, H,
+                                       Z, k, n);
+        sl_nn_gru_weight_grads_part(g + G->w_ih, g + G->w_hh, g + G->b_ih, g + G->b_hh, w->gis,
+                                    w->ghs, w->xs, w->hall, T * B, In, H, k, n);
     }
-    sl_nn_mse_loss(w->dpred, w->pred, w->tgt, NULL, T * B, Z);
-    memset(w->dh, 0, BH * sizeof(float));
-    size_t G3 = (size_t)B * 3 * H;
-    for (int t = T - 1; t >= 0; t--) {
-        /* dpred[t] already holds the loss gradient plus the next step's input gradient;
-         * weight gradients are deferred to two big sgemms after the loop */
-        sl_nn_linear_backward(w->dh, NULL, NULL, w->dpred + t * BZ, w->hs + t * BH,
-                              p + w->head.w, B, H, Z);
-        memset(w->dhn, 0, BH * sizeof(float));
-        memset(w->dx, 0, (size_t)B * In * sizeof(float));
-        sl_nn_gru_cell_backward_gates(t ? w->dx : NULL, w->dhn, w->gis + t * G3, w->ghs + t * G3,
-                                      w->dh, w->cache + t * sl_nn_gru_cache_floats(B, H),
-                                      w->hall + t * BH, p + G->w_ih, p + G->w_hh, B, In, H);
-        if (t)
-            for (int i = 0; i < B; i++)
-                for (int k = 0; k < Z; k++)
-                    w->dpred[(t - 1) * BZ + (size_t)i * Z + k] += w->dx[(size_t)i * In + k];
-        float *tmp = w->dh;
-        w->dh = w->dhn, w->dhn = tmp;
-    }
-    sl_nn_linear_backward(NULL, g + w->head.w, g + w->head.b, w->dpred, w->hs, NULL, T * B, H, Z);
-    sl_nn_gru_weight_grads(g + G->w_ih, g + G->w_hh, g + G->b_ih, g + G->b_hh, w->gis, w->ghs,
-                           w->xs, w->hall, T * B, In, H);
+    double sse = 0.0;
+    for (int k = 0; k < nth; k++) sse += w->thr[k].sse;
+    w->loss = (float)(sse / ((double)T * B * Z));
     sl_nn_arena_adam_step(&w->ar, &w->opt);
 }
 

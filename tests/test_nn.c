@@ -9,6 +9,8 @@
  */
 #include <string.h>
 
+#include <omp.h>
+
 #include "harness.h"
 #include "nn/nn_internal.h"
 #include "nn/nn_ref.h"
@@ -356,7 +358,7 @@ TEST(fast_linear_matches_ref) {
 TEST(fast_sgemm_matches_float64) {
     int shapes[][3] = {{1, 1, 1},   {8, 32, 64},  {7, 33, 5},   {256, 64, 64}, {64, 64, 256},
                        {9, 17, 40}, {15, 48, 1},  {1, 64, 256}, {256, 1, 64},  {192, 64, 3840},
-                       {13, 31, 257}, {40, 100, 513}};
+                       {13, 31, 257}, {40, 100, 513}, {72, 45, 600}, {64, 33, 257}};
     const float ab[][2] = {{1.0f, 0.0f}, {1.0f, 1.0f}, {0.3f, 0.5f}};
     printf("info: sgemm micro-kernel %s\n", sl_nn_gemm_fast_available() ? "AVX-512" : "off (cblas)");
     for (int th = 1; th <= 2; th++) /* 1 thread: every shape on the micro-kernel */
@@ -558,6 +560,132 @@ TEST(fast_gru_matches_ref) {
     gru_fast_vs_ref(0, 64, 40, 256);
     gru_fast_vs_ref(10, 4, 5, 8);
     gru_fast_vs_ref(20, 16, 40, 64);
+}
+
+/* The building blocks of a batch-split BPTT step (bench_nn's world-model step): weights
+ * transposed once, the cell forward on blocks of rows inside a parallel region, the weight
+ * gradients in shares. Each must give the same bits as the one-call kernels, and match the
+ * float32 reference kernels. */
+static void gru_split_vs_full(int T, int B, int In, int H, int nparts) {
+    int H3 = 3 * H;
+    size_t nx = (size_t)T * B * In, nh = (size_t)B * H, nwi = (size_t)H3 * In, nwh = (size_t)H3 * H;
+    size_t CF = sl_nn_gru_cache_floats(B, H);
+    float *x = falloc(nx), *hall = falloc((size_t)(T + 1) * nh), *wi = falloc(nwi);
+    float *wh = falloc(nwh), *bi = falloc((size_t)H3), *bh = falloc((size_t)H3);
+    float *wit = falloc(nwi), *wht = falloc(nwh), *hs1 = falloc((size_t)T * nh);
+    float *cache0 = falloc((size_t)T * CF), *ws = falloc(sl_nn_gru_ws_floats(B, H));
+    float *gih = falloc((size_t)T * B * H3), *ghh = falloc((size_t)T * B * H3);
+    ffill(x, nx, 1), ffill(hall, nh, 1), ffill(wi, nwi, 1.0 / sqrt(H)), ffill(wh, nwh, 1.0 / sqrt(H));
+    ffill(bi, (size_t)H3, 0.3), ffill(bh, (size_t)H3, 0.3);
+    ffill(gih, (size_t)T * B * H3, 1), ffill(ghh, (size_t)T * B * H3, 1);
+    /* transpose */
+    sl_nn_transpose(wit, wi, H3, In);
+    sl_nn_transpose(wht, wh, H3, H);
+    int tr_ok = 1;
+    for (int r = 0; r < H3; r++) {
+        for (int c = 0; c < In; c++) tr_ok &= wit[(size_t)c * H3 + r] == wi[(size_t)r * In + c];
+        for (int c = 0; c < H; c++) tr_ok &= wht[(size_t)c * H3 + r] == wh[(size_t)r * H + c];
+    }
+    CHECK_MSG(tr_ok, "sl_nn_transpose %dx%d / %dx%d", H3, In, H3, H);
+    /* reference: the one-call forward over all rows, T steps */
+    for (int t = 0; t < T; t++)
+        sl_nn_gru_cell_forward(hall + (size_t)(t + 1) * nh, cache0 + t * CF, x + (size_t)t * B * In,
+                               hall + (size_t)t * nh, wi, wh, bi, bh, B, In, H, ws);
+    /* split: each thread its block of rows through all T steps (own cache and ws) */
+    int ok_h = 1, ok_c = 1;
+#pragma omp parallel num_threads(nparts)
+    {
+        int k = omp_get_thread_num(), n = omp_get_num_threads(), r0, r1;
+        sl_nn_part_range(B, k, n, &r0, &r1);
+        int Bt = r1 - r0;
+        if (Bt > 0) {
+            size_t CFt = sl_nn_gru_cache_floats(Bt, H);
+            float *c1 = falloc((size_t)T * CFt), *w1 = falloc(sl_nn_gru_ws_floats(Bt, H));
+            for (int t = 0; t < T; t++) {
+                const float *hin = t ? hs1 + (size_t)(t - 1) * nh : hall;
+                sl_nn_gru_cell_forward_t(hs1 + (size_t)t * nh + (size_t)r0 * H, c1 + t * CFt,
+                                         x + ((size_t)t * B + r0) * In, hin + (size_t)r0 * H,
+                                         wit, wht, bi, bh, Bt, In, H, w1);
+                for (int q = 0; q < 4; q++) /* cache blocks r, z, n, hn: this thread's rows */
+                    if (memcmp(c1 + t * CFt + (size_t)q * Bt * H,
+                               cache0 + t * CF + (size_t)q * nh + (size_t)r0 * H,
+                               (size_t)Bt * H * sizeof(float)) != 0) {
+#pragma omp atomic write
+                        ok_c = 0;
+                    }
+            }
+            free(c1), free(w1);
+        }
+    }
+    ok_h = memcmp(hs1, hall + nh, (size_t)T * nh * sizeof(float)) == 0;
+    CHECK_MSG(ok_h && ok_c, "gru forward_t on %d row blocks (B %d In %d H %d): h %d cache %d",
+              nparts, B, In, H, ok_h, ok_c);
+    /* against the float32 reference too */
+    float *href = falloc(nh), *cref = falloc(CF), *wsr = falloc(sl_nn_gru_ws_floats(B, H));
+    sl_nn_ref_gru_cell_forward_f32(href, cref, x, hall, wi, wh, bi, bh, B, In, H, wsr);
+    CHECK_FAST("gru forward_t vs ref", hs1, href, nh);
+    /* linear forward with the transposed weight */
+    float *y0 = falloc((size_t)B * H3), *y1 = falloc((size_t)B * H3);
+    sl_nn_linear_forward(y0, x, wi, bi, B, In, H3);
+    sl_nn_linear_forward_t(y1, x, wit, bi, B, In, H3);
+    CHECK(memcmp(y0, y1, (size_t)B * H3 * sizeof(float)) == 0);
+    sl_nn_ref_linear_forward_f32(y0, x, wi, bi, B, In, H3);
+    CHECK_FAST("linear forward_t vs ref", y1, y0, (size_t)B * H3);
+    /* weight gradients in shares == one call (bits) ~ reference */
+    int N = T * B;
+    float *d[2][4], *dr[4];
+    size_t dn[4] = {nwi, nwh, (size_t)H3, (size_t)H3};
+    for (int q = 0; q < 4; q++) {
+        d[0][q] = falloc(dn[q]), d[1][q] = falloc(dn[q]), dr[q] = falloc(dn[q]);
+        ffill(d[0][q], dn[q], 1);
+        memcpy(d[1][q], d[0][q], dn[q] * sizeof(float));
+        memcpy(dr[q], d[0][q], dn[q] * sizeof(float));
+    }
+    sl_nn_gru_weight_grads(d[0][0], d[0][1], d[0][2], d[0][3], gih, ghh, x, hall, N, In, H);
+#pragma omp parallel num_threads(nparts)
+    sl_nn_gru_weight_grads_part(d[1][0], d[1][1], d[1][2], d[1][3], gih, ghh, x, hall, N, In, H,
+                                omp_get_thread_num(), omp_get_num_threads());
+    sl_nn_ref_linear_backward_f32(NULL, dr[0], dr[2], gih, x, NULL, N, In, H3);
+    sl_nn_ref_linear_backward_f32(NULL, dr[1], dr[3], ghh, hall, NULL, N, H, H3);
+    const char *dname[4] = {"dw_ih", "dw_hh", "db_ih", "db_hh"};
+    for (int q = 0; q < 4; q++) {
+        CHECK_MSG(memcmp(d[0][q], d[1][q], dn[q] * sizeof(float)) == 0,
+                  "gru weight grads in %d shares: %s differs from one call", nparts, dname[q]);
+        CHECK_FAST(dname[q], d[1][q], dr[q], dn[q]);
+    }
+    /* sequential shares (no parallel region) also add up, any share count */
+    for (int q = 0; q < 4; q++) memset(d[1][q], 0, dn[q] * sizeof(float));
+    memset(dr[0], 0, nwi * sizeof(float)), memset(dr[2], 0, (size_t)H3 * sizeof(float));
+    for (int k = 0; k < nparts + 1; k++)
+        sl_nn_linear_weight_grads_part(d[1][0], d[1][2], gih, x, N, In, H3, k, nparts + 1);
+    sl_nn_linear_backward(NULL, dr[0], dr[2], gih, x, NULL, N, In, H3);
+    CHECK(memcmp(d[1][0], dr[0], nwi * sizeof(float)) == 0);
+    CHECK(memcmp(d[1][2], dr[2], (size_t)H3 * sizeof(float)) == 0);
+    for (int q = 0; q < 4; q++) free(d[0][q]), free(d[1][q]), free(dr[q]);
+    free(x), free(hall), free(wi), free(wh), free(bi), free(bh), free(wit), free(wht), free(hs1);
+    free(cache0), free(ws), free(gih), free(ghh), free(href), free(cref), free(wsr), free(y0), free(y1);
+}
+TEST(gru_batch_split_blocks) {
+    /* part ranges tile [0, n) in order, in multiples of 8 except the last */
+    for (int n = 0; n < 70; n++)
+        for (int np = 1; np <= 5; np++) {
+            int next = 0, ok = 1;
+            for (int k = 0; k < np; k++) {
+                int i0, i1;
+                sl_nn_part_range(n, k, np, &i0, &i1);
+                ok &= i0 == next && i1 >= i0 && (i1 == n || (i1 - i0) % 8 == 0);
+                next = i1;
+            }
+            CHECK_MSG(ok && next == n, "sl_nn_part_range(%d, ., %d)", n, np);
+        }
+    for (int th = 1; th <= 2; th++) {
+        sl_nn_set_threads(th);
+        gru_split_vs_full(3, 64, 40, 64, 2);
+        gru_split_vs_full(2, 20, 5, 7, 3);
+        gru_split_vs_full(2, 64, 40, 256, 2);
+        gru_split_vs_full(4, 9, 17, 33, 1);
+    }
+    sl_nn_set_threads(0);
 }
 
 TEST(fast_losses_and_head_match_ref) {
@@ -831,6 +959,7 @@ int main(void) {
     RUN(fast_activations_match_ref);
     RUN(fast_layernorm_matches_ref);
     RUN(fast_gru_matches_ref);
+    RUN(gru_batch_split_blocks);
     RUN(fast_losses_and_head_match_ref);
     RUN(randn_box_muller);
     RUN(adam_matches_ref_and_clip);

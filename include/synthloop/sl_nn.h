@@ -136,6 +136,20 @@ void sl_nn_linear_forward(float *out, const float *in, const float *w, const flo
 void sl_nn_linear_backward(float *din, float *dw, float *db, const float *dout, const float *in,
                            const float *w, int B, int C, int OC);
 
+/* sl_nn_linear_forward with the weight given transposed, w_t[C,OC] = w^T (sl_nn_transpose,
+ * e.g. once per optimiser step, so that per-step calls do not re-pack w). Same outputs bit for
+ * bit; runs on the calling thread only (never starts an OpenMP team). */
+void sl_nn_linear_forward_t(float *out, const float *in, const float *w_t, const float *b, int B,
+                            int C, int OC);
+/* The share `part` (0 <= part < nparts) of sl_nn_linear_backward(NULL, dw, db, dout, in, NULL,
+ * B, C, OC): ADDs rows [o0, o1) of dw[OC,C] and entries [o0, o1) of db (each may be NULL),
+ * [o0, o1) = sl_nn_part_range(OC, part, nparts). The nparts shares write disjoint entries and
+ * together add exactly what the one call adds (same bits: every entry sums its B rows in the
+ * same order), and each runs on the calling thread only (never starts an OpenMP team), so the
+ * threads of a caller's parallel region can each take one share. */
+void sl_nn_linear_weight_grads_part(float *dw, float *db, const float *dout, const float *in,
+                                    int B, int C, int OC, int part, int nparts);
+
 /* A Linear layer's tensors in an arena: "<prefix>.weight" [OC,C] and "<prefix>.bias" [OC]. */
 typedef struct sl_nn_linear {
     int C, OC;
@@ -194,6 +208,24 @@ void sl_nn_gru_cell_backward_gates(float *dx, float *dh, float *g_ih, float *g_h
 void sl_nn_gru_weight_grads(float *dw_ih, float *dw_hh, float *db_ih, float *db_hh,
                             const float *g_ih, const float *g_hh, const float *xs,
                             const float *hprev, int N, int In, int H);
+
+/* sl_nn_gru_weight_grads split into nparts shares of the 3H gate rows (see
+ * sl_nn_linear_weight_grads_part): share `part` ADDs its rows of dw_ih, dw_hh and entries of
+ * db_ih, db_hh; all shares together = one sl_nn_gru_weight_grads call, bit for bit. Runs on
+ * the calling thread only. */
+void sl_nn_gru_weight_grads_part(float *dw_ih, float *dw_hh, float *db_ih, float *db_hh,
+                                 const float *g_ih, const float *g_hh, const float *xs,
+                                 const float *hprev, int N, int In, int H, int part, int nparts);
+
+/* sl_nn_gru_cell_forward with the weights given transposed, w_ih_t[In,3H] = w_ih^T and
+ * w_hh_t[H,3H] = w_hh^T (sl_nn_transpose, once per optimiser step): the gate products then read
+ * them in place instead of re-packing w_ih/w_hh on every call. Same outputs bit for bit. Runs on
+ * the calling thread only (never starts an OpenMP team), so the threads of a caller's parallel
+ * region may each run it on their own block of batch rows (B = their row count, x, h, h_out at
+ * their first row, their own cache and ws). */
+void sl_nn_gru_cell_forward_t(float *h_out, float *cache, const float *x, const float *h,
+                              const float *w_ih_t, const float *w_hh_t, const float *b_ih,
+                              const float *b_hh, int B, int In, int H, float *ws);
 
 /* Unrolled over T steps with teacher-forced inputs (all xs known up front):
  * hs[T,B,H] (hidden state after each step), cache[T * 4BH] <- xs[T,B,In], h0[B,H]. */
@@ -323,6 +355,14 @@ float sl_nn_arena_clip_grad_norm(sl_nn_arena *a, float max_norm);
  * per pair), vectorised (branch-free log/sin/cos, within ~1e-6 of the exact transform).
  * Deterministic in the rng state; a different stream from sl_rng_normal (which is double). */
 void sl_nn_randn(float *out, size_t n, sl_rng *rng);
+
+/* dst[cols,rows] = src[rows,cols]^T (dst must not alias src). Runs on the calling thread. */
+void sl_nn_transpose(float *dst, const float *src, int rows, int cols);
+
+/* Static split of n items into nparts shares for threads: share `part` is [*i0, *i1), shares of
+ * ceil(n / nparts) rounded up to a multiple of 8 (the kernels' row block), in order; trailing
+ * shares may be empty. nparts <= 1: the whole range. */
+void sl_nn_part_range(int n, int part, int nparts, int *i0, int *i1);
 
 /* dst = (1 - tau) * dst + tau * src. */
 void sl_nn_polyak(float *dst, const float *src, size_t n, float tau);

@@ -163,6 +163,17 @@ static void pack_bt(float *bp, const float *B, int ldb, int k0, int kc, int n0, 
     }
 }
 
+/* bp[k*NR + j] = B[k0+k, n0+j] (B stored [K,N]) for k < kc, j < nr; zero for j >= nr. */
+static void pack_b(float *bp, const float *B, int ldb, int k0, int kc, int n0, int nr) {
+    __mmask16 m0 = (__mmask16)(nr >= 16 ? 0xFFFF : (1u << nr) - 1u);
+    __mmask16 m1 = (__mmask16)(nr >= 32 ? 0xFFFF : nr > 16 ? (1u << (nr - 16)) - 1u : 0u);
+    for (int k = 0; k < kc; k++) {
+        const float *src = B + (size_t)(k0 + k) * ldb + n0;
+        _mm512_store_ps(bp + (size_t)k * NR, _mm512_maskz_loadu_ps(m0, src));
+        _mm512_store_ps(bp + (size_t)k * NR + 16, _mm512_maskz_loadu_ps(m1, src + 16));
+    }
+}
+
 /* N = 1, A row-major: C[i] = dot(A[i,:], b) with b = B's only column, vectorised over k. */
 static void gemv_rows(int M, int K, const float *A, int lda, const float *B, int ldb, int tb,
                       float *C, int ldc, const epi *ep0) {
@@ -213,26 +224,34 @@ static void gemm_small(int ta, int tb, int M, int N, int K, float alpha, const f
         gemv_rows(M, K, A, lda, B, ldb, tb, C, ldc, &ep);
         return;
     }
-    for (int n0 = 0; n0 < N; n0 += NR) {
-        int nr = N - n0 < NR ? N - n0 : NR;
-        for (int k0 = 0; k0 < K; k0 += KC) {
-            int kc = K - k0 < KC ? K - k0 : KC;
-            /* B stored [K,N] is read in place (rows of 32 columns, masked); [N,K] is packed */
-            const float *b = B + (size_t)k0 * ldb + n0;
-            int ldbp = ldb;
-            if (tb) {
-                pack_bt(bp, B, ldb, k0, kc, n0, nr);
-                b = bp, ldbp = NR;
-            }
-            int last = k0 + kc == K;
-            epi ep = {alpha, k0 > 0 || beta != 0.0f, bias ? bias + n0 : NULL, NULL};
-            for (int m0 = 0; m0 < M; m0 += MR) {
-                int mr = M - m0 < MR ? M - m0 : MR;
-                const float *a = ta ? A + (size_t)k0 * lda + m0 : A + (size_t)m0 * lda + k0;
-                ep.relu = last && relu ? relu + (size_t)m0 * ldc + n0 : NULL;
-                ukr_dispatch(mr, nr, ta, kc, a, lda, b, ldbp, C + (size_t)m0 * ldc + n0, ldc,
-                             &ep);
-            }
+    /* Long K with many rows (weight gradients over T*B rows): K blocks outermost, so each
+     * block of A is read from memory once and then reused from L2 for every column panel,
+     * and B's panel is packed (contiguous: no L1 set conflicts at power-of-two strides).
+     * Otherwise column panels outermost (C's panel stays hot over the K blocks). Either way
+     * every C element sums the same K blocks in the same order: same bits. */
+    int kouter = K > KC && M >= 8 * MR;
+    int nk = (K + KC - 1) / KC, np = (N + NR - 1) / NR;
+    for (int o = 0; o < nk * np; o++) {
+        int kb = kouter ? o / np : o % nk, nb = kouter ? o % np : o / nk;
+        int k0 = kb * KC, n0 = nb * NR;
+        int nr = N - n0 < NR ? N - n0 : NR, kc = K - k0 < KC ? K - k0 : KC;
+        /* B stored [K,N] is read in place (rows of 32 columns, masked); [N,K] is packed */
+        const float *b = B + (size_t)k0 * ldb + n0;
+        int ldbp = ldb;
+        if (tb) {
+            pack_bt(bp, B, ldb, k0, kc, n0, nr);
+            b = bp, ldbp = NR;
+        } else if (kouter) {
+            pack_b(bp, B, ldb, k0, kc, n0, nr);
+            b = bp, ldbp = NR;
+        }
+        int last = k0 + kc == K;
+        epi ep = {alpha, k0 > 0 || beta != 0.0f, bias ? bias + n0 : NULL, NULL};
+        for (int m0 = 0; m0 < M; m0 += MR) {
+            int mr = M - m0 < MR ? M - m0 : MR;
+            const float *a = ta ? A + (size_t)k0 * lda + m0 : A + (size_t)m0 * lda + k0;
+            ep.relu = last && relu ? relu + (size_t)m0 * ldc + n0 : NULL;
+            ukr_dispatch(mr, nr, ta, kc, a, lda, b, ldbp, C + (size_t)m0 * ldc + n0, ldc, &ep);
         }
     }
 }
@@ -298,4 +317,68 @@ void sl_nn_sgemm_ex(int ta, int tb, int M, int N, int K, float alpha, const floa
 void sl_nn_sgemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
                  const float *B, int ldb, float beta, float *C, int ldc) {
     sl_nn_sgemm_ex(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, NULL, NULL);
+}
+
+void sl_nn_sgemm_ex_st(int ta, int tb, int M, int N, int K, float alpha, const float *A,
+                       int lda, const float *B, int ldb, float beta, float *C, int ldc,
+                       const float *bias, float *relu) {
+    if (M <= 0 || N <= 0) return;
+#if defined(__AVX512F__)
+    gemm_small(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias, relu);
+#else
+    if (bias && beta == 0.0f) {
+        for (int i = 0; i < M; i++) memcpy(C + (size_t)i * ldc, bias, (size_t)N * sizeof(float));
+        beta = 1.0f;
+    }
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M,
+                N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    if (relu)
+        for (int i = 0; i < M; i++)
+            for (int j = 0; j < N; j++) {
+                float cij = C[(size_t)i * ldc + j];
+                relu[(size_t)i * ldc + j] = cij > 0.0f ? cij : 0.0f;
+            }
+#endif
+}
+
+void sl_nn_transpose(float *dst, const float *src, int rows, int cols) {
+    int r16 = 0, c16 = 0;
+#if defined(__AVX512F__)
+    r16 = rows & ~15, c16 = cols & ~15;
+    for (int i = 0; i < r16; i += 16)
+        for (int j = 0; j < c16; j += 16)
+            tr16(src + (size_t)i * cols + j, cols, dst + (size_t)j * rows + i, rows);
+#endif
+    /* the rest (right and bottom strips) element by element */
+    for (int i = 0; i < rows; i++)
+        for (int j = i < r16 ? c16 : 0; j < cols; j++)
+            dst[(size_t)j * rows + i] = src[(size_t)i * cols + j];
+}
+
+void sl_nn_part_range(int n, int part, int nparts, int *i0, int *i1) {
+    int chunk = nparts > 1 ? ((n + nparts - 1) / nparts + 7) / 8 * 8 : n;
+    int a = part * chunk < n ? part * chunk : n;
+    *i0 = a;
+    *i1 = a + chunk < n ? a + chunk : n;
+}
+
+void sl_nn_linear_weight_grads_part(float *dw, float *db, const float *dout, const float *in,
+                                    int B, int C, int OC, int part, int nparts) {
+    int o0, o1;
+    sl_nn_part_range(OC, part, nparts, &o0, &o1);
+    if (o1 <= o0) return;
+    if (dw)
+        sl_nn_sgemm_ex_st(1, 0, o1 - o0, C, B, 1.0f, dout + o0, OC, in, C, 1.0f,
+                          dw + (size_t)o0 * C, C, NULL, NULL);
+    if (db)
+        for (int i = 0; i < B; i++) { /* as sl_nn_bias_grad: rows in order */
+            const float *row = dout + (size_t)i * OC;
+#pragma omp simd
+            for (int o = o0; o < o1; o++) db[o] += row[o];
+        }
+}
+
+void sl_nn_linear_forward_t(float *out, const float *in, const float *w_t, const float *b, int B,
+                            int C, int OC) {
+    sl_nn_sgemm_ex_st(0, 0, B, OC, C, 1.0f, in, C, w_t, OC, 0.0f, out, OC, b, NULL);
 }

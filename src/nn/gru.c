@@ -3,11 +3,14 @@
  *
  * Invariant: cache of one step = [r | z | n | W_hn h + b_hn], each [B,H]; workspace holds the
  * pre-activation / gate-gradient blocks gi,gh [B,3H] and, for the unrolled backward, the
- * running dh carry. Matrix products go through cblas_sgemm; the gate math is elementwise.
+ * running dh carry. Matrix products go through sl_nn_sgemm (gemm.c); the gate math is
+ * elementwise over rows. Nothing here starts an OpenMP team from inside a running parallel
+ * region, so a caller may split batch rows over its own threads.
  */
 #include <string.h>
 
 #include <cblas.h>
+#include <omp.h>
 
 #include "nn/nn_internal.h"
 
@@ -20,16 +23,12 @@ static void gate_preact(float *out, const float *in, const float *w, const float
     sl_nn_linear_forward(out, in, w, bias, B, K, H3);
 }
 
-void sl_nn_gru_cell_forward(float *h_out, float *cache, const float *x, const float *h,
-                            const float *w_ih, const float *w_hh, const float *b_ih,
-                            const float *b_hh, int B, int In, int H, float *ws) {
+/* Gate math of rows [b0, b1): r, z, n, W_hn h + b_hn into the cache and h_out. */
+static void gates_fwd_rows(float *h_out, float *cache, const float *gi, const float *gh,
+                           const float *h, int B, int H, int b0, int b1) {
     size_t BH = (size_t)B * H;
-    float *gi = ws, *gh = ws + 3 * BH;
     float *cr = cache, *cz = cache + BH, *cn = cache + 2 * BH, *chn = cache + 3 * BH;
-    gate_preact(gi, x, w_ih, b_ih, B, In, 3 * H);
-    gate_preact(gh, h, w_hh, b_hh, B, H, 3 * H);
-#pragma omp parallel for schedule(static) if (BH > SL_NN_PAR_MIN)
-    for (int b = 0; b < B; b++) {
+    for (int b = b0; b < b1; b++) {
         const float *gib = gi + (size_t)b * 3 * H, *ghb = gh + (size_t)b * 3 * H;
         const float *hb = h + (size_t)b * H;
         float *rb = cr + (size_t)b * H, *zb = cz + (size_t)b * H, *nb = cn + (size_t)b * H;
@@ -49,13 +48,48 @@ void sl_nn_gru_cell_forward(float *h_out, float *cache, const float *x, const fl
     }
 }
 
-/* Gate gradients: gi[B,3H] (wrt W_ih x + b_ih), gh[B,3H] (wrt W_hh h + b_hh); dh += dh_out*z. */
-static void gate_grads(float *gi, float *gh, float *dh, const float *dh_out, const float *cache,
-                       const float *h, int B, int H) {
+/* Large gate blocks go over the threads, but never from inside a running parallel region (no
+ * nested teams: callers may split rows over threads themselves). Rows are independent, so the
+ * bits do not depend on the split. */
+static int gates_parallel(size_t BH) { return BH > SL_NN_PAR_MIN && !omp_in_parallel(); }
+
+static void gates_fwd(float *h_out, float *cache, const float *gi, const float *gh,
+                      const float *h, int B, int H) {
+    if (gates_parallel((size_t)B * H)) {
+#pragma omp parallel for schedule(static)
+        for (int b = 0; b < B; b++) gates_fwd_rows(h_out, cache, gi, gh, h, B, H, b, b + 1);
+    } else {
+        gates_fwd_rows(h_out, cache, gi, gh, h, B, H, 0, B);
+    }
+}
+
+void sl_nn_gru_cell_forward(float *h_out, float *cache, const float *x, const float *h,
+                            const float *w_ih, const float *w_hh, const float *b_ih,
+                            const float *b_hh, int B, int In, int H, float *ws) {
+    size_t BH = (size_t)B * H;
+    float *gi = ws, *gh = ws + 3 * BH;
+    gate_preact(gi, x, w_ih, b_ih, B, In, 3 * H);
+    gate_preact(gh, h, w_hh, b_hh, B, H, 3 * H);
+    gates_fwd(h_out, cache, gi, gh, h, B, H);
+}
+
+void sl_nn_gru_cell_forward_t(float *h_out, float *cache, const float *x, const float *h,
+                              const float *w_ih_t, const float *w_hh_t, const float *b_ih,
+                              const float *b_hh, int B, int In, int H, float *ws) {
+    size_t BH = (size_t)B * H;
+    float *gi = ws, *gh = ws + 3 * BH;
+    sl_nn_sgemm_ex_st(0, 0, B, 3 * H, In, 1.0f, x, In, w_ih_t, 3 * H, 0.0f, gi, 3 * H, b_ih, NULL);
+    sl_nn_sgemm_ex_st(0, 0, B, 3 * H, H, 1.0f, h, H, w_hh_t, 3 * H, 0.0f, gh, 3 * H, b_hh, NULL);
+    gates_fwd_rows(h_out, cache, gi, gh, h, B, H, 0, B);
+}
+
+/* Gate gradients of rows [b0, b1): gi[B,3H] (wrt W_ih x + b_ih), gh[B,3H] (wrt W_hh h + b_hh);
+ * dh += dh_out*z. */
+static void gate_grads_rows(float *gi, float *gh, float *dh, const float *dh_out,
+                            const float *cache, const float *h, int B, int H, int b0, int b1) {
     size_t BH = (size_t)B * H;
     const float *cr = cache, *cz = cache + BH, *cn = cache + 2 * BH, *chn = cache + 3 * BH;
-#pragma omp parallel for schedule(static) if (BH > SL_NN_PAR_MIN)
-    for (int b = 0; b < B; b++) {
+    for (int b = b0; b < b1; b++) {
         size_t o = (size_t)b * H;
         float *gib = gi + 3 * o, *ghb = gh + 3 * o;
         if (dh) {
@@ -76,6 +110,16 @@ static void gate_grads(float *gi, float *gh, float *dh, const float *dh_out, con
             ghb[H + j] = daz;
             ghb[2 * H + j] = dan * r;
         }
+    }
+}
+
+static void gate_grads(float *gi, float *gh, float *dh, const float *dh_out, const float *cache,
+                       const float *h, int B, int H) {
+    if (gates_parallel((size_t)B * H)) {
+#pragma omp parallel for schedule(static)
+        for (int b = 0; b < B; b++) gate_grads_rows(gi, gh, dh, dh_out, cache, h, B, H, b, b + 1);
+    } else {
+        gate_grads_rows(gi, gh, dh, dh_out, cache, h, B, H, 0, B);
     }
 }
 
@@ -105,6 +149,13 @@ void sl_nn_gru_weight_grads(float *dw_ih, float *dw_hh, float *db_ih, float *db_
                             const float *hprev, int N, int In, int H) {
     sl_nn_linear_backward(NULL, dw_ih, db_ih, g_ih, xs, NULL, N, In, 3 * H);
     sl_nn_linear_backward(NULL, dw_hh, db_hh, g_hh, hprev, NULL, N, H, 3 * H);
+}
+
+void sl_nn_gru_weight_grads_part(float *dw_ih, float *dw_hh, float *db_ih, float *db_hh,
+                                 const float *g_ih, const float *g_hh, const float *xs,
+                                 const float *hprev, int N, int In, int H, int part, int nparts) {
+    sl_nn_linear_weight_grads_part(dw_ih, db_ih, g_ih, xs, N, In, 3 * H, part, nparts);
+    sl_nn_linear_weight_grads_part(dw_hh, db_hh, g_hh, hprev, N, H, 3 * H, part, nparts);
 }
 
 void sl_nn_gru_forward(float *hs, float *cache, const float *xs, const float *h0,

@@ -29,6 +29,12 @@ void sl_nn_sgemm(int ta, int tb, int M, int N, int K, float alpha, const float *
 void sl_nn_sgemm_ex(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
                     const float *B, int ldb, float beta, float *C, int ldc, const float *bias,
                     float *relu);
+/* sl_nn_sgemm_ex that never starts an OpenMP team, at any thread count (same bits as
+ * sl_nn_sgemm_ex on the micro-kernel): for code that runs inside a caller's parallel region or
+ * splits the work itself. */
+void sl_nn_sgemm_ex_st(int ta, int tb, int M, int N, int K, float alpha, const float *A,
+                       int lda, const float *B, int ldb, float beta, float *C, int ldc,
+                       const float *bias, float *relu);
 /* 1 if this build has the micro-kernel (AVX-512), else sl_nn_sgemm is cblas_sgemm. */
 int sl_nn_gemm_fast_available(void);
 
