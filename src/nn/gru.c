@@ -33,14 +33,18 @@ static void gates_fwd_rows(float *h_out, float *cache, const float *gi, const fl
         const float *hb = h + (size_t)b * H;
         float *rb = cr + (size_t)b * H, *zb = cz + (size_t)b * H, *nb = cn + (size_t)b * H;
         float *hnb = chn + (size_t)b * H, *ob = h_out + (size_t)b * H;
+        /* two passes: the r and z chains (independent across j) first, so that more of the
+         * exp/divide latency overlaps; n needs r. Same operations, same bits. */
 #pragma omp simd
         for (int j = 0; j < H; j++) {
-            float r = sl_nn_sigmoidf(gib[j] + ghb[j]);
-            float z = sl_nn_sigmoidf(gib[H + j] + ghb[H + j]);
+            rb[j] = sl_nn_sigmoidf(gib[j] + ghb[j]);
+            zb[j] = sl_nn_sigmoidf(gib[H + j] + ghb[H + j]);
+        }
+#pragma omp simd
+        for (int j = 0; j < H; j++) {
+            float r = rb[j], z = zb[j];
             float hn = ghb[2 * H + j];
             float n = sl_nn_tanhf(gib[2 * H + j] + r * hn);
-            rb[j] = r;
-            zb[j] = z;
             nb[j] = n;
             hnb[j] = hn;
             ob[j] = (1.0f - z) * n + z * hb[j];
