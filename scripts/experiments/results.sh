@@ -16,6 +16,9 @@
 #     ab50seeds10  10-seed repeats (seeds 0-4 = the 5-seed runs, bit for bit) of key 50-episode rows
 #     ab25seeds10  10-seed repeats of the 25-episode rows
 #     ladder       synthloop ladder on the 50-episode set (optional)
+#     confirm      fresh-seed (100-109) confirmation of the gated/ungated poison A/B
+#     poison2      a fresh poisoned model (seed 4) at noise 2/3/4: rail and gates held out
+#     power25      pre-registered 30-seed value test on 25 episodes (needs models25)
 #     tables       print the markdown tables of docs/RESULTS.md from the files (needs python3 +
 #                  numpy; $PYTHON, default python3)
 #
@@ -142,6 +145,50 @@ stage_ab25seeds10() {
     run_ab "stable_ungated_0.25_seeds10" --synth-data br_h10.npz --weighting ungated --synth-weight 0.25 --max-share 0.5 --seeds 10
 }
 
+# held-out confirmation of the poisoning thesis after the low_pass_rate rail was designed on
+# seeds 0-9: fresh seeds 100-109, poisoned branches, controller against ungated at 0.1 / 0.25
+stage_confirm() {
+    cd "$OUT/n50"
+    local s
+    for s in 0.1 0.25; do
+        run_ab "confirm_poison_controller_$s" --synth-data br_poison_h10.npz --weighting controller --synth-weight "$s" --seeds 10 --seed 100
+        run_ab "confirm_poison_ungated_$s" --synth-data br_poison_h10.npz --weighting ungated --synth-weight "$s" --max-share 0.5 --seeds 10 --seed 100
+    done
+}
+
+# poison2: held-out poisoned generators for the low_pass_rate rail and the per-branch gates.
+# The rail's floor (0.1) was set after seeing one poisoned model (seed 3, --noise 3). Here a
+# fresh one-step model (seed 4) runs free at three noise inflations (2x, 3x, 4x its learned
+# sigma); for each: gated branches, then controller 0.1 against ungated 0.1 on fresh seeds.
+stage_poison2() {
+    cd "$OUT/n50"
+    local DZ="--data D.npz --latents Z.npz"
+    log "poison2: tf one-step model (seed 4), run free at noise 2/3/4"
+    "$S" world train $DZ --output wm_poison2.safetensors --mode tf --members 2 --hidden 64 --iters 600 --seed 4 $T --quiet
+    local nz
+    for nz in 2 3 4; do
+        "$S" world eval $DZ --world-model wm_poison2.safetensors --trust-model trust.safetensors --noise "$nz" \
+            --output "eval_poison2_n$nz.json" $T --quiet
+        "$S" branches collect $DZ --world-model wm_poison2.safetensors --trust-model trust.safetensors --bricks bricks.npz \
+            --noise "$nz" --horizon 10 --min-trust 0.9 --branches-per-episode 5 --output "br_poison2_n${nz}_h10.npz" $T --quiet
+        run_ab "poison2_n${nz}_controller_0.1" --synth-data "br_poison2_n${nz}_h10.npz" --weighting controller --synth-weight 0.1 --seeds 10 --seed 100
+        run_ab "poison2_n${nz}_ungated_0.1" --synth-data "br_poison2_n${nz}_h10.npz" --weighting ungated --synth-weight 0.1 --max-share 0.5 --seeds 10 --seed 100
+    done
+}
+
+# power25: one pre-registered, higher-powered test of the value question, chosen before running
+# it (2026-12-04) from the 10-seed hint (projected branches, controller 0.25, 25 episodes:
+# MPL +19.8 %, p 0.35). Hypothesis: augmented MPL > baseline MPL (Welch, two-sided p < 0.05),
+# error rate as the secondary. 30 fresh seeds (200-229), 20 evaluation episodes each.
+stage_power25() {
+    cd "$OUT/n25"
+    log "power25: projected h10 branches on 25 episodes, controller 0.25, 30 seeds"
+    "$S" branches collect --data D.npz --latents Z.npz --world-model wm.safetensors --trust-model trust.safetensors \
+        --bricks bricks.npz --encoder enc.safetensors --horizon 10 --min-trust 0.9 --branches-per-episode 5 \
+        --output br_sphere_h10.npz $T --quiet
+    run_ab "power25_sphere_controller_0.25_seeds30" --synth-data br_sphere_h10.npz --weighting controller --synth-weight 0.25 --seeds 30 --seed 200
+}
+
 stage_ab_small() {
     cd "$OUT/n$1"
     run_ab "stable_controller_0.1" --synth-data br_h10.npz --weighting controller --synth-weight 0.1
@@ -212,6 +259,9 @@ for st in "${STAGES[@]}"; do
         ladder) stage_ladder ;;
         tables) stage_tables ;;
         sphere) stage_sphere ;;
+        confirm) stage_confirm ;;
+        poison2) stage_poison2 ;;
+        power25) stage_power25 ;;
         *) echo "unknown stage '$st'" >&2; exit 2 ;;
     esac
 done
