@@ -7,6 +7,8 @@
  * kernels; per tensor, relative error = ||analytic - numeric||_2 / max(||numeric||_2, 1e-12)
  * must be < 1e-6. Fast-vs-reference criterion: max|fast - ref| / max(max|ref|, 1e-30) < 2e-5.
  */
+#include <float.h>
+#include <stdint.h>
 #include <string.h>
 
 #include <omp.h>
@@ -922,6 +924,111 @@ TEST(determinism_same_seed_same_bits) {
     sl_nn_set_threads(0);
 }
 
+/* --- sl_nn_expf on every kind of float --- */
+
+/* sl_nn_expf as it was before non-finite inputs were made well-defined (NaN reached a float ->
+ * int conversion, undefined behaviour): the bit reference for finite inputs. */
+static float expf_v0(float x) {
+    x = sl_nn_selectf(x > 88.3762626647949f, 88.3762626647949f, x);
+    x = sl_nn_selectf(x < -87.3365447504f, -87.3365447504f, x);
+    float t = x * 1.44269504088896341f + 0.5f;
+    float fx = (float)(int32_t)t;
+    fx = fx - (fx > t ? 1.0f : 0.0f);
+    x = x - fx * 0.693359375f;
+    x = x + fx * 2.12194440e-4f;
+    float y = 1.9875691500e-4f;
+    y = y * x + 1.3981999507e-3f;
+    y = y * x + 8.3334519073e-3f;
+    y = y * x + 4.1665795894e-2f;
+    y = y * x + 1.6666665459e-1f;
+    y = y * x + 5.0000001201e-1f;
+    y = y * x * x + x + 1.0f;
+    int32_t e = ((int32_t)fx + 127) << 23;
+    float s;
+    memcpy(&s, &e, sizeof s);
+    return y * s;
+}
+
+static float f_of_bits(uint32_t u) {
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+static uint32_t bits_of_f(float f) {
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    return u;
+}
+
+#define EXPF_CHUNK 4096
+
+/* The finite floats among the bit patterns first, first + step, ... (count of them): the
+ * scalar function and the same function in an `omp simd` loop (the form every kernel uses)
+ * must give the bits of expf_v0. Returns the number of mismatches. */
+static size_t expf_sweep(uint64_t first, uint64_t step, uint64_t count, size_t *checked) {
+    static float in[EXPF_CHUNK], vec[EXPF_CHUNK];
+    size_t bad = 0;
+    for (uint64_t k = 0; k < count;) {
+        int m = 0;
+        for (; m < EXPF_CHUNK && k < count; k++) {
+            float x = f_of_bits((uint32_t)(first + k * step));
+            if (isfinite(x)) in[m++] = x;
+        }
+#pragma omp simd
+        for (int i = 0; i < m; i++) vec[i] = sl_nn_expf(in[i]);
+        for (int i = 0; i < m; i++) {
+            uint32_t want = bits_of_f(expf_v0(in[i]));
+            uint32_t sc = bits_of_f(sl_nn_expf(in[i])), ve = bits_of_f(vec[i]);
+            if (sc != want || ve != want) {
+                if (bad++ < 3)
+                    HARNESS_FAIL("expf(%a): scalar %08x simd %08x, previous %08x", (double)in[i],
+                                 sc, ve, want);
+            }
+        }
+        *checked += (size_t)m;
+    }
+    return bad;
+}
+
+TEST(expf_bits_and_nonfinite) {
+    size_t checked = 0, bad = 0;
+    /* every 61st bit pattern (all signs and exponents, 70 M floats) ... */
+    bad += expf_sweep(0, 61, (1ull << 32) / 61, &checked);
+    /* ... and every float with 64 <= |x| < 128 (both saturation clamps, 16.8 M floats) and
+     * every float with 0.5 <= |x| < 1 (the rounding of t flips there, 16.8 M floats) */
+    bad += expf_sweep(0x42800000u, 1, 1u << 23, &checked);
+    bad += expf_sweep(0xc2800000u, 1, 1u << 23, &checked);
+    bad += expf_sweep(0x3f000000u, 1, 1u << 23, &checked);
+    bad += expf_sweep(0xbf000000u, 1, 1u << 23, &checked);
+    CHECK_MSG(bad == 0, "%zu of %zu finite inputs changed bits", bad, checked);
+    CHECK(checked > 100000000u);
+    /* saturation of finite inputs: the values at the clamps, monotone up to them */
+    CHECK(sl_nn_expf(FLT_MAX) == sl_nn_expf(88.3762626647949f));
+    CHECK(sl_nn_expf(1e30f) == sl_nn_expf(89.0f) && isfinite(sl_nn_expf(FLT_MAX)));
+    CHECK(sl_nn_expf(-FLT_MAX) == sl_nn_expf(-87.3365447504f) && sl_nn_expf(-FLT_MAX) > 0.0f);
+    /* non-finite inputs, scalar and in an `omp simd` loop, and through the library kernels */
+    float xs[8] = {NAN, -NAN, f_of_bits(0x7fc12345u), f_of_bits(0xff800001u), INFINITY,
+                   -INFINITY, 1.0f, -1.0f};
+    float ys[8];
+#pragma omp simd
+    for (int i = 0; i < 8; i++) ys[i] = sl_nn_expf(xs[i]);
+    for (int i = 0; i < 4; i++)
+        CHECK_MSG(bits_of_f(sl_nn_expf(xs[i])) == bits_of_f(xs[i]) &&
+                      bits_of_f(ys[i]) == bits_of_f(xs[i]),
+                  "expf(NaN %08x) = %08x / %08x (the same NaN expected)", bits_of_f(xs[i]),
+                  bits_of_f(sl_nn_expf(xs[i])), bits_of_f(ys[i]));
+    CHECK(sl_nn_expf(INFINITY) == INFINITY && ys[4] == INFINITY);
+    CHECK(bits_of_f(sl_nn_expf(-INFINITY)) == 0 && bits_of_f(ys[5]) == 0);
+    CHECK(ys[6] == expf_v0(1.0f) && ys[7] == expf_v0(-1.0f));
+    float out[8];
+    sl_nn_act_forward(out, xs, 8, SL_NN_ACT_SIGMOID);
+    CHECK(isnan(out[0]) && isnan(out[3]) && out[4] == 1.0f && out[5] == 0.0f);
+    sl_nn_act_forward(out, xs, 8, SL_NN_ACT_TANH);
+    CHECK(isnan(out[0]) && isnan(out[3]) && out[4] == 1.0f && out[5] == -1.0f);
+    CHECK(isnan(sl_nn_softplusf(NAN)) && sl_nn_softplusf(INFINITY) == INFINITY &&
+          sl_nn_softplusf(-INFINITY) == 0.0f);
+}
+
 TEST(mlp_declare_errors_and_names) {
     sl_nn_arena a;
     sl_nn_arena_init(&a);
@@ -966,5 +1073,6 @@ int main(void) {
     RUN(arena_lifecycle);
     RUN(mlp_declare_errors_and_names);
     RUN(determinism_same_seed_same_bits);
+    RUN(expf_bits_and_nonfinite);
     return harness_done();
 }

@@ -7,6 +7,7 @@
 #ifndef SL_NN_INTERNAL_H
 #define SL_NN_INTERNAL_H
 
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -55,9 +56,17 @@ static inline float sl_nn_selectf(int c, float a, float b) {
     return f;
 }
 
+/* exp(x) for every float: finite x as the Cephes polynomial over the clamped range (so finite
+ * inputs saturate at 2.406e38 above 88.376 and at 1.175e-38 below -87.337, never at inf or 0);
+ * NaN -> the same NaN, +inf -> +inf, -inf -> 0. The clamps are written so that NaN fails both
+ * comparisons and lands on the upper clamp: the float -> int conversion below only ever sees
+ * t in [-125.5, 128] (a NaN there would be undefined behaviour), and non-finite inputs are
+ * patched in by the last two selects. Finite inputs give the same bits as before that
+ * patching existed (tests/test_nn.c: expf_bits_and_nonfinite). */
 static inline float sl_nn_expf(float x) {
-    x = sl_nn_selectf(x > 88.3762626647949f, 88.3762626647949f, x);
-    x = sl_nn_selectf(x < -87.3365447504f, -87.3365447504f, x);
+    float x0 = x;
+    x = sl_nn_selectf(x < 88.3762626647949f, x, 88.3762626647949f);
+    x = sl_nn_selectf(x > -87.3365447504f, x, -87.3365447504f);
     float t = x * 1.44269504088896341f + 0.5f;
     float fx = (float)(int32_t)t; /* floor(t) without libm, so that loops vectorise */
     fx = fx - (fx > t ? 1.0f : 0.0f);
@@ -73,7 +82,8 @@ static inline float sl_nn_expf(float x) {
     int32_t e = ((int32_t)fx + 127) << 23;
     float s;
     memcpy(&s, &e, sizeof s);
-    return y * s;
+    float special = sl_nn_selectf(x0 < 0.0f, 0.0f, x0); /* -inf -> 0; NaN, +inf stay */
+    return sl_nn_selectf(isfinite(x0), y * s, special);
 }
 
 
