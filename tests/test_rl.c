@@ -126,6 +126,182 @@ static void check_sampling(sl_rl_sampling mode) {
 TEST(sampling_proportional_matches_weights) { check_sampling(SL_RL_SAMPLE_PROPORTIONAL); }
 TEST(sampling_importance_matches_weights) { check_sampling(SL_RL_SAMPLE_IMPORTANCE); }
 
+/* --- sl_replay_sample against the version that recomputed its sums on every draw --- */
+
+/* sl_replay_sample as it was before the weight sums were cached: tables rebuilt from the
+ * rows on every call, the synthetic weight and the per-source means summed on every draw.
+ * Fills index[B] and lw[B]; returns 0 if no row has positive weight. */
+static int ref_sample(const sl_replay *r, int B, sl_rl_sampling mode, sl_rng *rng, size_t *index,
+                      float *lw) {
+    double *cum = malloc((r->n ? r->n : 1) * sizeof(double));
+    size_t *idx_real = malloc((r->n ? r->n : 1) * sizeof(size_t));
+    size_t *idx_synth = malloc((r->n ? r->n : 1) * sizeof(size_t));
+    size_t n_real = 0, n_synth = 0;
+    double acc = 0.0;
+    for (size_t i = 0; i < r->n; i++) {
+        acc += (double)r->weight[i];
+        cum[i] = acc;
+        if (r->weight[i] > 0.0f) {
+            if (r->source[i] == SL_SOURCE_REAL) idx_real[n_real++] = i;
+            else idx_synth[n_synth++] = i;
+        }
+    }
+    double total = r->n ? cum[r->n - 1] : 0.0;
+    int ok = total > 0.0;
+    uint8_t *src = malloc((size_t)B);
+    double synth_w = 0.0;
+    if (ok && mode == SL_RL_SAMPLE_IMPORTANCE)
+        for (size_t k = 0; k < n_synth; k++) synth_w += (double)r->weight[idx_synth[k]];
+    double p_synth = synth_w / total;
+    for (int k = 0; ok && k < B; k++) {
+        size_t i;
+        if (mode == SL_RL_SAMPLE_PROPORTIONAL) {
+            double u = sl_rng_uniform(rng) * total;
+            size_t lo = 0, hi = r->n - 1;
+            while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                if (cum[mid] > u) hi = mid;
+                else lo = mid + 1;
+            }
+            i = lo;
+            while (r->weight[i] <= 0.0f && i + 1 < r->n) i++;
+        } else {
+            int synth = n_synth > 0 && (n_real == 0 || sl_rng_uniform(rng) < p_synth);
+            if (synth) i = idx_synth[sl_rng_below(rng, n_synth)];
+            else i = idx_real[sl_rng_below(rng, n_real)];
+        }
+        index[k] = i;
+        src[k] = r->source[i];
+        lw[k] = mode == SL_RL_SAMPLE_PROPORTIONAL ? 1.0f : r->weight[i];
+    }
+    if (ok && mode == SL_RL_SAMPLE_IMPORTANCE) {
+        double mean_real = 0.0, mean_synth = 0.0;
+        for (size_t k = 0; k < n_real; k++) mean_real += (double)r->weight[idx_real[k]];
+        for (size_t k = 0; k < n_synth; k++) mean_synth += (double)r->weight[idx_synth[k]];
+        mean_real = n_real ? mean_real / (double)n_real : 1.0;
+        mean_synth = n_synth ? mean_synth / (double)n_synth : 1.0;
+        double wsum = 0.0;
+        for (int k = 0; k < B; k++) {
+            double m = src[k] == SL_SOURCE_SYNTH ? mean_synth : mean_real;
+            lw[k] = (float)((double)lw[k] / m);
+            wsum += (double)lw[k];
+        }
+        float scale = wsum > 0.0 ? (float)((double)B / wsum) : 1.0f;
+        for (int k = 0; k < B; k++) lw[k] *= scale;
+    }
+    free(cum), free(idx_real), free(idx_synth), free(src);
+    return ok;
+}
+
+/* Same seed => the same rows and the same loss-weight bits as the reference, in both modes,
+ * over many batches, with additions in between (tables rebuilt), zero weights, weights that
+ * do not sum exactly in double, and buffers holding one source only. */
+TEST(replay_sampling_bits_match_reference) {
+    enum { CAP = 5000, B = 97 };
+    bandit bd = bandit_new(CAP, 0.1f, 5);
+    float *w = malloc(CAP * sizeof(float));
+    sl_rng wr;
+    sl_rng_seed(&wr, 11, 0);
+    for (int i = 0; i < CAP; i++) {
+        double u = sl_rng_uniform(&wr);
+        w[i] = u < 0.15 ? 0.0f : (float)(1e-3 + 3.0 * sl_rng_uniform(&wr)); /* ~15% zeros */
+    }
+    /* the chunks added: real, synth, real, synth, ... (layouts: mixed, real only, synth only) */
+    static const size_t chunks[] = {700, 1300, 200, 900, 1900};
+    for (int layout = 0; layout < 3; layout++)
+        for (int mode = 0; mode < SL_RL_SAMPLING_COUNT; mode++) {
+            sl_replay *r = NULL;
+            CHECK_OK(sl_replay_alloc(&r, CAP, OD, AD));
+            sl_batch bt;
+            CHECK_OK(sl_batch_alloc(&bt, B, OD, AD));
+            size_t *ref_idx = malloc(B * sizeof(size_t));
+            float *ref_lw = malloc(B * sizeof(float));
+            sl_rng a, b;
+            sl_rng_seed(&a, 1000 + (uint64_t)mode, 7);
+            sl_rng_seed(&b, 1000 + (uint64_t)mode, 7);
+            size_t off = 0, bad = 0, draws = 0;
+            for (size_t c = 0; c < sizeof chunks / sizeof chunks[0]; c++) {
+                sl_source src = layout == 1   ? SL_SOURCE_REAL
+                                : layout == 2 ? SL_SOURCE_SYNTH
+                                : (c % 2 ? SL_SOURCE_SYNTH : SL_SOURCE_REAL);
+                CHECK_OK(sl_replay_add(r, chunks[c], bd.obs + off * OD, bd.act + off * AD,
+                                       bd.rew + off, bd.next + off * OD, bd.done + off, w + off,
+                                       src));
+                off += chunks[c];
+                for (int it = 0; it < 60; it++) {
+                    CHECK_OK(sl_replay_sample(r, &bt, (sl_rl_sampling)mode, &a));
+                    CHECK(ref_sample(r, B, (sl_rl_sampling)mode, &b, ref_idx, ref_lw));
+                    for (int k = 0; k < B; k++) {
+                        uint32_t x, y;
+                        memcpy(&x, &bt.lw[k], 4);
+                        memcpy(&y, &ref_lw[k], 4);
+                        if (bt.index[k] != ref_idx[k] || x != y) bad++;
+                        CHECK(r->weight[bt.index[k]] > 0.0f);
+                    }
+                    draws += B;
+                }
+            }
+            CHECK_MSG(bad == 0, "layout %d %s: %zu of %zu draws differ from the reference", layout,
+                      sl_rl_sampling_name((sl_rl_sampling)mode), bad, draws);
+            CHECK(sl_rng_u64(&a) == sl_rng_u64(&b)); /* same number of random numbers used */
+            free(ref_idx), free(ref_lw);
+            sl_batch_free(&bt);
+            sl_replay_free(r);
+        }
+    free(w);
+    bandit_free(&bd);
+}
+
+/* The per-source weight sums are part of the tables: computed once per rebuild (in row order,
+ * so equal to a fresh sum), not per draw. A weight edited in place without the dirty flag is
+ * therefore not seen by the importance draws (the documented contract: weights change
+ * through sl_replay_add, or set dirty); with the flag, the next draw rebuilds. */
+TEST(replay_sums_cached_per_rebuild) {
+    enum { N = 400, B = 64 };
+    bandit bd = bandit_new(N, 0.1f, 6);
+    float w[N];
+    for (int i = 0; i < N; i++) w[i] = i % 7 == 0 ? 0.0f : 0.25f + (float)(i % 5);
+    sl_replay *r = NULL;
+    CHECK_OK(sl_replay_alloc(&r, N, OD, AD));
+    CHECK_OK(sl_replay_add(r, N / 2, bd.obs, bd.act, bd.rew, bd.next, bd.done, w, SL_SOURCE_REAL));
+    CHECK_OK(sl_replay_add(r, N / 2, bd.obs + N / 2 * OD, bd.act + N / 2 * AD, bd.rew + N / 2,
+                           bd.next + N / 2 * OD, bd.done + N / 2, w + N / 2, SL_SOURCE_SYNTH));
+    sl_batch bt;
+    CHECK_OK(sl_batch_alloc(&bt, B, OD, AD));
+    sl_rng rng;
+    sl_rng_seed(&rng, 9, 0);
+    CHECK_OK(sl_replay_sample(r, &bt, SL_RL_SAMPLE_IMPORTANCE, &rng));
+    double sr = 0.0, ss = 0.0;
+    for (int i = 0; i < N; i++)
+        if (w[i] > 0.0f) {
+            if (i < N / 2) sr += (double)w[i];
+            else ss += (double)w[i];
+        }
+    CHECK(r->dirty == 0 && r->w_real == sr && r->w_synth == ss);
+    /* synthetic weights x100 behind the buffer's back: the draws keep the cached share */
+    size_t before[B], after[B];
+    sl_rng r1, r2;
+    sl_rng_seed(&r1, 21, 0);
+    CHECK_OK(sl_replay_sample(r, &bt, SL_RL_SAMPLE_IMPORTANCE, &r1));
+    memcpy(before, bt.index, sizeof before);
+    for (int i = N / 2; i < N; i++) r->weight[i] *= 100.0f;
+    sl_rng_seed(&r2, 21, 0);
+    CHECK_OK(sl_replay_sample(r, &bt, SL_RL_SAMPLE_IMPORTANCE, &r2));
+    memcpy(after, bt.index, sizeof after);
+    CHECK(memcmp(before, after, sizeof before) == 0);
+    /* ... until the dirty flag says the weights changed: then mostly synthetic rows */
+    r->dirty = 1;
+    sl_rng_seed(&r2, 21, 0);
+    CHECK_OK(sl_replay_sample(r, &bt, SL_RL_SAMPLE_IMPORTANCE, &r2));
+    int n_synth = 0;
+    for (int k = 0; k < B; k++) n_synth += bt.source[k] == SL_SOURCE_SYNTH;
+    CHECK_MSG(n_synth > B * 9 / 10, "%d of %d synthetic after the rebuild", n_synth, B);
+    CHECK(r->dirty == 0 && r->w_synth > 99.0 * ss);
+    sl_batch_free(&bt);
+    sl_replay_free(r);
+    bandit_free(&bd);
+}
+
 static sl_agent *train_bandit(sl_rl_algo algo, const bandit *b, int updates, uint64_t seed,
                               const bandit *extra, float extra_w, sl_rl_sampling mode) {
     sl_rl_config cfg = sl_rl_config_defaults(algo, OD, AD);
@@ -343,6 +519,8 @@ int main(void) {
     RUN(replay_rejects_bad_input);
     RUN(sampling_proportional_matches_weights);
     RUN(sampling_importance_matches_weights);
+    RUN(replay_sampling_bits_match_reference);
+    RUN(replay_sums_cached_per_rebuild);
     RUN(td3bc_learns_bandit);
     RUN(sac_learns_bandit);
     RUN(iql_beats_bc_on_mixed_data);

@@ -47,10 +47,12 @@ typedef struct sl_replay {
     float *done;     /* [cap] 1 if terminal (no bootstrap), else 0 */
     float *weight;   /* [cap] >= 0 */
     uint8_t *source; /* [cap] sl_source */
-    /* sampling tables, rebuilt lazily after additions */
+    /* sampling tables, rebuilt lazily (once, at the next draw) after additions; weight[] changes
+     * only through sl_replay_add (a caller that edits it in place must set dirty = 1) */
     double *cum;     /* [cap] cumulative weights */
-    size_t *idx_real, *idx_synth;
+    size_t *idx_real, *idx_synth; /* rows with positive weight, per source, in row order */
     size_t n_real, n_synth;
+    double w_real, w_synth; /* sums of those rows' weights, in row order */
     int dirty;
 } sl_replay;
 

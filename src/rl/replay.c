@@ -1,6 +1,10 @@
 /* replay.c - replay buffer with source tracking and weighted sampling.
- * Invariant: every stored value is finite and every weight is >= 0; sampling tables are
- * rebuilt from scratch after any addition (dirty flag), so sampling never sees stale sums. */
+ * Invariant: every stored value is finite and every weight is >= 0; the sampling tables (the
+ * cumulative weights, the per-source index lists and their weight sums) are rebuilt from
+ * scratch at the first draw after any addition (dirty flag) and only then, so a draw costs
+ * O(B log n) and never sees stale sums. The sums are accumulated in row order, the order the
+ * per-draw loops used before they were cached, so the draws and loss weights of a seed are
+ * the same bits (tests/test_rl.c keeps that version as the reference). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -107,12 +111,18 @@ sl_status sl_replay_add(sl_replay *r, size_t n, const float *obs, const float *a
 static void rebuild(sl_replay *r) {
     double acc = 0.0;
     r->n_real = r->n_synth = 0;
+    r->w_real = r->w_synth = 0.0;
     for (size_t i = 0; i < r->n; i++) {
         acc += (double)r->weight[i];
         r->cum[i] = acc;
         if (r->weight[i] > 0.0f) {
-            if (r->source[i] == SL_SOURCE_REAL) r->idx_real[r->n_real++] = i;
-            else r->idx_synth[r->n_synth++] = i;
+            if (r->source[i] == SL_SOURCE_REAL) {
+                r->idx_real[r->n_real++] = i;
+                r->w_real += (double)r->weight[i];
+            } else {
+                r->idx_synth[r->n_synth++] = i;
+                r->w_synth += (double)r->weight[i];
+            }
         }
     }
     r->dirty = 0;
@@ -181,10 +191,7 @@ sl_status sl_replay_sample(sl_replay *r, sl_batch *b, sl_rl_sampling mode, sl_rn
     if (!(total > 0.0)) return sl_set_error(SL_ERR_STATE, "replay: no sample has positive weight");
     size_t od = (size_t)r->obs_dim, ad = (size_t)r->act_dim;
     double wsum = 0.0;
-    double synth_w = 0.0;
-    if (mode == SL_RL_SAMPLE_IMPORTANCE)
-        for (size_t k = 0; k < r->n_synth; k++) synth_w += (double)r->weight[r->idx_synth[k]];
-    double p_synth = synth_w / total;
+    double p_synth = r->w_synth / total;
     for (int k = 0; k < b->B; k++) {
         size_t i;
         if (mode == SL_RL_SAMPLE_PROPORTIONAL) {
@@ -210,11 +217,8 @@ sl_status sl_replay_sample(sl_replay *r, sl_batch *b, sl_rl_sampling mode, sl_rn
         /* Within a source rows are drawn uniformly, so weighting each by w_i / mean(w of its
          * source) gives each row influence proportional to its weight; normalise the batch
          * to mean 1 so learning rates keep their meaning. */
-        double mean_real = 0.0, mean_synth = 0.0;
-        for (size_t k = 0; k < r->n_real; k++) mean_real += (double)r->weight[r->idx_real[k]];
-        for (size_t k = 0; k < r->n_synth; k++) mean_synth += (double)r->weight[r->idx_synth[k]];
-        mean_real = r->n_real ? mean_real / (double)r->n_real : 1.0;
-        mean_synth = r->n_synth ? mean_synth / (double)r->n_synth : 1.0;
+        double mean_real = r->n_real ? r->w_real / (double)r->n_real : 1.0;
+        double mean_synth = r->n_synth ? r->w_synth / (double)r->n_synth : 1.0;
         wsum = 0.0;
         for (int k = 0; k < b->B; k++) {
             double m = b->source[k] == SL_SOURCE_SYNTH ? mean_synth : mean_real;
