@@ -186,6 +186,28 @@ TEST(test_world_and_branches_record) {
     CHECK(reg_check("last", "'command=world eval' status=failed 'error~missing.safetensors' norows"));
 }
 
+/* ladder --threads: documented, validated, applied (the run's config records the thread count
+ * in effect, which with the default 0 would be every core) */
+TEST(test_ladder_threads_option) {
+    static const char *cmds[] = {"train", "ab", "ladder", "demo"};
+    for (int i = 0; i < 4; i++)
+        CHECK_MSG(sh("%s %s --help | grep -q -e '--threads N .*compute threads (0 = all cores)'",
+                     BIN, cmds[i]) == 0,
+                  "'%s --help' does not document --threads", cmds[i]);
+    CHECK(sh("%s ladder --data d.npz --latents z.npz --encoder enc.safetensors "
+             "--world-model w.safetensors --trust-model t.safetensors --threads -1 " DBOPT
+             " 2>/dev/null", BIN, g_db) == 2);
+    int rc = sh("%s ladder --data d.npz --latents z.npz --encoder enc.safetensors "
+                "--world-model w.safetensors --trust-model t.safetensors --levels 1 --seeds 1 "
+                "--updates 50 --hidden 16 --eval-episodes 0 --threads 1 --out lad --quiet " DBOPT
+                " > /dev/null", BIN, g_db);
+    CHECK_MSG(rc == 0, "ladder --threads 1 exit %d", rc);
+    nruns++;
+    CHECK(reg_check("last", "command=ladder status=ok config.threads=1 config.max_level=1 "
+                            "rows=ladder_levels:1 rows=artifacts:1"));
+    CHECK(file_exists("lad/ladder.json") && file_exists("lad/branches_h5.npz"));
+}
+
 TEST(test_bricks_records_assignments_and_manifest) {
     int rc = sh("%s bricks --data d.npz --latents z.npz --output m.json --assign-output a.npz "
                 "--k 2 --quiet " DBOPT, BIN, g_db);
@@ -341,6 +363,7 @@ int main(void) {
     RUN(test_encode_records_latents_encoder_and_loss);
     RUN(test_trust_train_and_score_record);
     RUN(test_world_and_branches_record);
+    RUN(test_ladder_threads_option);
     RUN(test_bricks_records_assignments_and_manifest);
     RUN(test_import_records_via_env_db);
     RUN(test_db_none_and_usage_errors_record_nothing);

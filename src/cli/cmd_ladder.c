@@ -39,6 +39,7 @@ static void usage(void) {
            "  --eval-episodes N   workcell episodes per final policy (10)\n"
            "  --hidden N          learner width (128)\n"
            "  --seed N            seed (0)\n"
+           "  --threads N         compute threads (0 = all cores)\n"
            "  --out DIR           where branch files and ladder.json go (ladder-out)\n"
            "  --db PATH|none      registry database\n"
            "  --json              print ladder.json\n"
@@ -60,7 +61,7 @@ int cmd_ladder(int argc, char **argv) {
         {"levels", 1, 0, 'L'},     {"seeds", 1, 0, 'n'},       {"updates", 1, 0, 'u'},
         {"eval-episodes", 1, 0, 'E'}, {"hidden", 1, 0, 'H'},   {"seed", 1, 0, 'r'},
         {"out", 1, 0, 'o'},        {"db", 1, 0, 'D'},          {"json", 0, 0, 'j'},
-        {"quiet", 0, 0, 'q'},      {0, 0, 0, 0}};
+        {"quiet", 0, 0, 'q'},      {"threads", 1, 0, 'T'},     {0, 0, 0, 0}};
     optind = 1;
     opterr = 0;
     int c;
@@ -101,6 +102,10 @@ int cmd_ladder(int argc, char **argv) {
             if (sl_cli_parse_u64("ladder", "--seed", optarg, &lo.seed)) return 2;
             lo.ab.seed = lo.seed;
             break;
+        case 'T':
+            if (sl_cli_parse_int("ladder", "--threads", optarg, 0, 1024, &v)) return 2;
+            lo.threads = (int)v;
+            break;
         default:
             return sl_cli_usage_error("ladder", "unknown or incomplete option '%s'", argv[optind - 1]);
         }
@@ -109,6 +114,7 @@ int cmd_ladder(int argc, char **argv) {
     if (!lo.data || !lo.latents || !lo.encoder || !lo.world || !lo.trust)
         return sl_cli_usage_error("ladder", "--data, --latents, --encoder, --world-model and "
                                             "--trust-model are required");
+    sl_nn_set_threads(lo.threads);
     sl_registry *reg = NULL;
     int64_t run = 0;
     cJSON *conf = pl_ladder_opts_json(&lo);

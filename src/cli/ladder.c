@@ -9,6 +9,7 @@
 
 #include "pipeline.h"
 #include "synthloop/sl_json.h"
+#include "synthloop/sl_nn.h"
 #include "synthloop/sl_npz.h"
 #include "synthloop/sl_synth.h"
 
@@ -47,6 +48,7 @@ cJSON *pl_ladder_opts_json(const pl_ladder_opts *o) {
     cJSON_AddNumberToObject(j, "eval_episodes", o->ab.eval_episodes);
     cJSON_AddNumberToObject(j, "hidden", o->ab.rl.hidden);
     cJSON_AddNumberToObject(j, "seed", (double)o->seed);
+    cJSON_AddNumberToObject(j, "threads", sl_nn_get_threads());
     return j;
 }
 

@@ -89,8 +89,10 @@ typedef struct pl_ladder_opts {
     int max_level;
     sl_ab_config ab;
     uint64_t seed;
+    int threads; /* compute threads the caller set with sl_nn_set_threads (0 = all cores) */
 } pl_ladder_opts;
 void pl_ladder_opts_default(pl_ladder_opts *o);
+/* The options as the run's config; "threads" is the count in effect (sl_nn_get_threads). */
 cJSON *pl_ladder_opts_json(const pl_ladder_opts *o);
 /* Climb levels 1..max_level; *out (caller deletes) holds levels, practical_horizon,
  * brick_horizons and provenance. Branch files go to out_dir. */
