@@ -149,6 +149,36 @@ TEST(gated_poison_never_reaches_the_learner) {
              "assert m(u)['baseline']['per_seed'] == m(g)['baseline']['per_seed']; "
              "assert 0.15 < u['synth_share'] <= 0.25 + 1e-6, u['synth_share']; "
              "assert m(u)['augmented']['per_seed'] != m(u)['baseline']['per_seed']\"") == 0);
+
+    /* The generator certificate: branches collect stores the model's std ratio per horizon
+     * (file and sidecar agree, all finite). Then the same branches with every gate opened
+     * (passed, trust 1) and two certificates written by numpy: in the band the controller
+     * uses them; one horizon at 1.5 makes the certificate rail zero the whole batch. */
+    CHECK(sh(SL_PYTHON " -c \"import json, numpy as np; "
+             "b=dict(np.load('pb.npz')); j=json.load(open('pb.json'))['generator']; "
+             "h=b['generator_horizons']; r=b['generator_std_ratio']; "
+             "assert h.dtype==np.int32 and r.dtype==np.float64 and len(h)==len(r)>=2, (h, r); "
+             "assert list(h)==j['horizons'] and np.allclose(r, j['std_ratio']) and np.isfinite(r).all(); "
+             "assert np.isclose(j['min'], r.min()) and np.isclose(j['max'], r.max()); "
+             "b['passed'][:]=True; b['trust'][:]=1.0; "
+             "b['generator_std_ratio']=np.array([1.0,1.02,0.97,1.1,1.0]); "
+             "b['generator_horizons']=np.array([5,10,20,40,60],dtype=np.int32); np.savez('pb_ok.npz', **b); "
+             "b['generator_std_ratio']=np.array([1.0,1.02,0.97,1.5,1.0]); np.savez('pb_bad.npz', **b)\"") == 0);
+    const char *ab2 = "ab --data pd.npz --latents pz.npz --encoder penc.safetensors "
+                      "--seeds 2 --updates 150 --hidden 32 --batch 64 --eval-episodes 0 "
+                      "--db none --quiet --weighting controller --synth-weight 0.25";
+    CHECK(sh("%s %s --synth-data pb_ok.npz --output ab_cert_ok.json > /dev/null", S, ab2) == 0);
+    CHECK(sh("%s %s --synth-data pb_bad.npz --output ab_cert_bad.json > /dev/null", S, ab2) == 0);
+    CHECK(sh(SL_PYTHON " -c \"import json; "
+             "o=json.load(open('ab_cert_ok.json')); x=json.load(open('ab_cert_bad.json')); "
+             "m=lambda j: j['metrics']['action_mse']; so=o['synthetic']; sx=x['synthetic']; "
+             "assert so['generator_certified'] and sx['generator_certified']; "
+             "assert abs(sx['generator_std_ratio_max'] - 1.5) < 1e-12, sx; "
+             "assert 'unstable_generator' not in so['rails'] and o['synth_share'] > 0.15, so; "
+             "assert 'unstable_generator' in sx['rails'] and x['synth_share'] == 0.0, sx; "
+             "assert m(x)['augmented']['per_seed'] == m(x)['baseline']['per_seed']; "
+             "assert m(o)['augmented']['per_seed'] != m(o)['baseline']['per_seed']; "
+             "assert x['inputs']['generator_band'] == [0.8, 1.2], x['inputs']\"") == 0);
 }
 
 TEST(demo_tiny) {

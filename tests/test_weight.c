@@ -598,6 +598,84 @@ TEST(generator_pass_rate_rail) {
     sl_weight_ctrl_free(c);
 }
 
+/* The certificate rail: a generator whose per-horizon std ratio range leaves the band (or is
+ * negative: non-finite evaluation) gets no synthetic weight; inside the band (edges included)
+ * the weights are exactly those of a call with a perfect certificate; band 0/0 disables. */
+TEST(generator_certificate_rail) {
+    sl_rng r;
+    sl_rng_seed(&r, 23, 0);
+    sl_weight_ctrl *c = NULL;
+    CHECK_OK(sl_weight_ctrl_new(&c));
+    if (!c) return;
+    enum { N = 40 };
+    sl_weight_sample s[N];
+    sl_weight_out o[N], o_ref[N];
+    sl_weight_result res, res_ref;
+    long v_fire = 0, v_zero = 0, v_same = 0, fired = 0, kept = 0;
+    for (int call = 0; call < 20000; call++) {
+        sl_weight_global g = sl_weight_global_default();
+        random_context(&r, &g.ctx);
+        g.target_synth_share = g.ctx.max_synth_share * sl_rng_uniform(&r);
+        g.real_weight = 1 + 100 * sl_rng_uniform(&r);
+        if (call % 11 == 0) g.generator_band_lo = g.generator_band_hi = 0.0; /* disabled */
+        double a = 0.6 + 0.8 * sl_rng_uniform(&r), b = 0.6 + 0.8 * sl_rng_uniform(&r);
+        switch (call % 6) {
+        case 0: a = g.generator_band_lo; b = g.generator_band_hi; break;  /* exactly the edges */
+        case 1: a = -1.0; break;                                         /* undefined horizon */
+        case 2: a = nextafter(g.generator_band_lo, 0.0); b = 1.0; break;  /* one ulp below */
+        case 3: b = nextafter(g.generator_band_hi, 2.0); a = 1.0; break;  /* one ulp above */
+        default: break;
+        }
+        g.source_std_ratio_min = a < b ? a : b;
+        g.source_std_ratio_max = a < b ? b : a;
+        size_t n = 1 + (size_t)sl_rng_below(&r, N);
+        for (size_t i = 0; i < n; i++) {
+            memset(&s[i], 0, sizeof s[i]);
+            s[i].trust = sl_rng_uniform(&r);
+            s[i].brick_id = -1;
+        }
+        CHECK_OK(sl_weight_ctrl_compute(c, &g, s, n, o, &res));
+        sl_weight_global g_ref = g;
+        g_ref.source_std_ratio_min = g_ref.source_std_ratio_max = 1.0;
+        CHECK_OK(sl_weight_ctrl_compute(c, &g_ref, s, n, o_ref, &res_ref));
+        int enabled = g.generator_band_hi > 0.0;
+        int fire = enabled && (g.source_std_ratio_min < 0.0 ||
+                               g.source_std_ratio_min < g.generator_band_lo ||
+                               g.source_std_ratio_max > g.generator_band_hi);
+        if (fire != !!(res.rails & (1u << SL_RAIL_UNSTABLE_GENERATOR))) v_fire++;
+        if (fire) {
+            fired++;
+            double S = 0;
+            for (size_t i = 0; i < n; i++) S += o[i].w_final;
+            if (S != 0.0 || res.lambda != 0.0 || res.effective_share != 0.0) v_zero++;
+        } else {
+            kept++;
+            for (size_t i = 0; i < n; i++)
+                if (o[i].w_final != o_ref[i].w_final) v_same++;
+        }
+    }
+    CHECK_MSG(v_fire == 0, "%ld calls where the certificate rail fired wrongly", v_fire);
+    CHECK_MSG(v_zero == 0, "%ld fired calls with synthetic weight left", v_zero);
+    CHECK_MSG(v_same == 0, "%ld weights changed although the rail did not fire", v_same);
+    CHECK(fired > 2000 && kept > 2000);
+    /* NaN or a reversed range is an argument error, never a silent pass */
+    sl_weight_global g = sl_weight_global_default();
+    g.real_weight = 10;
+    g.source_std_ratio_max = NAN;
+    CHECK_STATUS(sl_weight_ctrl_compute(c, &g, s, 1, o, &res), SL_ERR_ARG);
+    g = sl_weight_global_default();
+    g.real_weight = 10;
+    g.source_std_ratio_min = 1.1;
+    g.source_std_ratio_max = 0.9;
+    CHECK_STATUS(sl_weight_ctrl_compute(c, &g, s, 1, o, &res), SL_ERR_ARG);
+    g = sl_weight_global_default();
+    g.real_weight = 10;
+    g.generator_band_lo = 1.3;
+    CHECK_STATUS(sl_weight_ctrl_compute(c, &g, s, 1, o, &res), SL_ERR_ARG);
+    CHECK(strcmp(sl_weight_rail_name(SL_RAIL_UNSTABLE_GENERATOR), "unstable_generator") == 0);
+    sl_weight_ctrl_free(c);
+}
+
 TEST(safety_invariants_hold_on_100k_random_calls) {
     sl_rng r;
     sl_rng_seed(&r, 7, 0);
@@ -817,6 +895,7 @@ int main(void) {
     RUN(phases_follow_outcome_counts_and_models_drive_phase2);
     RUN(log_records_to_path_and_file);
     RUN(generator_pass_rate_rail);
+    RUN(generator_certificate_rail);
     RUN(safety_invariants_hold_on_100k_random_calls);
     return harness_done();
 }

@@ -15,6 +15,8 @@
  *     source u1 [M] (1 = synthetic)  transition_trust f4 [M]  transition_std_ratio f4 [M]
  *     branch_index i4 [M]
  *     episode_ids i4 [M] (source episode)  timesteps i4 [M] (t0 + k)  brick_ids i4 [M]
+ *   generator certificate (only when sl_synth_certify ran; K horizons):
+ *     generator_horizons i4 [K]  generator_std_ratio f8 [K] (-1: that horizon went non-finite)
  * Rejected branches keep their (finite) arrays for inspection; a non-finite branch's arrays are
  * zeroed (never NaN in a file), its trust and std ratio stored as 0, its reason
  * SL_GATE_NONFINITE.
@@ -69,6 +71,11 @@ typedef struct sl_branches {
     int32_t *member, *source_episode, *source_t, *brick_id; /* [n] */
     sl_gate gate;           /* the gate applied */
     int n_bricks;           /* 1 + max brick id (0 when no bricks were given) */
+    /* generator certificate (sl_synth_certify; n_cert 0 = none): the model's pooled std ratio
+     * per horizon on held-out real starts, -1 where the rollouts went non-finite */
+    int n_cert;
+    int cert_h[SL_WORLD_EVAL_MAX_H];
+    double cert_std_ratio[SL_WORLD_EVAL_MAX_H];
 } sl_branches;
 
 /* Behaviour-cloned policy (small MLP latent -> action, trained on d) usable as a
@@ -97,7 +104,16 @@ sl_status sl_synth_trust_score(void *ctx, const float *windows, size_t n, int T,
                                double *p_out);
 void sl_branches_free(sl_branches *b);
 
-/* Pass rate, trust quantiles/histogram, per-brick and per-reason counts; caller deletes. */
+/* Generator certificate: evaluate w (as it generated b: same noise scale `noise`, -1 = the
+ * model's own, and the sphere if attached) from the starts of its held-out episodes in d (all
+ * episodes when it has none there) with the real actions, at horizons 5, 10, 20, 40, 60 (those
+ * that fit), and store each horizon's pooled std ratio (sl_world_evaluate; no trust, no
+ * detector) in b. Horizons without a start are left out; none at all is SL_ERR_SHAPE. */
+sl_status sl_synth_certify(sl_branches *b, const sl_world *w, const sl_world_data *d, float noise,
+                           uint64_t seed);
+
+/* Pass rate, trust quantiles/histogram, per-brick and per-reason counts, and the certificate
+ * ("generator": {"horizons", "std_ratio", "min", "max"}) when present; caller deletes. */
 cJSON *sl_branches_summary_json(const sl_branches *b);
 /* Write FILE.npz (keys above) atomically; refuses non-finite values. */
 sl_status sl_branches_save_npz(const sl_branches *b, const char *path);

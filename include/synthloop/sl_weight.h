@@ -86,11 +86,22 @@ typedef struct sl_weight_global {
      * 0 / 0 (a zeroed struct) disables it. */
     double source_pass_rate;
     double min_pass_rate;
+    /* Generator certificate rail: the source world model's pooled std ratio (synthetic / real)
+     * over horizons 5..60 on held-out real starts (sl_synth_certify), as its minimum and
+     * maximum over the horizons, and the band [generator_band_lo, generator_band_hi] every
+     * horizon must lie in. Outside the band (or a negative value: the evaluation went
+     * non-finite) the whole batch gets weight 0 (rail "unstable_generator"): a model that is
+     * not in distribution at every horizon is not used even for short branches (seeds 000 /
+     * 001: prove it per horizon first). Values must be finite. A band of 0 / 0 disables it. */
+    double source_std_ratio_min, source_std_ratio_max;
+    double generator_band_lo, generator_band_hi;
 } sl_weight_global;
 
 /* Defaults: objective all 0.25, metrics 0 with baselines 1, progress 0, max share 0.4,
  * target 0.2, min_trust 0.9, econ cap 1, real_weight 0 (the caller must set it),
- * source_pass_rate 1 (the caller sets it from its branch file), min_pass_rate 0.1. */
+ * source_pass_rate 1 (the caller sets it from its branch file), min_pass_rate 0.1,
+ * source_std_ratio_min/max 1 (the caller sets them from the branch file's certificate),
+ * generator band [0.8, 1.2] (the gate's normal preset). */
 sl_weight_global sl_weight_global_default(void);
 
 /* --- outputs ------------------------------------------------------------- */
@@ -106,6 +117,7 @@ typedef enum sl_weight_rail {
     SL_RAIL_BUDGET_SHORT,      /* W* could not be reached with w <= 1 */
     SL_RAIL_NO_REAL_WEIGHT,    /* R == 0: no synthetic weight allowed */
     SL_RAIL_LOW_PASS_RATE,     /* source_pass_rate < min_pass_rate: lambda = 0, every w = 0 */
+    SL_RAIL_UNSTABLE_GENERATOR, /* certificate std ratio outside the band: lambda = 0 */
     SL_RAIL_COUNT
 } sl_weight_rail;
 const char *sl_weight_rail_name(sl_weight_rail r); /* "trust_floor", ...; "unknown" */

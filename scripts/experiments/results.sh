@@ -19,6 +19,8 @@
 #     confirm      fresh-seed (100-109) confirmation of the gated/ungated poison A/B
 #     poison2      a fresh poisoned model (seed 4) at noise 2/3/4: rail and gates held out
 #     power25      pre-registered 30-seed value test on 25 episodes (needs models25)
+#     power25rep power50 power10   its replicate and follow-ups (need modelsN)
+#     certificate  the generator certificate rail: poison2 again, a fresh poison3 (noise 1.5/2/2.5)
 #     tables       print the markdown tables of docs/RESULTS.md from the files (needs python3 +
 #                  numpy; $PYTHON, default python3)
 #
@@ -189,6 +191,59 @@ stage_power25() {
     run_ab "power25_sphere_controller_0.25_seeds30" --synth-data br_sphere_h10.npz --weighting controller --synth-weight 0.25 --seeds 30 --seed 200
 }
 
+# certificate (needs a build with the generator certificate, 2026-12-04): poison2 at noise 2
+# passed the per-branch gates at 21.6 % (above the 0.1 rail) and its gated branches harmed the
+# policy. Its branch file again, now with the certificate (std ratio per horizon), and the
+# controller once more (post hoc for this model); then poison3, decided before running it: a
+# fresh one-step model (seed 6) run free at noise 1.5 / 2 / 2.5, controller 0.1 against ungated
+# 0.1 on seeds 100-109, whatever the certificate says.
+stage_certificate() {
+    cd "$OUT/n50"
+    local DZ="--data D.npz --latents Z.npz"
+    "$S" branches collect $DZ --world-model wm_poison2.safetensors --trust-model trust.safetensors --bricks bricks.npz \
+        --noise 2 --horizon 10 --min-trust 0.9 --branches-per-episode 5 --output br_poison2_n2_cert_h10.npz $T --quiet
+    run_ab "poison2_n2_cert_controller_0.1" --synth-data br_poison2_n2_cert_h10.npz --weighting controller --synth-weight 0.1 --seeds 10 --seed 100
+    log "poison3: tf one-step model (seed 6), run free at noise 1.5/2/2.5"
+    "$S" world train $DZ --output wm_poison3.safetensors --mode tf --members 2 --hidden 64 --iters 600 --seed 6 $T --quiet
+    local nz
+    for nz in 1.5 2 2.5; do
+        "$S" branches collect $DZ --world-model wm_poison3.safetensors --trust-model trust.safetensors --bricks bricks.npz \
+            --noise "$nz" --horizon 10 --min-trust 0.9 --branches-per-episode 5 --output "br_poison3_n${nz}_h10.npz" $T --quiet
+        run_ab "poison3_n${nz}_controller_0.1" --synth-data "br_poison3_n${nz}_h10.npz" --weighting controller --synth-weight 0.1 --seeds 10 --seed 100
+        run_ab "poison3_n${nz}_ungated_0.1" --synth-data "br_poison3_n${nz}_h10.npz" --weighting ungated --synth-weight 0.1 --max-share 0.5 --seeds 10 --seed 100
+    done
+    # the stable model's certified branches (the rail must not fire on it)
+    "$S" branches collect $DZ --world-model wm.safetensors --trust-model trust.safetensors --bricks bricks.npz \
+        --encoder enc.safetensors --horizon 10 --min-trust 0.9 --branches-per-episode 5 --output br_sphere_cert_h10.npz $T --quiet
+}
+
+# sphere_branches N: projected h10 branches on the N-episode set (needs modelsN)
+sphere_branches() {
+    cd "$OUT/n$1"
+    [ -f br_sphere_h10.npz ] || "$S" branches collect --data D.npz --latents Z.npz --world-model wm.safetensors \
+        --trust-model trust.safetensors --bricks bricks.npz --encoder enc.safetensors --horizon 10 --min-trust 0.9 \
+        --branches-per-episode 5 --output br_sphere_h10.npz $T --quiet
+}
+
+# After power25 came out significant (2026-12-04), decided before running any of these: an
+# exact replicate on another 30 fresh seeds (300-329), the ungated mix at the same share, and
+# the same 30-seed test at 50 and 10 episodes (controller at 0.25 and at the default 0.1).
+stage_power25rep() {
+    sphere_branches 25
+    run_ab "power25rep_sphere_controller_0.25_seeds30" --synth-data br_sphere_h10.npz --weighting controller --synth-weight 0.25 --seeds 30 --seed 300
+    run_ab "power25_sphere_ungated_0.25_seeds30" --synth-data br_sphere_h10.npz --weighting ungated --synth-weight 0.25 --max-share 0.5 --seeds 30 --seed 200
+    run_ab "power25_sphere_controller_0.1_seeds30" --synth-data br_sphere_h10.npz --weighting controller --synth-weight 0.1 --seeds 30 --seed 200
+}
+stage_power50() {
+    sphere_branches 50
+    run_ab "power50_sphere_controller_0.25_seeds30" --synth-data br_sphere_h10.npz --weighting controller --synth-weight 0.25 --seeds 30 --seed 200
+    run_ab "power50_sphere_controller_0.1_seeds30" --synth-data br_sphere_h10.npz --weighting controller --synth-weight 0.1 --seeds 30 --seed 200
+}
+stage_power10() {
+    sphere_branches 10
+    run_ab "power10_sphere_controller_0.25_seeds30" --synth-data br_sphere_h10.npz --weighting controller --synth-weight 0.25 --seeds 30 --seed 200
+}
+
 stage_ab_small() {
     cd "$OUT/n$1"
     run_ab "stable_controller_0.1" --synth-data br_h10.npz --weighting controller --synth-weight 0.1
@@ -262,6 +317,10 @@ for st in "${STAGES[@]}"; do
         confirm) stage_confirm ;;
         poison2) stage_poison2 ;;
         power25) stage_power25 ;;
+        power25rep) stage_power25rep ;;
+        power50) stage_power50 ;;
+        power10) stage_power10 ;;
+        certificate) stage_certificate ;;
         *) echo "unknown stage '$st'" >&2; exit 2 ;;
     esac
 done

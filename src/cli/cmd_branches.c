@@ -42,6 +42,10 @@ static void usage(void) {
            "  --policy-noise X           BC action noise in action stds (default 0.1)\n"
            "  --bc-iters N               BC training steps (default 800)\n"
            "  --noise X                  world-model noise scale (default: the model's calibrated)\n"
+           "  --no-certify               skip the generator certificate (the world model's std\n"
+           "                             ratio at horizons 5..60 on held-out real starts, stored as\n"
+           "                             generator_horizons / generator_std_ratio; ab's controller\n"
+           "                             gives no weight to a file whose range leaves its band)\n"
            "  --seed N                   seed (default 0)\n"
            "  --threads N                kernel threads\n"
            "  --encoder PATH             attach the encoder's latent sphere (rollouts projected\n"
@@ -53,7 +57,7 @@ static void usage(void) {
 
 enum {
     O_DATA = 1000, O_LAT, O_WM, O_TM, O_OUT, O_H, O_MINT, O_BPE, O_BAND, O_BRICKS, O_PN, O_BCI,
-    O_NOISE, O_SEED, O_THREADS, O_JSON, O_QUIET, O_HELP, O_DB, O_ENC
+    O_NOISE, O_SEED, O_THREADS, O_JSON, O_QUIET, O_HELP, O_DB, O_ENC, O_NOCERT
 };
 static const struct option opts[] = {
     {"data", 1, 0, O_DATA},          {"latents", 1, 0, O_LAT},   {"world-model", 1, 0, O_WM},
@@ -63,6 +67,7 @@ static const struct option opts[] = {
     {"bc-iters", 1, 0, O_BCI},       {"noise", 1, 0, O_NOISE},   {"seed", 1, 0, O_SEED},
     {"threads", 1, 0, O_THREADS},    {"json", 0, 0, O_JSON},     {"quiet", 0, 0, O_QUIET},
     {"help", 0, 0, O_HELP},          {"db", 1, 0, O_DB},         {"encoder", 1, 0, O_ENC},
+    {"no-certify", 0, 0, O_NOCERT},
     {0, 0, 0, 0}};
 
 static char *sidecar_path(const char *out) {
@@ -152,7 +157,7 @@ int cmd_branches(int argc, char **argv) {
     sl_gate_preset preset = SL_GATE_NORMAL;
     double min_trust = -1, x;
     long v;
-    int json = 0, quiet = 0, threads = 0, c;
+    int json = 0, quiet = 0, threads = 0, certify = 1, c;
     uint64_t seed = 0;
     optind = 1;
     opterr = 0;
@@ -201,6 +206,7 @@ int cmd_branches(int argc, char **argv) {
             if (sl_cli_parse_u64(cmd, "--seed", optarg, &seed)) return 2;
             break;
         case O_JSON: json = 1; break;
+        case O_NOCERT: certify = 0; break;
         case 'q':
         case O_QUIET: quiet = 1; break;
         case 'h':
@@ -260,6 +266,8 @@ int cmd_branches(int argc, char **argv) {
     }
     if (st == SL_OK && bricks) st = load_bricks(bricks, &d, &bk);
     if (st == SL_OK) st = sl_synth_collect(&b, w, &d, tm, bk, NULL, NULL, &sc);
+    /* the generator's certificate: its std ratio per horizon 5..60 on held-out real starts */
+    if (st == SL_OK && certify) st = sl_synth_certify(b, w, &d, sc.rollout_noise, seed);
     if (st == SL_OK) st = sl_branches_save_npz(b, out);
     if (st == SL_OK) {
         res = sl_branches_summary_json(b);
@@ -319,6 +327,12 @@ int cmd_branches(int argc, char **argv) {
                sl_json_num(res, "pass_rate", 0), sc.gate.trust_floor, sc.gate.ratio_lo,
                sc.gate.ratio_hi);
         const cJSON *q = cJSON_GetObjectItemCaseSensitive(res, "trust_quantiles");
+        if (b->n_cert > 0) {
+            printf("  generator std ratio (held-out starts, real actions):");
+            for (int i = 0; i < b->n_cert; i++)
+                printf(" h%d %.3f", b->cert_h[i], b->cert_std_ratio[i]);
+            printf("\n");
+        }
         printf("  trust p05 %.4f  p50 %.4f  p95 %.4f\n", sl_json_num(q, "p05", 0),
                sl_json_num(q, "p50", 0), sl_json_num(q, "p95", 0));
         const cJSON *r = cJSON_GetObjectItemCaseSensitive(res, "reasons");

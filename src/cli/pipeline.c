@@ -100,6 +100,8 @@ void pl_synth_opts_default(pl_synth_opts *o) {
     o->max_share = 0.4;
     o->min_trust = 0.9;
     o->min_pass_rate = 0.1;
+    o->generator_band_lo = 0.8;
+    o->generator_band_hi = 1.2;
 }
 
 /* Fetch an array with an expected dtype and leading dims; message names file and key. */
@@ -147,6 +149,24 @@ sl_status pl_synth_load(pl_synth *ps, const char *path, size_t n_real_weight,
     if (s == SL_OK) s = get_arr(z, path, "source_episode", SL_DTYPE_I32, 1, &se);
     if (s == SL_OK) s = get_arr(z, path, "source_t", SL_DTYPE_I32, 1, &stt);
     if (s == SL_OK) s = get_arr(z, path, "brick_id", SL_DTYPE_I32, 1, &br);
+    /* optional generator certificate (sl_synth_certify): its std-ratio range over horizons */
+    ps->cert_min = ps->cert_max = 1.0;
+    if (s == SL_OK && sl_npz_has(z, "generator_std_ratio")) {
+        const sl_array *gr;
+        s = get_arr(z, path, "generator_std_ratio", SL_DTYPE_F64, 1, &gr);
+        if (s == SL_OK && gr->shape[0] == 0)
+            s = sl_set_error(SL_ERR_SHAPE, "%s: generator_std_ratio is empty", path);
+        const double *g = s == SL_OK ? gr->data : NULL;
+        for (size_t i = 0; s == SL_OK && i < gr->shape[0]; i++) {
+            if (!isfinite(g[i]))
+                s = sl_set_error(SL_ERR_NAN, "%s: generator_std_ratio[%zu] is not finite", path, i);
+            else {
+                if (i == 0 || g[i] < ps->cert_min) ps->cert_min = g[i];
+                if (i == 0 || g[i] > ps->cert_max) ps->cert_max = g[i];
+            }
+        }
+        ps->certified = s == SL_OK;
+    }
     size_t N = 0, H = 0, Z = 0, A = 0;
     if (s == SL_OK) {
         N = st->shape[0];
@@ -233,6 +253,11 @@ sl_status pl_synth_load(pl_synth *ps, const char *path, size_t n_real_weight,
             /* the generator rail reads the batch's gate pass rate over all its branches */
             g.source_pass_rate = (double)n_pass / (double)N;
             g.min_pass_rate = o->min_pass_rate;
+            /* the certificate rail reads the generator's per-horizon std-ratio range */
+            g.source_std_ratio_min = ps->cert_min;
+            g.source_std_ratio_max = ps->cert_max;
+            g.generator_band_lo = o->generator_band_lo;
+            g.generator_band_hi = o->generator_band_hi;
             if (s == SL_OK) s = sl_weight_ctrl_compute(ctrl, &g, samples, N, wout, &ps->wres);
             sl_weight_ctrl_free(ctrl);
         }
@@ -326,6 +351,9 @@ cJSON *pl_ab_config_json(const sl_ab_config *cfg, const pl_synth_opts *so, const
     cJSON_AddStringToObject(j, "weighting", pl_weighting_name(so->mode));
     cJSON_AddNumberToObject(j, "min_trust", so->min_trust);
     cJSON_AddNumberToObject(j, "min_pass_rate", so->min_pass_rate);
+    cJSON *gb = cJSON_AddArrayToObject(j, "generator_band");
+    cJSON_AddItemToArray(gb, cJSON_CreateNumber(so->generator_band_lo));
+    cJSON_AddItemToArray(gb, cJSON_CreateNumber(so->generator_band_hi));
     cJSON_AddNumberToObject(j, "max_share", so->max_share);
     cJSON_AddStringToObject(j, "algo", sl_rl_algo_name(cfg->rl.algo));
     cJSON_AddNumberToObject(j, "seeds", cfg->seeds);
@@ -399,6 +427,11 @@ sl_status pl_ab_execute(const sl_ab_config *cfg, const pl_synth_opts *so, const 
                 cJSON_AddNumberToObject(sj, "rejected_by_trust", (double)syn.wres.n_rejected_trust);
                 cJSON_AddNumberToObject(sj, "pass_rate", syn.n_branches ? (double)syn.n_passed /
                                                                 (double)syn.n_branches : 0.0);
+                cJSON_AddBoolToObject(sj, "generator_certified", syn.certified);
+                if (syn.certified) {
+                    cJSON_AddNumberToObject(sj, "generator_std_ratio_min", syn.cert_min);
+                    cJSON_AddNumberToObject(sj, "generator_std_ratio_max", syn.cert_max);
+                }
                 cJSON *rails = cJSON_AddArrayToObject(sj, "rails");
                 for (int k = 0; rails && k < SL_RAIL_COUNT; k++)
                     if (syn.wres.rails & (1u << k))

@@ -40,6 +40,8 @@ typedef struct pl_synth {
     int horizon;
     sl_weight_result wres; /* controller result (PL_WEIGHT_CONTROLLER) */
     double share;          /* share requested */
+    int certified;         /* the file holds a generator certificate */
+    double cert_min, cert_max; /* its std-ratio range over horizons (1, 1 when absent) */
 } pl_synth;
 
 typedef struct pl_synth_opts {
@@ -48,6 +50,8 @@ typedef struct pl_synth_opts {
     double max_share;     /* hard cap (controller), default 0.4 */
     double min_trust;     /* trust floor (controller), default 0.9 */
     double min_pass_rate; /* generator rail (controller): batch pass-rate floor, default 0.1 */
+    double generator_band_lo, generator_band_hi; /* certificate rail band, default [0.8, 1.2];
+                                                    0 / 0 = off */
     const char *log_path; /* JSON-lines log of the controller, may be NULL */
     sl_registry *reg;     /* weight rows recorded here when non-NULL */
     int64_t run_id;

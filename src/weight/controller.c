@@ -36,7 +36,8 @@ struct sl_weight_ctrl {
 
 static const char *const rail_names[] = {"invalid_input", "trust_floor",  "econ_cap",
                                          "lambda_cap",    "weight_cap",   "share_cap",
-                                         "budget_short",  "no_real_weight", "low_pass_rate"};
+                                         "budget_short",  "no_real_weight", "low_pass_rate",
+                                         "unstable_generator"};
 _Static_assert(sizeof rail_names / sizeof rail_names[0] == SL_RAIL_COUNT, "rail name table");
 
 const char *sl_weight_rail_name(sl_weight_rail r) {
@@ -54,6 +55,9 @@ sl_weight_global sl_weight_global_default(void) {
     g.econ_weight_cap = 1.0;
     g.source_pass_rate = 1.0;
     g.min_pass_rate = 0.1;
+    g.source_std_ratio_min = g.source_std_ratio_max = 1.0;
+    g.generator_band_lo = 0.8;
+    g.generator_band_hi = 1.2;
     return g;
 }
 
@@ -205,6 +209,14 @@ static sl_status check_global(const sl_weight_global *g) {
         !(g->min_pass_rate >= 0.0 && g->min_pass_rate <= 1.0))
         return sl_set_error(SL_ERR_ARG, "%s: source_pass_rate %g / min_pass_rate %g outside [0,1]",
                             fn, g->source_pass_rate, g->min_pass_rate);
+    if (!isfinite(g->source_std_ratio_min) || !isfinite(g->source_std_ratio_max) ||
+        g->source_std_ratio_min > g->source_std_ratio_max)
+        return sl_set_error(SL_ERR_ARG, "%s: source std ratio range [%g, %g] not finite or reversed",
+                            fn, g->source_std_ratio_min, g->source_std_ratio_max);
+    if (!(g->generator_band_lo >= 0.0 && g->generator_band_lo <= g->generator_band_hi &&
+          g->generator_band_hi < 1e6))
+        return sl_set_error(SL_ERR_ARG, "%s: generator band [%g, %g] invalid", fn,
+                            g->generator_band_lo, g->generator_band_hi);
     return SL_OK;
 }
 
@@ -298,6 +310,10 @@ static sl_status log_call(sl_weight_ctrl *c, const sl_weight_global *g, const sl
     line_num(c, "econ_weight_cap", g->econ_weight_cap);
     line_num(c, "source_pass_rate", g->source_pass_rate);
     line_num(c, "min_pass_rate", g->min_pass_rate);
+    line_num(c, "source_std_ratio_min", g->source_std_ratio_min);
+    line_num(c, "source_std_ratio_max", g->source_std_ratio_max);
+    line_num(c, "generator_band_lo", g->generator_band_lo);
+    line_num(c, "generator_band_hi", g->generator_band_hi);
     line_num(c, "real_weight", r->real_weight);
     line_num(c, "target_synth_weight", r->target_synth_weight);
     line_num(c, "synth_weight", r->synth_weight);
@@ -417,6 +433,13 @@ sl_status sl_weight_ctrl_compute(sl_weight_ctrl *c, const sl_weight_global *g,
         r.lambda = 0.0;
         r.rails |= 1u << SL_RAIL_LOW_PASS_RATE;
         r.rail_counts[SL_RAIL_LOW_PASS_RATE] = 1;
+    }
+    if (g->generator_band_hi > 0.0 &&
+        (g->source_std_ratio_min < 0.0 || g->source_std_ratio_min < g->generator_band_lo ||
+         g->source_std_ratio_max > g->generator_band_hi)) { /* certificate rail */
+        r.lambda = 0.0;
+        r.rails |= 1u << SL_RAIL_UNSTABLE_GENERATOR;
+        r.rail_counts[SL_RAIL_UNSTABLE_GENERATOR] = 1;
     }
     r.real_weight = g->real_weight;
     r.target_synth_weight = g->real_weight * r.lambda / (1.0 - r.lambda);
