@@ -256,6 +256,7 @@ static sl_status run_demo(const demo_opts *o, sl_registry *reg, int64_t run, con
     sc.gate.trust_floor = o->min_trust;
     sc.seed = o->seed;
     if (s == SL_OK) s = sl_synth_collect(&br, w, &wd, tm, bk->brick_of_episode, NULL, NULL, &sc);
+    if (s == SL_OK) s = sl_synth_certify(br, w, &wd, sc.rollout_noise, sc.seed);
     if (s == SL_OK) s = sl_branches_save_npz(br, p->branches);
     if (s == SL_OK) {
         s = sl_registry_add_dataset(reg, run, p->branches, "branches", (int64_t)(br->n * (size_t)sc.horizon),

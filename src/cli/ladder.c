@@ -127,7 +127,12 @@ sl_status pl_ladder_run(const pl_ladder_opts *o, sl_registry *reg, int64_t run_i
         sc.seed = o->seed * 1000 + (uint64_t)L;
         sl_branches *br = NULL;
         s = sl_synth_collect(&br, w, &d, tm, bricks, NULL, NULL, &sc);
-        if (s != SL_OK) break;
+        /* the generator certificate (std ratio per horizon) goes into every level's file */
+        if (s == SL_OK) s = sl_synth_certify(br, w, &d, sc.rollout_noise, sc.seed);
+        if (s != SL_OK) {
+            sl_branches_free(br);
+            break;
+        }
         char bpath[4096];
         snprintf(bpath, sizeof bpath, "%s/branches_h%d.npz", o->out_dir, lv->horizon);
         s = sl_branches_save_npz(br, bpath);
