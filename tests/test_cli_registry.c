@@ -208,6 +208,54 @@ TEST(test_ladder_threads_option) {
     CHECK(file_exists("lad/ladder.json") && file_exists("lad/branches_h5.npz"));
 }
 
+/* train, ab and ladder run from a subdirectory with relative paths record absolute ones: the
+ * file rows (and the ladder's branch files) name existing files from any working directory,
+ * and the config names the inputs by their real paths. */
+TEST(test_train_ab_ladder_record_absolute_paths) {
+    char real[PATH_MAX];
+    CHECK(realpath(g_dir, real) != NULL);
+    CHECK(sh("mkdir -p sub") == 0);
+    int rc = sh("cd sub && %s train --data ../d.npz --latents ./../z.npz --output pi.safetensors "
+                "--updates 20 --hidden 16 --batch 32 --quiet " DBOPT " > /dev/null", BIN, g_db);
+    CHECK_MSG(rc == 0, "train exit %d", rc);
+    nruns++;
+    CHECK(reg_check("last", "command=train status=ok model=policy:sub/pi.safetensors abspaths "
+                            "'config.data=%s/d.npz' 'config.latents=%s/z.npz' config.synth_data= "
+                            "rows=models:1", real, real));
+    rc = sh("cd sub && %s ab --data ../d.npz --latents ../z.npz --encoder ../enc.safetensors "
+            "--synth-data ../b.npz --seeds 1 --updates 20 --hidden 16 --batch 32 "
+            "--eval-episodes 0 --output ab.json --quiet " DBOPT " > /dev/null", BIN, g_db);
+    CHECK_MSG(rc == 0, "ab exit %d", rc);
+    nruns++;
+    CHECK(reg_check("last", "command=ab status=ok artifact=ab.json:sub/ab.json abspaths "
+                            "'config.data=%s/d.npz' 'config.latents=%s/z.npz' "
+                            "'config.encoder=%s/enc.safetensors' 'config.synth_data=%s/b.npz' "
+                            "rows=artifacts:1", real, real, real, real));
+    /* the result file carries the same config */
+    CHECK(sh(SL_PYTHON " -c \"import json; j=json.load(open('sub/ab.json'))['inputs']; "
+             "assert j['data']=='%s/d.npz' and j['encoder']=='%s/enc.safetensors', j\"", real,
+             real) == 0);
+    rc = sh("cd sub && %s ladder --data ../d.npz --latents ../z.npz --encoder ../enc.safetensors "
+            "--world-model ../w.safetensors --trust-model ../t.safetensors --bricks ../a.npz "
+            "--levels 1 --seeds 1 --updates 20 --hidden 16 --eval-episodes 0 --out lad2 "
+            "--quiet " DBOPT " > ladder.txt", BIN, g_db);
+    CHECK_MSG(rc == 0, "ladder exit %d", rc);
+    nruns++;
+    CHECK(reg_check("last", "command=ladder status=ok artifact=ladder.json:sub/lad2/ladder.json "
+                            "abspaths rows=ladder_levels:1 'config.world_model=%s/w.safetensors' "
+                            "'config.trust_model=%s/t.safetensors' 'config.bricks=%s/a.npz' "
+                            "'config.data=%s/d.npz'", real, real, real, real));
+    CHECK(sh("grep -qx 'wrote lad2/ladder.json' sub/ladder.txt") == 0); /* messages as given */
+    /* an input that does not exist: recorded as given, and the run fails with no rows (train
+     * ends a failed run without summary.error, unlike the data commands: not checked here) */
+    rc = sh("cd sub && %s train --data nope.npz --latents ../z.npz --output x.safetensors "
+            "--quiet " DBOPT " 2>/dev/null", BIN, g_db);
+    CHECK(rc == 1);
+    nruns++;
+    CHECK(reg_check("last", "command=train config.data=nope.npz "
+                            "'config.latents=%s/z.npz' norows", real));
+}
+
 TEST(test_bricks_records_assignments_and_manifest) {
     int rc = sh("%s bricks --data d.npz --latents z.npz --output m.json --assign-output a.npz "
                 "--k 2 --quiet " DBOPT, BIN, g_db);
@@ -365,6 +413,7 @@ int main(void) {
     RUN(test_world_and_branches_record);
     RUN(test_ladder_threads_option);
     RUN(test_bricks_records_assignments_and_manifest);
+    RUN(test_train_ab_ladder_record_absolute_paths);
     RUN(test_import_records_via_env_db);
     RUN(test_db_none_and_usage_errors_record_nothing);
     RUN(test_failures_recorded_failed_without_rows);

@@ -6,6 +6,7 @@
 
 #include "cli.h"
 #include "pipeline.h"
+#include "run_record.h"
 #include "synthloop/sl_json.h"
 #include "synthloop/sl_nn.h"
 
@@ -207,7 +208,14 @@ int cmd_ab(int argc, char **argv) {
     sl_nn_set_threads(threads);
     so.log_path = wlog;
 
-    cJSON *conf = pl_ab_config_json(&cfg, &so, data, latents, encoder, synth);
+    /* the registry holds absolute paths, so that it means the same from any directory */
+    char abs_data[PATH_MAX], abs_latents[PATH_MAX], abs_enc[PATH_MAX], abs_synth[PATH_MAX],
+        abs_output[PATH_MAX];
+    cJSON *conf = pl_ab_config_json(
+        &cfg, &so, cli_abs_path(data, abs_data),
+        strcmp(latents, "none") == 0 ? latents : cli_abs_path(latents, abs_latents),
+        encoder ? cli_abs_path(encoder, abs_enc) : NULL,
+        synth ? cli_abs_path(synth, abs_synth) : NULL);
     char *conf_txt = cJSON_PrintUnformatted(conf);
     sl_registry *reg = NULL;
     int64_t run = 0;
@@ -223,7 +231,8 @@ int cmd_ab(int argc, char **argv) {
     if (s == SL_OK) {
         cJSON_AddItemToObject(res, "inputs", cJSON_Duplicate(conf, 1));
         if (output) s = sl_json_write_file(output, res);
-        if (s == SL_OK && output) s = sl_registry_add_artifact(reg, run, "ab.json", output);
+        if (s == SL_OK && output)
+            s = sl_registry_add_artifact(reg, run, "ab.json", cli_abs_out_path(output, abs_output));
     }
     if (s == SL_OK) {
         if (json) {

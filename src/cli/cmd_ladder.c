@@ -10,6 +10,7 @@
 
 #include "cli.h"
 #include "pipeline.h"
+#include "run_record.h"
 #include "synthloop/sl_json.h"
 #include "synthloop/sl_nn.h"
 #include "synthloop/sl_npz.h"
@@ -115,9 +116,22 @@ int cmd_ladder(int argc, char **argv) {
         return sl_cli_usage_error("ladder", "--data, --latents, --encoder, --world-model and "
                                             "--trust-model are required");
     sl_nn_set_threads(lo.threads);
+    /* the registry holds absolute paths, so that it means the same from any directory: the
+     * inputs in the config, out_dir (hence the branch files named in the level rows and
+     * ladder.json) for the run; messages keep the paths as given */
+    char abs_in[6][PATH_MAX], abs_out[PATH_MAX];
+    pl_ladder_opts la = lo;
+    la.data = cli_abs_path(lo.data, abs_in[0]);
+    la.latents = cli_abs_path(lo.latents, abs_in[1]);
+    la.encoder = cli_abs_path(lo.encoder, abs_in[2]);
+    la.world = cli_abs_path(lo.world, abs_in[3]);
+    la.trust = cli_abs_path(lo.trust, abs_in[4]);
+    la.bricks = lo.bricks ? cli_abs_path(lo.bricks, abs_in[5]) : NULL;
+    const char *out_given = lo.out_dir;
+    lo.out_dir = cli_abs_out_path(lo.out_dir, abs_out);
     sl_registry *reg = NULL;
     int64_t run = 0;
-    cJSON *conf = pl_ladder_opts_json(&lo);
+    cJSON *conf = pl_ladder_opts_json(&la);
     char *conf_txt = cJSON_PrintUnformatted(conf);
     sl_status s = sl_registry_open_default(db, &reg);
     if (s == SL_OK) s = sl_run_begin(reg, "ladder", conf_txt, lo.seed, &run);
@@ -136,7 +150,7 @@ int cmd_ladder(int argc, char **argv) {
                 free(t);
             } else {
                 pl_ladder_print(res);
-                printf("wrote %s\n", path);
+                printf("wrote %s/ladder.json\n", out_given);
             }
         }
     }

@@ -6,6 +6,7 @@
 
 #include "cli.h"
 #include "pipeline.h"
+#include "run_record.h"
 #include "synthloop/sl_json.h"
 #include "synthloop/sl_nn.h"
 
@@ -144,10 +145,12 @@ int cmd_train(int argc, char **argv) {
         return sl_cli_usage_error("train", "--data, --latents and --output are required");
     sl_nn_set_threads(threads);
 
+    /* the registry holds absolute paths, so that it means the same from any directory */
+    char abs_data[PATH_MAX], abs_latents[PATH_MAX], abs_synth[PATH_MAX], abs_output[PATH_MAX];
     cJSON *conf = cJSON_CreateObject();
-    cJSON_AddStringToObject(conf, "data", data);
-    cJSON_AddStringToObject(conf, "latents", latents);
-    cJSON_AddStringToObject(conf, "synth_data", synth ? synth : "");
+    cJSON_AddStringToObject(conf, "data", cli_abs_path(data, abs_data));
+    cJSON_AddStringToObject(conf, "latents", cli_abs_path(latents, abs_latents));
+    cJSON_AddStringToObject(conf, "synth_data", synth ? cli_abs_path(synth, abs_synth) : "");
     cJSON_AddNumberToObject(conf, "synth_weight", so.share);
     cJSON_AddStringToObject(conf, "weighting", pl_weighting_name(so.mode));
     cJSON_AddStringToObject(conf, "algo", sl_rl_algo_name(rc.algo));
@@ -225,7 +228,9 @@ int cmd_train(int argc, char **argv) {
     }
     sl_progress_end(&prog);
     if (s == SL_OK) s = sl_agent_save(ag, output);
-    if (s == SL_OK) s = sl_registry_add_model(reg, run, "policy", output, 0, NULL, NULL);
+    if (s == SL_OK)
+        s = sl_registry_add_model(reg, run, "policy", cli_abs_out_path(output, abs_output), 0,
+                                  NULL, NULL);
     cJSON *res = cJSON_CreateObject();
     if (s == SL_OK) {
         cJSON_AddStringToObject(res, "output", output);

@@ -1,7 +1,7 @@
 /* run_record.h - registry bookkeeping shared by the data commands (collect, encode, import,
- * bricks, trust): begin a run from a config JSON, record output files under their absolute
- * path, and end the run ok or failed. Internal to the command layer (static inline, like
- * import_opts.h).
+ * bricks, trust, world, branches; train, ab and ladder use the path helpers): begin a run from
+ * a config JSON, record files under their absolute path, and end the run ok or failed.
+ * Internal to the command layer (static inline, like import_opts.h).
  *
  * Invariant: a command that began a run ends it on every path after the begin: ok only when
  * all outputs were written and recorded, else failed with {"error": message}, so the registry
@@ -14,6 +14,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <cjson/cJSON.h>
 
@@ -40,6 +41,31 @@ static inline sl_status cli_run_begin(const char *db, const char *command, cJSON
  * directory); `path` itself if it cannot be resolved. */
 static inline const char *cli_abs_path(const char *path, char buf[PATH_MAX]) {
     return realpath(path, buf) ? buf : path;
+}
+
+/* The absolute path of an output that may not exist yet: the real path of its directory joined
+ * with its own name (the name itself is not resolved). `path` itself if the directory cannot
+ * be resolved or the result does not fit in PATH_MAX. Trailing slashes are dropped. */
+static inline const char *cli_abs_out_path(const char *path, char buf[PATH_MAX]) {
+    char tmp[PATH_MAX], real[PATH_MAX];
+    size_t len = strlen(path);
+    while (len > 1 && path[len - 1] == '/') len--;
+    if (len == 0 || len >= sizeof tmp) return path;
+    memcpy(tmp, path, len);
+    tmp[len] = 0;
+    char *slash = strrchr(tmp, '/');
+    const char *name = slash ? slash + 1 : tmp;
+    if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0 || !*name)
+        return cli_abs_path(path, buf);
+    const char *dir = ".";
+    if (slash == tmp) dir = "/";
+    else if (slash) {
+        *slash = 0;
+        dir = tmp;
+    }
+    if (!realpath(dir, real)) return path;
+    int n = snprintf(buf, PATH_MAX, "%s%s%s", real, strcmp(real, "/") == 0 ? "" : "/", name);
+    return n > 0 && n < PATH_MAX ? buf : path;
 }
 
 /* End the run (no-op without a registry or run): ok with `summary` (may be NULL), else failed

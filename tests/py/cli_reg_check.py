@@ -27,6 +27,9 @@ assertions:
   rows=TABLE:N             exactly N rows of this run in TABLE
   norows                   no child rows at all (datasets, models, artifacts, metrics,
                            estimates, samples, results, jobs)
+  abspaths                 every datasets / models / artifacts path of the run, and every
+                           "branches_file" in its ladder_levels details, is an absolute path
+                           of an existing file (the registry reads the same from any cwd)
 Prints nothing and exits 0, or prints every failed assertion and exits 1.
 """
 import hashlib
@@ -112,6 +115,20 @@ def main():
         return r
 
     for a in asserts:
+        if a == "abspaths":
+            paths = []
+            for t in ("datasets", "models", "artifacts"):
+                paths += [(t, r["path"]) for r in q("SELECT path FROM %s WHERE run_id=?" % t, run_id)]
+            for r in q("SELECT detail FROM ladder_levels WHERE run_id=?", run_id):
+                d = json.loads(r["detail"]) if r["detail"] else {}
+                if "branches_file" in d:
+                    paths.append(("ladder_levels", d["branches_file"]))
+            if not paths:
+                fails.append("abspaths: the run has no file rows")
+            for t, p in paths:
+                if not (os.path.isabs(p) and os.path.isfile(p)):
+                    fails.append("abspaths: %s path %r is not an absolute path of a file" % (t, p))
+            continue
         if a == "norows":
             for t in CHILD_TABLES:
                 n = q("SELECT count(*) AS n FROM %s WHERE run_id=?" % t, run_id)[0]["n"]
