@@ -179,12 +179,21 @@ TEST(gated_poison_never_reaches_the_learner) {
              "assert m(x)['augmented']['per_seed'] == m(x)['baseline']['per_seed']; "
              "assert m(o)['augmented']['per_seed'] != m(o)['baseline']['per_seed']; "
              "assert x['inputs']['generator_band'] == [0.8, 1.2], x['inputs']\"") == 0);
+    /* --generator-band off lets the same file in; a bad band is a usage error */
+    CHECK(sh("%s %s --synth-data pb_bad.npz --generator-band off --output ab_cert_off.json "
+             "> /dev/null", S, ab2) == 0);
+    CHECK(sh(SL_PYTHON " -c \"import json; f=json.load(open('ab_cert_off.json')); "
+             "assert 'unstable_generator' not in f['synthetic']['rails'] and f['synth_share'] > 0.15; "
+             "assert f['inputs']['generator_band'] == [0, 0]\"") == 0);
+    CHECK(sh("%s %s --synth-data pb_bad.npz --generator-band 1.2,0.8 > /dev/null 2>&1", S, ab2) ==
+          2);
 }
 
 TEST(demo_tiny) {
     const char *S = bin();
     int rc = sh("%s demo --out demo --db demo.db --episodes 10 --seeds 2 --updates 100 "
-                "--eval-episodes 2 --wm-iters 20 --members 2 --hidden 32 --quiet > demo.txt 2>&1",
+                "--eval-episodes 2 --wm-iters 20 --members 2 --hidden 32 --generator-band off "
+                "--quiet > demo.txt 2>&1",
                 S);
     CHECK_MSG(rc == 0, "demo exit %d", rc);
     if (rc != 0) sh("cat demo.txt");

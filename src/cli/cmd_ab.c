@@ -28,6 +28,9 @@ static void usage(void) {
            "  --min-trust T         trust floor of the controller (0.9)\n"
            "  --min-pass-rate P     controller's generator rail: a branch file whose gate pass\n"
            "                        rate is below P gets no synthetic weight at all (0.1)\n"
+           "  --generator-band B    controller's certificate rail: a branch file whose generator\n"
+           "                        std ratio (horizons 5..60) leaves B gets no weight; B = LO,HI,\n"
+           "                        normal (0.8,1.2, default), conservative, aggressive or off\n"
            "  --max-share S         hard cap on the synthetic share (0.4)\n"
            "  --seeds N             seeds per arm (5)\n"
            "  --updates N           gradient updates per policy (3000; IQL needs >= 3000 at\n"
@@ -95,7 +98,7 @@ int cmd_ab(int argc, char **argv) {
     static const struct option opts[] = {
         {"data", 1, 0, 'd'},        {"latents", 1, 0, 'z'},      {"encoder", 1, 0, 'e'},
         {"synth-data", 1, 0, 's'},  {"synth-weight", 1, 0, 'w'}, {"weighting", 1, 0, 'W'},
-        {"min-trust", 1, 0, 't'}, {"min-pass-rate", 1, 0, 'P'},   {"max-share", 1, 0, 'm'},    {"seeds", 1, 0, 'n'},
+        {"min-trust", 1, 0, 't'}, {"min-pass-rate", 1, 0, 'P'}, {"generator-band", 1, 0, 'G'},   {"max-share", 1, 0, 'm'},    {"seeds", 1, 0, 'n'},
         {"updates", 1, 0, 'u'},     {"eval-episodes", 1, 0, 'E'}, {"algo", 1, 0, 'a'},
         {"hidden", 1, 0, 'H'},      {"batch", 1, 0, 'B'},        {"sampling", 1, 0, 'S'},
         {"holdout", 1, 0, 'h'},     {"seed", 1, 0, 'r'},         {"threads", 1, 0, 'T'},
@@ -153,6 +156,9 @@ int cmd_ab(int argc, char **argv) {
         case 'P':
             if (sl_cli_parse_double("ab", "--min-pass-rate", optarg, 0, 1, &so.min_pass_rate))
                 return 2;
+            break;
+        case 'G':
+            if (pl_parse_generator_band("ab", optarg, &so)) return 2;
             break;
         case 'm':
             if (sl_cli_parse_double("ab", "--max-share", optarg, 0.001, 0.95, &so.max_share)) return 2;

@@ -29,6 +29,8 @@ typedef struct demo_opts {
     double share, min_trust;
     uint64_t seed;
     int threads;
+    int gband_set; /* --generator-band given (else the controller's default [0.8, 1.2]) */
+    double gband_lo, gband_hi;
 } demo_opts;
 
 static void usage(void) {
@@ -45,6 +47,8 @@ static void usage(void) {
            "  --horizon H          branch horizon (10)\n"
            "  --synth-weight W     target synthetic share (0.1)\n"
            "  --min-trust T        trust floor (0.9)\n"
+           "  --generator-band B   certificate rail band: LO,HI | normal (0.8,1.2, default) |\n"
+           "                       conservative | aggressive | off (see ab --help)\n"
            "  --seeds N            A/B seeds (5)\n"
            "  --updates N          learner updates per policy (3000)\n"
            "  --eval-episodes N    workcell episodes per final policy (10)\n"
@@ -288,9 +292,14 @@ static sl_status run_demo(const demo_opts *o, sl_registry *reg, int64_t run, con
         free(tp);
         free(tt);
         free(brow);
-        if (s == SL_OK && !sl_cli_quiet)
+        if (s == SL_OK && !sl_cli_quiet) {
             printf("      %zu branches of %d steps, %zu passed the gates (%.0f%%)\n", br->n,
                    sc.horizon, np, br->n ? 100.0 * (double)np / (double)br->n : 0.0);
+            printf("      generator certificate, std ratio per horizon:");
+            for (int i = 0; i < br->n_cert; i++)
+                printf(" h%d %.3f", br->cert_h[i], br->cert_std_ratio[i]);
+            printf("\n");
+        }
         cJSON *bj = cJSON_AddObjectToObject(summary, "branches");
         cJSON_AddNumberToObject(bj, "n", (double)br->n);
         cJSON_AddNumberToObject(bj, "passed", (double)np);
@@ -316,6 +325,10 @@ static sl_status run_demo(const demo_opts *o, sl_registry *reg, int64_t run, con
         pl_synth_opts_default(&so);
         so.share = o->share;
         so.min_trust = o->min_trust;
+        if (o->gband_set) {
+            so.generator_band_lo = o->gband_lo;
+            so.generator_band_hi = o->gband_hi;
+        }
         so.reg = reg;
         so.run_id = run;
         sl_ab_outcome out;
@@ -338,6 +351,15 @@ static sl_status run_demo(const demo_opts *o, sl_registry *reg, int64_t run, con
             if (!sl_cli_quiet) {
                 printf("\n      %d seeds per arm, final policies, mean [95%% CI]; synthetic share %.3f "
                        "(%zu synthetic rows)\n", out.seeds, out.synth_share, out.n_synth);
+                const cJSON *rl = cJSON_GetObjectItemCaseSensitive(
+                    cJSON_GetObjectItemCaseSensitive(abj, "synthetic"), "rails");
+                const cJSON *it;
+                cJSON_ArrayForEach(it, rl) {
+                    if (cJSON_IsString(it) && (strcmp(it->valuestring, "low_pass_rate") == 0 ||
+                                               strcmp(it->valuestring, "unstable_generator") == 0))
+                        printf("      generator rail %s fired: the controller gave the branches no "
+                               "weight (docs/WEIGHTS.md)\n", it->valuestring);
+                }
                 for (int m = 0; m < SL_ABM_COUNT; m++) {
                     const sl_ab_metric_summary *ms = &out.summary[m];
                     printf("      %-11s baseline %9.4g [%.4g, %.4g]  augmented %9.4g [%.4g, %.4g]",
@@ -374,14 +396,14 @@ int cmd_demo(int argc, char **argv) {
         usage();
         return 0;
     }
-    demo_opts o = {"demo-out", NULL, 50, 5, 3000, 10, 10, 3, 300, 128, 0.1, 0.9, 0, 0};
+    demo_opts o = {"demo-out", NULL, 50, 5, 3000, 10, 10, 3, 300, 128, 0.1, 0.9, 0, 0, 0, 0.0, 0.0};
     static const struct option opts[] = {
         {"out", 1, 0, 'o'},        {"db", 1, 0, 'D'},           {"episodes", 1, 0, 'n'},
         {"seeds", 1, 0, 'S'},      {"updates", 1, 0, 'u'},      {"eval-episodes", 1, 0, 'E'},
         {"horizon", 1, 0, 'h'},    {"members", 1, 0, 'm'},      {"wm-iters", 1, 0, 'i'},
         {"hidden", 1, 0, 'H'},     {"synth-weight", 1, 0, 'w'}, {"min-trust", 1, 0, 't'},
         {"seed", 1, 0, 'r'},       {"threads", 1, 0, 'T'},      {"quiet", 0, 0, 'q'},
-        {0, 0, 0, 0}};
+        {"generator-band", 1, 0, 'G'}, {0, 0, 0, 0}};
     optind = 1;
     opterr = 0;
     int c;
@@ -432,6 +454,15 @@ int cmd_demo(int argc, char **argv) {
         case 'r':
             if (sl_cli_parse_u64("demo", "--seed", optarg, &o.seed)) return 2;
             break;
+        case 'G': {
+            pl_synth_opts tmp;
+            pl_synth_opts_default(&tmp);
+            if (pl_parse_generator_band("demo", optarg, &tmp)) return 2;
+            o.gband_set = 1;
+            o.gband_lo = tmp.generator_band_lo;
+            o.gband_hi = tmp.generator_band_hi;
+            break;
+        }
         case 'T':
             if (sl_cli_parse_int("demo", "--threads", optarg, 0, 1024, &v)) return 2;
             o.threads = (int)v;

@@ -25,6 +25,9 @@ static void usage(void) {
            "  --min-trust T       controller trust floor (0.9)\n"
            "  --min-pass-rate P   generator rail: no synthetic weight when the branch file's gate\n"
            "                      pass rate is below P (0.1)\n"
+           "  --generator-band B  certificate rail: no synthetic weight when the generator's std\n"
+           "                      ratio (horizons 5..60) leaves B = LO,HI | normal (default,\n"
+           "                      0.8,1.2) | conservative | aggressive | off\n"
            "  --max-share S       hard cap on the synthetic share (0.4)\n"
            "  --algo iql|td3bc|sac  learner (iql: expectile value + advantage-weighted BC)\n"
            "  --updates N         gradient updates (5000)\n"
@@ -55,7 +58,7 @@ int cmd_train(int argc, char **argv) {
     pl_synth_opts_default(&so);
     static const struct option opts[] = {
         {"data", 1, 0, 'd'},       {"latents", 1, 0, 'z'},      {"synth-data", 1, 0, 's'},
-        {"synth-weight", 1, 0, 'w'}, {"weighting", 1, 0, 'W'},  {"min-trust", 1, 0, 't'}, {"min-pass-rate", 1, 0, 'P'},
+        {"synth-weight", 1, 0, 'w'}, {"weighting", 1, 0, 'W'},  {"min-trust", 1, 0, 't'}, {"min-pass-rate", 1, 0, 'P'}, {"generator-band", 1, 0, 'G'},
         {"max-share", 1, 0, 'm'},  {"algo", 1, 0, 'a'},         {"updates", 1, 0, 'u'},
         {"hidden", 1, 0, 'H'},     {"batch", 1, 0, 'B'},        {"sampling", 1, 0, 'S'},
         {"seed", 1, 0, 'r'},       {"threads", 1, 0, 'T'},      {"output", 1, 0, 'o'},
@@ -105,6 +108,9 @@ int cmd_train(int argc, char **argv) {
         case 'P':
             if (sl_cli_parse_double("train", "--min-pass-rate", optarg, 0, 1, &so.min_pass_rate))
                 return 2;
+            break;
+        case 'G':
+            if (pl_parse_generator_band("train", optarg, &so)) return 2;
             break;
         case 'm':
             if (sl_cli_parse_double("train", "--max-share", optarg, 0.001, 0.95, &so.max_share)) return 2;

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "pipeline.h"
 #include "synthloop/sl_json.h"
 #include "synthloop/sl_npz.h"
@@ -102,6 +103,33 @@ void pl_synth_opts_default(pl_synth_opts *o) {
     o->min_pass_rate = 0.1;
     o->generator_band_lo = 0.8;
     o->generator_band_hi = 1.2;
+}
+
+int pl_parse_generator_band(const char *cmd, const char *s, pl_synth_opts *o) {
+    sl_gate_preset pr;
+    if (strcmp(s, "off") == 0) {
+        o->generator_band_lo = o->generator_band_hi = 0.0;
+        return 0;
+    }
+    if (sl_gate_preset_parse(s, &pr) == SL_OK) {
+        sl_gate g = sl_gate_from_preset(pr);
+        o->generator_band_lo = g.ratio_lo;
+        o->generator_band_hi = g.ratio_hi;
+        return 0;
+    }
+    char *end = NULL;
+    double lo = strtod(s, &end), hi = NAN;
+    if (end && end != s && *end == ',') {
+        const char *t = end + 1;
+        hi = strtod(t, &end);
+        if (!end || end == t || *end) hi = NAN;
+    }
+    if (!(isfinite(lo) && isfinite(hi) && lo >= 0.0 && lo <= hi && hi > 0.0 && hi < 1e6))
+        return sl_cli_usage_error(cmd, "--generator-band expects LO,HI with 0 <= LO <= HI, "
+                                       "normal, conservative, aggressive or off (got '%s')", s);
+    o->generator_band_lo = lo;
+    o->generator_band_hi = hi;
+    return 0;
 }
 
 /* Fetch an array with an expected dtype and leading dims; message names file and key. */

@@ -57,6 +57,9 @@ typedef struct pl_synth_opts {
     int64_t run_id;
 } pl_synth_opts;
 void pl_synth_opts_default(pl_synth_opts *o);
+/* --generator-band: "LO,HI" (0 <= LO <= HI), a gate preset name (normal [0.8, 1.2],
+ * conservative [0.9, 1.1], aggressive [0.7, 1.3]) or "off". 0, or a usage error and 2. */
+int pl_parse_generator_band(const char *cmd, const char *s, pl_synth_opts *o);
 
 /* n_real_weight: total weight of the real training rows (for the controller's budget). */
 sl_status pl_synth_load(pl_synth *s, const char *branches_path, size_t n_real_weight,
