@@ -183,8 +183,8 @@ sl_status pl_ladder_run(const pl_ladder_opts *o, sl_registry *reg, int64_t run_i
                 free(rows);
             }
         }
-        sl_branches_free(br);
         int pass_gates = meets(lv, pass_rate, br->n);
+        sl_branches_free(br);
         /* A/B at this level */
         sl_ab_outcome ab;
         memset(&ab, 0, sizeof ab);
