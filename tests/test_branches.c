@@ -13,6 +13,7 @@
 #include "synthloop/sl_json.h"
 #include "synthloop/sl_nn.h"
 #include "synthloop/sl_npz.h"
+#include "synthloop/sl_rl.h"
 #include "synthloop/sl_synth.h"
 #include "synthloop/sl_trust.h"
 #include "synthloop/sl_world.h"
@@ -262,6 +263,84 @@ TEST(branch_files_and_summary) {
     sl_branches_free(b);
 }
 
+/* A trained policy as the branch action source (branches collect --policy): without noise
+ * the branch's first action is exactly the agent's action at the real start (clipped to the
+ * data's range); with noise, actions stay finite and inside that range; a policy over other
+ * dimensions is refused. */
+TEST(agent_policy_drives_branches) {
+    if (!W_stable || !TM) {
+        CHECK(0);
+        return;
+    }
+    sl_rl_config rc = sl_rl_config_defaults(SL_RL_IQL, ZD, 2);
+    rc.hidden = 16;
+    rc.seed = 3;
+    sl_agent *ag = NULL;
+    CHECK_OK(sl_agent_new(&ag, &rc, NULL, NULL));
+    if (!ag) return;
+    float lo[2] = {INFINITY, INFINITY}, hi[2] = {-INFINITY, -INFINITY};
+    for (size_t i = 0; i < D.n; i++)
+        for (int j = 0; j < 2; j++) {
+            float a = D.actions[i * 2 + j];
+            lo[j] = a < lo[j] ? a : lo[j];
+            hi[j] = a > hi[j] ? a : hi[j];
+        }
+    sl_synth_agent_policy *ap0 = NULL, *apn = NULL;
+    CHECK_OK(sl_synth_agent_policy_new(&ap0, ag, &D, 0.0f));
+    CHECK_OK(sl_synth_agent_policy_new(&apn, ag, &D, 0.5f));
+    if (!ap0 || !apn) return;
+    enum { M = 64 };
+    float ref[M * 2], a0[M * 2], an[M * 2];
+    sl_rng r;
+    sl_rng_seed(&r, 1, 0);
+    CHECK_OK(sl_agent_act(ag, D.z, M, ref));
+    CHECK_OK(sl_synth_agent_policy_act(ap0, D.z, M, a0, &r));
+    CHECK_OK(sl_synth_agent_policy_act(apn, D.z, M, an, &r));
+    int same = 1, moved = 0, inside = 1;
+    for (int i = 0; i < M * 2; i++) {
+        int j = i % 2;
+        float c = ref[i] < lo[j] ? lo[j] : (ref[i] > hi[j] ? hi[j] : ref[i]);
+        same &= a0[i] == c;
+        moved += an[i] != a0[i];
+        inside &= isfinite(an[i]) && an[i] >= lo[j] && an[i] <= hi[j];
+    }
+    CHECK_MSG(same, "noise-free policy actions differ from the agent's clipped actions");
+    CHECK(moved > M / 2 && inside);
+    /* branches: step 0's action is the policy's action at the real start */
+    sl_synth_config sc;
+    sl_synth_config_default(&sc);
+    sc.horizon = 10;
+    sc.branches_per_episode = 2;
+    sc.seed = 4;
+    sl_branches *b = NULL;
+    CHECK_OK(sl_synth_collect(&b, W_stable, &D, TM, NULL, sl_synth_agent_policy_act, ap0, &sc));
+    if (b) {
+        int first_ok = 1;
+        for (size_t i = 0; i < b->n; i++) {
+            float act[2];
+            CHECK_OK(sl_synth_agent_policy_act(ap0, b->states + i * 11 * ZD, 1, act, &r));
+            /* one row against a batch: the GEMM kernels may round differently, so 1e-5 */
+            for (int j = 0; j < 2; j++)
+                first_ok &= fabsf(act[j] - b->actions[i * 10 * 2 + (size_t)j]) <= 1e-5f;
+        }
+        CHECK_MSG(first_ok, "a branch's first action is not the policy's action at its start");
+    }
+    sl_branches_free(b);
+    /* a policy over other dimensions is refused, not silently misread */
+    sl_rl_config rc2 = sl_rl_config_defaults(SL_RL_IQL, ZD + 1, 2);
+    rc2.hidden = 8;
+    sl_agent *ag2 = NULL;
+    CHECK_OK(sl_agent_new(&ag2, &rc2, NULL, NULL));
+    sl_synth_agent_policy *bad = NULL;
+    CHECK_STATUS(sl_synth_agent_policy_new(&bad, ag2, &D, 0.1f), SL_ERR_SHAPE);
+    CHECK(bad == NULL);
+    CHECK_STATUS(sl_synth_agent_policy_new(&bad, ag, &D, -1.0f), SL_ERR_ARG);
+    sl_agent_free(ag2);
+    sl_synth_agent_policy_free(ap0);
+    sl_synth_agent_policy_free(apn);
+    sl_agent_free(ag);
+}
+
 TEST(exploded_rollouts_are_rejected_without_nan) {
     if (!W_poison || !TM) {
         CHECK(0);
@@ -305,6 +384,7 @@ int main(void) {
     RUN(poison_drifts_and_is_rejected_stable_passes);
     RUN(branch_files_and_summary);
     RUN(exploded_rollouts_are_rejected_without_nan);
+    RUN(agent_policy_drives_branches);
     teardown();
     return harness_done();
 }

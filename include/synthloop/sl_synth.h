@@ -86,6 +86,18 @@ sl_status sl_synth_bc_train(sl_synth_bc **out, const sl_world_data *d, int hidde
 /* sl_world_policy_fn: ctx is an sl_synth_bc*. Adds noise * a_std * N(0,1) and clips to the
  * action range seen in the data. */
 sl_status sl_synth_bc_act(void *ctx, const float *z, int n, float *actions, sl_rng *rng);
+/* A trained policy (borrowed sl_agent over the same latents, e.g. loaded from `synthloop
+ * train --output`) as the branch action source: its deterministic action plus
+ * noise * a_std * N(0,1), clipped to the data's action range (as the BC policy). The adaptor
+ * is owned by the caller (sl_synth_agent_policy_free); the agent must outlive it.
+ * SL_ERR_SHAPE when the agent's observation / action sizes differ from d's. */
+typedef struct sl_synth_agent_policy sl_synth_agent_policy;
+typedef struct sl_agent sl_agent;
+sl_status sl_synth_agent_policy_new(sl_synth_agent_policy **out, sl_agent *agent,
+                                    const sl_world_data *d, float noise);
+/* sl_world_policy_fn: ctx is an sl_synth_agent_policy*. */
+sl_status sl_synth_agent_policy_act(void *ctx, const float *z, int n, float *actions, sl_rng *rng);
+void sl_synth_agent_policy_free(sl_synth_agent_policy *p);
 /* Mean squared error of the (noise-free) BC action on d, in standardised action units. */
 double sl_synth_bc_mse(const sl_synth_bc *bc, const sl_world_data *d);
 void sl_synth_bc_free(sl_synth_bc *bc);

@@ -17,6 +17,7 @@
 #include "synthloop/sl_latent.h"
 #include "synthloop/sl_nn.h"
 #include "synthloop/sl_npz.h"
+#include "synthloop/sl_rl.h"
 #include "synthloop/sl_synth.h"
 #include "synthloop/sl_trust.h"
 #include "synthloop/sl_world.h"
@@ -39,7 +40,10 @@ static void usage(void) {
            "  --band normal|conservative|aggressive  std-ratio band [0.8,1.2] | [0.9,1.1] | [0.7,1.3]\n"
            "                             (and its trust floor 0.9 | 0.95 | 0.8) (default normal)\n"
            "  --bricks PATH              brick assignments NPZ (episode_brick_ids or brick_ids)\n"
-           "  --policy-noise X           BC action noise in action stds (default 0.1)\n"
+           "  --policy PATH              actions from a trained policy over these latents (a\n"
+           "                             `synthloop train --output` checkpoint) instead of the\n"
+           "                             behaviour clone; --policy-noise applies to it too\n"
+           "  --policy-noise X           action noise in action stds (default 0.1)\n"
            "  --bc-iters N               BC training steps (default 800)\n"
            "  --noise X                  world-model noise scale (default: the model's calibrated)\n"
            "  --no-certify               skip the generator certificate (the world model's std\n"
@@ -57,7 +61,7 @@ static void usage(void) {
 
 enum {
     O_DATA = 1000, O_LAT, O_WM, O_TM, O_OUT, O_H, O_MINT, O_BPE, O_BAND, O_BRICKS, O_PN, O_BCI,
-    O_NOISE, O_SEED, O_THREADS, O_JSON, O_QUIET, O_HELP, O_DB, O_ENC, O_NOCERT
+    O_NOISE, O_SEED, O_THREADS, O_JSON, O_QUIET, O_HELP, O_DB, O_ENC, O_NOCERT, O_POLICY
 };
 static const struct option opts[] = {
     {"data", 1, 0, O_DATA},          {"latents", 1, 0, O_LAT},   {"world-model", 1, 0, O_WM},
@@ -67,7 +71,7 @@ static const struct option opts[] = {
     {"bc-iters", 1, 0, O_BCI},       {"noise", 1, 0, O_NOISE},   {"seed", 1, 0, O_SEED},
     {"threads", 1, 0, O_THREADS},    {"json", 0, 0, O_JSON},     {"quiet", 0, 0, O_QUIET},
     {"help", 0, 0, O_HELP},          {"db", 1, 0, O_DB},         {"encoder", 1, 0, O_ENC},
-    {"no-certify", 0, 0, O_NOCERT},
+    {"no-certify", 0, 0, O_NOCERT},  {"policy", 1, 0, O_POLICY},
     {0, 0, 0, 0}};
 
 static char *sidecar_path(const char *out) {
@@ -151,7 +155,7 @@ int cmd_branches(int argc, char **argv) {
     argc--;
     argv++;
     const char *data = NULL, *lat = NULL, *wm = NULL, *tmp = NULL, *out = NULL, *bricks = NULL,
-               *db = NULL, *encp = NULL;
+               *db = NULL, *encp = NULL, *polp = NULL;
     sl_synth_config sc;
     sl_synth_config_default(&sc);
     sl_gate_preset preset = SL_GATE_NORMAL;
@@ -171,6 +175,7 @@ int cmd_branches(int argc, char **argv) {
         case O_BRICKS: bricks = optarg; break;
         case O_DB: db = optarg; break;
         case O_ENC: encp = optarg; break;
+        case O_POLICY: polp = optarg; break;
         case O_H:
             if (sl_cli_parse_int(cmd, "--horizon", optarg, 1, SL_WORLD_MAX_HORIZON, &v)) return 2;
             sc.horizon = (int)v;
@@ -250,6 +255,7 @@ int cmd_branches(int argc, char **argv) {
             cJSON_AddStringToObject(conf, "world_model", wm);
             cJSON_AddStringToObject(conf, "trust_model", tmp);
             if (bricks) cJSON_AddStringToObject(conf, "bricks", bricks);
+            if (polp) cJSON_AddStringToObject(conf, "policy", polp);
             cJSON_AddStringToObject(conf, "output", out);
         }
         st = cli_run_begin(db, "branches collect", conf, seed, &reg, &run);
@@ -265,7 +271,12 @@ int cmd_branches(int argc, char **argv) {
                                 wc->n_econ);
     }
     if (st == SL_OK && bricks) st = load_bricks(bricks, &d, &bk);
-    if (st == SL_OK) st = sl_synth_collect(&b, w, &d, tm, bk, NULL, NULL, &sc);
+    sl_agent *agent = NULL;
+    sl_synth_agent_policy *ap = NULL;
+    if (st == SL_OK && polp) st = sl_agent_load(&agent, polp);
+    if (st == SL_OK && polp) st = sl_synth_agent_policy_new(&ap, agent, &d, sc.policy_noise);
+    if (st == SL_OK)
+        st = sl_synth_collect(&b, w, &d, tm, bk, ap ? sl_synth_agent_policy_act : NULL, ap, &sc);
     /* the generator's certificate: its std ratio per horizon 5..60 on held-out real starts */
     if (st == SL_OK && certify) st = sl_synth_certify(b, w, &d, sc.rollout_noise, seed);
     if (st == SL_OK) st = sl_branches_save_npz(b, out);
@@ -281,6 +292,8 @@ int cmd_branches(int argc, char **argv) {
         cJSON_AddStringToObject(cfg, "world_model", wm);
         cJSON_AddStringToObject(cfg, "trust_model", tmp);
         if (bricks) cJSON_AddStringToObject(cfg, "bricks", bricks);
+        cJSON_AddStringToObject(cfg, "action_source", polp ? "policy" : "behaviour_clone");
+        if (polp) cJSON_AddStringToObject(cfg, "policy", polp);
         cJSON_AddBoolToObject(cfg, "sphere_projection", sl_world_has_sphere(w));
         cJSON_AddNumberToObject(cfg, "world_noise_scale",
                                 sc.rollout_noise < 0 ? (double)sl_world_get_config(w)->noise_scale
@@ -344,6 +357,8 @@ int cmd_branches(int argc, char **argv) {
     cJSON_Delete(res);
     sl_branches_free(b);
     free(bk);
+    sl_synth_agent_policy_free(ap);
+    sl_agent_free(agent);
     sl_trust_free(tm);
     sl_world_free(w);
     sl_world_data_clear(&d);
