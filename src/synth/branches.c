@@ -450,6 +450,7 @@ sl_status sl_branches_save_npz(const sl_branches *b, const char *path) {
     int32_t *ts = malloc(M1 * sizeof(int32_t)), *bid = malloc(M1 * sizeof(int32_t));
     sl_status st = SL_OK;
     sl_npz_writer *wr = NULL;
+    int32_t hk[SL_WORLD_EVAL_MAX_H]; /* the writer reads its arrays at commit: keep in scope */
     if (!obs || !nobs || !act || !rew || !ftr || !fsr || !term || !tout || !src || !bidx || !eid ||
         !ts || !bid) {
         st = sl_set_error(SL_ERR_NOMEM, "%s: out of memory", path);
@@ -519,7 +520,6 @@ sl_status sl_branches_save_npz(const sl_branches *b, const char *path) {
             st = sl_npz_writer_add(wr, arr[i].name, arr[i].dt, arr[i].nd, arr[i].shape, arr[i].data);
         if (st == SL_OK && b->n_cert > 0) {
             size_t s_k[1] = {(size_t)b->n_cert};
-            int32_t hk[SL_WORLD_EVAL_MAX_H];
             for (int i = 0; i < b->n_cert; i++) hk[i] = b->cert_h[i];
             st = sl_npz_writer_add(wr, "generator_horizons", SL_DTYPE_I32, 1, s_k, hk);
             if (st == SL_OK)
