@@ -266,9 +266,10 @@ stage_variants() {
 stage_ladder() {
     cd "$OUT/n50"
     log "ladder (defaults: levels 1-5, 3 seeds, 10 evaluation episodes)"
-    # ladder has no --threads option: pin OpenMP/OpenBLAS to one thread through the environment
-    OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 "$S" ladder --data D.npz --latents Z.npz --encoder enc.safetensors --world-model wm.safetensors \
-        --trust-model trust.safetensors --bricks bricks.npz --out ladder-out --db none --quiet > ladder.txt
+    # --threads exists since aa6ed6d (the earlier OMP_NUM_THREADS pin was overridden by the
+    # binary's own default of all cores)
+    "$S" ladder --data D.npz --latents Z.npz --encoder enc.safetensors --world-model wm.safetensors \
+        --trust-model trust.safetensors --bricks bricks.npz --out ladder-out $T --quiet > ladder.txt
 }
 
 stage_tables() {
