@@ -209,7 +209,9 @@ TEST(demo_tiny) {
              "e=json.load(open('demo/world_eval.json')); assert [r['h'] for r in e['horizons']]==[5,10,20,40,60]; "
              "b=np.load('demo/branches.npz'); assert np.isfinite(b['branch_states']).all(); "
              "c=sqlite3.connect('demo.db'); "
-             "assert c.execute(\\\"select status from runs where command='demo'\\\").fetchone()[0]=='ok'\"") == 0);
+             "assert c.execute(\\\"select status from runs where command='demo'\\\").fetchone()[0]=='ok'; "
+             "import os; ps=[r[0] for t in ('datasets','models','artifacts') for r in c.execute('select path from '+t)]; "
+             "assert len(ps) >= 9 and all(os.path.isabs(x) and os.path.exists(x) for x in ps), ps\"") == 0);
     dashboard_shows_demo(S);
 }
 

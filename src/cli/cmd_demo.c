@@ -5,6 +5,7 @@
  *   -> HTML report.
  * Every stage's output is a file in --out and a row in the registry. */
 #include <errno.h>
+#include <limits.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdlib.h>
@@ -477,14 +478,18 @@ int cmd_demo(int argc, char **argv) {
         sl_set_error(SL_ERR_IO, "%s: cannot create directory: %s", o.out, strerror(errno));
         return sl_cli_fail(SL_ERR_IO);
     }
-    demo_paths p = {path_in(o.out, "real.npz"),        path_in(o.out, "latents.npz"),
-                    path_in(o.out, "encoder.safetensors"), path_in(o.out, "bricks.json"),
-                    path_in(o.out, "world.safetensors"), path_in(o.out, "world_unstable.safetensors"),
-                    path_in(o.out, "trust.safetensors"), path_in(o.out, "world_eval.json"),
-                    path_in(o.out, "branches.npz"),     path_in(o.out, "ab.json"),
-                    path_in(o.out, "report.html")};
+    /* every path the registry records is absolute (the run's rows stay valid from any
+     * directory); messages keep --out as typed */
+    char absout[PATH_MAX];
+    const char *od = realpath(o.out, absout) ? absout : o.out;
+    demo_paths p = {path_in(od, "real.npz"),        path_in(od, "latents.npz"),
+                    path_in(od, "encoder.safetensors"), path_in(od, "bricks.json"),
+                    path_in(od, "world.safetensors"), path_in(od, "world_unstable.safetensors"),
+                    path_in(od, "trust.safetensors"), path_in(od, "world_eval.json"),
+                    path_in(od, "branches.npz"),     path_in(od, "ab.json"),
+                    path_in(od, "report.html")};
     cJSON *conf = cJSON_CreateObject();
-    cJSON_AddStringToObject(conf, "out", o.out);
+    cJSON_AddStringToObject(conf, "out", od);
     cJSON_AddNumberToObject(conf, "episodes", o.episodes);
     cJSON_AddStringToObject(conf, "policy", "mixed");
     cJSON_AddNumberToObject(conf, "horizon", o.horizon);
