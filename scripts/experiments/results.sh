@@ -21,6 +21,7 @@
 #     power25      pre-registered 30-seed value test on 25 episodes (needs models25)
 #     power25rep power50 power10   its replicate and follow-ups (need modelsN)
 #     certificate  the generator certificate rail: poison2 again, a fresh poison3 (noise 1.5/2/2.5)
+#     polbranches  branch actions from a trained IQL policy (branches collect --policy), 50 and 25
 #     tables       print the markdown tables of docs/RESULTS.md from the files (needs python3 +
 #                  numpy; $PYTHON, default python3)
 #
@@ -239,6 +240,21 @@ stage_power50() {
     run_ab "power50_sphere_controller_0.25_seeds30" --synth-data br_sphere_h10.npz --weighting controller --synth-weight 0.25 --seeds 30 --seed 200
     run_ab "power50_sphere_controller_0.1_seeds30" --synth-data br_sphere_h10.npz --weighting controller --synth-weight 0.1 --seeds 30 --seed 200
 }
+# polbranches (exploratory, after power50's harm): branch actions from an IQL policy trained
+# on the set's real episodes (branches collect --policy) instead of the behaviour clone
+stage_polbranches() {
+    local n
+    for n in 50 25; do
+        cd "$OUT/n$n"
+        "$S" train --data D.npz --latents Z.npz --output pol_iql.safetensors $T --quiet --seed 0
+        "$S" branches collect --data D.npz --latents Z.npz --world-model wm.safetensors --trust-model trust.safetensors \
+            --bricks bricks.npz --encoder enc.safetensors --horizon 10 --min-trust 0.9 --branches-per-episode 5 \
+            --policy pol_iql.safetensors --output br_sphere_pol_h10.npz $T --quiet
+        run_ab "power${n}_polbranches_controller_0.25_seeds30" --synth-data br_sphere_pol_h10.npz --weighting controller \
+            --synth-weight 0.25 --seeds 30 --seed 200
+    done
+}
+
 stage_power10() {
     sphere_branches 10
     run_ab "power10_sphere_controller_0.25_seeds30" --synth-data br_sphere_h10.npz --weighting controller --synth-weight 0.25 --seeds 30 --seed 200
@@ -322,6 +338,7 @@ for st in "${STAGES[@]}"; do
         power50) stage_power50 ;;
         power10) stage_power10 ;;
         certificate) stage_certificate ;;
+        polbranches) stage_polbranches ;;
         *) echo "unknown stage '$st'" >&2; exit 2 ;;
     esac
 done
