@@ -31,6 +31,14 @@ static void usage(void) {
            "  --generator-band B    controller's certificate rail: a branch file whose generator\n"
            "                        std ratio (horizons 5..60) leaves B gets no weight; B = LO,HI,\n"
            "                        normal (0.8,1.2, default), conservative, aggressive or off\n"
+           "  --econ-model E.json   learned econ value model (synthloop weights train)\n"
+           "  --lambda-model L.json learned lambda controller (synthloop weights train); with\n"
+           "                        both trained on >= --min-outcomes records (20) the\n"
+           "                        controller runs in phase 2, else phase 1 (trust only)\n"
+           "  --min-outcomes N      records each model needs for phase 2 (20)\n"
+           "  --record-outcomes F   append this run's outcome to the JSON-lines file F: one\n"
+           "                        lambda_outcome (share used, reward = outcome) and one\n"
+           "                        econ_outcome per passed branch (docs/WEIGHTS.md)\n"
            "  --max-share S         hard cap on the synthetic share (0.4)\n"
            "  --seeds N             seeds per arm (5)\n"
            "  --updates N           gradient updates per policy (3000; IQL needs >= 3000 at\n"
@@ -98,7 +106,7 @@ int cmd_ab(int argc, char **argv) {
     static const struct option opts[] = {
         {"data", 1, 0, 'd'},        {"latents", 1, 0, 'z'},      {"encoder", 1, 0, 'e'},
         {"synth-data", 1, 0, 's'},  {"synth-weight", 1, 0, 'w'}, {"weighting", 1, 0, 'W'},
-        {"min-trust", 1, 0, 't'}, {"min-pass-rate", 1, 0, 'P'}, {"generator-band", 1, 0, 'G'},   {"max-share", 1, 0, 'm'},    {"seeds", 1, 0, 'n'},
+        {"min-trust", 1, 0, 't'}, {"min-pass-rate", 1, 0, 'P'}, {"generator-band", 1, 0, 'G'}, {"econ-model", 1, 0, 1001}, {"lambda-model", 1, 0, 1002}, {"min-outcomes", 1, 0, 1003}, {"record-outcomes", 1, 0, 1004},   {"max-share", 1, 0, 'm'},    {"seeds", 1, 0, 'n'},
         {"updates", 1, 0, 'u'},     {"eval-episodes", 1, 0, 'E'}, {"algo", 1, 0, 'a'},
         {"hidden", 1, 0, 'H'},      {"batch", 1, 0, 'B'},        {"sampling", 1, 0, 'S'},
         {"holdout", 1, 0, 'h'},     {"seed", 1, 0, 'r'},         {"threads", 1, 0, 'T'},
@@ -160,6 +168,15 @@ int cmd_ab(int argc, char **argv) {
         case 'G':
             if (pl_parse_generator_band("ab", optarg, &so)) return 2;
             break;
+        case 1001: so.econ_model_path = optarg; break;
+        case 1002: so.lambda_model_path = optarg; break;
+        case 1003: {
+            long mo;
+            if (sl_cli_parse_int("ab", "--min-outcomes", optarg, 0, 1000000000L, &mo)) return 2;
+            so.min_outcomes = mo;
+            break;
+        }
+        case 1004: so.record_path = optarg; break;
         case 'm':
             if (sl_cli_parse_double("ab", "--max-share", optarg, 0.001, 0.95, &so.max_share)) return 2;
             break;

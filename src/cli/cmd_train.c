@@ -28,6 +28,8 @@ static void usage(void) {
            "  --generator-band B  certificate rail: no synthetic weight when the generator's std\n"
            "                      ratio (horizons 5..60) leaves B = LO,HI | normal (default,\n"
            "                      0.8,1.2) | conservative | aggressive | off\n"
+           "  --econ-model E.json, --lambda-model L.json, --min-outcomes N\n"
+           "                      learned controller components (see ab --help)\n"
            "  --max-share S       hard cap on the synthetic share (0.4)\n"
            "  --algo iql|td3bc|sac  learner (iql: expectile value + advantage-weighted BC)\n"
            "  --updates N         gradient updates (5000)\n"
@@ -58,7 +60,7 @@ int cmd_train(int argc, char **argv) {
     pl_synth_opts_default(&so);
     static const struct option opts[] = {
         {"data", 1, 0, 'd'},       {"latents", 1, 0, 'z'},      {"synth-data", 1, 0, 's'},
-        {"synth-weight", 1, 0, 'w'}, {"weighting", 1, 0, 'W'},  {"min-trust", 1, 0, 't'}, {"min-pass-rate", 1, 0, 'P'}, {"generator-band", 1, 0, 'G'},
+        {"synth-weight", 1, 0, 'w'}, {"weighting", 1, 0, 'W'},  {"min-trust", 1, 0, 't'}, {"min-pass-rate", 1, 0, 'P'}, {"generator-band", 1, 0, 'G'}, {"econ-model", 1, 0, 1001}, {"lambda-model", 1, 0, 1002}, {"min-outcomes", 1, 0, 1003},
         {"max-share", 1, 0, 'm'},  {"algo", 1, 0, 'a'},         {"updates", 1, 0, 'u'},
         {"hidden", 1, 0, 'H'},     {"batch", 1, 0, 'B'},        {"sampling", 1, 0, 'S'},
         {"seed", 1, 0, 'r'},       {"threads", 1, 0, 'T'},      {"output", 1, 0, 'o'},
@@ -112,6 +114,14 @@ int cmd_train(int argc, char **argv) {
         case 'G':
             if (pl_parse_generator_band("train", optarg, &so)) return 2;
             break;
+        case 1001: so.econ_model_path = optarg; break;
+        case 1002: so.lambda_model_path = optarg; break;
+        case 1003: {
+            long mo;
+            if (sl_cli_parse_int("train", "--min-outcomes", optarg, 0, 1000000000L, &mo)) return 2;
+            so.min_outcomes = mo;
+            break;
+        }
         case 'm':
             if (sl_cli_parse_double("train", "--max-share", optarg, 0.001, 0.95, &so.max_share)) return 2;
             break;

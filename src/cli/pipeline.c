@@ -2,6 +2,8 @@
  * Invariant: every synthetic transition handed to a learner carries the weight the
  * SyntheticWeightController gave its branch (0 for branches the gates rejected), unless the
  * caller explicitly asked for the ungated baseline of the poison experiment. */
+#include <errno.h>
+#include <unistd.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,6 +105,7 @@ void pl_synth_opts_default(pl_synth_opts *o) {
     o->min_pass_rate = 0.1;
     o->generator_band_lo = 0.8;
     o->generator_band_hi = 1.2;
+    o->min_outcomes = -1;
 }
 
 int pl_parse_generator_band(const char *cmd, const char *s, pl_synth_opts *o) {
@@ -154,6 +157,10 @@ void pl_synth_free(pl_synth *s) {
     free(s->next);
     free(s->done);
     free(s->weight);
+    free(s->rec_dm);
+    free(s->rec_de);
+    free(s->rec_dp);
+    free(s->rec_brick);
     memset(s, 0, sizeof *s);
 }
 
@@ -161,6 +168,8 @@ sl_status pl_synth_load(pl_synth *ps, const char *path, size_t n_real_weight,
                         const pl_synth_opts *o) {
     memset(ps, 0, sizeof *ps);
     ps->share = o->share;
+    ps->ctx = sl_weight_global_default().ctx;
+    ps->ctx.max_synth_share = o->max_share;
     if (!(o->share >= 0.0 && o->share < 1.0))
         return sl_set_error(SL_ERR_ARG, "synthetic share %g must be in [0, 1)", o->share);
     sl_npz *z;
@@ -237,6 +246,25 @@ sl_status pl_synth_load(pl_synth *ps, const char *path, size_t n_real_weight,
         n_finite += (size_t)fin;
         n_pass += passed[b] ? 1 : 0;
     }
+    /* the passed branches' econ features, for outcome records (ab --record-outcomes) */
+    if (s == SL_OK && o->record_path && n_pass > 0) {
+        ps->rec_dm = malloc(n_pass * sizeof(double));
+        ps->rec_de = malloc(n_pass * sizeof(double));
+        ps->rec_dp = malloc(n_pass * sizeof(double));
+        ps->rec_brick = malloc(n_pass * sizeof(int32_t));
+        if (!ps->rec_dm || !ps->rec_de || !ps->rec_dp || !ps->rec_brick)
+            s = sl_set_error(SL_ERR_NOMEM, "%s: out of memory", path);
+        const double *dmp = dm->data, *dep = de->data, *dpp = dp->data;
+        const int32_t *brp = br->data;
+        for (size_t b = 0; s == SL_OK && b < N; b++) {
+            if (!passed[b] || !isfinite(dmp[b]) || !isfinite(dep[b]) || !isfinite(dpp[b])) continue;
+            ps->rec_dm[ps->n_rec] = dmp[b];
+            ps->rec_de[ps->n_rec] = dep[b];
+            ps->rec_dp[ps->n_rec] = dpp[b];
+            ps->rec_brick[ps->n_rec] = brp[b] < SL_ECON_MAX_BRICKS ? brp[b] : -1;
+            ps->n_rec++;
+        }
+    }
     /* branch units: the controller's budget R counts real rows per branch of H rows */
     double R = (double)n_real_weight / (double)(H ? H : 1);
     if (s == SL_OK && o->mode == PL_WEIGHT_UNGATED) {
@@ -273,6 +301,17 @@ sl_status pl_synth_load(pl_synth *ps, const char *path, size_t n_real_weight,
         if (s == SL_OK) {
             if (o->log_path) s = sl_weight_ctrl_set_log_path(ctrl, o->log_path);
             sl_weight_ctrl_set_log_samples(ctrl, 0);
+            if (s == SL_OK && o->econ_model_path) {
+                sl_econ_model em;
+                s = sl_econ_model_load(&em, o->econ_model_path);
+                if (s == SL_OK) sl_weight_ctrl_set_econ_model(ctrl, &em);
+            }
+            if (s == SL_OK && o->lambda_model_path) {
+                sl_lambda_model lm;
+                s = sl_lambda_model_load(&lm, o->lambda_model_path);
+                if (s == SL_OK) sl_weight_ctrl_set_lambda_model(ctrl, &lm);
+            }
+            if (o->min_outcomes >= 0) sl_weight_ctrl_set_min_outcomes(ctrl, (size_t)o->min_outcomes);
             sl_weight_global g = sl_weight_global_default();
             g.target_synth_share = o->share;
             g.ctx.max_synth_share = o->max_share;
@@ -286,6 +325,7 @@ sl_status pl_synth_load(pl_synth *ps, const char *path, size_t n_real_weight,
             g.source_std_ratio_max = ps->cert_max;
             g.generator_band_lo = o->generator_band_lo;
             g.generator_band_hi = o->generator_band_hi;
+            ps->ctx = g.ctx;
             if (s == SL_OK) s = sl_weight_ctrl_compute(ctrl, &g, samples, N, wout, &ps->wres);
             sl_weight_ctrl_free(ctrl);
         }
@@ -368,6 +408,51 @@ void pl_ab_progress(void *ctx, int arm, int seed_idx, int update, int total) {
 
 /* --- A/B orchestration ---------------------------------------------------- */
 
+static double rel_change(const sl_ab_metric_summary *m) {
+    double b = m->ci[SL_AB_BASE].mean, a = m->ci[SL_AB_AUG].mean;
+    return (a - b) / (fabs(b) > 1e-6 ? fabs(b) : 1e-6);
+}
+
+double pl_ab_outcome_score(const sl_ab_outcome *out) {
+    const sl_ab_metric_summary *mpl = &out->summary[SL_ABM_MPL],
+                               *err = &out->summary[SL_ABM_ERROR_RATE],
+                               *mse = &out->summary[SL_ABM_ACTION_MSE];
+    double score = 0.0;
+    if (mpl->valid && err->valid)
+        score = 0.5 * (rel_change(mpl) - rel_change(err));
+    else if (mse->valid)
+        score = -rel_change(mse);
+    if (!isfinite(score)) score = 0.0;
+    return 0.5 + 0.5 * tanh(score / 0.1);
+}
+
+sl_status pl_record_outcomes(const char *path, const pl_synth *syn, const sl_ab_outcome *out) {
+    FILE *fp = fopen(path, "a");
+    if (!fp) return sl_set_error(SL_ERR_IO, "%s: cannot open for appending: %s", path, strerror(errno));
+    const double y = pl_ab_outcome_score(out);
+    sl_lambda_record lr;
+    lr.ctx = syn->ctx;
+    lr.share = out->synth_share;
+    lr.reward = y;
+    sl_status s = sl_lambda_record_write(fp, &lr);
+    for (size_t i = 0; s == SL_OK && i < syn->n_rec; i++) {
+        sl_econ_record er;
+        er.delta_mpl = syn->rec_dm[i];
+        er.delta_error = syn->rec_de[i];
+        er.delta_ep = syn->rec_dp[i];
+        er.novelty = 0.0;
+        er.brick_id = syn->rec_brick[i];
+        for (int j = 0; j < SL_OBJ_COUNT; j++) er.objective[j] = syn->ctx.objective[j];
+        er.outcome = y;
+        s = sl_econ_record_write(fp, &er);
+    }
+    if (fflush(fp) != 0 || fsync(fileno(fp)) != 0)
+        if (s == SL_OK) s = sl_set_error(SL_ERR_IO, "%s: write failed: %s", path, strerror(errno));
+    if (fclose(fp) != 0 && s == SL_OK)
+        s = sl_set_error(SL_ERR_IO, "%s: close failed: %s", path, strerror(errno));
+    return s;
+}
+
 cJSON *pl_ab_config_json(const sl_ab_config *cfg, const pl_synth_opts *so, const char *data,
                          const char *latents, const char *encoder, const char *synth) {
     cJSON *j = cJSON_CreateObject();
@@ -383,6 +468,10 @@ cJSON *pl_ab_config_json(const sl_ab_config *cfg, const pl_synth_opts *so, const
     cJSON_AddItemToArray(gb, cJSON_CreateNumber(so->generator_band_lo));
     cJSON_AddItemToArray(gb, cJSON_CreateNumber(so->generator_band_hi));
     cJSON_AddNumberToObject(j, "max_share", so->max_share);
+    if (so->econ_model_path) cJSON_AddStringToObject(j, "econ_model", so->econ_model_path);
+    if (so->lambda_model_path) cJSON_AddStringToObject(j, "lambda_model", so->lambda_model_path);
+    if (so->min_outcomes >= 0) cJSON_AddNumberToObject(j, "min_outcomes", (double)so->min_outcomes);
+    if (so->record_path) cJSON_AddStringToObject(j, "record_outcomes", so->record_path);
     cJSON_AddStringToObject(j, "algo", sl_rl_algo_name(cfg->rl.algo));
     cJSON_AddNumberToObject(j, "seeds", cfg->seeds);
     cJSON_AddNumberToObject(j, "updates", cfg->updates);
@@ -468,6 +557,16 @@ sl_status pl_ab_execute(const sl_ab_config *cfg, const pl_synth_opts *so, const 
             }
         }
         *json = j;
+        if (synth_path && so->record_path) {
+            s = pl_record_outcomes(so->record_path, &syn, out);
+            if (s == SL_OK) {
+                cJSON *rj = cJSON_AddObjectToObject(j, "outcome_record");
+                cJSON_AddStringToObject(rj, "path", so->record_path);
+                cJSON_AddNumberToObject(rj, "outcome", pl_ab_outcome_score(out));
+                cJSON_AddNumberToObject(rj, "econ_records", (double)syn.n_rec);
+                cJSON_AddNumberToObject(rj, "lambda_records", 1);
+            }
+        }
         /* learning curves: mean held-out MSE per arm */
         for (int a = 0; a < SL_AB_ARMS && reg; a++) {
             const char *name = a == SL_AB_BASE ? "ab/baseline/heldout_action_mse"

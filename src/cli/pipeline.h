@@ -42,6 +42,11 @@ typedef struct pl_synth {
     double share;          /* share requested */
     int certified;         /* the file holds a generator certificate */
     double cert_min, cert_max; /* its std-ratio range over horizons (1, 1 when absent) */
+    /* per-branch econ features of the passed branches (for --record-outcomes) */
+    double *rec_dm, *rec_de, *rec_dp;
+    int32_t *rec_brick;
+    size_t n_rec;
+    sl_weight_context ctx; /* the controller's global context of this batch */
 } pl_synth;
 
 typedef struct pl_synth_opts {
@@ -53,6 +58,10 @@ typedef struct pl_synth_opts {
     double generator_band_lo, generator_band_hi; /* certificate rail band, default [0.8, 1.2];
                                                     0 / 0 = off */
     const char *log_path; /* JSON-lines log of the controller, may be NULL */
+    /* learned components (phase 2 once each has >= min_outcomes records; NULL = none) */
+    const char *econ_model_path, *lambda_model_path;
+    long min_outcomes;          /* < 0: the library's default (SL_WEIGHT_MIN_OUTCOMES) */
+    const char *record_path;    /* ab: append econ / lambda outcome records here (JSON lines) */
     sl_registry *reg;     /* weight rows recorded here when non-NULL */
     int64_t run_id;
 } pl_synth_opts;
@@ -60,6 +69,14 @@ void pl_synth_opts_default(pl_synth_opts *o);
 /* --generator-band: "LO,HI" (0 <= LO <= HI), a gate preset name (normal [0.8, 1.2],
  * conservative [0.9, 1.1], aggressive [0.7, 1.3]) or "off". 0, or a usage error and 2. */
 int pl_parse_generator_band(const char *cmd, const char *s, pl_synth_opts *o);
+
+/* Outcome of an A/B in [0, 1] for the learned components' records: 0.5 + 0.5 tanh(score/0.1),
+ * score = (relative MPL gain + relative error-rate drop) / 2 when both were measured in
+ * physics, else the relative drop of held-out action MSE. */
+double pl_ab_outcome_score(const sl_ab_outcome *out);
+/* Append one lambda_outcome (the batch's context, the realised share, reward = outcome) and
+ * one econ_outcome per passed branch (its deltas and brick, outcome) to path. */
+sl_status pl_record_outcomes(const char *path, const pl_synth *syn, const sl_ab_outcome *out);
 
 /* n_real_weight: total weight of the real training rows (for the controller's budget). */
 sl_status pl_synth_load(pl_synth *s, const char *branches_path, size_t n_real_weight,
