@@ -199,10 +199,11 @@ TEST(gated_poison_never_reaches_the_learner) {
              "L=[json.loads(x) for x in open('rec.jsonl') if x.strip()]; "
              "lam=[r for r in L if r['type']=='lambda_outcome']; eco=[r for r in L if r['type']=='econ_outcome']; "
              "a=json.load(open('ab_rec1.json')); n=int(a['outcome_record']['econ_records']); "
-             "assert len(lam)==2 and n > 0 and len(eco)==2*n, (len(lam), n, len(eco)); "
+             "assert len(lam)==4 and n > 0 and len(eco)==2*n, (len(lam), n, len(eco)); "
+             "assert lam[0]['share']==0 and lam[0]['reward']==0.5 and lam[0]['real_rows'] > 0; "
              "assert all(0 <= r['outcome'] <= 1 for r in eco) and all(0 <= r['reward'] <= 1 for r in lam); "
-             "assert abs(lam[0]['share'] - a['synth_share']) < 1e-12; "
-             "assert abs(lam[0]['reward'] - a['outcome_record']['outcome']) < 1e-12\"") == 0);
+             "assert abs(lam[1]['share'] - a['synth_share']) < 1e-12; "
+             "assert abs(lam[1]['reward'] - a['outcome_record']['outcome']) < 1e-12\"") == 0);
     CHECK(sh("%s weights train --records rec.jsonl --econ-output econ.json --lambda-output lam.json "
              "--steps 200 --db none --quiet", S) == 0);
     CHECK(sh("%s weights train --records rec.jsonl --db none --quiet > /dev/null 2>&1", S) == 2);
@@ -213,7 +214,7 @@ TEST(gated_poison_never_reaches_the_learner) {
     CHECK(sh(SL_PYTHON " -c \"import json; "
              "e=json.load(open('econ.json')); l=json.load(open('lam.json')); "
              "assert e['format']=='synthloop.econ_model' and e['n_train'] > 0; "
-             "assert l['format']=='synthloop.lambda_model' and l['n_train']==2; "
+             "assert l['format']=='synthloop.lambda_model' and l['n_train']==4 and len(l['w'])==9; "
              "p2=json.load(open('ab_p2.json'))['synthetic']; p1=json.load(open('ab_p1.json'))['synthetic']; "
              "assert p2['controller_phase']==2, p2; "
              "assert p1['controller_phase']==1 and 'min_outcomes' in p1['controller_phase_reason'], p1\"") == 0);

@@ -34,6 +34,7 @@ static void random_context(sl_rng *r, sl_weight_context *c) {
     c->current_ep = c->baseline_ep * (0.8 + 0.4 * sl_rng_uniform(r));
     c->training_progress = sl_rng_uniform(r);
     c->max_synth_share = 0.05 + 0.9 * sl_rng_uniform(r);
+    c->real_rows = sl_rng_uniform(r) < 0.2 ? 0.0 : 100.0 * exp(6.0 * sl_rng_uniform(r));
 }
 
 /* log sink that counts lines per call and optionally keeps them */
@@ -676,6 +677,59 @@ TEST(generator_certificate_rail) {
     sl_weight_ctrl_free(c);
 }
 
+/* The data-size feature: log2(real_rows / 1000), 0 when unknown; version-1 model files (no
+ * such feature) load with its weight 0; records without real_rows read as 0. */
+TEST(lambda_data_size_feature_and_v1_files) {
+    sl_weight_context c = sl_weight_global_default().ctx;
+    double f[SL_LAMBDA_NFEAT];
+    c.real_rows = 2000;
+    CHECK_OK(sl_lambda_features(&c, f));
+    CHECK(f[8] == 1.0);
+    c.real_rows = 0;
+    CHECK_OK(sl_lambda_features(&c, f));
+    CHECK(f[8] == 0.0);
+    c.real_rows = -1;
+    CHECK_STATUS(sl_lambda_features(&c, f), SL_ERR_RANGE);
+    char p1[600], pr[600];
+    snprintf(p1, sizeof p1, "%s/lambda_v1.json", harness_tmpdir());
+    const char *v1 = "{\"format\":\"synthloop.lambda_model\",\"version\":1,\"n_train\":3,"
+                     "\"w\":[1,2,3,4,5,6,7,8],\"b\":0.5}";
+    CHECK_OK(sl_write_file_atomic(p1, v1, strlen(v1)));
+    sl_lambda_model m;
+    CHECK_OK(sl_lambda_model_load(&m, p1));
+    CHECK(m.params[7] == 8.0 && m.params[8] == 0.0 && m.params[9] == 0.5 && m.n_train == 3);
+    const char *v2bad = "{\"format\":\"synthloop.lambda_model\",\"version\":2,\"n_train\":3,"
+                        "\"w\":[1,2,3,4,5,6,7,8],\"b\":0.5}";
+    CHECK_OK(sl_write_file_atomic(p1, v2bad, strlen(v2bad)));
+    CHECK(sl_lambda_model_load(&m, p1) != SL_OK); /* version 2 needs 9 weights */
+    snprintf(pr, sizeof pr, "%s/rec_old.jsonl", harness_tmpdir());
+    const char *old = "{\"type\":\"lambda_outcome\",\"objective\":[0.25,0.25,0.25,0.25],"
+                      "\"current_mpl\":1,\"current_error\":1,\"current_ep\":1,\"baseline_mpl\":1,"
+                      "\"baseline_error\":1,\"baseline_ep\":1,\"training_progress\":0,"
+                      "\"max_synth_share\":0.4,\"share\":0.1}\n";
+    CHECK_OK(sl_write_file_atomic(pr, old, strlen(old)));
+    sl_lambda_record *lr = NULL;
+    size_t nl = 0;
+    CHECK_OK(sl_weight_records_read(pr, NULL, NULL, &lr, &nl));
+    CHECK(nl == 1 && lr && lr[0].ctx.real_rows == 0.0 && lr[0].reward == 1.0);
+    free(lr);
+    /* learnable: rewarded shares 0.3 at 1000 rows and 0 at 4000 rows */
+    sl_lambda_record rec[40];
+    for (int i = 0; i < 40; i++) {
+        rec[i].ctx = sl_weight_global_default().ctx;
+        rec[i].ctx.real_rows = i % 2 ? 4000 : 1000;
+        rec[i].share = i % 2 ? 0.0 : 0.3;
+        rec[i].reward = 1.0;
+    }
+    sl_lambda_model lm;
+    sl_weight_train_cfg tc = sl_weight_train_cfg_default();
+    CHECK_OK(sl_lambda_model_train(&lm, rec, 40, &tc, NULL, NULL));
+    double a = 0, b = 0;
+    CHECK_OK(sl_lambda_model_eval(&lm, &rec[0].ctx, &a));
+    CHECK_OK(sl_lambda_model_eval(&lm, &rec[1].ctx, &b));
+    CHECK_MSG(a > 0.25 && b < 0.05, "lambda at 1000 rows %g, at 4000 rows %g", a, b);
+}
+
 TEST(safety_invariants_hold_on_100k_random_calls) {
     sl_rng r;
     sl_rng_seed(&r, 7, 0);
@@ -896,6 +950,7 @@ int main(void) {
     RUN(log_records_to_path_and_file);
     RUN(generator_pass_rate_rail);
     RUN(generator_certificate_rail);
+    RUN(lambda_data_size_feature_and_v1_files);
     RUN(safety_invariants_hold_on_100k_random_calls);
     return harness_done();
 }

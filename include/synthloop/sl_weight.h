@@ -71,6 +71,8 @@ typedef struct sl_weight_context {
     double baseline_mpl, baseline_error, baseline_ep;
     double training_progress;       /* epoch / total_epochs, in [0,1] */
     double max_synth_share;         /* hard cap, in (0,1) */
+    double real_rows;               /* real training rows behind the batch, >= 0 (0 = unknown);
+                                       our addition: how scarce real data is */
 } sl_weight_context;
 
 typedef struct sl_weight_global {
@@ -204,9 +206,11 @@ sl_status sl_econ_loss_grad(const sl_econ_model *m, const sl_econ_record *r, siz
 
 /* lambda = max_synth_share * sigmoid(w . f + b), features f (clipped to +-10):
  *   f = [objective(4), rel(current_mpl, baseline_mpl), rel(current_error, baseline_error),
- *        rel(current_ep, baseline_ep), training_progress],  rel(a,b) = (a-b)/max(|b|,1e-6). */
-#define SL_LAMBDA_NFEAT 8
-#define SL_LAMBDA_NPARAMS (SL_LAMBDA_NFEAT + 1) /* w[8], b */
+ *        rel(current_ep, baseline_ep), training_progress, data],  rel(a,b) = (a-b)/max(|b|,1e-6),
+ *   data = log2(real_rows / 1000) if real_rows > 0, else 0.
+ * Model files of version 1 (8 features, no data term) load with w[8] = 0. */
+#define SL_LAMBDA_NFEAT 9
+#define SL_LAMBDA_NPARAMS (SL_LAMBDA_NFEAT + 1) /* w[9], b */
 typedef struct sl_lambda_model {
     double params[SL_LAMBDA_NPARAMS];
     size_t n_train;

@@ -170,6 +170,7 @@ sl_status pl_synth_load(pl_synth *ps, const char *path, size_t n_real_weight,
     ps->share = o->share;
     ps->ctx = sl_weight_global_default().ctx;
     ps->ctx.max_synth_share = o->max_share;
+    ps->ctx.real_rows = (double)n_real_weight; /* real training rows: how scarce data is */
     if (!(o->share >= 0.0 && o->share < 1.0))
         return sl_set_error(SL_ERR_ARG, "synthetic share %g must be in [0, 1)", o->share);
     sl_npz *z;
@@ -313,8 +314,8 @@ sl_status pl_synth_load(pl_synth *ps, const char *path, size_t n_real_weight,
             }
             if (o->min_outcomes >= 0) sl_weight_ctrl_set_min_outcomes(ctrl, (size_t)o->min_outcomes);
             sl_weight_global g = sl_weight_global_default();
+            g.ctx = ps->ctx;
             g.target_synth_share = o->share;
-            g.ctx.max_synth_share = o->max_share;
             g.min_trust = o->min_trust;
             g.real_weight = R;
             /* the generator rail reads the batch's gate pass rate over all its branches */
@@ -430,11 +431,17 @@ sl_status pl_record_outcomes(const char *path, const pl_synth *syn, const sl_ab_
     FILE *fp = fopen(path, "a");
     if (!fp) return sl_set_error(SL_ERR_IO, "%s: cannot open for appending: %s", path, strerror(errno));
     const double y = pl_ab_outcome_score(out);
+    /* two lambda records per A/B: the baseline arm is a run at share 0 with the neutral
+     * outcome 0.5, the augmented arm one at the realised share with outcome y, so that the
+     * reward-weighted regression can prefer 0 where synthetic data did harm */
     sl_lambda_record lr;
     lr.ctx = syn->ctx;
+    lr.share = 0.0;
+    lr.reward = 0.5;
+    sl_status s = sl_lambda_record_write(fp, &lr);
     lr.share = out->synth_share;
     lr.reward = y;
-    sl_status s = sl_lambda_record_write(fp, &lr);
+    if (s == SL_OK) s = sl_lambda_record_write(fp, &lr);
     for (size_t i = 0; s == SL_OK && i < syn->n_rec; i++) {
         sl_econ_record er;
         er.delta_mpl = syn->rec_dm[i];
@@ -564,7 +571,7 @@ sl_status pl_ab_execute(const sl_ab_config *cfg, const pl_synth_opts *so, const 
                 cJSON_AddStringToObject(rj, "path", so->record_path);
                 cJSON_AddNumberToObject(rj, "outcome", pl_ab_outcome_score(out));
                 cJSON_AddNumberToObject(rj, "econ_records", (double)syn.n_rec);
-                cJSON_AddNumberToObject(rj, "lambda_records", 1);
+                cJSON_AddNumberToObject(rj, "lambda_records", 2);
             }
         }
         /* learning curves: mean held-out MSE per arm */

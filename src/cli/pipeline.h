@@ -74,8 +74,9 @@ int pl_parse_generator_band(const char *cmd, const char *s, pl_synth_opts *o);
  * score = (relative MPL gain + relative error-rate drop) / 2 when both were measured in
  * physics, else the relative drop of held-out action MSE. */
 double pl_ab_outcome_score(const sl_ab_outcome *out);
-/* Append one lambda_outcome (the batch's context, the realised share, reward = outcome) and
- * one econ_outcome per passed branch (its deltas and brick, outcome) to path. */
+/* Append two lambda_outcome records (the batch's context; share 0 with reward 0.5 for the
+ * baseline arm, the realised share with reward = outcome for the augmented arm) and one
+ * econ_outcome per passed branch (its deltas and brick, outcome) to path. */
 sl_status pl_record_outcomes(const char *path, const pl_synth *syn, const sl_ab_outcome *out);
 
 /* n_real_weight: total weight of the real training rows (for the controller's budget). */

@@ -195,6 +195,9 @@ static sl_status check_global(const sl_weight_global *g) {
     if (!(x->max_synth_share > 0.0 && x->max_synth_share < 1.0))
         return sl_set_error(SL_ERR_ARG, "%s: max_synth_share %g outside (0,1)", fn,
                             x->max_synth_share);
+    if (!(isfinite(x->real_rows) && x->real_rows >= 0.0))
+        return sl_set_error(SL_ERR_ARG, "%s: real_rows %g must be finite and >= 0", fn,
+                            x->real_rows);
     if (g->target_synth_share < 0.0)
         return sl_set_error(SL_ERR_ARG, "%s: target_synth_share %g < 0", fn,
                             g->target_synth_share);

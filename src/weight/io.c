@@ -16,7 +16,8 @@ static const char ECON_FORMAT[] = "synthloop.econ_model";
 static const char LAMBDA_FORMAT[] = "synthloop.lambda_model";
 static const char *const lambda_feature_names[SL_LAMBDA_NFEAT] = {
     "objective_productivity", "objective_precision", "objective_energy", "objective_novelty",
-    "rel_mpl",                "rel_error",           "rel_ep",           "training_progress"};
+    "rel_mpl",                "rel_error",           "rel_ep",           "training_progress",
+    "log2_real_rows_per_1000"};
 
 /* --- helpers -------------------------------------------------------------- */
 
@@ -56,12 +57,13 @@ static sl_status get_count(const cJSON *o, const char *key, const char *where, d
     return SL_OK;
 }
 
-static sl_status check_format(const cJSON *j, const char *want, const char *path) {
+static sl_status check_format(const cJSON *j, const char *want, const char *path, int max_version) {
     const char *f = sl_json_str(j, "format", NULL);
     if (!f || strcmp(f, want) != 0)
         return sl_set_error(SL_ERR_FORMAT, "%s: key \"format\" must be \"%s\"", path, want);
-    if (sl_json_int(j, "version", 0) != 1)
-        return sl_set_error(SL_ERR_FORMAT, "%s: key \"version\" must be 1", path);
+    int v = sl_json_int(j, "version", 0);
+    if (v < 1 || v > max_version)
+        return sl_set_error(SL_ERR_FORMAT, "%s: key \"version\" must be 1..%d", path, max_version);
     return SL_OK;
 }
 
@@ -122,7 +124,7 @@ sl_status sl_econ_model_load(sl_econ_model *out, const char *path) {
     sl_econ_model m;
     memset(&m, 0, sizeof m);
     double *p = m.params, nt = 0, nb = 0;
-    sl_status st = check_format(j, ECON_FORMAT, path);
+    sl_status st = check_format(j, ECON_FORMAT, path, 1);
     if (st == SL_OK) st = get_count(j, "n_train", path, 0, 9007199254740992.0, &nt);
     if (st == SL_OK) st = get_count(j, "n_bricks", path, 0, SL_ECON_MAX_BRICKS, &nb);
     if (st == SL_OK) st = get_arr(j, "scale", path, m.scale, 4);
@@ -153,7 +155,7 @@ sl_status sl_lambda_model_save(const sl_lambda_model *m, const char *path) {
         return sl_set_error(SL_ERR_NAN, "%s: lambda model has non-finite parameters", path);
     cJSON *j = cJSON_CreateObject();
     cJSON_AddStringToObject(j, "format", LAMBDA_FORMAT);
-    cJSON_AddNumberToObject(j, "version", 1);
+    cJSON_AddNumberToObject(j, "version", 2);
     cJSON_AddNumberToObject(j, "n_train", (double)m->n_train);
     cJSON_AddItemToObject(j, "features",
                           cJSON_CreateStringArray(lambda_feature_names, SL_LAMBDA_NFEAT));
@@ -168,9 +170,12 @@ sl_status sl_lambda_model_load(sl_lambda_model *out, const char *path) {
     sl_lambda_model m;
     memset(&m, 0, sizeof m);
     double nt = 0;
-    sl_status st = check_format(j, LAMBDA_FORMAT, path);
+    sl_status st = check_format(j, LAMBDA_FORMAT, path, 2);
     if (st == SL_OK) st = get_count(j, "n_train", path, 0, 9007199254740992.0, &nt);
-    if (st == SL_OK) st = get_arr(j, "w", path, m.params, SL_LAMBDA_NFEAT);
+    /* version 1 files predate the data-size feature: 8 weights, the 9th is 0 */
+    const cJSON *ver = cJSON_GetObjectItemCaseSensitive(j, "version");
+    int v1 = cJSON_IsNumber(ver) && ver->valuedouble == 1.0;
+    if (st == SL_OK) st = get_arr(j, "w", path, m.params, v1 ? SL_LAMBDA_NFEAT - 1 : SL_LAMBDA_NFEAT);
     if (st == SL_OK) st = get_num(j, "b", path, &m.params[SL_LAMBDA_NFEAT]);
     cJSON_Delete(j);
     if (st != SL_OK) return st;
@@ -210,21 +215,22 @@ sl_status sl_econ_record_write(FILE *fp, const sl_econ_record *r) {
     return write_line(fp, j, "sl_econ_record_write");
 }
 
-static const char *const ctx_keys[10] = {
+static const char *const ctx_keys[11] = {
     "current_mpl",    "current_error", "current_ep",        "baseline_mpl",   "baseline_error",
-    "baseline_ep",    "training_progress", "max_synth_share", "share",        "reward"};
+    "baseline_ep",    "training_progress", "max_synth_share", "share",        "reward",
+    "real_rows"};
 
 sl_status sl_lambda_record_write(FILE *fp, const sl_lambda_record *r) {
     const sl_weight_context *c = &r->ctx;
-    double v[10] = {c->current_mpl,    c->current_error, c->current_ep,  c->baseline_mpl,
+    double v[11] = {c->current_mpl,    c->current_error, c->current_ep,  c->baseline_mpl,
                     c->baseline_error, c->baseline_ep,   c->training_progress,
-                    c->max_synth_share, r->share,        r->reward};
-    if (!sl_all_finite_f64(v, 10) || !sl_all_finite_f64(c->objective, SL_OBJ_COUNT))
+                    c->max_synth_share, r->share,        r->reward,      c->real_rows};
+    if (!sl_all_finite_f64(v, 11) || !sl_all_finite_f64(c->objective, SL_OBJ_COUNT))
         return sl_set_error(SL_ERR_NAN, "sl_lambda_record_write: non-finite value");
     cJSON *j = cJSON_CreateObject();
     cJSON_AddStringToObject(j, "type", "lambda_outcome");
     add_arr(j, "objective", c->objective, SL_OBJ_COUNT);
-    for (int k = 0; k < 10; k++) add_num(j, ctx_keys[k], v[k]);
+    for (int k = 0; k < 11; k++) add_num(j, ctx_keys[k], v[k]);
     return write_line(fp, j, "sl_lambda_record_write");
 }
 
@@ -245,11 +251,11 @@ static sl_status parse_econ(const cJSON *j, const char *where, sl_econ_record *r
 }
 
 static sl_status parse_lambda(const cJSON *j, const char *where, sl_lambda_record *r) {
-    double v[10];
+    double v[11];
     SL_TRY(get_arr(j, "objective", where, r->ctx.objective, SL_OBJ_COUNT));
-    for (int k = 0; k < 10; k++) {
-        if (k == 9 && !cJSON_GetObjectItemCaseSensitive(j, "reward")) {
-            v[k] = 1.0; /* reward is optional */
+    for (int k = 0; k < 11; k++) {
+        if (k >= 9 && !cJSON_GetObjectItemCaseSensitive(j, ctx_keys[k])) {
+            v[k] = k == 9 ? 1.0 : 0.0; /* reward (default 1) and real_rows (0) are optional */
             continue;
         }
         SL_TRY(get_num(j, ctx_keys[k], where, &v[k]));
@@ -264,6 +270,9 @@ static sl_status parse_lambda(const cJSON *j, const char *where, sl_lambda_recor
     r->ctx.max_synth_share = v[7];
     r->share = v[8];
     r->reward = v[9];
+    r->ctx.real_rows = v[10];
+    if (v[10] < 0.0)
+        return sl_set_error(SL_ERR_RANGE, "%s: key \"real_rows\" = %g < 0", where, v[10]);
     if (!(v[7] > 0.0 && v[7] < 1.0))
         return sl_set_error(SL_ERR_RANGE, "%s: key \"max_synth_share\" = %g outside (0,1)",
                             where, v[7]);

@@ -214,6 +214,10 @@ sl_status sl_lambda_features(const sl_weight_context *c, double *f) {
     f[5] = rel(c->current_error, c->baseline_error);
     f[6] = rel(c->current_ep, c->baseline_ep);
     f[7] = c->training_progress;
+    if (!isfinite(c->real_rows) || c->real_rows < 0.0)
+        return sl_set_error(SL_ERR_RANGE, "sl_lambda_features: real_rows %g must be finite and >= 0",
+                            c->real_rows);
+    f[8] = c->real_rows > 0.0 ? log2(c->real_rows / 1000.0) : 0.0;
     for (int j = 0; j < SL_LAMBDA_NFEAT; j++) f[j] = sl_w_clip(f[j], -LAMBDA_F_CLIP, LAMBDA_F_CLIP);
     return SL_OK;
 }
