@@ -3,6 +3,7 @@
  * SyntheticWeightController gave its branch (0 for branches the gates rejected), unless the
  * caller explicitly asked for the ungated baseline of the poison experiment. */
 #include <errno.h>
+#include <fcntl.h>
 #include <unistd.h>
 #include <math.h>
 #include <stdlib.h>
@@ -428,8 +429,12 @@ double pl_ab_outcome_score(const sl_ab_outcome *out) {
 }
 
 sl_status pl_record_outcomes(const char *path, const pl_synth *syn, const sl_ab_outcome *out) {
-    FILE *fp = fopen(path, "a");
-    if (!fp) return sl_set_error(SL_ERR_IO, "%s: cannot open for appending: %s", path, strerror(errno));
+    /* the run's records are built in memory and appended with one write(2) on an O_APPEND
+     * descriptor, so that concurrent runs appending to the same file never interleave lines */
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&buf, &len);
+    if (!mem) return sl_set_error(SL_ERR_NOMEM, "%s: out of memory", path);
     const double y = pl_ab_outcome_score(out);
     /* two lambda records per A/B: the baseline arm is a run at share 0 with the neutral
      * outcome 0.5, the augmented arm one at the realised share with outcome y, so that the
@@ -438,10 +443,10 @@ sl_status pl_record_outcomes(const char *path, const pl_synth *syn, const sl_ab_
     lr.ctx = syn->ctx;
     lr.share = 0.0;
     lr.reward = 0.5;
-    sl_status s = sl_lambda_record_write(fp, &lr);
+    sl_status s = sl_lambda_record_write(mem, &lr);
     lr.share = out->synth_share;
     lr.reward = y;
-    if (s == SL_OK) s = sl_lambda_record_write(fp, &lr);
+    if (s == SL_OK) s = sl_lambda_record_write(mem, &lr);
     for (size_t i = 0; s == SL_OK && i < syn->n_rec; i++) {
         sl_econ_record er;
         er.delta_mpl = syn->rec_dm[i];
@@ -451,12 +456,23 @@ sl_status pl_record_outcomes(const char *path, const pl_synth *syn, const sl_ab_
         er.brick_id = syn->rec_brick[i];
         for (int j = 0; j < SL_OBJ_COUNT; j++) er.objective[j] = syn->ctx.objective[j];
         er.outcome = y;
-        s = sl_econ_record_write(fp, &er);
+        s = sl_econ_record_write(mem, &er);
     }
-    if (fflush(fp) != 0 || fsync(fileno(fp)) != 0)
-        if (s == SL_OK) s = sl_set_error(SL_ERR_IO, "%s: write failed: %s", path, strerror(errno));
-    if (fclose(fp) != 0 && s == SL_OK)
+    if (fclose(mem) != 0 && s == SL_OK) s = sl_set_error(SL_ERR_NOMEM, "%s: out of memory", path);
+    int fd = s == SL_OK ? open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644) : -1;
+    if (s == SL_OK && fd < 0)
+        s = sl_set_error(SL_ERR_IO, "%s: cannot open for appending: %s", path, strerror(errno));
+    if (s == SL_OK) {
+        ssize_t w = write(fd, buf, len);
+        if (w < 0 || (size_t)w != len)
+            s = sl_set_error(SL_ERR_IO, "%s: append of %zu bytes failed: %s", path, len,
+                             w < 0 ? strerror(errno) : "short write");
+        else if (fsync(fd) != 0)
+            s = sl_set_error(SL_ERR_IO, "%s: fsync failed: %s", path, strerror(errno));
+    }
+    if (fd >= 0 && close(fd) != 0 && s == SL_OK)
         s = sl_set_error(SL_ERR_IO, "%s: close failed: %s", path, strerror(errno));
+    free(buf);
     return s;
 }
 
