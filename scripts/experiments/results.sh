@@ -22,6 +22,7 @@
 #     power25rep power50 power10   its replicate and follow-ups (need modelsN)
 #     certificate  the generator certificate rail: poison2 again, a fresh poison3 (noise 1.5/2/2.5)
 #     polbranches  branch actions from a trained IQL policy (branches collect --policy), 50 and 25
+#     learned      record outcomes, weights train, phase-2 controller at 25 and 50 episodes
 #     tables       print the markdown tables of docs/RESULTS.md from the files (needs python3 +
 #                  numpy; $PYTHON, default python3)
 #
@@ -255,6 +256,29 @@ stage_polbranches() {
     done
 }
 
+# learned: the controller's learned components from recorded outcomes (2026-12-04). Four
+# 10-seed A/B runs (seeds 400-409; 25 and 50 episodes; shares 0.1, 0.25) record their outcomes,
+# `weights train` fits the econ model and the lambda controller (8 lambda records, so
+# --min-outcomes 8), and phase 2 runs on the power runs' seeds 200-229 at 25 and 50 episodes.
+stage_learned() {
+    local R="$OUT/outcomes.jsonl" n s
+    rm -f "$R"
+    for s in 0.1 0.25; do
+        for n in 25 50; do
+            sphere_branches "$n"
+            run_ab "rec_${s}_seeds10" --synth-data br_sphere_h10.npz --weighting controller --synth-weight "$s" \
+                --seeds 10 --seed 400 --record-outcomes "$R"
+        done
+    done
+    (cd "$OUT" && "$S" weights train --records outcomes.jsonl --econ-output econ_model.json \
+        --lambda-output lambda_model.json --db none --quiet)
+    for n in 25 50; do
+        cd "$OUT/n$n"
+        run_ab "phase2_seeds30" --synth-data br_sphere_h10.npz --weighting controller --synth-weight 0.25 \
+            --econ-model ../econ_model.json --lambda-model ../lambda_model.json --min-outcomes 8 --seeds 30 --seed 200
+    done
+}
+
 stage_power10() {
     sphere_branches 10
     run_ab "power10_sphere_controller_0.25_seeds30" --synth-data br_sphere_h10.npz --weighting controller --synth-weight 0.25 --seeds 30 --seed 200
@@ -339,6 +363,7 @@ for st in "${STAGES[@]}"; do
         power10) stage_power10 ;;
         certificate) stage_certificate ;;
         polbranches) stage_polbranches ;;
+        learned) stage_learned ;;
         *) echo "unknown stage '$st'" >&2; exit 2 ;;
     esac
 done
