@@ -306,6 +306,13 @@ TEST(agent_policy_drives_branches) {
     }
     CHECK_MSG(same, "noise-free policy actions differ from the agent's clipped actions");
     CHECK(moved > M / 2 && inside);
+    /* a diverged latent still gets a finite action in range (the gates reject its branch) */
+    float zbad[2 * ZD], abad[2 * 2];
+    memcpy(zbad, D.z, sizeof zbad);
+    zbad[1] = NAN;
+    zbad[ZD + 2] = INFINITY;
+    CHECK_OK(sl_synth_agent_policy_act(apn, zbad, 2, abad, &r));
+    for (int i = 0; i < 4; i++) CHECK(isfinite(abad[i]) && abad[i] >= lo[i % 2] && abad[i] <= hi[i % 2]);
     /* branches: step 0's action is the policy's action at the real start */
     sl_synth_config sc;
     sl_synth_config_default(&sc);

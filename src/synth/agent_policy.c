@@ -3,8 +3,9 @@
  * in units of the data's per-dimension action std, clipped to the action range seen in the data
  * (the same convention as the behaviour clone in bc.c).
  *
- * Invariant: sl_synth_agent_policy_act only ever returns finite actions inside [a_min, a_max];
- * a non-finite agent output falls back to the data's mean action.
+ * Invariant: sl_synth_agent_policy_act only ever returns finite actions inside [a_min, a_max]:
+ * a non-finite latent (a diverging rollout, which the gates reject anyway) is fed to the agent
+ * as 0 in that entry, and a non-finite agent output falls back to the data's mean action.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -21,12 +22,14 @@ struct sl_synth_agent_policy {
     float noise;
     float *a_mean, *a_std, *a_min, *a_max; /* one allocation, 4 * A */
     float *out;                            /* [AP_CHUNK * A] */
+    float *in;                             /* [AP_CHUNK * Z] sanitised latents */
 };
 
 void sl_synth_agent_policy_free(sl_synth_agent_policy *p) {
     if (!p) return;
     free(p->a_mean);
     free(p->out);
+    free(p->in);
     free(p);
 }
 
@@ -54,7 +57,8 @@ sl_status sl_synth_agent_policy_new(sl_synth_agent_policy **out, sl_agent *agent
     p->noise = noise;
     p->a_mean = malloc((size_t)4 * A * sizeof(float));
     p->out = malloc((size_t)AP_CHUNK * A * sizeof(float));
-    if (!p->a_mean || !p->out) {
+    p->in = malloc((size_t)AP_CHUNK * d->z_dim * sizeof(float));
+    if (!p->a_mean || !p->out || !p->in) {
         sl_synth_agent_policy_free(p);
         return sl_set_error(SL_ERR_NOMEM, "agent policy: out of memory");
     }
@@ -90,7 +94,13 @@ sl_status sl_synth_agent_policy_act(void *ctx, const float *z, int n, float *act
     const int A = p->A;
     for (int c0 = 0; c0 < n; c0 += AP_CHUNK) {
         int B = n - c0 < AP_CHUNK ? n - c0 : AP_CHUNK;
-        SL_TRY(sl_agent_act(p->agent, z + (size_t)c0 * p->Z, B, p->out));
+        const float *zc = z + (size_t)c0 * p->Z;
+        const size_t nz = (size_t)B * p->Z;
+        if (!sl_all_finite_f32(zc, nz)) {
+            for (size_t k = 0; k < nz; k++) p->in[k] = isfinite(zc[k]) ? zc[k] : 0.0f;
+            zc = p->in;
+        }
+        SL_TRY(sl_agent_act(p->agent, zc, B, p->out));
         for (int i = 0; i < B; i++)
             for (int j = 0; j < A; j++) {
                 float a = p->out[(size_t)i * A + j];
