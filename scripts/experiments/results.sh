@@ -23,6 +23,7 @@
 #     certificate  the generator certificate rail: poison2 again, a fresh poison3 (noise 1.5/2/2.5)
 #     polbranches  branch actions from a trained IQL policy (branches collect --policy), 50 and 25
 #     learned      record outcomes, weights train, phase-2 controller at 25 and 50 episodes
+#     learned20    6 more recordings (20 lambda records, the default minimum), phase 2 again
 #     tables       print the markdown tables of docs/RESULTS.md from the files (needs python3 +
 #                  numpy; $PYTHON, default python3)
 #
@@ -279,6 +280,26 @@ stage_learned() {
     done
 }
 
+# learned20 (after learned): 6 more recording runs (seeds 410-419; shares 0.05/0.1/0.25 at 25
+# and 50 episodes) bring the lambda records to 20, the default --min-outcomes; phase 2 again
+stage_learned20() {
+    local R="$OUT/outcomes.jsonl" n s
+    for s in 0.05 0.1 0.25; do
+        for n in 25 50; do
+            sphere_branches "$n"
+            run_ab "rec410_${s}_seeds10" --synth-data br_sphere_h10.npz --weighting controller --synth-weight "$s" \
+                --seeds 10 --seed 410 --record-outcomes "$R"
+        done
+    done
+    (cd "$OUT" && "$S" weights train --records outcomes.jsonl --econ-output econ_model20.json \
+        --lambda-output lambda_model20.json --db none --quiet)
+    for n in 25 50; do
+        cd "$OUT/n$n"
+        run_ab "phase2b_seeds30" --synth-data br_sphere_h10.npz --weighting controller --synth-weight 0.25 \
+            --econ-model ../econ_model20.json --lambda-model ../lambda_model20.json --seeds 30 --seed 200
+    done
+}
+
 stage_power10() {
     sphere_branches 10
     run_ab "power10_sphere_controller_0.25_seeds30" --synth-data br_sphere_h10.npz --weighting controller --synth-weight 0.25 --seeds 30 --seed 200
@@ -364,6 +385,7 @@ for st in "${STAGES[@]}"; do
         certificate) stage_certificate ;;
         polbranches) stage_polbranches ;;
         learned) stage_learned ;;
+        learned20) stage_learned20 ;;
         *) echo "unknown stage '$st'" >&2; exit 2 ;;
     esac
 done
