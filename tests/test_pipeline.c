@@ -203,7 +203,10 @@ TEST(gated_poison_never_reaches_the_learner) {
              "assert lam[0]['share']==0 and lam[0]['reward']==0.5 and lam[0]['real_rows'] > 0; "
              "assert all(0 <= r['outcome'] <= 1 for r in eco) and all(0 <= r['reward'] <= 1 for r in lam); "
              "assert abs(lam[1]['share'] - a['synth_share']) < 1e-12; "
-             "assert abs(lam[1]['reward'] - a['outcome_record']['outcome']) < 1e-12\"") == 0);
+             "assert abs(lam[1]['reward'] - a['outcome_record']['outcome']) < 1e-12; "
+             "import math; m=a['metrics']['action_mse']; b=m['baseline']['mean']; g=m['augmented']['mean']; "
+             "y=0.5+0.5*math.tanh(-((g-b)/max(abs(b),1e-6))/0.1); "
+             "assert abs(y - a['outcome_record']['outcome']) < 1e-9, (y, a['outcome_record'])\"") == 0);
     CHECK(sh("%s weights train --records rec.jsonl --econ-output econ.json --lambda-output lam.json "
              "--steps 200 --db none --quiet", S) == 0);
     CHECK(sh("%s weights train --records rec.jsonl --db none --quiet > /dev/null 2>&1", S) == 2);
