@@ -207,6 +207,27 @@ TEST(gated_poison_never_reaches_the_learner) {
              "import math; m=a['metrics']['action_mse']; b=m['baseline']['mean']; g=m['augmented']['mean']; "
              "y=0.5+0.5*math.tanh(-((g-b)/max(abs(b),1e-6))/0.1); "
              "assert abs(y - a['outcome_record']['outcome']) < 1e-9, (y, a['outcome_record'])\"") == 0);
+    /* registry: the weight log and the outcome file are recorded artifacts, and a failed run
+     * (train, ab, ladder) ends with {"error": message} in its summary */
+    CHECK(sh("%s %s --synth-data pb_ok.npz --weight-log wl.jsonl --record-outcomes rec_reg.jsonl "
+             "--db reg.db --output ab_reg.json > /dev/null", S, "ab --data pd.npz --latents pz.npz "
+             "--encoder penc.safetensors --seeds 1 --updates 50 --hidden 16 --batch 32 "
+             "--eval-episodes 0 --quiet --weighting controller") == 0);
+    CHECK(sh("%s ab --data pd.npz --latents pz.npz --synth-data missing.npz --seeds 1 --updates 10 "
+             "--eval-episodes 0 --db reg.db --quiet > /dev/null 2>&1", S) == 1);
+    CHECK(sh("%s train --data pd.npz --latents pz.npz --synth-data missing.npz --updates 10 "
+             "--output p.safetensors --db reg.db --quiet > /dev/null 2>&1", S) == 1);
+    CHECK(sh("%s ladder --data pd.npz --latents pz.npz --encoder penc.safetensors "
+             "--world-model missing.safetensors --trust-model pt.safetensors --out lad --db reg.db "
+             "--quiet > /dev/null 2>&1", S) == 1);
+    CHECK(sh(SL_PYTHON " -c \"import json, os, sqlite3; c=sqlite3.connect('reg.db'); "
+             "k=[r[0] for r in c.execute('select kind from artifacts')]; "
+             "assert 'weight_log.jsonl' in k and 'outcomes.jsonl' in k, k; "
+             "ps=[r[0] for r in c.execute('select path from artifacts')]; "
+             "assert all(os.path.isabs(x) and os.path.exists(x) for x in ps), ps; "
+             "f=c.execute(\\\"select command, summary from runs where status='failed'\\\").fetchall(); "
+             "assert sorted(x[0] for x in f)==['ab','ladder','train'], f; "
+             "assert all('missing' in json.loads(x[1])['error'] for x in f), f\"") == 0);
     CHECK(sh("%s weights train --records rec.jsonl --econ-output econ.json --lambda-output lam.json "
              "--steps 200 --db none --quiet", S) == 0);
     CHECK(sh("%s weights train --records rec.jsonl --db none --quiet > /dev/null 2>&1", S) == 2);

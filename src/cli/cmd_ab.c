@@ -256,6 +256,12 @@ int cmd_ab(int argc, char **argv) {
         if (output) s = sl_json_write_file(output, res);
         if (s == SL_OK && output)
             s = sl_registry_add_artifact(reg, run, "ab.json", cli_abs_out_path(output, abs_output));
+        if (s == SL_OK && wlog && reg)
+            s = sl_registry_add_artifact(reg, run, "weight_log.jsonl",
+                                         cli_abs_out_path(wlog, abs_output));
+        if (s == SL_OK && so.record_path && synth && reg)
+            s = sl_registry_add_artifact(reg, run, "outcomes.jsonl",
+                                         cli_abs_out_path(so.record_path, abs_output));
     }
     if (s == SL_OK) {
         if (json) {
@@ -267,12 +273,17 @@ int cmd_ab(int argc, char **argv) {
             if (output) printf("wrote %s\n", output);
         }
     }
+    char *err_sum = s == SL_OK ? NULL : cli_error_summary(s);
     int rc = s == SL_OK ? 0 : sl_cli_fail(s);
     if (reg && run) {
-        char *sum = res ? cJSON_PrintUnformatted(cJSON_GetObjectItem(res, "metrics")) : NULL;
+        char *sum = s != SL_OK ? err_sum
+                    : res    ? cJSON_PrintUnformatted(cJSON_GetObjectItem(res, "metrics"))
+                             : NULL;
+        err_sum = NULL;
         sl_run_end(reg, run, s == SL_OK ? SL_RUN_OK : SL_RUN_FAILED, sum);
         free(sum);
     }
+    free(err_sum);
     sl_registry_close(reg);
     sl_ab_outcome_free(&out);
     cJSON_Delete(res);

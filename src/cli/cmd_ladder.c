@@ -154,10 +154,12 @@ int cmd_ladder(int argc, char **argv) {
             }
         }
     }
+    char *err_sum = s == SL_OK ? NULL : cli_error_summary(s);
     int rc = s == SL_OK ? 0 : sl_cli_fail(s);
     if (reg && run) {
-        char *sum = NULL;
-        if (res) {
+        char *sum = err_sum;
+        err_sum = NULL;
+        if (s == SL_OK && res) {
             cJSON *sj = cJSON_CreateObject();
             cJSON_AddNumberToObject(sj, "practical_horizon",
                                     sl_json_num(res, "practical_horizon", 0));
@@ -167,6 +169,7 @@ int cmd_ladder(int argc, char **argv) {
         sl_run_end(reg, run, s == SL_OK ? SL_RUN_OK : SL_RUN_FAILED, sum);
         free(sum);
     }
+    free(err_sum);
     sl_registry_close(reg);
     cJSON_Delete(res);
     cJSON_Delete(conf);

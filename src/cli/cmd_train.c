@@ -267,12 +267,15 @@ int cmd_train(int argc, char **argv) {
                    sl_rl_algo_name(rc.algo), real.t.n, syn.t.n, share, updates, output);
         }
     }
+    char *err_sum = s == SL_OK ? NULL : cli_error_summary(s);
     int rc_exit = s == SL_OK ? 0 : sl_cli_fail(s);
     if (reg && run) {
-        char *sum = cJSON_PrintUnformatted(res);
+        char *sum = s == SL_OK ? cJSON_PrintUnformatted(res) : err_sum;
+        err_sum = NULL;
         sl_run_end(reg, run, s == SL_OK ? SL_RUN_OK : SL_RUN_FAILED, sum);
         free(sum);
     }
+    free(err_sum);
     cJSON_Delete(res);
     sl_registry_close(reg);
     sl_agent_free(ag);

@@ -92,4 +92,15 @@ static inline int cli_run_finish(sl_registry *reg, int64_t run, sl_status st,
     return rc;
 }
 
+/* The summary of a failed run, {"error": message} (malloc'd JSON text, NULL on out of
+ * memory); call before sl_cli_fail so that the message is the command's own. */
+static inline char *cli_error_summary(sl_status st) {
+    cJSON *f = cJSON_CreateObject();
+    if (!f) return NULL;
+    cJSON_AddStringToObject(f, "error", *sl_last_error() ? sl_last_error() : sl_strerror(st));
+    char *txt = cJSON_PrintUnformatted(f);
+    cJSON_Delete(f);
+    return txt;
+}
+
 #endif
