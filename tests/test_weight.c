@@ -541,6 +541,39 @@ static double pick_delta(sl_rng *r) {
     return 2 * sl_rng_normal(r);
 }
 
+/* Shared by the generator-rail tests: a random batch of trust-only samples (1..max), and the
+ * tally of one call against its rail-free reference: the rail must fire exactly when `fire`,
+ * a fired call must leave no synthetic weight, a call it spares must give the reference's
+ * weights bit for bit. */
+typedef struct {
+    long v_fire, v_zero, v_same, fired, kept;
+} rail_tally;
+
+static size_t random_trust_batch(sl_rng *r, sl_weight_sample *s, size_t max) {
+    size_t n = 1 + (size_t)sl_rng_below(r, max);
+    for (size_t i = 0; i < n; i++) {
+        memset(&s[i], 0, sizeof s[i]);
+        s[i].trust = sl_rng_uniform(r);
+        s[i].brick_id = -1;
+    }
+    return n;
+}
+
+static void tally_rail(rail_tally *t, int fire, sl_weight_rail rail, const sl_weight_result *res,
+                       const sl_weight_out *o, const sl_weight_out *o_ref, size_t n) {
+    if (fire != !!(res->rails & (1u << rail))) t->v_fire++;
+    if (fire) {
+        t->fired++;
+        double S = 0;
+        for (size_t i = 0; i < n; i++) S += o[i].w_final;
+        if (S != 0.0 || res->lambda != 0.0 || res->effective_share != 0.0) t->v_zero++;
+    } else {
+        t->kept++;
+        for (size_t i = 0; i < n; i++)
+            if (o[i].w_final != o_ref[i].w_final) t->v_same++;
+    }
+}
+
 /* The generator rail: a batch whose gate pass rate is below min_pass_rate gets no synthetic
  * weight at all; at or above it, the weights are exactly those of a call without the rail. */
 TEST(generator_pass_rate_rail) {
@@ -553,7 +586,7 @@ TEST(generator_pass_rate_rail) {
     sl_weight_sample s[N];
     sl_weight_out o[N], o_ref[N];
     sl_weight_result res, res_ref;
-    long v_fire = 0, v_zero = 0, v_same = 0, fired = 0, kept = 0;
+    rail_tally t = {0};
     for (int call = 0; call < 10000; call++) {
         sl_weight_global g = sl_weight_global_default();
         random_context(&r, &g.ctx);
@@ -562,34 +595,18 @@ TEST(generator_pass_rate_rail) {
         g.min_pass_rate = call % 7 == 0 ? 0.0 : sl_rng_uniform(&r) * 0.5;
         /* exactly at the floor sometimes: == passes */
         g.source_pass_rate = call % 5 == 0 ? g.min_pass_rate : sl_rng_uniform(&r);
-        size_t n = 1 + (size_t)sl_rng_below(&r, N);
-        for (size_t i = 0; i < n; i++) {
-            memset(&s[i], 0, sizeof s[i]);
-            s[i].trust = sl_rng_uniform(&r);
-            s[i].delta_mpl = s[i].delta_error = s[i].delta_ep = 0.0;
-            s[i].brick_id = -1;
-        }
+        size_t n = random_trust_batch(&r, s, N);
         CHECK_OK(sl_weight_ctrl_compute(c, &g, s, n, o, &res));
         sl_weight_global g_ref = g;
         g_ref.source_pass_rate = 1.0;
         CHECK_OK(sl_weight_ctrl_compute(c, &g_ref, s, n, o_ref, &res_ref));
-        int fire = g.source_pass_rate < g.min_pass_rate;
-        if (fire != !!(res.rails & (1u << SL_RAIL_LOW_PASS_RATE))) v_fire++;
-        if (fire) {
-            fired++;
-            double S = 0;
-            for (size_t i = 0; i < n; i++) S += o[i].w_final;
-            if (S != 0.0 || res.lambda != 0.0 || res.effective_share != 0.0) v_zero++;
-        } else {
-            kept++;
-            for (size_t i = 0; i < n; i++)
-                if (o[i].w_final != o_ref[i].w_final) v_same++;
-        }
+        tally_rail(&t, g.source_pass_rate < g.min_pass_rate, SL_RAIL_LOW_PASS_RATE, &res, o,
+                   o_ref, n);
     }
-    CHECK_MSG(v_fire == 0, "%ld calls where the rail fired wrongly", v_fire);
-    CHECK_MSG(v_zero == 0, "%ld fired calls with synthetic weight left", v_zero);
-    CHECK_MSG(v_same == 0, "%ld weights changed although the rail did not fire", v_same);
-    CHECK(fired > 1000 && kept > 1000);
+    CHECK_MSG(t.v_fire == 0, "%ld calls where the rail fired wrongly", t.v_fire);
+    CHECK_MSG(t.v_zero == 0, "%ld fired calls with synthetic weight left", t.v_zero);
+    CHECK_MSG(t.v_same == 0, "%ld weights changed although the rail did not fire", t.v_same);
+    CHECK(t.fired > 1000 && t.kept > 1000);
     /* out of range is an argument error, not a silent pass */
     sl_weight_global g = sl_weight_global_default();
     g.real_weight = 10;
@@ -612,7 +629,7 @@ TEST(generator_certificate_rail) {
     sl_weight_sample s[N];
     sl_weight_out o[N], o_ref[N];
     sl_weight_result res, res_ref;
-    long v_fire = 0, v_zero = 0, v_same = 0, fired = 0, kept = 0;
+    rail_tally t = {0};
     for (int call = 0; call < 20000; call++) {
         sl_weight_global g = sl_weight_global_default();
         random_context(&r, &g.ctx);
@@ -629,12 +646,7 @@ TEST(generator_certificate_rail) {
         }
         g.source_std_ratio_min = a < b ? a : b;
         g.source_std_ratio_max = a < b ? b : a;
-        size_t n = 1 + (size_t)sl_rng_below(&r, N);
-        for (size_t i = 0; i < n; i++) {
-            memset(&s[i], 0, sizeof s[i]);
-            s[i].trust = sl_rng_uniform(&r);
-            s[i].brick_id = -1;
-        }
+        size_t n = random_trust_batch(&r, s, N);
         CHECK_OK(sl_weight_ctrl_compute(c, &g, s, n, o, &res));
         sl_weight_global g_ref = g;
         g_ref.source_std_ratio_min = g_ref.source_std_ratio_max = 1.0;
@@ -643,22 +655,12 @@ TEST(generator_certificate_rail) {
         int fire = enabled && (g.source_std_ratio_min < 0.0 ||
                                g.source_std_ratio_min < g.generator_band_lo ||
                                g.source_std_ratio_max > g.generator_band_hi);
-        if (fire != !!(res.rails & (1u << SL_RAIL_UNSTABLE_GENERATOR))) v_fire++;
-        if (fire) {
-            fired++;
-            double S = 0;
-            for (size_t i = 0; i < n; i++) S += o[i].w_final;
-            if (S != 0.0 || res.lambda != 0.0 || res.effective_share != 0.0) v_zero++;
-        } else {
-            kept++;
-            for (size_t i = 0; i < n; i++)
-                if (o[i].w_final != o_ref[i].w_final) v_same++;
-        }
+        tally_rail(&t, fire, SL_RAIL_UNSTABLE_GENERATOR, &res, o, o_ref, n);
     }
-    CHECK_MSG(v_fire == 0, "%ld calls where the certificate rail fired wrongly", v_fire);
-    CHECK_MSG(v_zero == 0, "%ld fired calls with synthetic weight left", v_zero);
-    CHECK_MSG(v_same == 0, "%ld weights changed although the rail did not fire", v_same);
-    CHECK(fired > 2000 && kept > 2000);
+    CHECK_MSG(t.v_fire == 0, "%ld calls where the certificate rail fired wrongly", t.v_fire);
+    CHECK_MSG(t.v_zero == 0, "%ld fired calls with synthetic weight left", t.v_zero);
+    CHECK_MSG(t.v_same == 0, "%ld weights changed although the rail did not fire", t.v_same);
+    CHECK(t.fired > 2000 && t.kept > 2000);
     /* NaN or a reversed range is an argument error, never a silent pass */
     sl_weight_global g = sl_weight_global_default();
     g.real_weight = 10;

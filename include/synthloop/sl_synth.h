@@ -56,6 +56,15 @@ typedef struct sl_synth_config {
 void sl_synth_config_default(sl_synth_config *c);
 cJSON *sl_synth_config_json(const sl_synth_config *c);
 
+/* Generator certificate: a world model's pooled std ratio per horizon on held-out real starts
+ * (sl_synth_certify), -1 where the rollouts went non-finite. n = 0: none. A property of the
+ * model (and its noise scale), not of one batch of branches. */
+typedef struct sl_synth_certificate {
+    int n;
+    int h[SL_WORLD_EVAL_MAX_H];
+    double std_ratio[SL_WORLD_EVAL_MAX_H];
+} sl_synth_certificate;
+
 typedef struct sl_branches {
     size_t n;               /* branches */
     int horizon, z_dim, a_dim, n_econ;
@@ -71,11 +80,7 @@ typedef struct sl_branches {
     int32_t *member, *source_episode, *source_t, *brick_id; /* [n] */
     sl_gate gate;           /* the gate applied */
     int n_bricks;           /* 1 + max brick id (0 when no bricks were given) */
-    /* generator certificate (sl_synth_certify; n_cert 0 = none): the model's pooled std ratio
-     * per horizon on held-out real starts, -1 where the rollouts went non-finite */
-    int n_cert;
-    int cert_h[SL_WORLD_EVAL_MAX_H];
-    double cert_std_ratio[SL_WORLD_EVAL_MAX_H];
+    sl_synth_certificate cert; /* of the generator; cert.n = 0 when not certified */
 } sl_branches;
 
 /* Behaviour-cloned policy (small MLP latent -> action, trained on d) usable as a
@@ -116,13 +121,14 @@ sl_status sl_synth_trust_score(void *ctx, const float *windows, size_t n, int T,
                                double *p_out);
 void sl_branches_free(sl_branches *b);
 
-/* Generator certificate: evaluate w (as it generated b: same noise scale `noise`, -1 = the
+/* Generator certificate: evaluate w (as it generates branches: noise scale `noise`, -1 = the
  * model's own, and the sphere if attached) from the starts of its held-out episodes in d (all
  * episodes when it has none there) with the real actions, at horizons 5, 10, 20, 40, 60 (those
  * that fit), and store each horizon's pooled std ratio (sl_world_evaluate; no trust, no
- * detector) in b. Horizons without a start are left out; none at all is SL_ERR_SHAPE. */
-sl_status sl_synth_certify(sl_branches *b, const sl_world *w, const sl_world_data *d, float noise,
-                           uint64_t seed);
+ * detector) in *out (branch files take it as b->cert). Horizons without a start are left out;
+ * none at all is SL_ERR_SHAPE. */
+sl_status sl_synth_certify(sl_synth_certificate *out, const sl_world *w, const sl_world_data *d,
+                           float noise, uint64_t seed);
 
 /* Pass rate, trust quantiles/histogram, per-brick and per-reason counts, and the certificate
  * ("generator": {"horizons", "std_ratio", "min", "max"}) when present; caller deletes. */

@@ -257,47 +257,43 @@ stage_polbranches() {
     done
 }
 
+# learned_round TAG SEED MODELS SHARES...: 10-seed recording runs (seeds SEED..SEED+9) at 25 and
+# 50 episodes for each share, appended to OUT/outcomes.jsonl; `weights train` into
+# econ_MODELS.json / lambda_MODELS.json; phase 2 on the power runs' seeds 200-229 ($PHASE2_OPTS
+# may add e.g. --min-outcomes 8).
+learned_round() {
+    local tag=$1 seed=$2 models=$3 n s
+    shift 3
+    for s in "$@"; do
+        for n in 25 50; do
+            sphere_branches "$n"
+            run_ab "${tag}_${s}_seeds10" --synth-data br_sphere_h10.npz --weighting controller --synth-weight "$s" \
+                --seeds 10 --seed "$seed" --record-outcomes "$OUT/outcomes.jsonl"
+        done
+    done
+    (cd "$OUT" && "$S" weights train --records outcomes.jsonl --econ-output "econ_$models.json" \
+        --lambda-output "lambda_$models.json" --db none --quiet)
+    for n in 25 50; do
+        cd "$OUT/n$n"
+        run_ab "phase2_${models}_seeds30" --synth-data br_sphere_h10.npz --weighting controller --synth-weight 0.25 \
+            --econ-model "../econ_$models.json" --lambda-model "../lambda_$models.json" ${PHASE2_OPTS:-} \
+            --seeds 30 --seed 200
+    done
+}
+
 # learned: the controller's learned components from recorded outcomes (2026-12-04). Four
 # 10-seed A/B runs (seeds 400-409; 25 and 50 episodes; shares 0.1, 0.25) record their outcomes,
 # `weights train` fits the econ model and the lambda controller (8 lambda records, so
 # --min-outcomes 8), and phase 2 runs on the power runs' seeds 200-229 at 25 and 50 episodes.
 stage_learned() {
-    local R="$OUT/outcomes.jsonl" n s
-    rm -f "$R"
-    for s in 0.1 0.25; do
-        for n in 25 50; do
-            sphere_branches "$n"
-            run_ab "rec_${s}_seeds10" --synth-data br_sphere_h10.npz --weighting controller --synth-weight "$s" \
-                --seeds 10 --seed 400 --record-outcomes "$R"
-        done
-    done
-    (cd "$OUT" && "$S" weights train --records outcomes.jsonl --econ-output econ_model.json \
-        --lambda-output lambda_model.json --db none --quiet)
-    for n in 25 50; do
-        cd "$OUT/n$n"
-        run_ab "phase2_seeds30" --synth-data br_sphere_h10.npz --weighting controller --synth-weight 0.25 \
-            --econ-model ../econ_model.json --lambda-model ../lambda_model.json --min-outcomes 8 --seeds 30 --seed 200
-    done
+    rm -f "$OUT/outcomes.jsonl"
+    PHASE2_OPTS="--min-outcomes 8" learned_round rec 400 model 0.1 0.25
 }
 
 # learned20 (after learned): 6 more recording runs (seeds 410-419; shares 0.05/0.1/0.25 at 25
 # and 50 episodes) bring the lambda records to 20, the default --min-outcomes; phase 2 again
 stage_learned20() {
-    local R="$OUT/outcomes.jsonl" n s
-    for s in 0.05 0.1 0.25; do
-        for n in 25 50; do
-            sphere_branches "$n"
-            run_ab "rec410_${s}_seeds10" --synth-data br_sphere_h10.npz --weighting controller --synth-weight "$s" \
-                --seeds 10 --seed 410 --record-outcomes "$R"
-        done
-    done
-    (cd "$OUT" && "$S" weights train --records outcomes.jsonl --econ-output econ_model20.json \
-        --lambda-output lambda_model20.json --db none --quiet)
-    for n in 25 50; do
-        cd "$OUT/n$n"
-        run_ab "phase2b_seeds30" --synth-data br_sphere_h10.npz --weighting controller --synth-weight 0.25 \
-            --econ-model ../econ_model20.json --lambda-model ../lambda_model20.json --seeds 30 --seed 200
-    done
+    learned_round rec410 410 model20 0.05 0.1 0.25
 }
 
 stage_power10() {

@@ -103,10 +103,11 @@ int cmd_ab(int argc, char **argv) {
     cfg.updates = 3000;
     pl_synth_opts so;
     pl_synth_opts_default(&so);
+    enum { O_RECORD = 1100 };
     static const struct option opts[] = {
         {"data", 1, 0, 'd'},        {"latents", 1, 0, 'z'},      {"encoder", 1, 0, 'e'},
-        {"synth-data", 1, 0, 's'},  {"synth-weight", 1, 0, 'w'}, {"weighting", 1, 0, 'W'},
-        {"min-trust", 1, 0, 't'}, {"min-pass-rate", 1, 0, 'P'}, {"generator-band", 1, 0, 'G'}, {"econ-model", 1, 0, 1001}, {"lambda-model", 1, 0, 1002}, {"min-outcomes", 1, 0, 1003}, {"record-outcomes", 1, 0, 1004},   {"max-share", 1, 0, 'm'},    {"seeds", 1, 0, 'n'},
+        {"synth-data", 1, 0, 's'},  PL_SYNTH_LONG_OPTS,          {"record-outcomes", 1, 0, O_RECORD},
+        {"seeds", 1, 0, 'n'},
         {"updates", 1, 0, 'u'},     {"eval-episodes", 1, 0, 'E'}, {"algo", 1, 0, 'a'},
         {"hidden", 1, 0, 'H'},      {"batch", 1, 0, 'B'},        {"sampling", 1, 0, 'S'},
         {"holdout", 1, 0, 'h'},     {"seed", 1, 0, 'r'},         {"threads", 1, 0, 'T'},
@@ -151,35 +152,7 @@ int cmd_ab(int argc, char **argv) {
             if (sl_cli_parse_double("ab", "--reward-scale", optarg, 1e-6, 1e6, &dv)) return 2;
             cfg.rl.reward_scale = (float)dv;
             break;
-        case 'w':
-            if (sl_cli_parse_double("ab", "--synth-weight", optarg, 0, 0.95, &so.share)) return 2;
-            break;
-        case 'W':
-            if (pl_weighting_parse(optarg, &so.mode) != SL_OK)
-                return sl_cli_usage_error("ab", "%s", sl_last_error());
-            break;
-        case 't':
-            if (sl_cli_parse_double("ab", "--min-trust", optarg, 0, 1, &so.min_trust)) return 2;
-            break;
-        case 'P':
-            if (sl_cli_parse_double("ab", "--min-pass-rate", optarg, 0, 1, &so.min_pass_rate))
-                return 2;
-            break;
-        case 'G':
-            if (pl_parse_generator_band("ab", optarg, &so)) return 2;
-            break;
-        case 1001: so.econ_model_path = optarg; break;
-        case 1002: so.lambda_model_path = optarg; break;
-        case 1003: {
-            long mo;
-            if (sl_cli_parse_int("ab", "--min-outcomes", optarg, 0, 1000000000L, &mo)) return 2;
-            so.min_outcomes = mo;
-            break;
-        }
-        case 1004: so.record_path = optarg; break;
-        case 'm':
-            if (sl_cli_parse_double("ab", "--max-share", optarg, 0.001, 0.95, &so.max_share)) return 2;
-            break;
+        case O_RECORD: so.record_path = optarg; break;
         case 'n':
             if (sl_cli_parse_int("ab", "--seeds", optarg, 1, 1000, &v)) return 2;
             cfg.seeds = (int)v;
@@ -219,8 +192,13 @@ int cmd_ab(int argc, char **argv) {
             if (sl_cli_parse_int("ab", "--threads", optarg, 0, 1024, &v)) return 2;
             threads = (int)v;
             break;
-        default:
-            return sl_cli_usage_error("ab", "unknown or incomplete option '%s'", argv[optind - 1]);
+        default: {
+            int r = pl_parse_synth_option("ab", c, optarg, &so);
+            if (r > 0) return r;
+            if (r < 0)
+                return sl_cli_usage_error("ab", "unknown or incomplete option '%s'", argv[optind - 1]);
+            break;
+        }
         }
     }
     if (optind < argc) return sl_cli_usage_error("ab", "unexpected argument '%s'", argv[optind]);

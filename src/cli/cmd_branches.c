@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "pipeline.h"
 #include "run_record.h"
 #include "synthloop/sl_dataset.h"
 #include "synthloop/sl_json.h"
@@ -278,7 +279,7 @@ int cmd_branches(int argc, char **argv) {
     if (st == SL_OK)
         st = sl_synth_collect(&b, w, &d, tm, bk, ap ? sl_synth_agent_policy_act : NULL, ap, &sc);
     /* the generator's certificate: its std ratio per horizon 5..60 on held-out real starts */
-    if (st == SL_OK && certify) st = sl_synth_certify(b, w, &d, sc.rollout_noise, seed);
+    if (st == SL_OK && certify) st = sl_synth_certify(&b->cert, w, &d, sc.rollout_noise, seed);
     if (st == SL_OK) st = sl_branches_save_npz(b, out);
     if (st == SL_OK) {
         res = sl_branches_summary_json(b);
@@ -340,12 +341,7 @@ int cmd_branches(int argc, char **argv) {
                sl_json_num(res, "pass_rate", 0), sc.gate.trust_floor, sc.gate.ratio_lo,
                sc.gate.ratio_hi);
         const cJSON *q = cJSON_GetObjectItemCaseSensitive(res, "trust_quantiles");
-        if (b->n_cert > 0) {
-            printf("  generator std ratio (held-out starts, real actions):");
-            for (int i = 0; i < b->n_cert; i++)
-                printf(" h%d %.3f", b->cert_h[i], b->cert_std_ratio[i]);
-            printf("\n");
-        }
+        if (b->cert.n > 0) pl_print_certificate("  ", &b->cert);
         printf("  trust p05 %.4f  p50 %.4f  p95 %.4f\n", sl_json_num(q, "p05", 0),
                sl_json_num(q, "p50", 0), sl_json_num(q, "p95", 0));
         const cJSON *r = cJSON_GetObjectItemCaseSensitive(res, "reasons");

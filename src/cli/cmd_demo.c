@@ -261,7 +261,7 @@ static sl_status run_demo(const demo_opts *o, sl_registry *reg, int64_t run, con
     sc.gate.trust_floor = o->min_trust;
     sc.seed = o->seed;
     if (s == SL_OK) s = sl_synth_collect(&br, w, &wd, tm, bk->brick_of_episode, NULL, NULL, &sc);
-    if (s == SL_OK) s = sl_synth_certify(br, w, &wd, sc.rollout_noise, sc.seed);
+    if (s == SL_OK) s = sl_synth_certify(&br->cert, w, &wd, sc.rollout_noise, sc.seed);
     if (s == SL_OK) s = sl_branches_save_npz(br, p->branches);
     if (s == SL_OK) {
         s = sl_registry_add_dataset(reg, run, p->branches, "branches", (int64_t)(br->n * (size_t)sc.horizon),
@@ -296,10 +296,7 @@ static sl_status run_demo(const demo_opts *o, sl_registry *reg, int64_t run, con
         if (s == SL_OK && !sl_cli_quiet) {
             printf("      %zu branches of %d steps, %zu passed the gates (%.0f%%)\n", br->n,
                    sc.horizon, np, br->n ? 100.0 * (double)np / (double)br->n : 0.0);
-            printf("      generator certificate, std ratio per horizon:");
-            for (int i = 0; i < br->n_cert; i++)
-                printf(" h%d %.3f", br->cert_h[i], br->cert_std_ratio[i]);
-            printf("\n");
+            pl_print_certificate("      ", &br->cert);
         }
         cJSON *bj = cJSON_AddObjectToObject(summary, "branches");
         cJSON_AddNumberToObject(bj, "n", (double)br->n);

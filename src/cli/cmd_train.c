@@ -60,8 +60,8 @@ int cmd_train(int argc, char **argv) {
     pl_synth_opts_default(&so);
     static const struct option opts[] = {
         {"data", 1, 0, 'd'},       {"latents", 1, 0, 'z'},      {"synth-data", 1, 0, 's'},
-        {"synth-weight", 1, 0, 'w'}, {"weighting", 1, 0, 'W'},  {"min-trust", 1, 0, 't'}, {"min-pass-rate", 1, 0, 'P'}, {"generator-band", 1, 0, 'G'}, {"econ-model", 1, 0, 1001}, {"lambda-model", 1, 0, 1002}, {"min-outcomes", 1, 0, 1003},
-        {"max-share", 1, 0, 'm'},  {"algo", 1, 0, 'a'},         {"updates", 1, 0, 'u'},
+        PL_SYNTH_LONG_OPTS,
+        {"algo", 1, 0, 'a'},       {"updates", 1, 0, 'u'},
         {"hidden", 1, 0, 'H'},     {"batch", 1, 0, 'B'},        {"sampling", 1, 0, 'S'},
         {"seed", 1, 0, 'r'},       {"threads", 1, 0, 'T'},      {"output", 1, 0, 'o'},
         {"db", 1, 0, 'D'},         {"json", 0, 0, 'j'},         {"quiet", 0, 0, 'q'},       {"alpha-bc", 1, 0, 'A'},     {"lr", 1, 0, 'l'},
@@ -97,34 +97,6 @@ int cmd_train(int argc, char **argv) {
             if (sl_cli_parse_double("train", "--lr", optarg, 1e-8, 1, &dv)) return 2;
             rc.lr_actor = rc.lr_critic = (float)dv;
             break;
-        case 'w':
-            if (sl_cli_parse_double("train", "--synth-weight", optarg, 0, 0.95, &so.share)) return 2;
-            break;
-        case 'W':
-            if (pl_weighting_parse(optarg, &so.mode) != SL_OK)
-                return sl_cli_usage_error("train", "%s", sl_last_error());
-            break;
-        case 't':
-            if (sl_cli_parse_double("train", "--min-trust", optarg, 0, 1, &so.min_trust)) return 2;
-            break;
-        case 'P':
-            if (sl_cli_parse_double("train", "--min-pass-rate", optarg, 0, 1, &so.min_pass_rate))
-                return 2;
-            break;
-        case 'G':
-            if (pl_parse_generator_band("train", optarg, &so)) return 2;
-            break;
-        case 1001: so.econ_model_path = optarg; break;
-        case 1002: so.lambda_model_path = optarg; break;
-        case 1003: {
-            long mo;
-            if (sl_cli_parse_int("train", "--min-outcomes", optarg, 0, 1000000000L, &mo)) return 2;
-            so.min_outcomes = mo;
-            break;
-        }
-        case 'm':
-            if (sl_cli_parse_double("train", "--max-share", optarg, 0.001, 0.95, &so.max_share)) return 2;
-            break;
         case 'a':
             if (sl_rl_algo_parse(optarg, &rc.algo) != SL_OK)
                 return sl_cli_usage_error("train", "%s", sl_last_error());
@@ -152,8 +124,14 @@ int cmd_train(int argc, char **argv) {
             if (sl_cli_parse_int("train", "--threads", optarg, 0, 1024, &v)) return 2;
             threads = (int)v;
             break;
-        default:
-            return sl_cli_usage_error("train", "unknown or incomplete option '%s'", argv[optind - 1]);
+        default: {
+            int r = pl_parse_synth_option("train", c, optarg, &so);
+            if (r > 0) return r;
+            if (r < 0)
+                return sl_cli_usage_error("train", "unknown or incomplete option '%s'",
+                                          argv[optind - 1]);
+            break;
+        }
         }
     }
     if (optind < argc) return sl_cli_usage_error("train", "unexpected argument '%s'", argv[optind]);

@@ -116,6 +116,14 @@ sl_status pl_ladder_run(const pl_ladder_opts *o, sl_registry *reg, int64_t run_i
     int *brick_h = calloc((size_t)(n_bricks ? n_bricks : 1), sizeof(int));
     int *brick_alive = calloc((size_t)(n_bricks ? n_bricks : 1), sizeof(int));
     for (int b = 0; b < n_bricks; b++) brick_alive[b] = 1;
+    /* the generator certificate belongs to the model (one noise scale for every level):
+     * evaluated once, before the first level, and stored in every level's branch file */
+    sl_synth_certificate cert = {0};
+    {
+        sl_synth_config dc;
+        sl_synth_config_default(&dc);
+        if (s == SL_OK) s = sl_synth_certify(&cert, w, &d, dc.rollout_noise, o->seed * 1000);
+    }
     for (int L = 0; s == SL_OK && L < o->max_level; L++) {
         const pl_ladder_level *lv = &pl_ladder_table[L];
         sl_synth_config sc;
@@ -127,12 +135,8 @@ sl_status pl_ladder_run(const pl_ladder_opts *o, sl_registry *reg, int64_t run_i
         sc.seed = o->seed * 1000 + (uint64_t)L;
         sl_branches *br = NULL;
         s = sl_synth_collect(&br, w, &d, tm, bricks, NULL, NULL, &sc);
-        /* the generator certificate (std ratio per horizon) goes into every level's file */
-        if (s == SL_OK) s = sl_synth_certify(br, w, &d, sc.rollout_noise, sc.seed);
-        if (s != SL_OK) {
-            sl_branches_free(br);
-            break;
-        }
+        if (s != SL_OK) break;
+        br->cert = cert;
         char bpath[4096];
         snprintf(bpath, sizeof bpath, "%s/branches_h%d.npz", o->out_dir, lv->horizon);
         s = sl_branches_save_npz(br, bpath);

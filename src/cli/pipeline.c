@@ -136,6 +136,28 @@ int pl_parse_generator_band(const char *cmd, const char *s, pl_synth_opts *o) {
     return 0;
 }
 
+int pl_parse_synth_option(const char *cmd, int c, const char *arg, pl_synth_opts *o) {
+    long v;
+    switch (c) {
+    case 'w': return sl_cli_parse_double(cmd, "--synth-weight", arg, 0, 0.95, &o->share);
+    case 'W':
+        return pl_weighting_parse(arg, &o->mode) == SL_OK
+                   ? 0
+                   : sl_cli_usage_error(cmd, "%s", sl_last_error());
+    case 't': return sl_cli_parse_double(cmd, "--min-trust", arg, 0, 1, &o->min_trust);
+    case 'P': return sl_cli_parse_double(cmd, "--min-pass-rate", arg, 0, 1, &o->min_pass_rate);
+    case 'G': return pl_parse_generator_band(cmd, arg, o);
+    case 'm': return sl_cli_parse_double(cmd, "--max-share", arg, 0.001, 0.95, &o->max_share);
+    case PL_OPT_ECON_MODEL: o->econ_model_path = arg; return 0;
+    case PL_OPT_LAMBDA_MODEL: o->lambda_model_path = arg; return 0;
+    case PL_OPT_MIN_OUTCOMES:
+        if (sl_cli_parse_int(cmd, "--min-outcomes", arg, 0, 1000000000L, &v)) return 2;
+        o->min_outcomes = v;
+        return 0;
+    default: return -1;
+    }
+}
+
 /* Fetch an array with an expected dtype and leading dims; message names file and key. */
 static sl_status get_arr(sl_npz *z, const char *path, const char *key, sl_dtype dt, int ndim,
                          const sl_array **out) {
@@ -410,32 +432,34 @@ void pl_ab_progress(void *ctx, int arm, int seed_idx, int update, int total) {
 
 /* --- A/B orchestration ---------------------------------------------------- */
 
-static double rel_change(const sl_ab_metric_summary *m) {
-    double b = m->ci[SL_AB_BASE].mean, a = m->ci[SL_AB_AUG].mean;
-    return (a - b) / (fabs(b) > 1e-6 ? fabs(b) : 1e-6);
+void pl_print_certificate(const char *indent, const sl_synth_certificate *c) {
+    printf("%sgenerator std ratio (held-out starts, real actions):", indent);
+    for (int i = 0; i < c->n; i++) printf(" h%d %.3f", c->h[i], c->std_ratio[i]);
+    printf("\n");
 }
 
 double pl_ab_outcome_score(const sl_ab_outcome *out) {
+    /* the verdicts' signed improvements (> 0 = better): MPL's is its relative change, the
+     * error rate's and action MSE's the negated relative change */
     const sl_ab_metric_summary *mpl = &out->summary[SL_ABM_MPL],
                                *err = &out->summary[SL_ABM_ERROR_RATE],
                                *mse = &out->summary[SL_ABM_ACTION_MSE];
     double score = 0.0;
     if (mpl->valid && err->valid)
-        score = 0.5 * (rel_change(mpl) - rel_change(err));
+        score = 0.5 * (mpl->verdict.improvement + err->verdict.improvement);
     else if (mse->valid)
-        score = -rel_change(mse);
+        score = mse->verdict.improvement;
     if (!isfinite(score)) score = 0.0;
     return 0.5 + 0.5 * tanh(score / 0.1);
 }
 
-sl_status pl_record_outcomes(const char *path, const pl_synth *syn, const sl_ab_outcome *out) {
+sl_status pl_record_outcomes(const char *path, const pl_synth *syn, double share, double y) {
     /* the run's records are built in memory and appended with one write(2) on an O_APPEND
      * descriptor, so that concurrent runs appending to the same file never interleave lines */
     char *buf = NULL;
     size_t len = 0;
     FILE *mem = open_memstream(&buf, &len);
     if (!mem) return sl_set_error(SL_ERR_NOMEM, "%s: out of memory", path);
-    const double y = pl_ab_outcome_score(out);
     /* two lambda records per A/B: the baseline arm is a run at share 0 with the neutral
      * outcome 0.5, the augmented arm one at the realised share with outcome y, so that the
      * reward-weighted regression can prefer 0 where synthetic data did harm */
@@ -444,7 +468,7 @@ sl_status pl_record_outcomes(const char *path, const pl_synth *syn, const sl_ab_
     lr.share = 0.0;
     lr.reward = 0.5;
     sl_status s = sl_lambda_record_write(mem, &lr);
-    lr.share = out->synth_share;
+    lr.share = share;
     lr.reward = y;
     if (s == SL_OK) s = sl_lambda_record_write(mem, &lr);
     for (size_t i = 0; s == SL_OK && i < syn->n_rec; i++) {
@@ -581,11 +605,12 @@ sl_status pl_ab_execute(const sl_ab_config *cfg, const pl_synth_opts *so, const 
         }
         *json = j;
         if (synth_path && so->record_path) {
-            s = pl_record_outcomes(so->record_path, &syn, out);
+            const double y = pl_ab_outcome_score(out);
+            s = pl_record_outcomes(so->record_path, &syn, out->synth_share, y);
             if (s == SL_OK) {
                 cJSON *rj = cJSON_AddObjectToObject(j, "outcome_record");
                 cJSON_AddStringToObject(rj, "path", so->record_path);
-                cJSON_AddNumberToObject(rj, "outcome", pl_ab_outcome_score(out));
+                cJSON_AddNumberToObject(rj, "outcome", y);
                 cJSON_AddNumberToObject(rj, "econ_records", (double)syn.n_rec);
                 cJSON_AddNumberToObject(rj, "lambda_records", 2);
             }

@@ -10,6 +10,7 @@
 #include "synthloop/sl_latent.h"
 #include "synthloop/sl_registry.h"
 #include "synthloop/sl_weight.h"
+#include "synthloop/sl_synth.h"
 
 /* Real transitions in latent space: obs = z, next_obs = next_z, done = terminals. Owns its
  * arrays (pl_real_free). */
@@ -70,14 +71,28 @@ void pl_synth_opts_default(pl_synth_opts *o);
  * conservative [0.9, 1.1], aggressive [0.7, 1.3]) or "off". 0, or a usage error and 2. */
 int pl_parse_generator_band(const char *cmd, const char *s, pl_synth_opts *o);
 
+/* The controller options that `ab` and `train` share, as getopt_long entries (put
+ * PL_SYNTH_LONG_OPTS into the command's option table) and their parser: 0 when c was one of
+ * them and was stored in *o, 2 after a usage error, -1 when c is not one of them. */
+enum { PL_OPT_ECON_MODEL = 1001, PL_OPT_LAMBDA_MODEL, PL_OPT_MIN_OUTCOMES };
+#define PL_SYNTH_LONG_OPTS                                                                      \
+    {"synth-weight", 1, 0, 'w'}, {"weighting", 1, 0, 'W'}, {"min-trust", 1, 0, 't'},            \
+    {"min-pass-rate", 1, 0, 'P'}, {"generator-band", 1, 0, 'G'}, {"max-share", 1, 0, 'm'},      \
+    {"econ-model", 1, 0, PL_OPT_ECON_MODEL}, {"lambda-model", 1, 0, PL_OPT_LAMBDA_MODEL},        \
+    {"min-outcomes", 1, 0, PL_OPT_MIN_OUTCOMES}
+int pl_parse_synth_option(const char *cmd, int c, const char *arg, pl_synth_opts *o);
+
+/* "  generator std ratio (held-out starts, real actions): h5 1.001 h10 ..." on stdout. */
+void pl_print_certificate(const char *indent, const sl_synth_certificate *c);
+
 /* Outcome of an A/B in [0, 1] for the learned components' records: 0.5 + 0.5 tanh(score/0.1),
  * score = (relative MPL gain + relative error-rate drop) / 2 when both were measured in
  * physics, else the relative drop of held-out action MSE. */
 double pl_ab_outcome_score(const sl_ab_outcome *out);
 /* Append two lambda_outcome records (the batch's context; share 0 with reward 0.5 for the
- * baseline arm, the realised share with reward = outcome for the augmented arm) and one
- * econ_outcome per passed branch (its deltas and brick, outcome) to path. */
-sl_status pl_record_outcomes(const char *path, const pl_synth *syn, const sl_ab_outcome *out);
+ * baseline arm, `share` with reward y for the augmented arm) and one econ_outcome per passed
+ * branch (its deltas and brick, outcome y) to path. */
+sl_status pl_record_outcomes(const char *path, const pl_synth *syn, double share, double y);
 
 /* n_real_weight: total weight of the real training rows (for the controller's budget). */
 sl_status pl_synth_load(pl_synth *s, const char *branches_path, size_t n_real_weight,

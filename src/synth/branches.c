@@ -311,9 +311,9 @@ static void add_quantiles(cJSON *o, const char *key, const double *x, size_t n) 
     if (sl_stats_mean(x, n, &m) == SL_OK) cJSON_AddNumberToObject(q, "mean", m);
 }
 
-sl_status sl_synth_certify(sl_branches *b, const sl_world *w, const sl_world_data *d, float noise,
-                           uint64_t seed) {
-    if (!b || !w || !d) return sl_set_error(SL_ERR_ARG, "sl_synth_certify: NULL argument");
+sl_status sl_synth_certify(sl_synth_certificate *out, const sl_world *w, const sl_world_data *d,
+                           float noise, uint64_t seed) {
+    if (!out || !w || !d) return sl_set_error(SL_ERR_ARG, "sl_synth_certify: NULL argument");
     sl_world_eval_config ec;
     sl_world_eval_config_default(&ec);
     ec.noise = noise;
@@ -321,17 +321,17 @@ sl_status sl_synth_certify(sl_branches *b, const sl_world *w, const sl_world_dat
     ec.seed = seed;
     sl_world_eval_row rows[SL_WORLD_EVAL_MAX_H];
     SL_TRY(sl_world_evaluate(w, d, NULL, 0, &ec, NULL, NULL, rows));
-    int k = 0;
+    sl_synth_certificate c = {0};
     for (int i = 0; i < ec.n_h; i++) {
         if (rows[i].n_starts == 0) continue;
         double r = rows[i].std_ratio;
-        b->cert_h[k] = rows[i].h;
-        b->cert_std_ratio[k] = (isfinite(r) && rows[i].n_bad == 0) ? r : -1.0;
-        k++;
+        c.h[c.n] = rows[i].h;
+        c.std_ratio[c.n] = (isfinite(r) && rows[i].n_bad == 0) ? r : -1.0;
+        c.n++;
     }
-    if (k == 0)
+    if (c.n == 0)
         return sl_set_error(SL_ERR_SHAPE, "sl_synth_certify: no evaluation start fits any horizon");
-    b->n_cert = k;
+    *out = c;
     return SL_OK;
 }
 
@@ -417,16 +417,17 @@ cJSON *sl_branches_summary_json(const sl_branches *b) {
         cJSON_AddNumberToObject(ec, "delta_error", de / (double)pass);
         cJSON_AddNumberToObject(ec, "delta_ep", dp / (double)pass);
     }
-    if (b->n_cert > 0) {
+    const sl_synth_certificate *ce = &b->cert;
+    if (ce->n > 0) {
         cJSON *gen = cJSON_AddObjectToObject(j, "generator");
         cJSON *hs = cJSON_AddArrayToObject(gen, "horizons");
         cJSON *rs = cJSON_AddArrayToObject(gen, "std_ratio");
-        double lo = b->cert_std_ratio[0], hi = b->cert_std_ratio[0];
-        for (int i = 0; i < b->n_cert; i++) {
-            cJSON_AddItemToArray(hs, cJSON_CreateNumber(b->cert_h[i]));
-            cJSON_AddItemToArray(rs, cJSON_CreateNumber(b->cert_std_ratio[i]));
-            lo = b->cert_std_ratio[i] < lo ? b->cert_std_ratio[i] : lo;
-            hi = b->cert_std_ratio[i] > hi ? b->cert_std_ratio[i] : hi;
+        double lo = ce->std_ratio[0], hi = ce->std_ratio[0];
+        for (int i = 0; i < ce->n; i++) {
+            cJSON_AddItemToArray(hs, cJSON_CreateNumber(ce->h[i]));
+            cJSON_AddItemToArray(rs, cJSON_CreateNumber(ce->std_ratio[i]));
+            lo = ce->std_ratio[i] < lo ? ce->std_ratio[i] : lo;
+            hi = ce->std_ratio[i] > hi ? ce->std_ratio[i] : hi;
         }
         cJSON_AddNumberToObject(gen, "min", lo);
         cJSON_AddNumberToObject(gen, "max", hi);
@@ -518,13 +519,13 @@ sl_status sl_branches_save_npz(const sl_branches *b, const char *path) {
         };
         for (size_t i = 0; i < sizeof arr / sizeof arr[0] && st == SL_OK; i++)
             st = sl_npz_writer_add(wr, arr[i].name, arr[i].dt, arr[i].nd, arr[i].shape, arr[i].data);
-        if (st == SL_OK && b->n_cert > 0) {
-            size_t s_k[1] = {(size_t)b->n_cert};
-            for (int i = 0; i < b->n_cert; i++) hk[i] = b->cert_h[i];
+        if (st == SL_OK && b->cert.n > 0) {
+            size_t s_k[1] = {(size_t)b->cert.n};
+            for (int i = 0; i < b->cert.n; i++) hk[i] = b->cert.h[i];
             st = sl_npz_writer_add(wr, "generator_horizons", SL_DTYPE_I32, 1, s_k, hk);
             if (st == SL_OK)
                 st = sl_npz_writer_add(wr, "generator_std_ratio", SL_DTYPE_F64, 1, s_k,
-                                       b->cert_std_ratio);
+                                       b->cert.std_ratio);
         }
     }
     if (st == SL_OK) {
