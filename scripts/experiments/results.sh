@@ -24,6 +24,10 @@
 #     polbranches  branch actions from a trained IQL policy (branches collect --policy), 50 and 25
 #     learned      record outcomes, weights train, phase-2 controller at 25 and 50 episodes
 #     learned20    6 more recordings (20 lambda records, the default minimum), phase 2 again
+#     negreward    sign-flipped rewards on certified stable branches (after certificate)
+#     trustvariants  trust_net with other negative mixes against the same branches (table rows)
+#   then: python3 scripts/experiments/ab_checks.py OUTDIR   (pooled and paired statistics)
+#         python3 scripts/experiments/jitter.py OUTDIR      (what gives branches away)
 #     tables       print the markdown tables of docs/RESULTS.md from the files (needs python3 +
 #                  numpy; $PYTHON, default python3)
 #
@@ -241,6 +245,18 @@ stage_power50() {
     sphere_branches 50
     run_ab "power50_sphere_controller_0.25_seeds30" --synth-data br_sphere_h10.npz --weighting controller --synth-weight 0.25 --seeds 30 --seed 200
     run_ab "power50_sphere_controller_0.1_seeds30" --synth-data br_sphere_h10.npz --weighting controller --synth-weight 0.1 --seeds 30 --seed 200
+    # the replicate of the 50-episode harm, decided after the first run
+    run_ab "power50rep_sphere_controller_0.25_seeds30" --synth-data br_sphere_h10.npz --weighting controller --synth-weight 0.25 --seeds 30 --seed 300
+}
+
+# negreward (exploratory): the stable model's certified branches with every reward sign-flipped
+# (numpy; both rails pass them), controller 0.1 against the same branches unflipped, seeds 100-109
+stage_negreward() {
+    cd "$OUT/n50"
+    "${PYTHON:-python3}" -c "import numpy as np; b=dict(np.load('br_sphere_cert_h10.npz')); \
+b['branch_rewards']=-b['branch_rewards']; b['rewards']=-b['rewards']; np.savez('br_sphere_cert_negreward_h10.npz', **b)"
+    run_ab "sphere_cert_controller_0.1" --synth-data br_sphere_cert_h10.npz --weighting controller --synth-weight 0.1 --seeds 10 --seed 100
+    run_ab "sphere_cert_negreward_controller_0.1" --synth-data br_sphere_cert_negreward_h10.npz --weighting controller --synth-weight 0.1 --seeds 10 --seed 100
 }
 # polbranches (exploratory, after power50's harm): branch actions from an IQL policy trained
 # on the set's real episodes (branches collect --policy) instead of the behaviour clone
@@ -254,6 +270,38 @@ stage_polbranches() {
             --policy pol_iql.safetensors --output br_sphere_pol_h10.npz $T --quiet
         run_ab "power${n}_polbranches_controller_0.25_seeds30" --synth-data br_sphere_pol_h10.npz --weighting controller \
             --synth-weight 0.25 --seeds 30 --seed 200
+    done
+}
+
+# trustvariants: trust_net retrained with other negative mixes (RESULTS.md, "Trust level 1",
+# item 2); each scores the stable model's projected branches at levels 1-3 and the poisoned
+# model's h10 / h60 branches; prints one table row per variant (share of branches whose trust
+# reaches the level's floor, and of held-out real windows at T = 5 reaching 0.95).
+stage_trustvariants() {
+    cd "$OUT/n50"
+    local v opts DZ="--data D.npz --latents Z.npz"
+    for v in default nodrift_big nonoise_nodrift noise1_nodrift refonly; do
+        case $v in
+            default) opts="" ;;
+            nodrift_big) opts="--no-drift --steps 3000 --hidden 128 --layers 2" ;;
+            nonoise_nodrift) opts="--no-noise --no-drift --steps 3000 --hidden 128 --layers 2" ;;
+            noise1_nodrift) opts="--noise-scale 1 --no-drift --steps 3000 --hidden 128 --layers 2" ;;
+            refonly) opts="--no-noise --no-inflate --no-drift --steps 3000 --hidden 128 --layers 2" ;;
+        esac
+        "$S" trust train --latents Z.npz --data D.npz --negatives neg_tf.npz --output "tv_$v.safetensors" \
+            --seed 0 $opts $T --quiet
+        local W="$DZ --trust-model tv_$v.safetensors --bricks bricks.npz --no-certify $T --quiet"
+        "$S" branches collect $W --world-model wm.safetensors --encoder enc.safetensors --horizon 5 --min-trust 0.95 --branches-per-episode 10 --output "tv_${v}_h5.npz"
+        "$S" branches collect $W --world-model wm.safetensors --encoder enc.safetensors --horizon 10 --min-trust 0.9 --branches-per-episode 5 --output "tv_${v}_h10.npz"
+        "$S" branches collect $W --world-model wm.safetensors --encoder enc.safetensors --horizon 20 --min-trust 0.85 --branches-per-episode 3 --output "tv_${v}_h20.npz"
+        "$S" branches collect $W --world-model wm_poison.safetensors --noise 3 --horizon 10 --min-trust 0.9 --branches-per-episode 5 --output "tv_${v}_ph10.npz"
+        "$S" branches collect $W --world-model wm_poison.safetensors --noise 3 --horizon 60 --min-trust 0.85 --branches-per-episode 5 --output "tv_${v}_ph60.npz"
+        "${PYTHON:-python3}" -c "
+import json, numpy as np
+f = lambda k, fl: 100 * float((np.load('tv_${v}_' + k + '.npz')['trust'] >= fl).mean())
+r = json.load(open('tv_${v}.json'))['report']['by_length'][0]
+print('| ${v} ($opts) | %.1f %% | %.1f %% | %.1f %% | %.1f %% | %.1f %% | %.1f %% |' % (
+    f('h5', 0.95), f('h10', 0.9), f('h20', 0.85), f('ph10', 0.9), f('ph60', 0.85), 100 * r['real_pass_0.95']))"
     done
 }
 
@@ -382,6 +430,8 @@ for st in "${STAGES[@]}"; do
         polbranches) stage_polbranches ;;
         learned) stage_learned ;;
         learned20) stage_learned20 ;;
+        negreward) stage_negreward ;;
+        trustvariants) stage_trustvariants ;;
         *) echo "unknown stage '$st'" >&2; exit 2 ;;
     esac
 done
