@@ -36,8 +36,14 @@ static sl_status collect(sl_env *env, size_t eps, uint64_t seed, sl_dataset **ou
     return sl_env_collect(env, SL_POLICY_MEDIUM_EXPERT, eps, seed, out, NULL);
 }
 
+/* the fixture reproduces seed 001's inflation poison without an external generator, so it
+ * trains with the inflate and drift negatives (off by default since 2026-12-04) and the
+ * earlier, smaller net */
 static sl_trust_config test_cfg(uint64_t seed) {
     sl_trust_config c = sl_trust_config_default();
+    c.use_inflate = c.use_drift = 1;
+    c.hidden = 64;
+    c.n_hidden = 1;
     c.steps = 1000;
     c.eval_windows = 200;
     c.seed = seed;
@@ -574,6 +580,7 @@ TEST(temporal_variant_trains_and_scores) {
     CHECK(fixture());
     if (fx.ready <= 0) return;
     sl_trust_config c = sl_trust_config_default_arch(SL_TRUST_ARCH_TEMPORAL);
+    c.use_inflate = c.use_drift = 1;
     c.steps = 250;
     c.batch = 64;
     c.eval_windows = 100;
@@ -655,6 +662,42 @@ TEST(external_negatives_from_unstable_generator) {
         CHECK(rep.mean_trust[SL_TRUST_KIND_REAL] > 0.8);
         CHECK(rep.auc > 0.95);
     }
+    /* the default (noise + the external generator, no inflate/drift, 2 x 128) on the same
+     * negatives: fresh held-out 5-step real windows must reach level 1's floor far more often
+     * than with the fixture's inflate/drift negatives, and the generator stays rejected */
+    sl_trust_config dc = sl_trust_config_default();
+    dc.eval_windows = 200;
+    dc.seed = 6;
+    sl_trust_model *dm = NULL;
+    sl_trust_report drep;
+    CHECK_OK(sl_trust_train(&dm, &dc, fx.ztr, fx.train->episode_ids, fx.train->n, ZD, neg, off, nseq, &drep));
+    size_t nw = 0;
+    float *w5 = held_windows(5, 1, &nw);
+    double *pd = malloc((nw ? nw : 1) * sizeof(double)), *po = malloc((nw ? nw : 1) * sizeof(double));
+    CHECK(dm && w5 && pd && po && nw >= 100);
+    if (dm && w5 && pd && po && nw >= 100) {
+        CHECK(drep.n_kind[SL_TRUST_KIND_INFLATE] == 0 && drep.n_kind[SL_TRUST_KIND_DRIFT] == 0);
+        CHECK(drep.n_kind[SL_TRUST_KIND_NOISE] > 0 && drep.n_kind[SL_TRUST_KIND_EXTERNAL] > 0);
+        CHECK_OK(sl_trust_score_windows(dm, w5, nw, 5, ZD, pd));
+        CHECK_OK(sl_trust_score_windows(fx.mlp, w5, nw, 5, ZD, po));
+        size_t hd = 0, ho = 0;
+        for (size_t i = 0; i < nw; i++) {
+            hd += pd[i] >= 0.95;
+            ho += po[i] >= 0.95;
+        }
+        double fd = (double)hd / (double)nw, fo = (double)ho / (double)nw;
+        printf("  default negatives: AUC %.4f, external trust %.3f; fresh real T=5 windows >= 0.95: "
+               "%.3f (inflate/drift fixture: %.3f), %zu windows\n", drep.auc,
+               drep.mean_trust[SL_TRUST_KIND_EXTERNAL], fd, fo, nw);
+        CHECK(drep.auc > 0.95);
+        CHECK(drep.mean_trust[SL_TRUST_KIND_EXTERNAL] < 0.5);
+        CHECK(fd >= 0.85);
+        CHECK(fd > fo + 0.1);
+    }
+    free(w5);
+    free(pd);
+    free(po);
+    sl_trust_free(dm);
     /* errors: no negatives at all; too few episodes; NaN real latents; bad offsets */
     sl_trust_model *x = NULL;
     sl_trust_config none = c;

@@ -99,16 +99,18 @@ const char *sl_trust_kind_name(sl_trust_kind k);
 
 typedef struct sl_trust_config {
     sl_trust_arch arch;     /* default MLP */
-    int hidden;             /* hidden width (default 64; TEMPORAL 32) */
-    int n_hidden;           /* MLP hidden layers (default 1); ignored by TEMPORAL (1 GRU) */
+    int hidden;             /* hidden width (default 128; TEMPORAL 32) */
+    int n_hidden;           /* MLP hidden layers (default 2); ignored by TEMPORAL (1 GRU) */
     int n_lengths;          /* window lengths to sample (default 6: 5 10 20 30 40 60) */
     int lengths[SL_TRUST_MAX_LENGTHS];
-    int steps;              /* Adam updates (default 1000; TEMPORAL 600) */
+    int steps;              /* Adam updates (default 3000; TEMPORAL 600) */
     int batch;              /* windows per update, half real and half negative (default 128) */
     float lr;               /* default 1e-3 */
     double calib_frac;      /* fraction of episodes for calibration (default 0.15) */
     double test_frac;       /* fraction of episodes for the report (default 0.15) */
-    int use_noise, use_inflate, use_drift;  /* built-in negatives (default all 1) */
+    int use_noise, use_inflate, use_drift;  /* built-in negatives (default: noise only, the
+                             * kinds issue 4 names; inflate and drift overlap real windows,
+                             * see docs/TRUST.md) */
     int position_features;  /* MLP: 1 = use the per-dim mean/min/max blocks (default 1);
                              * 0 = feed them as 0, so that the score depends only on a
                              * window's shape (std, var, smoothness, change, length), not

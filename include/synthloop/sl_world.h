@@ -93,7 +93,11 @@ typedef struct sl_world_config {
     float w_var;          /* variance-growth regulariser weight (default 1.0; see WORLD.md) */
     float w_dist;         /* distribution matching (per-step batch mean and std) weight (1.0) */
     float w_window;       /* per-window temporal std matching weight (the gate's std ratio;
-                             default 1.0) */
+                             default 5.0) */
+    int window_prefixes;  /* 1: the window term also matches the prefixes h = 5, 10, 20, 40
+                             of each segment (the horizons of world eval); default 1 */
+    float w_rough;        /* per-dim step-energy matching weight (roughness: mean squared
+                             one-step change of the sample against the real one; default 30) */
     sl_world_clip clip;   /* residual clipping (default tanh) */
     float clip_value;     /* c, in units of dz_std (default 4) */
     int bootstrap;        /* 1: each member trains on a bootstrap resample of the training

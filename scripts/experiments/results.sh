@@ -26,6 +26,8 @@
 #     learned20    6 more recordings (20 lambda records, the default minimum), phase 2 again
 #     negreward    sign-flipped rewards on certified stable branches (after certificate)
 #     trustvariants  trust_net with other negative mixes against the same branches (table rows)
+#     level1       issue 4's targets before/after the roughness recipe and the new trust_net
+#                  default (2026-12-04); needs models50 + poison; prints with level1.py
 #   then: python3 scripts/experiments/ab_checks.py OUTDIR   (pooled and paired statistics)
 #         python3 scripts/experiments/jitter.py OUTDIR      (what gives branches away)
 #     tables       print the markdown tables of docs/RESULTS.md from the files (needs python3 +
@@ -282,10 +284,10 @@ stage_trustvariants() {
     local v opts DZ="--data D.npz --latents Z.npz"
     for v in default nodrift_big nonoise_nodrift noise1_nodrift refonly; do
         case $v in
-            default) opts="" ;;
-            nodrift_big) opts="--no-drift --steps 3000 --hidden 128 --layers 2" ;;
-            nonoise_nodrift) opts="--no-noise --no-drift --steps 3000 --hidden 128 --layers 2" ;;
-            noise1_nodrift) opts="--noise-scale 1 --no-drift --steps 3000 --hidden 128 --layers 2" ;;
+            default) opts="--with-inflate --with-drift --hidden 64 --layers 1 --steps 1000" ;; # the default before 2026-12-04
+            nodrift_big) opts="--with-inflate --steps 3000 --hidden 128 --layers 2" ;;
+            nonoise_nodrift) opts="--no-noise --with-inflate --steps 3000 --hidden 128 --layers 2" ;;
+            noise1_nodrift) opts="--noise-scale 1 --with-inflate --steps 3000 --hidden 128 --layers 2" ;;
             refonly) opts="--no-noise --no-inflate --no-drift --steps 3000 --hidden 128 --layers 2" ;;
         esac
         "$S" trust train --latents Z.npz --data D.npz --negatives neg_tf.npz --output "tv_$v.safetensors" \
@@ -302,6 +304,49 @@ f = lambda k, fl: 100 * float((np.load('tv_${v}_' + k + '.npz')['trust'] >= fl).
 r = json.load(open('tv_${v}.json'))['report']['by_length'][0]
 print('| ${v} ($opts) | %.1f %% | %.1f %% | %.1f %% | %.1f %% | %.1f %% | %.1f %% |' % (
     f('h5', 0.95), f('h10', 0.9), f('h20', 0.85), f('ph10', 0.9), f('ph60', 0.85), 100 * r['real_pass_0.95']))"
+    done
+}
+
+# level1: issue 4's table for three settings on the 50-episode set: the recipe before
+# 2026-12-04 (world model without the roughness and prefix terms, trust_net with inflate +
+# drift negatives and the small net), the old world model with today's trust_net, and today's
+# defaults (models50's wm.safetensors + trust.safetensors) with a second world-model seed.
+# Also 20 freshly collected real episodes (collection seed 7, encoded with enc.safetensors)
+# that no model has seen. python3 scripts/experiments/level1.py OUT prints the table.
+stage_level1() {
+    cd "$OUT/n50"
+    local DZ="--data D.npz --latents Z.npz"
+    [ -f Dfresh.npz ] || "$S" collect -o Dfresh.npz -n 20 --seed 7 -q --db none
+    "$S" encode --apply --checkpoint enc.safetensors --data Dfresh.npz --output Zfresh.npz $T --quiet
+    "$S" world train $DZ --output wm_old.safetensors --members 5 --hidden 128 --iters 1500 --lr 3e-3 --w-var 10 \
+        --w-rough 0 --w-window 1 --no-window-prefixes --seed 1 $T --quiet
+    "$S" world train $DZ --output wm_s2.safetensors --members 5 --hidden 128 --iters 1500 --lr 3e-3 --w-var 10 --seed 2 $T --quiet
+    "$S" trust train --latents Z.npz --data D.npz --negatives neg_tf.npz --output trust_old.safetensors --seed 0 \
+        --with-inflate --with-drift --hidden 64 --layers 1 --steps 1000 $T --quiet
+    local cfg wm tm
+    for cfg in old_old old_new new_new s2_new; do
+        case $cfg in
+            old_old) wm=wm_old; tm=trust_old ;;
+            old_new) wm=wm_old; tm=trust ;;
+            new_new) wm=wm; tm=trust ;;
+            s2_new) wm=wm_s2; tm=trust ;;
+        esac
+        log "level1: $cfg ($wm, $tm)"
+        "$S" world eval $DZ --world-model $wm.safetensors --trust-model $tm.safetensors --encoder enc.safetensors \
+            --output "l1_${cfg}_eval.json" $T --quiet
+        local W="$DZ --world-model $wm.safetensors --trust-model $tm.safetensors --bricks bricks.npz --encoder enc.safetensors $T --quiet"
+        "$S" branches collect $W --horizon 5  --min-trust 0.95 --branches-per-episode 10 --output "l1_${cfg}_h5.npz"
+        "$S" branches collect $W --horizon 10 --min-trust 0.9  --branches-per-episode 5  --output "l1_${cfg}_h10.npz"
+        "$S" branches collect $W --horizon 20 --min-trust 0.85 --branches-per-episode 3  --output "l1_${cfg}_h20.npz"
+        "$S" trust score --model $tm.safetensors --latents Zfresh.npz --data Dfresh.npz --window 6 --stride 1 \
+            --output "l1_${cfg}_fresh.npz" $T --quiet > /dev/null
+    done
+    local t
+    for t in trust_old trust; do
+        "$S" branches collect $DZ --world-model wm_poison.safetensors --trust-model $t.safetensors --bricks bricks.npz \
+            --noise 3 --horizon 60 --min-trust 0.85 --branches-per-episode 5 --no-certify --output "l1_poison_${t}_h60.npz" $T --quiet
+        "$S" branches collect $DZ --world-model wm_poison.safetensors --trust-model $t.safetensors --bricks bricks.npz \
+            --noise 3 --horizon 10 --min-trust 0.9 --branches-per-episode 5 --no-certify --output "l1_poison_${t}_h10.npz" $T --quiet
     done
 }
 
@@ -432,6 +477,7 @@ for st in "${STAGES[@]}"; do
         learned20) stage_learned20 ;;
         negreward) stage_negreward ;;
         trustvariants) stage_trustvariants ;;
+        level1) stage_level1 ;;
         *) echo "unknown stage '$st'" >&2; exit 2 ;;
     esac
 done

@@ -34,8 +34,8 @@ static void usage(void) {
            "                             [--output S.npz] [--json]\n"
            "\n"
            "train: real windows (label 1) of the configured lengths from real episodes against\n"
-           "negatives (label 0): noise-perturbed, variance-inflated (1.5-2x) and random-walk\n"
-           "drift versions of real windows, plus windows from NEG.npz. Platt calibration on\n"
+           "negatives (label 0): noise-perturbed versions of real windows plus windows from\n"
+           "NEG.npz (optionally variance-inflated and random-walk drift versions). Platt calibration on\n"
            "held-out episodes; ROC-AUC, Brier, ECE and mean trust per kind on other held-out\n"
            "episodes. Writes the model and TRUST.json (provenance, config, report).\n"
            "score: calibrated p(real) per window; summary on stdout (or --json).\n"
@@ -45,16 +45,21 @@ static void usage(void) {
            "train options:\n"
            "  --temporal           GRU over the window instead of the feature MLP\n"
            "  --seed N             random seed (default 0)\n"
-           "  --steps N            Adam updates (default 1000; 600 with --temporal)\n"
-           "  --hidden N           hidden width (default 64; 32 with --temporal)\n"
-           "  --layers N           MLP hidden layers (default 1)\n"
+           "  --steps N            Adam updates (default 3000; 600 with --temporal)\n"
+           "  --hidden N           hidden width (default 128; 32 with --temporal)\n"
+           "  --layers N           MLP hidden layers (default 2)\n"
            "  --batch N            windows per update (default 128)\n"
            "  --lr X               learning rate (default 1e-3)\n"
            "  --lengths L1,L2,...  window lengths (default 5,10,20,30,40,60)\n"
-           "  --no-noise, --no-inflate, --no-drift   disable a built-in negative kind\n"
+           "  --no-noise           no noise-perturbed negatives\n"
+           "  --with-inflate, --with-drift   add variance-inflated / random-walk drift\n"
+           "                       negatives (off by default: they overlap real windows)\n"
+           "  --no-inflate, --no-drift   turn those off again (the defaults)\n"
            "  --noise-scale X      noise std in units of the real per-dim std (default 0.5)\n"
-           "  --inflate LO,HI      variance-inflation factor range (default 1.5,2.0)\n"
-           "  --drift-scale X      random-walk step std in real per-dim stds (default 0.25)\n"
+           "  --inflate LO,HI      variance-inflation factor range (default 1.5,2.0; implies\n"
+           "                       --with-inflate)\n"
+           "  --drift-scale X      random-walk step std in real per-dim stds (default 0.25;\n"
+           "                       implies --with-drift)\n"
            "  --no-position        MLP: ignore where a window lies (per-dim mean/min/max);\n"
            "                       score its shape only (std, var, smoothness, change, T)\n"
            "  --eval-windows N     windows per class in the calibration and test sets (400)\n"
@@ -278,6 +283,7 @@ static int trust_train(int argc, char **argv) {
         {"no-drift", no_argument, 0, '3'},         {"no-position", no_argument, 0, '7'},         {"noise-scale", required_argument, 0, '4'},
         {"inflate", required_argument, 0, '5'},    {"drift-scale", required_argument, 0, '6'},
         {"eval-windows", required_argument, 0, 'E'}, {"report", required_argument, 0, 'r'},
+        {"with-inflate", no_argument, 0, '8'},     {"with-drift", no_argument, 0, '9'},
         {"threads", required_argument, 0, 'T'},    {"json", no_argument, 0, 'j'},
         {"quiet", no_argument, 0, 'q'},            {"db", required_argument, 0, 'D'},
         {0, 0, 0, 0}};
@@ -309,6 +315,8 @@ static int trust_train(int argc, char **argv) {
         case '1': cfg.use_noise = 0; break;
         case '2': cfg.use_inflate = 0; break;
         case '3': cfg.use_drift = 0; break;
+        case '8': cfg.use_inflate = 1; break;
+        case '9': cfg.use_drift = 1; break;
         case '7': cfg.position_features = 0; break;
         case 's': if ((rc = sl_cli_parse_u64(cmd, "--seed", optarg, &cfg.seed))) return rc; break;
         case 'S':
@@ -346,11 +354,13 @@ static int trust_train(int argc, char **argv) {
             if (*end != ',') return sl_cli_usage_error(cmd, "--inflate expects LO,HI");
             cfg.inflate_hi = strtod(end + 1, &end);
             if (*end) return sl_cli_usage_error(cmd, "--inflate expects LO,HI");
+            cfg.use_inflate = 1;
             break;
         }
         case '6':
             if ((rc = sl_cli_parse_double(cmd, "--drift-scale", optarg, 1e-6, 99.0, &x))) return rc;
             cfg.drift_scale = x;
+            cfg.use_drift = 1;
             break;
         case 'E':
             if ((rc = sl_cli_parse_int(cmd, "--eval-windows", optarg, 20, 1000000, &v))) return rc;

@@ -303,17 +303,24 @@ static double member_step(const sl_world *w, int m, sl_nn_arena *ar, const tr_da
             }
         }
     }
-    if (c->w_window > 0) {
-        /* per-window temporal std (the gate's statistic): window = start + Hs predictions,
-         * loss (ln std ratio)^2 = (0.5 ln(Vs / Vr))^2 per row */
-        if (Hs >= 2) {
-            const int Tw = Hs + 1;
-            const double scw = (double)c->w_window / B;
+    if (c->w_window > 0 && Hs >= 2) {
+        /* per-window temporal std (the gate's statistic): window = start + hp predictions,
+         * loss (ln std ratio)^2 = (0.5 ln(Vs / Vr))^2 per row, for hp = Hs and, with
+         * window_prefixes, also for the prefixes hp = 5, 10, 20, 40 < Hs (averaged) */
+        static const int pref[] = {5, 10, 20, 40};
+        int hps[5], np_ = 0;
+        if (c->window_prefixes)
+            for (int q = 0; q < 4; q++)
+                if (pref[q] < Hs) hps[np_++] = pref[q];
+        hps[np_++] = Hs;
+        const double scw = (double)c->w_window / ((double)B * np_);
+        for (int q = 0; q < np_; q++) {
+            const int hp = hps[q], Tw = hp + 1;
             for (int i = 0; i < B; i++) {
                 double Vs = 0, Vr = 0;
                 for (int j = 0; j < Z; j++) {
                     double s1 = Z0(i, j), s2 = Z0(i, j);
-                    for (int k = 0; k < Hs; k++) {
+                    for (int k = 0; k < hp; k++) {
                         s1 += ZP(k, i, j);
                         s2 += ZR(k, i, j);
                     }
@@ -321,7 +328,7 @@ static double member_step(const sl_world *w, int m, sl_nn_arena *ar, const tr_da
                     s2 /= Tw;
                     double v1 = (Z0(i, j) - s1) * (Z0(i, j) - s1);
                     double v2 = (Z0(i, j) - s2) * (Z0(i, j) - s2);
-                    for (int k = 0; k < Hs; k++) {
+                    for (int k = 0; k < hp; k++) {
                         v1 += (ZP(k, i, j) - s1) * (ZP(k, i, j) - s1);
                         v2 += (ZR(k, i, j) - s2) * (ZR(k, i, j) - s2);
                     }
@@ -334,12 +341,40 @@ static double member_step(const sl_world *w, int m, sl_nn_arena *ar, const tr_da
                 double dV = scw * lr / Vs; /* dL/dVs */
                 for (int j = 0; j < Z; j++) {
                     double s1 = Z0(i, j);
-                    for (int k = 0; k < Hs; k++) s1 += ZP(k, i, j);
+                    for (int k = 0; k < hp; k++) s1 += ZP(k, i, j);
                     s1 /= Tw;
-                    for (int k = 0; k < Hs; k++)
+                    for (int k = 0; k < hp; k++)
                         DZ(k, i, j) += (float)(dV * 2.0 * (ZP(k, i, j) - s1) / Tw);
                 }
             }
+        }
+    }
+    if (c->w_rough > 0) {
+        /* roughness: per dim, the mean squared one-step change of the sample over the batch
+         * and the Hs steps (step 0 from the real start) against the real one,
+         * loss mean_d (0.5 ln(Es_d / Er_d))^2 */
+        const double nst = (double)B * Hs, scr = (double)c->w_rough / Z;
+        for (int j = 0; j < Z; j++) {
+            double es = 0, er = 0;
+            for (int i = 0; i < B; i++)
+                for (int k = 0; k < Hs; k++) {
+                    double ps = k ? ZP(k - 1, i, j) : Z0(i, j), pr = k ? ZR(k - 1, i, j) : Z0(i, j);
+                    es += (ZP(k, i, j) - ps) * (ZP(k, i, j) - ps);
+                    er += (ZR(k, i, j) - pr) * (ZR(k, i, j) - pr);
+                }
+            es /= nst;
+            er /= nst;
+            if (!(er > 1e-12) || !(es > 1e-12)) continue;
+            double lr = 0.5 * log(es / er);
+            loss += scr * lr * lr;
+            double dE = scr * lr / es; /* dL/dEs */
+            for (int i = 0; i < B; i++)
+                for (int k = 0; k < Hs; k++) {
+                    double ps = k ? ZP(k - 1, i, j) : Z0(i, j);
+                    double gk = ZP(k, i, j) - ps;
+                    if (k + 1 < Hs) gk -= ZP(k + 1, i, j) - ZP(k, i, j);
+                    DZ(k, i, j) += (float)(dE * 2.0 * gk / nst);
+                }
         }
     }
     if (c->w_var > 0 && Z >= 2) {

@@ -68,7 +68,9 @@ void sl_world_config_default(sl_world_config *c) {
     c->w_econ = 0.5f;
     c->w_var = 1.0f;
     c->w_dist = 1.0f;
-    c->w_window = 1.0f;
+    c->w_window = 5.0f;
+    c->w_rough = 30.0f;
+    c->window_prefixes = 1;
     c->clip = SL_WORLD_CLIP_TANH;
     c->clip_value = 4.0f;
     c->bootstrap = 1;
@@ -111,7 +113,8 @@ sl_status sl_world_config_validate(const sl_world_config *c) {
                 "world config: ss_start/ss_end must be probabilities");
     CHECK_RANGE(c->ss_frac > 0 && c->ss_frac <= 1, "world config: ss_frac not in (0, 1]");
     CHECK_RANGE(c->w_reward >= 0 && c->w_econ >= 0 && c->w_var >= 0 && c->w_dist >= 0 &&
-                    c->w_window >= 0 && isfinite(c->w_window) &&
+                    c->w_window >= 0 && isfinite(c->w_window) && c->w_rough >= 0 &&
+                    isfinite(c->w_rough) &&
                     isfinite(c->w_reward) && isfinite(c->w_econ) && isfinite(c->w_var) &&
                     isfinite(c->w_dist),
                 "world config: loss weights must be finite and >= 0");
@@ -149,6 +152,8 @@ cJSON *sl_world_config_json(const sl_world_config *c) {
     cJSON_AddNumberToObject(j, "w_var", (double)c->w_var);
     cJSON_AddNumberToObject(j, "w_dist", (double)c->w_dist);
     cJSON_AddNumberToObject(j, "w_window", (double)c->w_window);
+    cJSON_AddNumberToObject(j, "w_rough", (double)c->w_rough);
+    cJSON_AddBoolToObject(j, "window_prefixes", c->window_prefixes);
     cJSON_AddStringToObject(j, "clip", sl_world_clip_name(c->clip));
     cJSON_AddNumberToObject(j, "clip_value", (double)c->clip_value);
     cJSON_AddBoolToObject(j, "bootstrap", c->bootstrap);
@@ -187,6 +192,8 @@ static sl_status config_from_json(sl_world_config *c, const cJSON *j, const char
     c->w_var = (float)sl_json_num(j, "w_var", (double)c->w_var);
     c->w_dist = (float)sl_json_num(j, "w_dist", (double)c->w_dist);
     c->w_window = (float)sl_json_num(j, "w_window", (double)c->w_window);
+    c->w_rough = (float)sl_json_num(j, "w_rough", 0.0); /* absent in older files: off */
+    c->window_prefixes = sl_json_bool(j, "window_prefixes", 0);
     const char *cl = sl_json_str(j, "clip", "tanh");
     if (sl_world_clip_parse(cl, &c->clip) != SL_OK)
         return sl_set_error(SL_ERR_FORMAT, "%s: metadata config has unknown clip '%s'", path, cl);
