@@ -84,6 +84,23 @@ int main(void) {
         }
         c_roll[th - 1] = (double)reps * 5 * NS * H / tr;
     }
+    /* the same with sampled noise (noise 1): the state-dependent sigma head runs every step */
+    double c_noisy;
+    {
+        sl_nn_set_threads(2);
+        sl_world_rollout_opts o = {H, 1, NULL, NULL, 1.0f, 1};
+        sl_world_rollout ro;
+        if (sl_world_rollout_run(w, &d, rows, NS, &o, &ro) != SL_OK) die("rollout");
+        sl_world_rollout_free(&ro);
+        double t0 = sl_now(), tr = 0;
+        int reps = 0;
+        while ((tr = sl_now() - t0) < SECONDS || reps == 0) {
+            if (sl_world_rollout_run(w, &d, rows, NS, &o, &ro) != SL_OK) die("rollout");
+            sl_world_rollout_free(&ro);
+            reps++;
+        }
+        c_noisy = (double)reps * 5 * NS * H / tr;
+    }
     sl_world_free(w);
 
     /* --- training steps --- */
@@ -138,6 +155,8 @@ int main(void) {
     for (int th = 0; th < 2; th++)
         printf("    %d thread%s: C %12.0f   PyTorch %12.0f   ratio %.2f\n", th + 1, th ? "s" : " ",
                c_roll[th], py_roll[th], c_roll[th] / py_roll[th]);
+    printf("    2 threads, sampled noise (state-dependent sigma, as branches are made): C %12.0f\n",
+           c_noisy);
     printf("  training, 1 member, batch 64, 60-step BPTT, 1 thread (steps/s)\n");
     for (int k = 0; k < 2; k++)
         printf("    hidden %3d: C %8.2f   PyTorch %8.2f   ratio %.2f\n", hid[k], c_train[k],

@@ -7,11 +7,13 @@
  * a~ = (a - a_mean) / a_std):
  *   h_{t+1}   = GRU_m([z~_t, a~_t], h_t)                 (h = 0 at the start of the context)
  *   o_{t+1}   = W_m h_{t+1} + b_m = [delta | reward | econ_1..econ_E]
- *   z~_{t+1}  = z~_t + dz_std * clip(delta) + s * sigma_m * eps,  eps ~ N(0, I)
+ *   z~_{t+1}  = z~_t + dz_std * clip(delta) + s * sigma_m(h_{t+1}) * eps,  eps ~ N(0, I)
  *               (residual; dz_std = RMS of real one-step changes in z~ per dim;
- *               sigma_m = exp(noise_logstd_m) [z_dim], learned per member through the sampled
- *               noise (reparameterisation) by the distribution-matching losses; s = the
- *               rollout's noise scale, by default cfg.noise_scale = 1, i.e. as trained)
+ *               sigma_m(h) = exp(noise_logstd_m + W_s,m h + b_s,m) [z_dim] with hetero_noise
+ *               (default), else exp(noise_logstd_m); learned per member through the sampled
+ *               noise (reparameterisation) by the distribution-matching losses and, with
+ *               hetero_noise, the one-step Gaussian NLL; s = the rollout's noise scale, by
+ *               default cfg.noise_scale = 1, i.e. as trained)
  *   reward    = r_mean + r_std * o_reward
  *   econ_k    = sigmoid(o_k) for binary columns (expected events per step),
  *               e_mean_k + e_std_k * o_k otherwise
@@ -97,13 +99,18 @@ typedef struct sl_world_config {
     int window_prefixes;  /* 1: the window term also matches the prefixes h = 5, 10, 20, 40
                              of each segment (the horizons of world eval); default 1 */
     float w_rough;        /* per-dim step-energy matching weight (roughness: mean squared
-                             one-step change of the sample against the real one; default 30) */
+                             one-step change of the sample against the real one; default 10) */
     sl_world_clip clip;   /* residual clipping (default tanh) */
     float clip_value;     /* c, in units of dz_std (default 4) */
     int bootstrap;        /* 1: each member trains on a bootstrap resample of the training
                              episodes (default 1) */
     float noise_scale;    /* default multiplier s of the learned noise in rollouts (default 1) */
     int learn_noise;      /* 1: learn sigma (default); 0: sigma = 0, a deterministic model */
+    int hetero_noise;     /* 1: state-dependent sigma, log sigma_j(h) = noise_logstd_j +
+                             (W_s h + b_s)_j from the GRU state (needs learn_noise; default);
+                             0 = one sigma per dim (the recipe before 2026-12-04) */
+    float w_nll;          /* hetero_noise only: weight of the Gaussian NLL of the one-step
+                             residuals of teacher-forced steps (default 1) */
     int n_econ;           /* econ heads (default: those of unit_done, error_event, energy_wh
                              present in the data) */
     char econ_names[SL_WORLD_MAX_ECON][SL_WORLD_NAME_MAX];

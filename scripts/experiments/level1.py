@@ -1,6 +1,6 @@
 """Issue 4's targets for the settings of results.sh stage `level1` (docs/RESULTS.md, "Trust
 level 1"). Reads OUTDIR/n50/l1_*.
-usage: python3 scripts/experiments/level1.py OUTDIR   (numpy)"""
+usage: python3 scripts/experiments/level1.py OUTDIR [CFG[=label] ...]   (numpy)"""
 import json
 import os
 import sys
@@ -12,6 +12,8 @@ NAMES = {"old_old": "before: old world model, old trust_net",
          "old_new": "old world model, new trust_net",
          "new_new": "new world model (seed 1), new trust_net",
          "s2_new": "new world model (seed 2), new trust_net"}
+if len(sys.argv) > 2:  # other settings: CFG or CFG=label
+    NAMES = dict((a.split("=", 1) + [a])[:2] for a in sys.argv[2:])
 
 
 def load(name):
@@ -44,9 +46,13 @@ for cfg, label in NAMES.items():
         *(100 * (fr >= f).mean() for f in (0.95, 0.9, 0.85))))
 
 print()
-for t, label in (("trust_old", "old trust_net"), ("trust", "new trust_net")):
+for t, label in (("trust_old", "old recipe's poison, old trust_net"), ("trust", "new recipe's poison, new trust_net")):
+    if not os.path.exists(os.path.join(d, "l1_poison_%s_h10.npz" % t)):
+        continue
     p10, p60 = load("l1_poison_%s_h10.npz" % t), load("l1_poison_%s_h60.npz" % t)
-    print("poison (noise 3), %s: h10 trust ≥ 0.9 %.1f %% (mean %.3f), gates passed %.1f %%; "
+    ev = json.load(open(os.path.join(d, "l1_poison_%s_eval.json" % t)))["horizons"]
+    print("%s (noise 3): std ratio %s; h10 trust ≥ 0.9 %.1f %% (mean %.3f), gates passed %.1f %%; "
           "h60 trust ≥ 0.85 %.1f %% (mean %.3f), gates passed %.1f %%" % (
-              label, 100 * (p10["trust"] >= 0.9).mean(), p10["trust"].mean(), 100 * p10["passed"].mean(),
+              label, " / ".join("%.2f" % r["std_ratio"] for r in ev),
+              100 * (p10["trust"] >= 0.9).mean(), p10["trust"].mean(), 100 * p10["passed"].mean(),
               100 * (p60["trust"] >= 0.85).mean(), p60["trust"].mean(), 100 * p60["passed"].mean()))

@@ -307,10 +307,11 @@ print('| ${v} ($opts) | %.1f %% | %.1f %% | %.1f %% | %.1f %% | %.1f %% | %.1f %
     done
 }
 
-# level1: issue 4's table for three settings on the 50-episode set: the recipe before
-# 2026-12-04 (world model without the roughness and prefix terms, trust_net with inflate +
-# drift negatives and the small net), the old world model with today's trust_net, and today's
-# defaults (models50's wm.safetensors + trust.safetensors) with a second world-model seed.
+# level1: issue 4's table for settings on the 50-episode set: the recipe before 2026-12-04
+# (world models - stable, unstable reference, poison - without the state-dependent noise,
+# roughness and prefix terms; trust_net with inflate + drift negatives and the small net), the
+# old world model with today's trust_net, and today's defaults (models50's wm.safetensors +
+# trust.safetensors) with a second world-model seed.
 # Also 20 freshly collected real episodes (collection seed 7, encoded with enc.safetensors)
 # that no model has seen. python3 scripts/experiments/level1.py OUT prints the table.
 stage_level1() {
@@ -318,10 +319,14 @@ stage_level1() {
     local DZ="--data D.npz --latents Z.npz"
     [ -f Dfresh.npz ] || "$S" collect -o Dfresh.npz -n 20 --seed 7 -q --db none
     "$S" encode --apply --checkpoint enc.safetensors --data Dfresh.npz --output Zfresh.npz $T --quiet
+    local OLD="--w-rough 0 --w-window 1 --no-window-prefixes --no-hetero-noise"
+    "$S" world train $DZ --output wm_tf_old.safetensors --mode tf --members 2 --hidden 64 --iters 600 --seed 2 $OLD $T --quiet
+    "$S" world rollout $DZ --world-model wm_tf_old.safetensors --horizon 60 --n 500 --noise 2 --seed 5 --output neg_tf_old.npz $T --quiet
+    "$S" world train $DZ --output wm_poison_old.safetensors --mode tf --members 2 --hidden 64 --iters 600 --seed 3 $OLD $T --quiet
     "$S" world train $DZ --output wm_old.safetensors --members 5 --hidden 128 --iters 1500 --lr 3e-3 --w-var 10 \
-        --w-rough 0 --w-window 1 --no-window-prefixes --seed 1 $T --quiet
+        --seed 1 $OLD $T --quiet
     "$S" world train $DZ --output wm_s2.safetensors --members 5 --hidden 128 --iters 1500 --lr 3e-3 --w-var 10 --seed 2 $T --quiet
-    "$S" trust train --latents Z.npz --data D.npz --negatives neg_tf.npz --output trust_old.safetensors --seed 0 \
+    "$S" trust train --latents Z.npz --data D.npz --negatives neg_tf_old.npz --output trust_old.safetensors --seed 0 \
         --with-inflate --with-drift --hidden 64 --layers 1 --steps 1000 $T --quiet
     local cfg wm tm
     for cfg in old_old old_new new_new s2_new; do
@@ -341,11 +346,15 @@ stage_level1() {
         "$S" trust score --model $tm.safetensors --latents Zfresh.npz --data Dfresh.npz --window 6 --stride 1 \
             --output "l1_${cfg}_fresh.npz" $T --quiet > /dev/null
     done
-    local t
+    local t p
     for t in trust_old trust; do
-        "$S" branches collect $DZ --world-model wm_poison.safetensors --trust-model $t.safetensors --bricks bricks.npz \
+        p=wm_poison
+        [ $t = trust_old ] && p=wm_poison_old
+        "$S" world eval $DZ --world-model $p.safetensors --trust-model $t.safetensors --noise 3 \
+            --output "l1_poison_${t}_eval.json" $T --quiet
+        "$S" branches collect $DZ --world-model $p.safetensors --trust-model $t.safetensors --bricks bricks.npz \
             --noise 3 --horizon 60 --min-trust 0.85 --branches-per-episode 5 --no-certify --output "l1_poison_${t}_h60.npz" $T --quiet
-        "$S" branches collect $DZ --world-model wm_poison.safetensors --trust-model $t.safetensors --bricks bricks.npz \
+        "$S" branches collect $DZ --world-model $p.safetensors --trust-model $t.safetensors --bricks bricks.npz \
             --noise 3 --horizon 10 --min-trust 0.9 --branches-per-episode 5 --no-certify --output "l1_poison_${t}_h10.npz" $T --quiet
     done
 }

@@ -64,7 +64,11 @@ static void usage(void) {
            "  --w-window X         per-window temporal std matching weight (default 5)\n"
            "  --no-window-prefixes the window term matches whole segments only (default: also\n"
            "                       each segment's first 5, 10, 20 and 40 steps)\n"
-           "  --w-rough X          per-dim step-energy (roughness) matching weight (default 30;\n"
+           "  --no-hetero-noise    one sigma per dim (default: state-dependent noise,\n"
+           "                       log sigma(h) = log sigma + W h + b from the GRU state,\n"
+           "                       taught by the one-step Gaussian NLL)\n"
+           "  --w-nll X            weight of that NLL (default 1)\n"
+           "  --w-rough X          per-dim step-energy (roughness) matching weight (default 10;\n"
            "                       0 = off, the recipe before 2026-12-04)\n"
            "  --w-reward X         reward head weight (default 0.5)\n"
            "  --w-econ X           econ heads weight (default 0.5)\n"
@@ -102,7 +106,7 @@ enum {
     O_ITERS, O_EVERY, O_PAT, O_LR, O_GCLIP, O_HOLD, O_WVAR, O_WDIST, O_WREW, O_WECON, O_CLIP,
     O_CLIPV, O_SS0, O_SS1, O_SSF, O_NOBOOT, O_ECON, O_SEED, O_THREADS, O_JSON, O_QUIET, O_WM,
     O_TM, O_HS, O_FLOORS, O_STRIDE, O_EPS, O_NOISE, O_FOLDS, O_N, O_HELP, O_NSCALE, O_NOLEARN,
-    O_WWIN, O_DB, O_ENC, O_WROUGH, O_WPREF
+    O_WWIN, O_DB, O_ENC, O_WROUGH, O_WPREF, O_HETERO, O_WNLL
 };
 
 static const struct option opts[] = {
@@ -122,7 +126,8 @@ static const struct option opts[] = {
     {"help", 0, 0, O_HELP},        {"noise-scale", 1, 0, O_NSCALE}, {"no-learn-noise", 0, 0, O_NOLEARN},
     {"w-window", 1, 0, O_WWIN},    {"db", 1, 0, O_DB},
     {"encoder", 1, 0, O_ENC},      {"w-rough", 1, 0, O_WROUGH},
-    {"no-window-prefixes", 0, 0, O_WPREF},
+    {"no-window-prefixes", 0, 0, O_WPREF}, {"no-hetero-noise", 0, 0, O_HETERO},
+    {"w-nll", 1, 0, O_WNLL},
     {0, 0, 0, 0}};
 
 typedef struct args {
@@ -229,6 +234,7 @@ static int parse_args(int argc, char **argv, args *a) {
             DBLOPT(O_WDIST, "--w-dist", 0, 1e6, a->wc.w_dist, float)
             DBLOPT(O_WWIN, "--w-window", 0, 1e6, a->wc.w_window, float)
             DBLOPT(O_WROUGH, "--w-rough", 0, 1e6, a->wc.w_rough, float)
+            DBLOPT(O_WNLL, "--w-nll", 0, 1e6, a->wc.w_nll, float)
             DBLOPT(O_WREW, "--w-reward", 0, 1e6, a->wc.w_reward, float)
             DBLOPT(O_WECON, "--w-econ", 0, 1e6, a->wc.w_econ, float)
             DBLOPT(O_CLIPV, "--clip-value", 1e-6, 1e6, a->wc.clip_value, float)
@@ -241,8 +247,9 @@ static int parse_args(int argc, char **argv, args *a) {
             a->wc.horizon = a->horizon = (int)v;
             break;
         case O_NOBOOT: a->wc.bootstrap = 0; break;
-        case O_NOLEARN: a->wc.learn_noise = 0; break;
+        case O_NOLEARN: a->wc.learn_noise = a->wc.hetero_noise = 0; break;
         case O_WPREF: a->wc.window_prefixes = 0; break;
+        case O_HETERO: a->wc.hetero_noise = 0; break;
         case O_NSCALE:
             if (sl_cli_parse_double(cmd, "--noise-scale", optarg, 0, 1000, &x)) return 2;
             a->wc.noise_scale = (float)x;

@@ -80,6 +80,9 @@ typedef struct tr_buf {
     float *x, *h, *cache, *out, *zpred, *zin, *mask; /* per slot */
     float *dz, *dr, *de;     /* direct loss gradients per slot (dz: wrt the sampled z) */
     float *eps, *dm;         /* per slot [B, Z]: the noise drawn, MSE gradient wrt the mean */
+    float *sg, *dls;         /* per slot [B, Z] (hetero_noise): log-sigma offsets, NLL gradient
+                                wrt log sigma */
+    float *dgs;              /* scratch [B, Z]: d loss / d log sigma of one slot */
     float *dout, *dh_acc, *dh_prev, *dx, *dzin_cur, *dzin_next, *gru_ws, *hb0, *hb1, *cb;
     size_t *rows;            /* [B] row of the start t0 */
     int *burn;               /* [B] */
@@ -99,8 +102,8 @@ static sl_status tr_alloc(tr_buf *b, const sl_world *w, int B, int S) {
     size_t BH = (size_t)B * w->H, BZ = (size_t)B * w->Z;
     size_t E1 = (size_t)(w->E ? w->E : 1);
     size_t per_slot = (size_t)B * w->In + BH /* h before */ + sl_nn_gru_cache_floats(B, w->H) +
-                      (size_t)B * w->O + 2 * BZ + B + BZ + B + (size_t)B * E1 + 2 * BZ;
-    size_t tot = per_slot * (size_t)S + BH /* h after last */ + (size_t)B * w->O + 2 * BH +
+                      (size_t)B * w->O + 2 * BZ + B + BZ + B + (size_t)B * E1 + 2 * BZ + 2 * BZ;
+    size_t tot = per_slot * (size_t)S + BZ + BH /* h after last */ + (size_t)B * w->O + 2 * BH +
                  (size_t)B * w->In + 2 * BZ + sl_nn_gru_ws_floats(B, w->H) + 2 * BH +
                  sl_nn_gru_cache_floats(B, w->H);
     float *p = calloc(tot, sizeof(float));
@@ -123,6 +126,9 @@ static sl_status tr_alloc(tr_buf *b, const sl_world *w, int B, int S) {
     b->de = p;                   p += (size_t)S * B * E1;
     b->eps = p;                  p += (size_t)S * BZ;
     b->dm = p;                   p += (size_t)S * BZ;
+    b->sg = p;                   p += (size_t)S * BZ;
+    b->dls = p;                  p += (size_t)S * BZ;
+    b->dgs = p;                  p += BZ;
     b->dout = p;                 p += (size_t)B * w->O;
     b->dh_acc = p;               p += BH;
     b->dh_prev = p;              p += BH;
@@ -226,14 +232,19 @@ static double member_step(const sl_world *w, int m, sl_nn_arena *ar, const tr_da
                                b->gru_ws);
         sl_nn_linear_forward(out, hk1, p + w->head.w, p + w->head.b, B, Hh, O);
         float *zp = b->zpred + (size_t)k * BZ, *ek = b->eps + (size_t)k * BZ;
+        float *sgk = b->sg + (size_t)k * BZ;
         const float *ls = p + w->noise_ls;
+        if (c->hetero_noise)
+            sl_nn_linear_forward(sgk, hk1, p + w->noise_head.w, p + w->noise_head.b, B, Hh, Z);
+        else
+            memset(sgk, 0, BZ * sizeof(float));
         for (int i = 0; i < B; i++)
             for (int j = 0; j < Z; j++) {
                 float e = w->cfg.learn_noise ? (float)sl_rng_normal(rng) : 0.0f;
                 ek[(size_t)i * Z + j] = e;
                 zp[(size_t)i * Z + j] = zin[(size_t)i * Z + j] +
                                         w->dz_std[j] * sl_world_clipf(w, out[(size_t)i * O + j]) +
-                                        expf(ls[j]) * e;
+                                        expf(ls[j] + sgk[(size_t)i * Z + j]) * e;
             }
         /* a diverging model: stop before a non-finite value reaches the next GRU step */
         if (!sl_all_finite_f32(zp, BZ) || !sl_all_finite_f32(out, (size_t)B * O)) return NAN;
@@ -243,7 +254,8 @@ static double member_step(const sl_world *w, int m, sl_nn_arena *ar, const tr_da
 #define ZR(k, i, j) ((double)td->zns[(b->rows[i] + (size_t)(k)) * Z + (size_t)(j)])
 #define Z0(i, j) ((double)td->zs[b->rows[i] * Z + (size_t)(j)])
 #define DZ(k, i, j) b->dz[(size_t)(k) * BZ + (size_t)(i) * Z + (size_t)(j)]
-#define ZM(k, i, j) (ZP(k, i, j) - (double)expf(p[w->noise_ls + (j)]) * (double)b->eps[(size_t)(k) * BZ + (size_t)(i) * Z + (size_t)(j)])
+#define SG(k, i, j) (expf(p[w->noise_ls + (j)] + b->sg[(size_t)(k) * BZ + (size_t)(i) * Z + (size_t)(j)]))
+#define ZM(k, i, j) (ZP(k, i, j) - (double)SG(k, i, j) * (double)b->eps[(size_t)(k) * BZ + (size_t)(i) * Z + (size_t)(j)])
 #define DM(k, i, j) b->dm[(size_t)(k) * BZ + (size_t)(i) * Z + (size_t)(j)]
     double loss = 0;
     const double nz = (double)B * Hs * Z, nb = (double)B * Hs;
@@ -275,6 +287,26 @@ static double member_step(const sl_world *w, int m, sl_nn_arena *ar, const tr_da
                 de[(size_t)i * E + q] = (float)((double)c->w_econ * (double)gq / (nb * E));
             }
         }
+    }
+    memset(b->dls, 0, (size_t)Hs * BZ * sizeof(float));
+    if (c->hetero_noise && c->w_nll > 0) {
+        /* Gaussian NLL of the one-step residuals of the steps whose input was real (step 0
+         * and teacher-forced steps): what teaches sigma(h) where the real steps are rough
+         * (full gradient: into log sigma and, weighted by 1/sigma^2, into the mean) */
+        size_t ntf = 0;
+        for (int k = 0; k < Hs; k++)
+            for (int i = 0; i < B; i++) ntf += (k == 0 || b->mask[(size_t)k * B + i] > 0.5f);
+        const double sc = (double)c->w_nll / ((double)ntf * Z);
+        for (int k = 0; k < Hs; k++)
+            for (int i = 0; i < B; i++) {
+                if (!(k == 0 || b->mask[(size_t)k * B + i] > 0.5f)) continue;
+                for (int j = 0; j < Z; j++) {
+                    double s = (double)SG(k, i, j), r = (ZR(k, i, j) - ZM(k, i, j)) / s;
+                    loss += sc * (0.5 * r * r + log(s));
+                    b->dls[(size_t)k * BZ + (size_t)i * Z + (size_t)j] = (float)(sc * (1.0 - r * r));
+                    DM(k, i, j) += (float)(-sc * r / s);
+                }
+            }
     }
     if (c->w_dist > 0 && B >= 2) {
         /* per-step batch mean/std matching */
@@ -417,6 +449,7 @@ static double member_step(const sl_world *w, int m, sl_nn_arena *ar, const tr_da
 #undef Z0
 #undef DZ
 #undef ZM
+#undef SG
 #undef DM
     if (!isfinite(loss)) return loss;
     /* backward through time */
@@ -435,11 +468,18 @@ static double member_step(const sl_world *w, int m, sl_nn_arena *ar, const tr_da
             float *dci = b->dzin_cur + (size_t)i * Z, *dout = b->dout + (size_t)i * O;
             const float *eki = b->eps + (size_t)k * BZ + (size_t)i * Z;
             const float *dmi = b->dm + (size_t)k * BZ + (size_t)i * Z;
+            const float *sgi = b->sg + (size_t)k * BZ + (size_t)i * Z;
+            const float *dli = b->dls + (size_t)k * BZ + (size_t)i * Z;
+            float *dgi = b->dgs + (size_t)i * Z;
             for (int j = 0; j < Z; j++) {
                 float gs = dzi[j] + (fed ? dn[j] : 0.0f); /* wrt the sample */
-                /* sigma learns from the distribution terms on the sample only: the path
-                 * through later inputs (which would shrink sigma to cut later MSE) is cut */
-                if (w->cfg.learn_noise) gls[j] += dzi[j] * eki[j] * expf(pls[j]);
+                /* sigma learns from the direct terms on the sample (and the NLL) only: the
+                 * path through later inputs (which would shrink sigma to cut later MSE) is cut
+                 * (with hetero_noise that also drops the later inputs' share of the GRU
+                 * state's gradient through sigma(h); exact under teacher forcing) */
+                float dlog = dzi[j] * eki[j] * expf(pls[j] + sgi[j]) + dli[j];
+                dgi[j] = dlog;
+                if (w->cfg.learn_noise) gls[j] += dlog;
                 float gz = gs + dmi[j];                   /* wrt the mean */
                 dci[j] = gz;
                 dout[j] = gz * w->dz_std[j] * sl_world_clip_grad(w, out[(size_t)i * O + j]);
@@ -450,6 +490,9 @@ static double member_step(const sl_world *w, int m, sl_nn_arena *ar, const tr_da
         memcpy(b->dh_acc, b->dh_prev, BH * sizeof(float));
         sl_nn_linear_backward(b->dh_acc, g + w->head.w, g + w->head.b, b->dout, hk1,
                               p + w->head.w, B, Hh, O);
+        if (c->hetero_noise) /* sigma(h): into W_s, b_s and on into the GRU state */
+            sl_nn_linear_backward(b->dh_acc, g + w->noise_head.w, g + w->noise_head.b, b->dgs,
+                                  hk1, p + w->noise_head.w, B, Hh, Z);
         memset(b->dh_prev, 0, BH * sizeof(float));
         memset(b->dx, 0, (size_t)B * In * sizeof(float));
         sl_nn_gru_cell_backward(b->dx, b->dh_prev, g + w->gru.w_ih, g + w->gru.w_hh,

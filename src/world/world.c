@@ -69,13 +69,15 @@ void sl_world_config_default(sl_world_config *c) {
     c->w_var = 1.0f;
     c->w_dist = 1.0f;
     c->w_window = 5.0f;
-    c->w_rough = 30.0f;
+    c->w_rough = 10.0f;
     c->window_prefixes = 1;
     c->clip = SL_WORLD_CLIP_TANH;
     c->clip_value = 4.0f;
     c->bootstrap = 1;
     c->noise_scale = 1.0f;
     c->learn_noise = 1;
+    c->hetero_noise = 1;
+    c->w_nll = 1.0f;
     c->n_econ = 3;
     strcpy(c->econ_names[0], "unit_done");
     strcpy(c->econ_names[1], "error_event");
@@ -123,6 +125,9 @@ sl_status sl_world_config_validate(const sl_world_config *c) {
                 "world config: clip_value must be > 0");
     CHECK_RANGE(isfinite(c->noise_scale) && c->noise_scale >= 0 && c->noise_scale <= 1000,
                 "world config: noise_scale must be in [0, 1000]");
+    CHECK_RANGE(!c->hetero_noise || c->learn_noise,
+                "world config: hetero_noise needs learn_noise (a learned sigma)");
+    CHECK_RANGE(isfinite(c->w_nll) && c->w_nll >= 0, "world config: w_nll must be finite and >= 0");
     CHECK_RANGE(c->n_econ >= 0 && c->n_econ <= SL_WORLD_MAX_ECON,
                 "world config: n_econ %d not in [0, %d]", c->n_econ, SL_WORLD_MAX_ECON);
     return SL_OK;
@@ -159,6 +164,8 @@ cJSON *sl_world_config_json(const sl_world_config *c) {
     cJSON_AddBoolToObject(j, "bootstrap", c->bootstrap);
     cJSON_AddNumberToObject(j, "noise_scale", (double)c->noise_scale);
     cJSON_AddBoolToObject(j, "learn_noise", c->learn_noise);
+    cJSON_AddBoolToObject(j, "hetero_noise", c->hetero_noise);
+    cJSON_AddNumberToObject(j, "w_nll", (double)c->w_nll);
     cJSON *e = cJSON_AddArrayToObject(j, "econ");
     for (int i = 0; e && i < c->n_econ; i++)
         cJSON_AddItemToArray(e, cJSON_CreateString(c->econ_names[i]));
@@ -201,6 +208,8 @@ static sl_status config_from_json(sl_world_config *c, const cJSON *j, const char
     c->bootstrap = sl_json_bool(j, "bootstrap", c->bootstrap);
     c->noise_scale = (float)sl_json_num(j, "noise_scale", 1.0);
     c->learn_noise = sl_json_bool(j, "learn_noise", c->learn_noise);
+    c->hetero_noise = sl_json_bool(j, "hetero_noise", 0); /* absent in older files */
+    c->w_nll = (float)sl_json_num(j, "w_nll", 1.0);
     const cJSON *e = cJSON_GetObjectItemCaseSensitive(j, "econ");
     c->n_econ = 0;
     if (cJSON_IsArray(e)) {
@@ -396,6 +405,8 @@ static sl_status declare_member(sl_world *w, sl_nn_arena *a) {
     SL_TRY(sl_nn_linear_declare(&w->head, a, "head", w->H, w->O));
     size_t zs[1] = {(size_t)w->Z};
     SL_TRY(sl_nn_arena_add(a, "noise_logstd", 1, zs, &w->noise_ls));
+    if (w->cfg.hetero_noise)
+        SL_TRY(sl_nn_linear_declare(&w->noise_head, a, "noise_head", w->H, w->Z));
     return sl_nn_arena_alloc(a);
 }
 
@@ -446,6 +457,11 @@ sl_status sl_world_alloc(sl_world **out, const sl_world_config *cfg, int Z, int 
         /* sigma starts at 0.1 residual stds (or ~0 for a deterministic model) */
         for (int j = 0; j < Z; j++)
             w->arenas[m].params[w->noise_ls + j] = cfg->learn_noise ? logf(0.1f) : -30.0f;
+        /* the state-dependent part starts at 0: sigma(h) = sigma */
+        if (cfg->hetero_noise) {
+            memset(w->arenas[m].params + w->noise_head.w, 0, (size_t)w->Z * w->H * sizeof(float));
+            memset(w->arenas[m].params + w->noise_head.b, 0, (size_t)w->Z * sizeof(float));
+        }
     }
     *out = w;
     return SL_OK;
@@ -514,7 +530,7 @@ sl_status sl_world_ws_alloc(sl_world_ws *ws, const sl_world *w, int B) {
     ws->B = B;
     size_t BH = (size_t)B * w->H;
     size_t tot = (size_t)B * w->In + 2 * BH + sl_nn_gru_cache_floats(B, w->H) +
-                 (size_t)B * w->O + sl_nn_gru_ws_floats(B, w->H);
+                 (size_t)B * w->O + sl_nn_gru_ws_floats(B, w->H) + (size_t)B * w->Z;
     float *mem = calloc(tot, sizeof(float));
     if (!mem) return sl_set_error(SL_ERR_NOMEM, "world: out of memory for %d-row workspace", B);
     ws->x = mem;
@@ -523,6 +539,7 @@ sl_status sl_world_ws_alloc(sl_world_ws *ws, const sl_world *w, int B) {
     ws->cache = ws->h1 + BH;
     ws->out = ws->cache + sl_nn_gru_cache_floats(B, w->H);
     ws->gru_ws = ws->out + (size_t)B * w->O;
+    ws->sg = ws->gru_ws + sl_nn_gru_ws_floats(B, w->H);
     return SL_OK;
 }
 
@@ -618,8 +635,9 @@ static sl_status rollout_member(const sl_world *w, const sl_world_data *d, const
     const int Bi = w->cfg.burn_in;
     const float noise = o->noise < 0 ? w->cfg.noise_scale : o->noise;
     float sigma[SL_WORLD_SIGMA_MAX];
-    for (int j = 0; j < Z && j < SL_WORLD_SIGMA_MAX; j++)
-        sigma[j] = expf(w->arenas[m].params[w->noise_ls + j]);
+    const float *lsig = w->arenas[m].params + w->noise_ls;
+    const int hetero = w->cfg.hetero_noise;
+    for (int j = 0; j < Z && j < SL_WORLD_SIGMA_MAX; j++) sigma[j] = expf(lsig[j]);
     const float *p = w->arenas[m].params;
     const float *wih = p + w->gru.w_ih, *whh = p + w->gru.w_hh, *bih = p + w->gru.b_ih,
                 *bhh = p + w->gru.b_hh;
@@ -682,6 +700,9 @@ static sl_status rollout_member(const sl_world *w, const sl_world_data *d, const
             }
             sl_world_gru_infer(ws->h1, ws->x, ws->h0, wih, whh, bih, bhh, B, In, H, ws->gru_ws);
             sl_nn_linear_forward(ws->out, ws->h1, p + w->head.w, p + w->head.b, B, H, O);
+            if (hetero && noise > 0)
+                sl_nn_linear_forward(ws->sg, ws->h1, p + w->noise_head.w, p + w->noise_head.b, B,
+                                     H, Z);
             float *tmp = ws->h0;
             ws->h0 = ws->h1;
             ws->h1 = tmp;
@@ -696,9 +717,14 @@ static sl_status rollout_member(const sl_world *w, const sl_world_data *d, const
                 const float *ob = ws->out + (size_t)i * O;
                 float *zc = zcur + (size_t)i * Z;
                 int bad = 0;
-                if (noise > 0)
+                if (noise > 0 && hetero) {
+                    const float *sgi = ws->sg + (size_t)i * Z;
+                    for (int j = 0; j < Z; j++)
+                        zc[j] += noise * expf(lsig[j] + sgi[j]) * (float)sl_rng_normal(rng);
+                } else if (noise > 0) {
                     for (int j = 0; j < Z; j++)
                         zc[j] += noise * sigma[j] * (float)sl_rng_normal(rng);
+                }
                 sphere_project(w, zc); /* after the noise: every emitted state is on it */
                 for (int j = 0; j < Z; j++) {
                     float v = zc[j];

@@ -23,6 +23,7 @@ struct sl_world {
     sl_nn_gru gru;
     sl_nn_linear head;
     size_t noise_ls;                /* offset of "noise_logstd" [Z] in every member arena */
+    sl_nn_linear noise_head;        /* cfg.hetero_noise: "noise_head" H -> Z (log-sigma offsets) */
     float *z_mean, *z_std, *dz_std; /* [Z] */
     float *a_mean, *a_std;          /* [A] */
     float r_mean, r_std;
@@ -45,6 +46,7 @@ typedef struct sl_world_ws {
     float *cache;  /* [4BH] */
     float *out;    /* [B, O] */
     float *gru_ws; /* gru workspace */
+    float *sg;     /* [B, Z] log-sigma offsets (cfg.hetero_noise) */
 } sl_world_ws;
 sl_status sl_world_ws_alloc(sl_world_ws *ws, const sl_world *w, int B);
 void sl_world_ws_free(sl_world_ws *ws);
