@@ -1,7 +1,8 @@
 /* test_world.c - the world model: finite-difference gradients of the training loss (every
  * loss term and the fed-back predictions), learning a known process, checkpoint round trip,
  * reproducibility, bad input (length mismatch, empty episode, non-finite latents), divergence
- * handling, the detection test, and a NumPy re-implementation of a rollout (tests/py).
+ * handling, the detection test, a NumPy re-implementation of a rollout and a PyTorch
+ * (autograd, float64) re-implementation of the training loss and its gradients (tests/py).
  */
 #include <math.h>
 #include <stdlib.h>
@@ -345,6 +346,120 @@ TEST(hetero_noise_scales_rows) {
     sl_world_free(w);
     sl_world_data_clear(&d);
     proc_free(&p);
+}
+
+/* --- PyTorch parity of the training loss ------------------------------------------------- */
+
+/* One case: every loss term on, hetero noise, tanh clip; the batch, its noise, the model's
+ * tensors and C's loss and gradients go to an NPZ that tests/py/world_loss_ref.py recomputes
+ * with autograd in float64. */
+static int write_loss_case(const char *path, int hetero, int fed) {
+    proc p;
+    make_proc(&p, 4, 12, 3, 11);
+    sl_world_data d;
+    CHECK_OK(sl_world_data_init(&d, p.ds, p.z, p.zn, 3, econ2, 2));
+    sl_world_config c;
+    small_config(&c);
+    c.members = 1;
+    c.hidden = 5;
+    c.burn_in = 0;
+    c.clip = SL_WORLD_CLIP_TANH;
+    c.clip_value = 1.5f;
+    c.w_var = 0.7f;
+    c.w_dist = 1.3f;
+    c.w_window = 1.1f;
+    c.w_rough = 0.9f;
+    c.window_prefixes = 1;
+    c.hetero_noise = hetero;
+    c.w_nll = 1.7f;
+    sl_world *w = NULL;
+    CHECK_OK(sl_world_alloc(&w, &c, 3, 2));
+    if (!w) return 0;
+    size_t all[48];
+    for (size_t i = 0; i < 48; i++) all[i] = i;
+    sl_world_fit_norms(w, &d, all, 48);
+    sl_rng r;
+    sl_rng_seed(&r, 21, 0);
+    sl_nn_arena *ar = &w->arenas[0];
+    for (size_t i = 0; i < ar->numel; i++) ar->params[i] = 0.5f * (float)sl_rng_normal(&r);
+    for (int j = 0; j < 3; j++) ar->params[w->noise_ls + (size_t)j] = logf(0.4f) + 0.2f * (float)j;
+    if (hetero)
+        for (size_t i = 0; i < (size_t)3 * 5 + 3; i++) ar->params[w->noise_head.w + i] *= 0.3f;
+    const int B = 4, Hs = 7, Z = 3, A = 2, E = 2;
+    size_t rows[4] = {0, 12, 24, 36};
+    int64_t rows64[4] = {0, 12, 24, 36};
+    float mask[28], eps[7 * 4 * 3];
+    for (int i = 0; i < Hs * B; i++) mask[i] = fed ? ((i % 3 == 0) ? 1.0f : 0.0f) : 1.0f;
+    double loss = NAN;
+    sl_nn_arena_zero_grad(ar);
+    CHECK_OK(sl_world_batch_loss_eps(w, 0, &d, rows, B, Hs, mask, &loss, eps));
+    size_t n = d.n;
+    float *zs = malloc(n * Z * sizeof(float)), *zns = malloc(n * Z * sizeof(float));
+    float *as = malloc(n * A * sizeof(float)), *rs = malloc(n * sizeof(float));
+    float *es = malloc(n * E * sizeof(float));
+    for (size_t i = 0; i < n; i++) {
+        sl_world_std_z(w, d.z + i * Z, zs + i * Z);
+        sl_world_std_z(w, d.z_next + i * Z, zns + i * Z);
+        sl_world_std_a(w, d.actions + i * A, as + i * A);
+        rs[i] = (d.rewards[i] - w->r_mean) / w->r_std;
+        for (int q = 0; q < E; q++) es[i * E + q] = (d.econ[q][i] - w->e_mean[q]) / w->e_std[q];
+    }
+    double cfgv[11] = {c.clip_value, c.w_reward, c.w_econ, c.w_dist, c.w_window, c.w_rough,
+                       c.w_var, c.w_nll, c.window_prefixes, 1e-6, hetero};
+    int32_t ebin[2] = {w->e_binary[0], w->e_binary[1]};
+    sl_npz_writer *wr;
+    int ok = 0;
+    if (sl_npz_writer_open(&wr, path, SL_NPZ_STORED) == SL_OK) {
+        size_t sz[2] = {n, (size_t)Z}, sa[2] = {n, (size_t)A}, sn[1] = {n}, se[2] = {n, (size_t)E};
+        size_t s4[1] = {4}, sm[2] = {(size_t)Hs, (size_t)B}, sep[3] = {(size_t)Hs, (size_t)B, (size_t)Z};
+        size_t s3[1] = {(size_t)Z}, s11[1] = {11}, s2[1] = {2}, s1[1] = {1};
+        CHECK_OK(sl_npz_writer_add(wr, "zs", SL_DTYPE_F32, 2, sz, zs));
+        CHECK_OK(sl_npz_writer_add(wr, "zns", SL_DTYPE_F32, 2, sz, zns));
+        CHECK_OK(sl_npz_writer_add(wr, "as", SL_DTYPE_F32, 2, sa, as));
+        CHECK_OK(sl_npz_writer_add(wr, "rs", SL_DTYPE_F32, 1, sn, rs));
+        CHECK_OK(sl_npz_writer_add(wr, "es", SL_DTYPE_F32, 2, se, es));
+        CHECK_OK(sl_npz_writer_add(wr, "rows", SL_DTYPE_I64, 1, s4, rows64));
+        CHECK_OK(sl_npz_writer_add(wr, "mask", SL_DTYPE_F32, 2, sm, mask));
+        CHECK_OK(sl_npz_writer_add(wr, "eps", SL_DTYPE_F32, 3, sep, eps));
+        CHECK_OK(sl_npz_writer_add(wr, "dz_std", SL_DTYPE_F32, 1, s3, w->dz_std));
+        CHECK_OK(sl_npz_writer_add(wr, "cfg", SL_DTYPE_F64, 1, s11, cfgv));
+        CHECK_OK(sl_npz_writer_add(wr, "e_binary", SL_DTYPE_I32, 1, s2, ebin));
+        CHECK_OK(sl_npz_writer_add(wr, "loss", SL_DTYPE_F64, 1, s1, &loss));
+        for (size_t t = 0; t < ar->n_tensors; t++) {
+            const sl_nn_tensor *tt = &ar->tensors[t];
+            char name[200];
+            snprintf(name, sizeof name, "param.%s", tt->name);
+            CHECK_OK(sl_npz_writer_add(wr, name, SL_DTYPE_F32, tt->ndim, tt->shape, ar->params + tt->offset));
+            snprintf(name, sizeof name, "grad.%s", tt->name);
+            CHECK_OK(sl_npz_writer_add(wr, name, SL_DTYPE_F32, tt->ndim, tt->shape, ar->grads + tt->offset));
+        }
+        ok = sl_npz_writer_commit(wr) == SL_OK;
+    }
+    free(zs);
+    free(zns);
+    free(as);
+    free(rs);
+    free(es);
+    sl_world_free(w);
+    sl_world_data_clear(&d);
+    proc_free(&p);
+    return ok;
+}
+
+TEST(loss_matches_pytorch) {
+    const char *dir = harness_tmpdir();
+    char c1[600], c2[600], c3[600], cmd[2600];
+    snprintf(c1, sizeof c1, "%s/loss_hetero_tf.npz", dir);
+    snprintf(c2, sizeof c2, "%s/loss_hetero_fed.npz", dir);
+    snprintf(c3, sizeof c3, "%s/loss_homo_fed.npz", dir);
+    CHECK(write_loss_case(c1, 1, 0));
+    CHECK(write_loss_case(c2, 1, 1));
+    CHECK(write_loss_case(c3, 0, 1));
+    const char *root = getenv("SL_TEST_ROOT");
+    snprintf(cmd, sizeof cmd, "%s %s/tests/py/world_loss_ref.py %s %s %s", SL_PYTHON,
+             root && *root ? root : ".", c1, c2, c3);
+    int rc = system(cmd);
+    CHECK_MSG(rc == 0, "PyTorch loss/gradient parity failed (%d): %s", rc, cmd);
 }
 
 TEST(grad_fd_all_terms) { grad_check(SL_WORLD_CLIP_TANH, 1.0f, 1.0f, 1.0f); }
@@ -735,6 +850,7 @@ int main(void) {
     RUN(grad_fd_roughness_only);
     RUN(grad_fd_hetero_noise);
     RUN(hetero_noise_scales_rows);
+    RUN(loss_matches_pytorch);
     RUN(bptt_learns_the_process);
     RUN(checkpoint_roundtrip_and_reproducible);
     RUN(sphere_projection);

@@ -512,6 +512,11 @@ static double member_step(const sl_world *w, int m, sl_nn_arena *ar, const tr_da
 
 sl_status sl_world_batch_loss(sl_world *w, int m, const sl_world_data *d, const size_t *rows,
                               int B, int Hs, const float *mask, double *loss) {
+    return sl_world_batch_loss_eps(w, m, d, rows, B, Hs, mask, loss, NULL);
+}
+
+sl_status sl_world_batch_loss_eps(sl_world *w, int m, const sl_world_data *d, const size_t *rows,
+                                  int B, int Hs, const float *mask, double *loss, float *eps_out) {
     tr_data td = {0};
     tr_buf tb = {0};
     sl_status st = trd_build(&td, w, d);
@@ -532,6 +537,7 @@ sl_status sl_world_batch_loss(sl_world *w, int m, const sl_world_data *d, const 
         sl_rng rng;
         sl_rng_seed(&rng, 12345, (uint64_t)m);
         *loss = member_step(w, m, &w->arenas[m], &td, &tb, Hs, bmax, &rng);
+        if (eps_out) memcpy(eps_out, tb.eps, (size_t)Hs * B * w->Z * sizeof(float));
     }
     trd_free(&td);
     tr_free(&tb);

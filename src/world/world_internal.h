@@ -84,6 +84,10 @@ double sl_world_window_std_ratio(const float *a, const float *b, size_t n, int T
  * member's arena grads (zero them first). Used by the finite-difference test. */
 sl_status sl_world_batch_loss(sl_world *w, int m, const sl_world_data *d, const size_t *rows,
                               int B, int Hs, const float *mask, double *loss);
+/* The same, and copies the noise drawn, eps [Hs, B, Z], to eps_out (NULL: not copied); used by
+ * the PyTorch parity test. */
+sl_status sl_world_batch_loss_eps(sl_world *w, int m, const sl_world_data *d, const size_t *rows,
+                                  int B, int Hs, const float *mask, double *loss, float *eps_out);
 /* Fit the normalisation statistics of w on the given rows of d. */
 void sl_world_fit_norms(sl_world *w, const sl_world_data *d, const size_t *rows, size_t nr);
 
