@@ -186,6 +186,11 @@ static sl_status run_demo(const demo_opts *o, sl_registry *reg, int64_t run, con
     rc.w_var = 0;
     rc.w_dist = 0;
     rc.clip = SL_WORLD_CLIP_NONE;
+    /* a plain one-step model (seed 001): one sigma per dim, none of the roughness terms */
+    rc.hetero_noise = 0;
+    rc.w_rough = 0;
+    rc.w_window = 1;
+    rc.window_prefixes = 0;
     if (s == SL_OK) s = sl_world_train(&ref, &wd, &rc, NULL);
     if (s == SL_OK) s = sl_world_save(ref, p->ref, NULL);
 
