@@ -216,7 +216,8 @@ typedef struct sl_world_rollout_opts {
     void *policy_ctx;
     float noise;            /* noise scale s: multiplies the learned sigma (0: deterministic;
                                < 0: the model's cfg.noise_scale) */
-    uint64_t seed;          /* noise and policy stream */
+    uint64_t seed;          /* noise (one stream per member and start row, so the bits do not
+                               depend on the thread count) and policy stream */
 } sl_world_rollout_opts;
 
 /* Outputs of a rollout from n real starts; every member runs every start. */

@@ -630,7 +630,7 @@ static void sphere_project(const sl_world *w, float *zc) {
 static sl_status rollout_member(const sl_world *w, const sl_world_data *d, const size_t *rows,
                                 int n, const sl_world_rollout_opts *o, int m,
                                 sl_world_rollout *out, sl_world_ws *ws, float *zcur, float *zraw,
-                                float *araw, int *burn, sl_rng *rng) {
+                                float *araw, int *burn, sl_rng *rng, sl_rng *rr) {
     const int Z = w->Z, A = w->A, E = w->E, H = w->H, In = w->In, O = w->O, T = o->horizon;
     const int Bi = w->cfg.burn_in;
     const float noise = o->noise < 0 ? w->cfg.noise_scale : o->noise;
@@ -669,7 +669,10 @@ static sl_status rollout_member(const sl_world *w, const sl_world_data *d, const
                 if (k >= bmax - burn[i])
                     memcpy(ws->h0 + (size_t)i * H, ws->h1 + (size_t)i * H, (size_t)H * sizeof(float));
         }
-        /* free run */
+        /* free run; the model's noise comes from one stream per (member, start row), so that
+         * the rows can be stepped in parallel with the same bits at any thread count */
+        for (int i = 0; i < B; i++)
+            sl_rng_seed(&rr[i], o->seed, ((uint64_t)(m + 1) << 40) + (uint64_t)(c0 + i));
         uint8_t *ok = out->ok + (size_t)m * n + c0;
         for (int i = 0; i < B; i++) {
             size_t r = rows[c0 + i];
@@ -707,6 +710,8 @@ static sl_status rollout_member(const sl_world *w, const sl_world_data *d, const
             ws->h0 = ws->h1;
             ws->h1 = tmp;
             sl_world_residual_update(w, zcur, ws->out, B);
+            const int nth = sl_nn_get_threads();
+#pragma omp parallel for schedule(static) num_threads(nth) if (nth > 1 && B >= 256)
             for (int i = 0; i < B; i++) {
                 size_t slot = (size_t)m * n + c0 + i;
                 if (!ok[i]) continue; /* stays zero */
@@ -717,13 +722,17 @@ static sl_status rollout_member(const sl_world *w, const sl_world_data *d, const
                 const float *ob = ws->out + (size_t)i * O;
                 float *zc = zcur + (size_t)i * Z;
                 int bad = 0;
-                if (noise > 0 && hetero) {
-                    const float *sgi = ws->sg + (size_t)i * Z;
-                    for (int j = 0; j < Z; j++)
-                        zc[j] += noise * expf(lsig[j] + sgi[j]) * (float)sl_rng_normal(rng);
-                } else if (noise > 0) {
-                    for (int j = 0; j < Z; j++)
-                        zc[j] += noise * sigma[j] * (float)sl_rng_normal(rng);
+                if (noise > 0) {
+                    const float *sgi = hetero ? ws->sg + (size_t)i * Z : NULL;
+                    for (int j = 0; j < Z; j += 2) {
+                        float e[2];
+                        sl_rng_normal2f(&rr[i], &e[0], &e[1]);
+                        for (int q = 0; q < 2 && j + q < Z; q++) {
+                            int jj = j + q;
+                            float s = sgi ? expf(lsig[jj] + sgi[jj]) : sigma[jj];
+                            zc[jj] += noise * s * e[q];
+                        }
+                    }
                 }
                 sphere_project(w, zc); /* after the noise: every emitted state is on it */
                 for (int j = 0; j < Z; j++) {
@@ -801,18 +810,20 @@ sl_status sl_world_rollout_run(const sl_world *w, const sl_world_data *d, const 
     float *zraw = malloc((size_t)B * Z * sizeof(float));
     float *araw = malloc((size_t)B * A * sizeof(float));
     int *burn = malloc((size_t)B * sizeof(int));
+    sl_rng *rr = malloc((size_t)B * sizeof *rr);
     sl_world_ws ws = {0};
     sl_status st = SL_OK;
     if (!out->z || !out->a || !out->reward || !out->econ || !out->ok || !zcur || !zraw || !araw ||
-        !burn)
+        !burn || !rr)
         st = sl_set_error(SL_ERR_NOMEM, "world rollout: out of memory for %d rollouts", n);
     if (st == SL_OK) st = sl_world_ws_alloc(&ws, w, B);
     for (int m = 0; m < M && st == SL_OK; m++) {
         sl_rng rng;
         sl_rng_seed(&rng, o->seed, 7000 + (uint64_t)m);
-        st = rollout_member(w, d, rows, n, o, m, out, &ws, zcur, zraw, araw, burn, &rng);
+        st = rollout_member(w, d, rows, n, o, m, out, &ws, zcur, zraw, araw, burn, &rng, rr);
     }
     sl_world_ws_free(&ws);
+    free(rr);
     free(burn);
     free(zcur);
     free(zraw);
