@@ -338,6 +338,29 @@ TEST(hetero_noise_scales_rows) {
         sl_world_rollout_free(&b);
         sl_world_free(l);
     }
+    /* a one-sigma model (as every file before hetero_noise) round-trips as one */
+    sl_world_config c0 = c;
+    c0.hetero_noise = 0;
+    sl_world *w0 = NULL, *l0 = NULL;
+    CHECK_OK(sl_world_alloc(&w0, &c0, 3, 2));
+    if (w0) {
+        sl_world_fit_norms(w0, &d, all, 48);
+        CHECK_OK(sl_world_save(w0, path, NULL));
+        CHECK_OK(sl_world_load(&l0, path));
+        if (l0) {
+            sl_world_rollout a, b;
+            sl_world_rollout_opts o3 = {6, 1, NULL, NULL, 1.0f, 5};
+            size_t r3[3] = {0, 13, 26};
+            CHECK_OK(sl_world_rollout_run(w0, &d, r3, 3, &o3, &a));
+            CHECK_OK(sl_world_rollout_run(l0, &d, r3, 3, &o3, &b));
+            CHECK(sl_world_get_config(l0)->hetero_noise == 0);
+            CHECK(memcmp(a.z, b.z, (size_t)3 * 7 * 3 * sizeof(float)) == 0);
+            sl_world_rollout_free(&a);
+            sl_world_rollout_free(&b);
+        }
+        sl_world_free(l0);
+        sl_world_free(w0);
+    }
     /* hetero noise needs a learned sigma */
     sl_world *x = NULL;
     c.learn_noise = 0;
