@@ -208,6 +208,46 @@ TEST(test_ladder_threads_option) {
     CHECK(file_exists("lad/ladder.json") && file_exists("lad/branches_h5.npz"));
 }
 
+/* ladder level criteria are on trust (seed 000): trust_pass_rate is the branches' share at the
+ * floor; with --level1 real, level 1 compares it with the real data's own 6-state windows,
+ * which this test scores independently through `trust score` */
+TEST(test_ladder_level1_criterion) {
+    CHECK(sh("%s ladder --data d.npz --latents z.npz --encoder enc.safetensors "
+             "--world-model w.safetensors --trust-model t.safetensors --level1 most " DBOPT
+             " 2>/dev/null", BIN, g_db) == 2);
+    int rc = sh("%s ladder --data d.npz --latents z.npz --encoder enc.safetensors "
+                "--world-model w.safetensors --trust-model t.safetensors --levels 1 --seeds 1 "
+                "--updates 50 --hidden 16 --eval-episodes 0 --threads 1 --level1 real --out lad3 "
+                "--quiet " DBOPT " > /dev/null", BIN, g_db);
+    CHECK_MSG(rc == 0, "ladder --level1 real exit %d", rc);
+    nruns++;
+    CHECK(reg_check("last", "command=ladder status=ok config.level1=real rows=ladder_levels:1"));
+    rc = sh("%s -c \"\n"
+            "import json, numpy as np\n"
+            "lv = json.load(open('lad3/ladder.json'))['levels'][0]\n"
+            "b = np.load('lad3/branches_h5.npz')\n"
+            "tp = float((b['trust'] >= 0.95).mean())\n"
+            "assert abs(lv['trust_pass_rate'] - tp) < 1e-12, (lv['trust_pass_rate'], tp)\n"
+            "assert lv['criterion'] == 'real'\n"
+            "z = np.load('z.npz'); d = np.load('d.npz'); ep = d['episode_ids']\n"
+            "W = []\n"
+            "for e in np.unique(ep):\n"
+            "    r = np.where(ep == e)[0]\n"
+            "    s = np.concatenate([z['latents'][r], z['next_latents'][r[-1:]]])\n"
+            "    W += [s[t:t + 6] for t in range(len(s) - 5)]\n"
+            "np.savez('lad3/real6.npz', windows=np.array(W, dtype=np.float32))\n"
+            "\" && %s trust score --model t.safetensors --windows lad3/real6.npz --output "
+            "lad3/real6s.npz --db none --quiet > /dev/null && %s -c \"\n"
+            "import json, numpy as np\n"
+            "lv = json.load(open('lad3/ladder.json'))['levels'][0]\n"
+            "rs = float((np.load('lad3/real6s.npz')['trust'] >= 0.95).mean())\n"
+            "assert abs(lv['real_trust_pass_rate'] - rs) < 1e-12, (lv['real_trust_pass_rate'], rs)\n"
+            "assert lv['branch_criterion_met'] == (lv['trust_pass_rate'] >= rs)\n"
+            "print('  ladder level 1: trust pass %%.3f, real windows %%.3f' %% (lv['trust_pass_rate'], rs))\n"
+            "\"", SL_PYTHON, BIN, SL_PYTHON);
+    CHECK_MSG(rc == 0, "ladder.json level 1 does not match the branch file / real windows (%d)", rc);
+}
+
 /* train, ab and ladder run from a subdirectory with relative paths record absolute ones: the
  * file rows (and the ladder's branch files) name existing files from any working directory,
  * and the config names the inputs by their real paths. */
@@ -412,6 +452,7 @@ int main(void) {
     RUN(test_trust_train_and_score_record);
     RUN(test_world_and_branches_record);
     RUN(test_ladder_threads_option);
+    RUN(test_ladder_level1_criterion);
     RUN(test_bricks_records_assignments_and_manifest);
     RUN(test_train_ab_ladder_record_absolute_paths);
     RUN(test_import_records_via_env_db);

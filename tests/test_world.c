@@ -371,6 +371,46 @@ TEST(hetero_noise_scales_rows) {
     proc_free(&p);
 }
 
+/* The inference exp: the clamp moved to fminf/fmaxf so that NaN no longer reaches an int
+ * conversion (undefined behaviour). Finite inputs must give the bits of the earlier version
+ * (kept here as the reference), and NaN/Inf must give finite, clamped values. */
+static float fexp_before(float x) {
+    x = x > 88.0f ? 88.0f : x;
+    x = x < -87.0f ? -87.0f : x;
+    float fx = (float)(int32_t)(x * 1.44269504088896341f + 0.5f + 128.0f) - 128.0f;
+    x = x - fx * 0.693359375f;
+    x = x + fx * 2.12194440e-4f;
+    float y = 1.9875691500e-4f;
+    y = y * x + 1.3981999507e-3f;
+    y = y * x + 8.3334519073e-3f;
+    y = y * x + 4.1665795894e-2f;
+    y = y * x + 1.6666665459e-1f;
+    y = y * x + 5.0000001201e-1f;
+    y = y * x * x + x + 1.0f;
+    union {
+        int32_t i;
+        float f;
+    } u = {.i = ((int32_t)fx + 127) << 23};
+    return y * u.f;
+}
+
+TEST(inference_exp_is_safe_and_unchanged) {
+    sl_rng r;
+    sl_rng_seed(&r, 4, 0);
+    int diff = 0;
+    for (int i = 0; i < 2000000; i++) {
+        float x = (float)sl_rng_uniform_range(&r, -120.0, 120.0);
+        if (i % 2) x = (float)sl_rng_uniform_range(&r, -3.0, 3.0);
+        float a = sl_world_fexp(x), b = fexp_before(x);
+        diff += memcmp(&a, &b, sizeof a) != 0;
+    }
+    CHECK(diff == 0);
+    CHECK(sl_world_fexp(NAN) == fexp_before(-87.0f));
+    CHECK(sl_world_fexp(INFINITY) == fexp_before(88.0f));
+    CHECK(sl_world_fexp(-INFINITY) == fexp_before(-87.0f));
+    CHECK(fabsf(sl_world_fexp(1.0f) - expf(1.0f)) < 1e-6f);
+}
+
 /* --- PyTorch parity of the training loss ------------------------------------------------- */
 
 /* One case: every loss term on, hetero noise, tanh clip; the batch, its noise, the model's
@@ -874,6 +914,7 @@ int main(void) {
     RUN(grad_fd_hetero_noise);
     RUN(hetero_noise_scales_rows);
     RUN(loss_matches_pytorch);
+    RUN(inference_exp_is_safe_and_unchanged);
     RUN(bptt_learns_the_process);
     RUN(checkpoint_roundtrip_and_reproducible);
     RUN(sphere_projection);

@@ -23,7 +23,8 @@ static void usage(void) {
            "                        --world-model WM.safetensors --trust-model TRUST.safetensors\n"
            "                        [--bricks ASSIGN.npz] [--out DIR] [options]\n\n"
            "Levels (seed 000): horizon / trust floor / branches per episode / synthetic weight /\n"
-           "pass criteria (branch pass rate, augmented action MSE within X%% of baseline):\n");
+           "pass criteria (share of branches whose trust reaches the floor, augmented action\n"
+           "MSE within X%% of baseline); the std band gates which branches the A/B uses:\n");
     for (int i = 0; i < PL_LADDER_LEVELS; i++) {
         const pl_ladder_level *l = &pl_ladder_table[i];
         printf("  level %d: h=%-2d trust>=%.2f  %d/episode  weight %.2f  band %-12s pass>%3.0f%%  "
@@ -32,8 +33,12 @@ static void usage(void) {
                sl_gate_preset_name(l->band), 100 * l->min_pass_rate, 100 * l->mse_tol);
     }
     printf("A level also fails when the A/B verdict is minor_degradation or poisoning, or (from\n"
-           "level 2 on) when the augmented learning curves show more cliffs than the baseline's.\n\n"
+           "level 2 on) when the augmented learning curves show more cliffs than the baseline's.\n"
+           "Level 1's \"all branches\" is literal by default; the real data's own 5-step windows\n"
+           "rarely all reach 0.95 (docs/RESULTS.md), so --level1 real compares with them.\n\n"
            "options:\n"
+           "  --level1 all|real   level 1: every branch (seed 000, default) or at least the\n"
+           "                      share of the data's own windows reaching the floor\n"
            "  --levels N          highest level to try (5)\n"
            "  --seeds N           A/B seeds per level (3)\n"
            "  --updates N         updates per policy (3000)\n"
@@ -62,7 +67,8 @@ int cmd_ladder(int argc, char **argv) {
         {"levels", 1, 0, 'L'},     {"seeds", 1, 0, 'n'},       {"updates", 1, 0, 'u'},
         {"eval-episodes", 1, 0, 'E'}, {"hidden", 1, 0, 'H'},   {"seed", 1, 0, 'r'},
         {"out", 1, 0, 'o'},        {"db", 1, 0, 'D'},          {"json", 0, 0, 'j'},
-        {"quiet", 0, 0, 'q'},      {"threads", 1, 0, 'T'},     {0, 0, 0, 0}};
+        {"quiet", 0, 0, 'q'},      {"threads", 1, 0, 'T'},     {"level1", 1, 0, '1'},
+        {0, 0, 0, 0}};
     optind = 1;
     opterr = 0;
     int c;
@@ -79,6 +85,11 @@ int cmd_ladder(int argc, char **argv) {
         case 'D': db = optarg; break;
         case 'j': json = 1; break;
         case 'q': break;
+        case '1':
+            if (strcmp(optarg, "all") == 0) lo.level1_real = 0;
+            else if (strcmp(optarg, "real") == 0) lo.level1_real = 1;
+            else return sl_cli_usage_error("ladder", "--level1 expects all or real, not '%s'", optarg);
+            break;
         case 'L':
             if (sl_cli_parse_int("ladder", "--levels", optarg, 1, PL_LADDER_LEVELS, &v)) return 2;
             lo.max_level = (int)v;

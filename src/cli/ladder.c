@@ -49,6 +49,7 @@ cJSON *pl_ladder_opts_json(const pl_ladder_opts *o) {
     cJSON_AddNumberToObject(j, "hidden", o->ab.rl.hidden);
     cJSON_AddNumberToObject(j, "seed", (double)o->seed);
     cJSON_AddNumberToObject(j, "threads", sl_nn_get_threads());
+    cJSON_AddStringToObject(j, "level1", o->level1_real ? "real" : "all");
     return j;
 }
 
@@ -71,11 +72,53 @@ static sl_status load_bricks(const char *path, size_t n_episodes, int32_t **out)
     return s;
 }
 
-/* Level 1 wants every branch to pass ("all branches pass trust > 0.95"); the others a pass
- * rate strictly above their threshold. No branches never meets a criterion. */
-static int meets(const pl_ladder_level *lv, double rate, size_t n) {
+/* Seed 000's criteria are on trust ("all branches pass trust > 0.95", "> 80% branches pass
+ * trust > 0.9"): rate is the share of branches whose trust reaches the level's floor. Level 1
+ * wants every branch (or, with level1_real, at least the real windows' own share `real`); the
+ * others a rate strictly above their threshold. No branches never meets a criterion. */
+static int meets(const pl_ladder_level *lv, double rate, size_t n, int level1_real, double real) {
     if (n == 0) return 0;
-    return lv->min_pass_rate >= 0.999 ? rate >= 1.0 : rate > lv->min_pass_rate;
+    if (lv->min_pass_rate >= 0.999) return level1_real ? rate >= real : rate >= 1.0;
+    return rate > lv->min_pass_rate;
+}
+
+/* Share of the real windows of T steps (every start of every episode of d) whose trust reaches
+ * floor: what a generator indistinguishable from the data would reach. */
+static sl_status real_trust_share(sl_trust_model *tm, const sl_world_data *d, int T,
+                                  double floor_, double *share) {
+    const int Z = d->z_dim;
+    size_t nw = 0;
+    for (size_t e = 0; e < d->n_episodes; e++) {
+        size_t L = d->ep_start[e + 1] - d->ep_start[e];
+        if (L + 1 >= (size_t)T) nw += L + 1 - (size_t)T + 1;
+    }
+    *share = NAN;
+    if (nw == 0) return SL_OK;
+    float *win = malloc(nw * (size_t)T * Z * sizeof(float));
+    double *p = malloc(nw * sizeof(double));
+    if (!win || !p) {
+        free(win);
+        free(p);
+        return sl_set_error(SL_ERR_NOMEM, "ladder: out of memory for %zu real windows", nw);
+    }
+    size_t k = 0;
+    for (size_t e = 0; e < d->n_episodes; e++) {
+        size_t a = d->ep_start[e], L = d->ep_start[e + 1] - a;
+        /* the episode's states: z of every row, then the last row's next latent */
+        for (size_t t0 = 0; L + 1 >= (size_t)T && t0 + (size_t)T <= L + 1; t0++, k++)
+            for (int t = 0; t < T; t++) {
+                size_t q = t0 + (size_t)t;
+                const float *src = q < L ? d->z + (a + q) * Z : d->z_next + (a + L - 1) * Z;
+                memcpy(win + (k * (size_t)T + (size_t)t) * Z, src, (size_t)Z * sizeof(float));
+            }
+    }
+    sl_status s = sl_trust_score_windows(tm, win, nw, T, Z, p);
+    size_t hit = 0;
+    for (size_t i = 0; s == SL_OK && i < nw; i++) hit += p[i] >= floor_;
+    if (s == SL_OK) *share = (double)hit / (double)nw;
+    free(win);
+    free(p);
+    return s;
 }
 
 static sl_status ensure_dir(const char *dir) {
@@ -140,9 +183,15 @@ sl_status pl_ladder_run(const pl_ladder_opts *o, sl_registry *reg, int64_t run_i
         char bpath[4096];
         snprintf(bpath, sizeof bpath, "%s/branches_h%d.npz", o->out_dir, lv->horizon);
         s = sl_branches_save_npz(br, bpath);
-        size_t passed = 0;
-        for (size_t i = 0; i < br->n; i++) passed += br->passed[i] ? 1 : 0;
+        size_t passed = 0, tpassed = 0;
+        for (size_t i = 0; i < br->n; i++) {
+            passed += br->passed[i] ? 1 : 0;
+            tpassed += br->trust[i] >= lv->min_trust; /* NaN trust fails */
+        }
         double pass_rate = br->n ? (double)passed / (double)br->n : 0.0;
+        double trust_rate = br->n ? (double)tpassed / (double)br->n : 0.0;
+        double real_rate = NAN;
+        if (s == SL_OK) s = real_trust_share(tm, &d, lv->horizon + 1, lv->min_trust, &real_rate);
         cJSON *lj = cJSON_CreateObject();
         cJSON_AddNumberToObject(lj, "level", L + 1);
         cJSON_AddNumberToObject(lj, "horizon", lv->horizon);
@@ -150,25 +199,33 @@ sl_status pl_ladder_run(const pl_ladder_opts *o, sl_registry *reg, int64_t run_i
         cJSON_AddStringToObject(lj, "band", sl_gate_preset_name(lv->band));
         cJSON_AddNumberToObject(lj, "synth_weight", lv->synth_weight);
         cJSON_AddNumberToObject(lj, "branches", (double)br->n);
-        cJSON_AddNumberToObject(lj, "pass_rate", pass_rate);
+        cJSON_AddNumberToObject(lj, "pass_rate", pass_rate); /* trust floor + std band */
+        cJSON_AddNumberToObject(lj, "trust_pass_rate", trust_rate); /* the criterion's rate */
+        if (isfinite(real_rate)) cJSON_AddNumberToObject(lj, "real_trust_pass_rate", real_rate);
         cJSON_AddNumberToObject(lj, "required_pass_rate", lv->min_pass_rate);
+        cJSON_AddStringToObject(lj, "criterion",
+                                lv->min_pass_rate >= 0.999 ? (o->level1_real ? "real" : "all")
+                                                           : "above");
         cJSON_AddStringToObject(lj, "branches_file", bpath);
         /* per-brick pass rates */
         cJSON *bj = cJSON_AddArrayToObject(lj, "bricks");
         for (int b = 0; b < n_bricks; b++) {
-            size_t nb = 0, pb = 0;
+            size_t nb = 0, pb = 0, tb = 0;
             for (size_t i = 0; i < br->n; i++)
                 if (br->brick_id[i] == b) {
                     nb++;
                     pb += br->passed[i] ? 1 : 0;
+                    tb += br->trust[i] >= lv->min_trust;
                 }
-            double r = nb ? (double)pb / (double)nb : 0.0;
+            double r = nb ? (double)pb / (double)nb : 0.0, rt = nb ? (double)tb / (double)nb : 0.0;
             cJSON *x = cJSON_CreateObject();
             cJSON_AddNumberToObject(x, "brick", b);
             cJSON_AddNumberToObject(x, "branches", (double)nb);
             cJSON_AddNumberToObject(x, "pass_rate", r);
+            cJSON_AddNumberToObject(x, "trust_pass_rate", rt);
             cJSON_AddItemToArray(bj, x);
-            if (brick_alive[b] && meets(lv, r, nb)) brick_h[b] = lv->horizon;
+            if (brick_alive[b] && meets(lv, rt, nb, o->level1_real, real_rate))
+                brick_h[b] = lv->horizon;
             else brick_alive[b] = 0;
         }
         if (reg) {
@@ -187,7 +244,8 @@ sl_status pl_ladder_run(const pl_ladder_opts *o, sl_registry *reg, int64_t run_i
                 free(rows);
             }
         }
-        int pass_gates = meets(lv, pass_rate, br->n);
+        int pass_gates = meets(lv, trust_rate, br->n, o->level1_real, real_rate);
+        cJSON_AddBoolToObject(lj, "branch_criterion_met", pass_gates);
         sl_branches_free(br);
         /* A/B at this level */
         sl_ab_outcome ab;
@@ -272,12 +330,15 @@ sl_status pl_ladder_run(const pl_ladder_opts *o, sl_registry *reg, int64_t run_i
 
 void pl_ladder_print(const cJSON *res) {
     printf("horizon ladder\n");
-    printf("  %-5s %-4s %-10s %-9s %-12s %-10s %s\n", "level", "h", "pass-rate", "mse", "verdict",
-           "cliffs", "result");
+    printf("  %-5s %-4s %-12s %-10s %-10s %-9s %-12s %-10s %s\n", "level", "h", "trust-pass",
+           "real", "gates", "mse", "verdict", "cliffs", "result");
     const cJSON *lv;
     cJSON_ArrayForEach(lv, cJSON_GetObjectItem(res, "levels")) {
-        printf("  %-5d %-4d %5.1f%%     %+6.1f%%   %-12s %d/%-8d %s\n", sl_json_int(lv, "level", 0),
-               sl_json_int(lv, "horizon", 0), 100 * sl_json_num(lv, "pass_rate", 0),
+        printf("  %-5d %-4d %5.1f%% %-5s %5.1f%%     %5.1f%%     %+6.1f%%   %-12s %d/%-8d %s\n",
+               sl_json_int(lv, "level", 0), sl_json_int(lv, "horizon", 0),
+               100 * sl_json_num(lv, "trust_pass_rate", 0), sl_json_str(lv, "criterion", "?"),
+               100 * sl_json_num(lv, "real_trust_pass_rate", NAN),
+               100 * sl_json_num(lv, "pass_rate", 0),
                100 * sl_json_num(lv, "mse_rel_change", 0), sl_json_str(lv, "ab_verdict", "?"),
                sl_json_int(lv, "cliffs_augmented", 0), sl_json_int(lv, "cliffs_baseline", 0),
                sl_json_bool(lv, "passed", 0) ? "pass" : "FAIL");

@@ -130,6 +130,9 @@ typedef struct pl_ladder_opts {
     sl_ab_config ab;
     uint64_t seed;
     int threads; /* compute threads the caller set with sl_nn_set_threads (0 = all cores) */
+    int level1_real; /* 0: level 1 needs every branch's trust >= its floor (seed 000, default);
+                        1: a share of branches at least the real windows' own share at that
+                        floor (the same window length, every real episode) */
 } pl_ladder_opts;
 void pl_ladder_opts_default(pl_ladder_opts *o);
 /* The options as the run's config; "threads" is the count in effect (sl_nn_get_threads). */

@@ -19,26 +19,7 @@
 #include "nn/nn_internal.h"
 #include "world/world_internal.h"
 
-static inline float fexp(float x) {
-    x = x > 88.0f ? 88.0f : x;
-    x = x < -87.0f ? -87.0f : x;
-    /* floor(v) for v in [-125, 128) by truncating v + 128 (positive) */
-    float fx = (float)(int32_t)(x * 1.44269504088896341f + 0.5f + 128.0f) - 128.0f;
-    x = x - fx * 0.693359375f;
-    x = x + fx * 2.12194440e-4f;
-    float y = 1.9875691500e-4f;
-    y = y * x + 1.3981999507e-3f;
-    y = y * x + 8.3334519073e-3f;
-    y = y * x + 4.1665795894e-2f;
-    y = y * x + 1.6666665459e-1f;
-    y = y * x + 5.0000001201e-1f;
-    y = y * x * x + x + 1.0f;
-    union {
-        int32_t i;
-        float f;
-    } u = {.i = ((int32_t)fx + 127) << 23}; /* 2^fx (C11 permits union type punning) */
-    return y * u.f;
-}
+#define fexp sl_world_fexp
 
 static inline float fsigmoid(float x) { return 1.0f / (1.0f + fexp(-x)); }
 static inline float ftanh(float x) { return 1.0f - 2.0f / (fexp(2.0f * x) + 1.0f); }

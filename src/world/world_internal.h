@@ -7,6 +7,9 @@
 #ifndef SL_WORLD_INTERNAL_H
 #define SL_WORLD_INTERNAL_H
 
+#include <math.h>
+#include <stdint.h>
+
 #include "synthloop/sl_nn.h"
 #include "synthloop/sl_world.h"
 
@@ -50,6 +53,29 @@ typedef struct sl_world_ws {
 } sl_world_ws;
 sl_status sl_world_ws_alloc(sl_world_ws *ws, const sl_world *w, int B);
 void sl_world_ws_free(sl_world_ws *ws);
+
+/* Branch-free float exp (Cephes polynomial) for the inference paths: clamped to [-87, 88]
+ * with fmaxf/fminf, so a NaN input gives exp(-87) instead of undefined behaviour (a NaN row is
+ * caught by the explosion check); finite inputs give the same bits as before the clamp change. */
+static inline float sl_world_fexp(float x) {
+    x = fminf(fmaxf(x, -87.0f), 88.0f);
+    /* floor(v) for v in [-125, 128) by truncating v + 128 (positive) */
+    float fx = (float)(int32_t)(x * 1.44269504088896341f + 0.5f + 128.0f) - 128.0f;
+    x = x - fx * 0.693359375f;
+    x = x + fx * 2.12194440e-4f;
+    float y = 1.9875691500e-4f;
+    y = y * x + 1.3981999507e-3f;
+    y = y * x + 8.3334519073e-3f;
+    y = y * x + 4.1665795894e-2f;
+    y = y * x + 1.6666665459e-1f;
+    y = y * x + 5.0000001201e-1f;
+    y = y * x * x + x + 1.0f;
+    union {
+        int32_t i;
+        float f;
+    } u = {.i = ((int32_t)fx + 127) << 23}; /* 2^fx (C11 permits union type punning) */
+    return y * u.f;
+}
 
 /* Residual clip and its derivative (c = cfg.clip_value). */
 float sl_world_clipf(const sl_world *w, float d);
