@@ -73,19 +73,28 @@ static sl_status load_bricks(const char *path, size_t n_episodes, int32_t **out)
 }
 
 /* Seed 000's criteria are on trust ("all branches pass trust > 0.95", "> 80% branches pass
- * trust > 0.9"): rate is the share of branches whose trust reaches the level's floor. Level 1
- * wants every branch (or, with level1_real, at least the real windows' own share `real`); the
- * others a rate strictly above their threshold. No branches never meets a criterion. */
-static int meets(const pl_ladder_level *lv, double rate, size_t n, int level1_real, double real) {
+ * trust > 0.9"): rate is the share of n branches whose trust reaches the level's floor. Level 1
+ * wants every branch or, with level1_real, a share not significantly below the real windows'
+ * own share `real` (of n_real windows): one-sided two-proportion z-test, alpha 0.05, i.e.
+ * rate >= real - 1.6449 * sqrt(p (1 - p) (1/n + 1/n_real)) with the pooled p. The others want
+ * a rate strictly above their threshold. No branches never meets a criterion. */
+static int meets(const pl_ladder_level *lv, double rate, size_t n, int level1_real, double real,
+                 size_t n_real) {
     if (n == 0) return 0;
-    if (lv->min_pass_rate >= 0.999) return level1_real ? rate >= real : rate >= 1.0;
+    if (lv->min_pass_rate >= 0.999) {
+        if (!level1_real) return rate >= 1.0;
+        if (!(real >= 0.0) || n_real == 0) return 0;
+        double p = (rate * (double)n + real * (double)n_real) / (double)(n + n_real);
+        double se = sqrt(p * (1.0 - p) * (1.0 / (double)n + 1.0 / (double)n_real));
+        return rate >= real - 1.6448536269514722 * se;
+    }
     return rate > lv->min_pass_rate;
 }
 
 /* Share of the real windows of T steps (every start of every episode of d) whose trust reaches
  * floor: what a generator indistinguishable from the data would reach. */
 static sl_status real_trust_share(sl_trust_model *tm, const sl_world_data *d, int T,
-                                  double floor_, double *share) {
+                                  double floor_, double *share, size_t *n_windows) {
     const int Z = d->z_dim;
     size_t nw = 0;
     for (size_t e = 0; e < d->n_episodes; e++) {
@@ -93,6 +102,7 @@ static sl_status real_trust_share(sl_trust_model *tm, const sl_world_data *d, in
         if (L + 1 >= (size_t)T) nw += L + 1 - (size_t)T + 1;
     }
     *share = NAN;
+    *n_windows = nw;
     if (nw == 0) return SL_OK;
     float *win = malloc(nw * (size_t)T * Z * sizeof(float));
     double *p = malloc(nw * sizeof(double));
@@ -191,7 +201,9 @@ sl_status pl_ladder_run(const pl_ladder_opts *o, sl_registry *reg, int64_t run_i
         double pass_rate = br->n ? (double)passed / (double)br->n : 0.0;
         double trust_rate = br->n ? (double)tpassed / (double)br->n : 0.0;
         double real_rate = NAN;
-        if (s == SL_OK) s = real_trust_share(tm, &d, lv->horizon + 1, lv->min_trust, &real_rate);
+        size_t n_real = 0;
+        if (s == SL_OK)
+            s = real_trust_share(tm, &d, lv->horizon + 1, lv->min_trust, &real_rate, &n_real);
         cJSON *lj = cJSON_CreateObject();
         cJSON_AddNumberToObject(lj, "level", L + 1);
         cJSON_AddNumberToObject(lj, "horizon", lv->horizon);
@@ -202,6 +214,7 @@ sl_status pl_ladder_run(const pl_ladder_opts *o, sl_registry *reg, int64_t run_i
         cJSON_AddNumberToObject(lj, "pass_rate", pass_rate); /* trust floor + std band */
         cJSON_AddNumberToObject(lj, "trust_pass_rate", trust_rate); /* the criterion's rate */
         if (isfinite(real_rate)) cJSON_AddNumberToObject(lj, "real_trust_pass_rate", real_rate);
+        cJSON_AddNumberToObject(lj, "real_windows", (double)n_real);
         cJSON_AddNumberToObject(lj, "required_pass_rate", lv->min_pass_rate);
         cJSON_AddStringToObject(lj, "criterion",
                                 lv->min_pass_rate >= 0.999 ? (o->level1_real ? "real" : "all")
@@ -224,7 +237,7 @@ sl_status pl_ladder_run(const pl_ladder_opts *o, sl_registry *reg, int64_t run_i
             cJSON_AddNumberToObject(x, "pass_rate", r);
             cJSON_AddNumberToObject(x, "trust_pass_rate", rt);
             cJSON_AddItemToArray(bj, x);
-            if (brick_alive[b] && meets(lv, rt, nb, o->level1_real, real_rate))
+            if (brick_alive[b] && meets(lv, rt, nb, o->level1_real, real_rate, n_real))
                 brick_h[b] = lv->horizon;
             else brick_alive[b] = 0;
         }
@@ -244,7 +257,7 @@ sl_status pl_ladder_run(const pl_ladder_opts *o, sl_registry *reg, int64_t run_i
                 free(rows);
             }
         }
-        int pass_gates = meets(lv, trust_rate, br->n, o->level1_real, real_rate);
+        int pass_gates = meets(lv, trust_rate, br->n, o->level1_real, real_rate, n_real);
         cJSON_AddBoolToObject(lj, "branch_criterion_met", pass_gates);
         sl_branches_free(br);
         /* A/B at this level */
