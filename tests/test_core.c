@@ -56,45 +56,6 @@ TEST(rng_moments) {
     CHECK(sum == 45);
 }
 
-/* The float pair generator: moments, independence of the pair, and the Kolmogorov-Smirnov
- * distance to the normal CDF over 400k values (critical value at alpha 0.001: 1.95/sqrt(n)). */
-static int cmp_f(const void *a, const void *b) {
-    float x = *(const float *)a, y = *(const float *)b;
-    return (x > y) - (x < y);
-}
-
-TEST(rng_normal2f_is_normal) {
-    sl_rng r;
-    sl_rng_seed(&r, 11, 2);
-    enum { N = 400000 };
-    float *v = malloc(N * sizeof(float));
-    double s = 0, s2 = 0, sab = 0, s4 = 0;
-    for (int i = 0; i < N; i += 2) {
-        sl_rng_normal2f(&r, &v[i], &v[i + 1]);
-        sab += (double)v[i] * (double)v[i + 1];
-    }
-    for (int i = 0; i < N; i++) {
-        CHECK(isfinite(v[i]) && fabsf(v[i]) < 6.0f);
-        double x = (double)v[i];
-        s += x;
-        s2 += x * x;
-        s4 += x * x * x * x;
-    }
-    CHECK(fabs(s / N) < 0.006);
-    CHECK(fabs(s2 / N - 1.0) < 0.01);
-    CHECK(fabs(s4 / N - 3.0) < 0.06);          /* kurtosis of a normal */
-    CHECK(fabs(sab / (N / 2)) < 0.01);          /* the two of a pair are uncorrelated */
-    qsort(v, N, sizeof(float), cmp_f);
-    double dmax = 0;
-    for (int i = 0; i < N; i++) {
-        double f = 0.5 * erfc(-(double)v[i] / sqrt(2.0));
-        dmax = fmax(dmax, fmax(fabs(f - (double)i / N), fabs(f - (double)(i + 1) / N)));
-    }
-    printf("  KS distance %.5f (critical %.5f)\n", dmax, 1.95 / sqrt((double)N));
-    CHECK(dmax < 1.95 / sqrt((double)N));
-    free(v);
-}
-
 TEST(atomic_write_and_read) {
     char path[600];
     snprintf(path, sizeof path, "%s/a.txt", harness_tmpdir());
@@ -160,7 +121,6 @@ int main(void) {
     RUN(strerror_covers_all);
     RUN(rng_deterministic_and_streams_differ);
     RUN(rng_moments);
-    RUN(rng_normal2f_is_normal);
     RUN(atomic_write_and_read);
     RUN(json_roundtrip);
     RUN(mul_size_overflow);

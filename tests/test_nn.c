@@ -736,6 +736,44 @@ TEST(fast_losses_and_head_match_ref) {
     free(di1), free(di2);
 }
 
+/* sl_nn_randn as the rollout noise uses it (one call per row of a few dims): moments,
+ * independence within a pair, and the Kolmogorov-Smirnov distance to the normal CDF over 400k
+ * values (critical value at alpha 0.001: 1.95/sqrt(n)). */
+static int cmp_randn(const void *a, const void *b) {
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+TEST(randn_is_normal) {
+    sl_rng r;
+    sl_rng_seed(&r, 11, 2);
+    enum { N = 400000 };
+    float *v = malloc(N * sizeof(float));
+    double s = 0, s2 = 0, sab = 0, s4 = 0;
+    for (int i = 0; i < N; i += 32) sl_nn_randn(v + i, 32, &r);
+    for (int i = 0; i < N; i += 2) sab += (double)v[i] * (double)v[i + 1];
+    for (int i = 0; i < N; i++) {
+        CHECK(isfinite(v[i]) && fabsf(v[i]) < 6.0f);
+        double x = (double)v[i];
+        s += x;
+        s2 += x * x;
+        s4 += x * x * x * x;
+    }
+    CHECK(fabs(s / N) < 0.006);
+    CHECK(fabs(s2 / N - 1.0) < 0.01);
+    CHECK(fabs(s4 / N - 3.0) < 0.06);          /* kurtosis of a normal */
+    CHECK(fabs(sab / (N / 2)) < 0.01);          /* the two of a pair are uncorrelated */
+    qsort(v, N, sizeof(float), cmp_randn);
+    double dmax = 0;
+    for (int i = 0; i < N; i++) {
+        double f = 0.5 * erfc(-(double)v[i] / sqrt(2.0));
+        dmax = fmax(dmax, fmax(fabs(f - (double)i / N), fabs(f - (double)(i + 1) / N)));
+    }
+    printf("  KS distance %.5f (critical %.5f)\n", dmax, 1.95 / sqrt((double)N));
+    CHECK(dmax < 1.95 / sqrt((double)N));
+    free(v);
+}
+
 /* sl_nn_randn: each pair is the Box-Muller transform of one sl_rng_u64 draw (24-bit u1 in
  * (0,1], 24-bit angle), to float accuracy; moments of 2e5 draws; same rng state, same bits. */
 TEST(randn_box_muller) {
@@ -1069,6 +1107,7 @@ int main(void) {
     RUN(gru_batch_split_blocks);
     RUN(fast_losses_and_head_match_ref);
     RUN(randn_box_muller);
+    RUN(randn_is_normal);
     RUN(adam_matches_ref_and_clip);
     RUN(arena_lifecycle);
     RUN(mlp_declare_errors_and_names);

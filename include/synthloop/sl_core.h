@@ -98,9 +98,6 @@ double sl_rng_uniform_range(sl_rng *r, double lo, double hi);
 uint64_t sl_rng_below(sl_rng *r, uint64_t n);
 /* Standard normal (Box-Muller, deterministic). */
 double sl_rng_normal(sl_rng *r);
-/* Two independent standard normals in float from one 64-bit draw (Box-Muller on two 24-bit
- * uniforms; |x| <= 5.8 by construction): the fast path for rollout noise. */
-void sl_rng_normal2f(sl_rng *r, float *a, float *b);
 /* Index drawn with probability w[i] / sum(w). Weights must be >= 0 with a positive sum;
  * returns n if the sum is not positive. */
 size_t sl_rng_categorical(sl_rng *r, const double *w, size_t n);

@@ -67,16 +67,6 @@ double sl_rng_normal(sl_rng *r) {
     return rad * cos(th);
 }
 
-void sl_rng_normal2f(sl_rng *r, float *a, float *b) {
-    uint64_t x = sl_rng_u64(r);
-    float u1 = ((float)(x >> 40) + 0.5f) * 0x1p-24f;            /* (0, 1): log is finite */
-    float u2 = (float)((x >> 16) & 0xffffffu) * 0x1p-24f;       /* [0, 1) */
-    float rad = sqrtf(-2.0f * logf(u1));
-    float th = 6.28318530717958647692f * u2;
-    *a = rad * cosf(th);
-    *b = rad * sinf(th);
-}
-
 size_t sl_rng_categorical(sl_rng *r, const double *w, size_t n) {
     double sum = 0.0;
     for (size_t i = 0; i < n; i++) sum += w[i] > 0.0 ? w[i] : 0.0;

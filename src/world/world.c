@@ -530,7 +530,7 @@ sl_status sl_world_ws_alloc(sl_world_ws *ws, const sl_world *w, int B) {
     ws->B = B;
     size_t BH = (size_t)B * w->H;
     size_t tot = (size_t)B * w->In + 2 * BH + sl_nn_gru_cache_floats(B, w->H) +
-                 (size_t)B * w->O + sl_nn_gru_ws_floats(B, w->H) + (size_t)B * w->Z;
+                 (size_t)B * w->O + sl_nn_gru_ws_floats(B, w->H) + 2 * (size_t)B * w->Z;
     float *mem = calloc(tot, sizeof(float));
     if (!mem) return sl_set_error(SL_ERR_NOMEM, "world: out of memory for %d-row workspace", B);
     ws->x = mem;
@@ -540,6 +540,7 @@ sl_status sl_world_ws_alloc(sl_world_ws *ws, const sl_world *w, int B) {
     ws->out = ws->cache + sl_nn_gru_cache_floats(B, w->H);
     ws->gru_ws = ws->out + (size_t)B * w->O;
     ws->sg = ws->gru_ws + sl_nn_gru_ws_floats(B, w->H);
+    ws->eps = ws->sg + (size_t)B * w->Z;
     return SL_OK;
 }
 
@@ -724,15 +725,10 @@ static sl_status rollout_member(const sl_world *w, const sl_world_data *d, const
                 int bad = 0;
                 if (noise > 0) {
                     const float *sgi = hetero ? ws->sg + (size_t)i * Z : NULL;
-                    for (int j = 0; j < Z; j += 2) {
-                        float e[2];
-                        sl_rng_normal2f(&rr[i], &e[0], &e[1]);
-                        for (int q = 0; q < 2 && j + q < Z; q++) {
-                            int jj = j + q;
-                            float s = sgi ? expf(lsig[jj] + sgi[jj]) : sigma[jj];
-                            zc[jj] += noise * s * e[q];
-                        }
-                    }
+                    float *ei = ws->eps + (size_t)i * Z;
+                    sl_nn_randn(ei, (size_t)Z, &rr[i]);
+                    for (int j = 0; j < Z; j++)
+                        zc[j] += noise * (sgi ? expf(lsig[j] + sgi[j]) : sigma[j]) * ei[j];
                 }
                 sphere_project(w, zc); /* after the noise: every emitted state is on it */
                 for (int j = 0; j < Z; j++) {

@@ -50,6 +50,7 @@ typedef struct sl_world_ws {
     float *out;    /* [B, O] */
     float *gru_ws; /* gru workspace */
     float *sg;     /* [B, Z] log-sigma offsets (cfg.hetero_noise) */
+    float *eps;    /* [B, Z] the rollout noise of one step (sl_nn_randn per row) */
 } sl_world_ws;
 sl_status sl_world_ws_alloc(sl_world_ws *ws, const sl_world *w, int B);
 void sl_world_ws_free(sl_world_ws *ws);
