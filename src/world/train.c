@@ -80,8 +80,8 @@ typedef struct tr_buf {
     float *x, *h, *cache, *out, *zpred, *zin, *mask; /* per slot */
     float *dz, *dr, *de;     /* direct loss gradients per slot (dz: wrt the sampled z) */
     float *eps, *dm;         /* per slot [B, Z]: the noise drawn, MSE gradient wrt the mean */
-    float *sg, *dls;         /* per slot [B, Z] (hetero_noise): log-sigma offsets, NLL gradient
-                                wrt log sigma */
+    float *sg, *dls;         /* per slot [B, Z]: sigma (exp(noise_logstd + the hetero_noise
+                                offset), computed once), NLL gradient wrt log sigma */
     float *dgs;              /* scratch [B, Z]: d loss / d log sigma of one slot */
     float *dout, *dh_acc, *dh_prev, *dx, *dzin_cur, *dzin_next, *gru_ws, *hb0, *hb1, *cb;
     size_t *rows;            /* [B] row of the start t0 */
@@ -240,11 +240,13 @@ static double member_step(const sl_world *w, int m, sl_nn_arena *ar, const tr_da
             memset(sgk, 0, BZ * sizeof(float));
         for (int i = 0; i < B; i++)
             for (int j = 0; j < Z; j++) {
+                float *sij = sgk + (size_t)i * Z + j;
+                *sij = expf(ls[j] + *sij); /* offset -> sigma, kept for the loss and backward */
                 float e = w->cfg.learn_noise ? (float)sl_rng_normal(rng) : 0.0f;
                 ek[(size_t)i * Z + j] = e;
                 zp[(size_t)i * Z + j] = zin[(size_t)i * Z + j] +
                                         w->dz_std[j] * sl_world_clipf(w, out[(size_t)i * O + j]) +
-                                        expf(ls[j] + sgk[(size_t)i * Z + j]) * e;
+                                        *sij * e;
             }
         /* a diverging model: stop before a non-finite value reaches the next GRU step */
         if (!sl_all_finite_f32(zp, BZ) || !sl_all_finite_f32(out, (size_t)B * O)) return NAN;
@@ -254,7 +256,7 @@ static double member_step(const sl_world *w, int m, sl_nn_arena *ar, const tr_da
 #define ZR(k, i, j) ((double)td->zns[(b->rows[i] + (size_t)(k)) * Z + (size_t)(j)])
 #define Z0(i, j) ((double)td->zs[b->rows[i] * Z + (size_t)(j)])
 #define DZ(k, i, j) b->dz[(size_t)(k) * BZ + (size_t)(i) * Z + (size_t)(j)]
-#define SG(k, i, j) (expf(p[w->noise_ls + (j)] + b->sg[(size_t)(k) * BZ + (size_t)(i) * Z + (size_t)(j)]))
+#define SG(k, i, j) (b->sg[(size_t)(k) * BZ + (size_t)(i) * Z + (size_t)(j)])
 #define ZM(k, i, j) (ZP(k, i, j) - (double)SG(k, i, j) * (double)b->eps[(size_t)(k) * BZ + (size_t)(i) * Z + (size_t)(j)])
 #define DM(k, i, j) b->dm[(size_t)(k) * BZ + (size_t)(i) * Z + (size_t)(j)]
     double loss = 0;
@@ -456,7 +458,6 @@ static double member_step(const sl_world *w, int m, sl_nn_arena *ar, const tr_da
     memset(b->dh_prev, 0, BH * sizeof(float)); /* carry: d loss / d h[k+1] from later steps */
     memset(b->dzin_next, 0, BZ * sizeof(float));
     float *gls = g + w->noise_ls;
-    const float *pls = p + w->noise_ls;
     for (int k = Hs - 1; k >= 0; k--) {
         const float *out = b->out + (size_t)k * B * O;
         const float *hk = b->h + (size_t)k * BH, *hk1 = b->h + (size_t)(k + 1) * BH;
@@ -477,7 +478,7 @@ static double member_step(const sl_world *w, int m, sl_nn_arena *ar, const tr_da
                  * path through later inputs (which would shrink sigma to cut later MSE) is cut
                  * (with hetero_noise that also drops the later inputs' share of the GRU
                  * state's gradient through sigma(h); exact under teacher forcing) */
-                float dlog = dzi[j] * eki[j] * expf(pls[j] + sgi[j]) + dli[j];
+                float dlog = dzi[j] * eki[j] * sgi[j] + dli[j];
                 dgi[j] = dlog;
                 if (w->cfg.learn_noise) gls[j] += dlog;
                 float gz = gs + dmi[j];                   /* wrt the mean */
