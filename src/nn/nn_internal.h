@@ -63,13 +63,10 @@ static inline float sl_nn_selectf(int c, float a, float b) {
  * t in [-125.5, 128] (a NaN there would be undefined behaviour), and non-finite inputs are
  * patched in by the last two selects. Finite inputs give the same bits as before that
  * patching existed (tests/test_nn.c: expf_bits_and_nonfinite). */
-static inline float sl_nn_expf(float x) {
-    float x0 = x;
-    x = sl_nn_selectf(x < 88.3762626647949f, x, 88.3762626647949f);
-    x = sl_nn_selectf(x > -87.3365447504f, x, -87.3365447504f);
-    float t = x * 1.44269504088896341f + 0.5f;
-    float fx = (float)(int32_t)t; /* floor(t) without libm, so that loops vectorise */
-    fx = fx - (fx > t ? 1.0f : 0.0f);
+/* 2^fx * exp(x - fx ln 2) for an integer-valued fx in [-126, 127]: the Cephes two-constant
+ * reduction, polynomial and exponent scaling shared by sl_nn_expf and the world module's
+ * inference exp (which clamp and floor differently, so each keeps its own bits). */
+static inline float sl_nn_expf_reduced(float x, float fx) {
     x = x - fx * 0.693359375f;
     x = x + fx * 2.12194440e-4f;
     float y = 1.9875691500e-4f;
@@ -82,8 +79,18 @@ static inline float sl_nn_expf(float x) {
     int32_t e = ((int32_t)fx + 127) << 23;
     float s;
     memcpy(&s, &e, sizeof s);
+    return y * s;
+}
+
+static inline float sl_nn_expf(float x) {
+    float x0 = x;
+    x = sl_nn_selectf(x < 88.3762626647949f, x, 88.3762626647949f);
+    x = sl_nn_selectf(x > -87.3365447504f, x, -87.3365447504f);
+    float t = x * 1.44269504088896341f + 0.5f;
+    float fx = (float)(int32_t)t; /* floor(t) without libm, so that loops vectorise */
+    fx = fx - (fx > t ? 1.0f : 0.0f);
     float special = sl_nn_selectf(x0 < 0.0f, 0.0f, x0); /* -inf -> 0; NaN, +inf stay */
-    return sl_nn_selectf(isfinite(x0), y * s, special);
+    return sl_nn_selectf(isfinite(x0), sl_nn_expf_reduced(x, fx), special);
 }
 
 

@@ -10,6 +10,7 @@
 #include <math.h>
 #include <stdint.h>
 
+#include "nn/nn_internal.h"
 #include "synthloop/sl_nn.h"
 #include "synthloop/sl_world.h"
 
@@ -62,20 +63,7 @@ static inline float sl_world_fexp(float x) {
     x = fminf(fmaxf(x, -87.0f), 88.0f);
     /* floor(v) for v in [-125, 128) by truncating v + 128 (positive) */
     float fx = (float)(int32_t)(x * 1.44269504088896341f + 0.5f + 128.0f) - 128.0f;
-    x = x - fx * 0.693359375f;
-    x = x + fx * 2.12194440e-4f;
-    float y = 1.9875691500e-4f;
-    y = y * x + 1.3981999507e-3f;
-    y = y * x + 8.3334519073e-3f;
-    y = y * x + 4.1665795894e-2f;
-    y = y * x + 1.6666665459e-1f;
-    y = y * x + 5.0000001201e-1f;
-    y = y * x * x + x + 1.0f;
-    union {
-        int32_t i;
-        float f;
-    } u = {.i = ((int32_t)fx + 127) << 23}; /* 2^fx (C11 permits union type punning) */
-    return y * u.f;
+    return sl_nn_expf_reduced(x, fx);
 }
 
 /* Residual clip and its derivative (c = cfg.clip_value). */
