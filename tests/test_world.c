@@ -93,102 +93,25 @@ static void small_config(sl_world_config *c) {
 
 /* --- gradient check ------------------------------------------------------------------ */
 
-static void grad_check(sl_world_clip clip, float w_var, float w_dist, float w_rough) {
-    proc p;
-    make_proc(&p, 4, 12, 3, 11);
-    sl_world_data d;
-    CHECK_OK(sl_world_data_init(&d, p.ds, p.z, p.zn, 3, econ2, 2));
-    sl_world_config c;
-    small_config(&c);
-    c.members = 1;
-    c.hidden = 5;
-    c.burn_in = 2;
-    c.clip = clip;
-    c.clip_value = 1.5f;
-    c.w_var = w_var;
-    c.w_dist = w_dist;
-    c.w_window = w_dist;
-    c.w_rough = w_rough;
-    c.window_prefixes = w_rough > 0;
-    c.hetero_noise = 0; /* one sigma per dim; the state-dependent one: grad_fd_hetero_noise */
-    sl_world *w = NULL;
-    CHECK_OK(sl_world_alloc(&w, &c, 3, 2));
-    if (!w) return;
+static void fit_all(sl_world *w, const sl_world_data *d) {
     size_t all[48];
     for (size_t i = 0; i < 48; i++) all[i] = i;
-    sl_world_fit_norms(w, &d, all, 48);
-    /* larger weights so every term matters */
-    sl_rng r;
-    sl_rng_seed(&r, 5, 0);
-    sl_nn_arena *ar = &w->arenas[0];
-    for (size_t i = 0; i < ar->numel; i++) ar->params[i] = 0.6f * (float)sl_rng_normal(&r);
-    const int B = 4, Hs = 7;
-    /* burn-in steps are forward-only by design (truncated BPTT), so the check runs on rows
-     * whose burn-in is empty (t0 = 0) */
-    size_t rows[4] = {0, 12, 24, 36};
-    float mask[28];
-    for (int i = 0; i < Hs * B; i++) mask[i] = (i % 3 == 0) ? 1.0f : 0.0f; /* mostly fed back */
-    double loss;
-    sl_nn_arena_zero_grad(ar);
-    CHECK_OK(sl_world_batch_loss(w, 0, &d, rows, B, Hs, mask, &loss));
-    CHECK(isfinite(loss));
-    float *g = malloc(ar->numel * sizeof(float));
-    memcpy(g, ar->grads, ar->numel * sizeof(float));
-    int checked = 0, bad = 0;
-    double maxg = 0;
-    for (size_t i = 0; i < ar->numel; i++) maxg = fmax(maxg, fabs((double)g[i]));
-    for (int k = 0; k < 60; k++) {
-        /* sigma (noise_logstd) learns through the direct distribution terms only (its path
-         * through later inputs is cut on purpose), so it is checked separately below */
-        size_t i = sl_rng_below(&r, ar->numel);
-        if (i >= w->noise_ls && i < w->noise_ls + (size_t)w->Z) {
-            k--;
-            continue;
-        }
-        float keep = ar->params[i];
-        const float h = 2e-3f;
-        double lp, lm;
-        ar->params[i] = keep + h;
-        sl_nn_arena_zero_grad(ar);
-        CHECK_OK(sl_world_batch_loss(w, 0, &d, rows, B, Hs, mask, &lp));
-        ar->params[i] = keep - h;
-        sl_nn_arena_zero_grad(ar);
-        CHECK_OK(sl_world_batch_loss(w, 0, &d, rows, B, Hs, mask, &lm));
-        ar->params[i] = keep;
-        double fd = (lp - lm) / (2.0 * (double)h);
-        double err = fabs(fd - (double)g[i]);
-        if (err > 0.03 * fabs(fd) + 2e-3 * maxg) {
-            bad++;
-            if (bad <= 3)
-                printf("  grad mismatch param %zu: analytic %.6g fd %.6g\n", i, (double)g[i], fd);
-        }
-        checked++;
-    }
-    CHECK(checked == 60);
-    CHECK_MSG(bad == 0, "%d of %d gradients disagree with finite differences", bad, checked);
-    /* sigma: no distribution terms and teacher forcing => the loss does not depend on the
-     * noise at all, and the gradient must be exactly 0; with them it must be non-zero */
-    int any = 0;
-    for (int j = 0; j < w->Z; j++) any |= g[w->noise_ls + j] != 0.0f;
-    CHECK(any == (w_var > 0 || w_dist > 0 || w_rough > 0));
-    if (!(w_var > 0 || w_dist > 0 || w_rough > 0)) {
-        float tf[28];
-        for (int i = 0; i < Hs * B; i++) tf[i] = 1.0f;
-        double l0, l1;
-        sl_nn_arena_zero_grad(ar);
-        CHECK_OK(sl_world_batch_loss(w, 0, &d, rows, B, Hs, tf, &l0));
-        for (int j = 0; j < w->Z; j++) CHECK(ar->grads[w->noise_ls + j] == 0.0f);
-        ar->params[w->noise_ls] += 0.5f;
-        CHECK_OK(sl_world_batch_loss(w, 0, &d, rows, B, Hs, tf, &l1));
-        CHECK_CLOSE(l0, l1, 1e-6); /* the mean is rebuilt from the float sample: rounding only */
-    }
-    free(g);
-    sl_world_free(w);
-    sl_world_data_clear(&d);
-    proc_free(&p);
+    sl_world_fit_norms(w, d, all, 48);
 }
 
-/* Finite differences for the parameters idx[0..n) on one batch; returns how many disagree. */
+/* The fixture of the gradient, noise and parity tests: the 4-episode, 12-step, Z = 3 process
+ * and a model of config c with its norms fitted on all 48 rows. */
+static sl_world *tiny_model(proc *p, sl_world_data *d, const sl_world_config *c) {
+    make_proc(p, 4, 12, 3, 11);
+    CHECK_OK(sl_world_data_init(d, p->ds, p->z, p->zn, 3, econ2, 2));
+    sl_world *w = NULL;
+    CHECK_OK(sl_world_alloc(&w, c, 3, 2));
+    if (w) fit_all(w, d);
+    return w;
+}
+
+/* Finite differences for the parameters idx[0..n) on one batch; returns how many disagree
+ * (|fd - analytic| > 3 % of |fd| + atol * the largest analytic gradient). */
 static int fd_params(sl_world *w, const sl_world_data *d, const size_t *rows, int B, int Hs,
                      const float *mask, const size_t *idx, int n, double atol) {
     sl_nn_arena *ar = &w->arenas[0];
@@ -221,15 +144,76 @@ static int fd_params(sl_world *w, const sl_world_data *d, const size_t *rows, in
     return bad;
 }
 
+static void grad_check(sl_world_clip clip, float w_var, float w_dist, float w_rough) {
+    sl_world_config c;
+    small_config(&c);
+    c.members = 1;
+    c.hidden = 5;
+    c.burn_in = 2;
+    c.clip = clip;
+    c.clip_value = 1.5f;
+    c.w_var = w_var;
+    c.w_dist = w_dist;
+    c.w_window = w_dist;
+    c.w_rough = w_rough;
+    c.window_prefixes = w_rough > 0;
+    c.hetero_noise = 0; /* one sigma per dim; the state-dependent one: grad_fd_hetero_noise */
+    proc p;
+    sl_world_data d;
+    sl_world *w = tiny_model(&p, &d, &c);
+    if (!w) return;
+    /* larger weights so every term matters */
+    sl_rng r;
+    sl_rng_seed(&r, 5, 0);
+    sl_nn_arena *ar = &w->arenas[0];
+    for (size_t i = 0; i < ar->numel; i++) ar->params[i] = 0.6f * (float)sl_rng_normal(&r);
+    const int B = 4, Hs = 7;
+    /* burn-in steps are forward-only by design (truncated BPTT), so the check runs on rows
+     * whose burn-in is empty (t0 = 0) */
+    size_t rows[4] = {0, 12, 24, 36};
+    float mask[28];
+    for (int i = 0; i < Hs * B; i++) mask[i] = (i % 3 == 0) ? 1.0f : 0.0f; /* mostly fed back */
+    /* sigma (noise_logstd) learns through the direct distribution terms only (its path through
+     * later inputs is cut on purpose), so it is checked separately below */
+    size_t idx[60];
+    int checked = 0;
+    while (checked < 60) {
+        size_t i = sl_rng_below(&r, ar->numel);
+        if (i < w->noise_ls || i >= w->noise_ls + (size_t)w->Z) idx[checked++] = i;
+    }
+    int bad = fd_params(w, &d, rows, B, Hs, mask, idx, checked, 2e-3);
+    CHECK(checked == 60);
+    CHECK_MSG(bad == 0, "%d of %d gradients disagree with finite differences", bad, checked);
+    /* sigma: no distribution terms and teacher forcing => the loss does not depend on the
+     * noise at all, and the gradient must be exactly 0; with them it must be non-zero */
+    double loss;
+    sl_nn_arena_zero_grad(ar);
+    CHECK_OK(sl_world_batch_loss(w, 0, &d, rows, B, Hs, mask, &loss));
+    CHECK(isfinite(loss));
+    int any = 0;
+    for (int j = 0; j < w->Z; j++) any |= ar->grads[w->noise_ls + j] != 0.0f;
+    CHECK(any == (w_var > 0 || w_dist > 0 || w_rough > 0));
+    if (!(w_var > 0 || w_dist > 0 || w_rough > 0)) {
+        float tf[28];
+        for (int i = 0; i < Hs * B; i++) tf[i] = 1.0f;
+        double l0, l1;
+        sl_nn_arena_zero_grad(ar);
+        CHECK_OK(sl_world_batch_loss(w, 0, &d, rows, B, Hs, tf, &l0));
+        for (int j = 0; j < w->Z; j++) CHECK(ar->grads[w->noise_ls + j] == 0.0f);
+        ar->params[w->noise_ls] += 0.5f;
+        CHECK_OK(sl_world_batch_loss(w, 0, &d, rows, B, Hs, tf, &l1));
+        CHECK_CLOSE(l0, l1, 1e-6); /* the mean is rebuilt from the float sample: rounding only */
+    }
+    sl_world_free(w);
+    sl_world_data_clear(&d);
+    proc_free(&p);
+}
+
 /* State-dependent sigma (hetero_noise): log sigma(h) = noise_logstd + noise_head(h), taught by
  * the one-step NLL and the direct terms. Sigma's path through later (fed-back) inputs is cut on
  * purpose; under full teacher forcing nothing is fed back, so every parameter - GRU, heads,
  * noise_logstd and every noise_head entry - must match finite differences. */
 TEST(grad_fd_hetero_noise) {
-    proc p;
-    make_proc(&p, 4, 12, 3, 11);
-    sl_world_data d;
-    CHECK_OK(sl_world_data_init(&d, p.ds, p.z, p.zn, 3, econ2, 2));
     sl_world_config c;
     small_config(&c);
     c.members = 1;
@@ -239,12 +223,10 @@ TEST(grad_fd_hetero_noise) {
     c.window_prefixes = 1;
     c.hetero_noise = 1;
     c.w_nll = 2.0f;
-    sl_world *w = NULL;
-    CHECK_OK(sl_world_alloc(&w, &c, 3, 2));
+    proc p;
+    sl_world_data d;
+    sl_world *w = tiny_model(&p, &d, &c);
     if (!w) return;
-    size_t all[48];
-    for (size_t i = 0; i < 48; i++) all[i] = i;
-    sl_world_fit_norms(w, &d, all, 48);
     sl_rng r;
     sl_rng_seed(&r, 8, 0);
     sl_nn_arena *ar = &w->arenas[0];
@@ -284,21 +266,15 @@ TEST(grad_fd_hetero_noise) {
  * the one-step spread of dim 0 over 3000 draws from one start is 4x its homoscedastic value,
  * dim 1 keeps its own; and a hetero model survives save/load bit for bit. */
 TEST(hetero_noise_scales_rows) {
-    proc p;
-    make_proc(&p, 4, 12, 3, 11);
-    sl_world_data d;
-    CHECK_OK(sl_world_data_init(&d, p.ds, p.z, p.zn, 3, econ2, 2));
     sl_world_config c;
     small_config(&c);
     c.members = 1;
     c.hidden = 6;
     c.hetero_noise = 1;
-    sl_world *w = NULL;
-    CHECK_OK(sl_world_alloc(&w, &c, 3, 2));
+    proc p;
+    sl_world_data d;
+    sl_world *w = tiny_model(&p, &d, &c);
     if (!w) return;
-    size_t all[48];
-    for (size_t i = 0; i < 48; i++) all[i] = i;
-    sl_world_fit_norms(w, &d, all, 48);
     float *pp = w->arenas[0].params;
     for (int j = 0; j < 3; j++) pp[w->noise_ls + (size_t)j] = logf(0.2f);
     pp[w->noise_head.b] = logf(4.0f);
@@ -344,7 +320,7 @@ TEST(hetero_noise_scales_rows) {
     sl_world *w0 = NULL, *l0 = NULL;
     CHECK_OK(sl_world_alloc(&w0, &c0, 3, 2));
     if (w0) {
-        sl_world_fit_norms(w0, &d, all, 48);
+        fit_all(w0, &d);
         CHECK_OK(sl_world_save(w0, path, NULL));
         CHECK_OK(sl_world_load(&l0, path));
         if (l0) {
@@ -417,10 +393,6 @@ TEST(inference_exp_is_safe_and_unchanged) {
  * tensors and C's loss and gradients go to an NPZ that tests/py/world_loss_ref.py recomputes
  * with autograd in float64. */
 static int write_loss_case(const char *path, int hetero, int fed) {
-    proc p;
-    make_proc(&p, 4, 12, 3, 11);
-    sl_world_data d;
-    CHECK_OK(sl_world_data_init(&d, p.ds, p.z, p.zn, 3, econ2, 2));
     sl_world_config c;
     small_config(&c);
     c.members = 1;
@@ -435,12 +407,10 @@ static int write_loss_case(const char *path, int hetero, int fed) {
     c.window_prefixes = 1;
     c.hetero_noise = hetero;
     c.w_nll = 1.7f;
-    sl_world *w = NULL;
-    CHECK_OK(sl_world_alloc(&w, &c, 3, 2));
+    proc p;
+    sl_world_data d;
+    sl_world *w = tiny_model(&p, &d, &c);
     if (!w) return 0;
-    size_t all[48];
-    for (size_t i = 0; i < 48; i++) all[i] = i;
-    sl_world_fit_norms(w, &d, all, 48);
     sl_rng r;
     sl_rng_seed(&r, 21, 0);
     sl_nn_arena *ar = &w->arenas[0];
