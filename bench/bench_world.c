@@ -26,6 +26,26 @@ static void die(const char *what) {
     exit(1);
 }
 
+/* Transitions per second of rollouts of H steps from n starts (ensemble of w->members, warm
+ * run first), at th threads and the given noise scale, timed over at least `seconds`. */
+static double rollout_rate(const sl_world *w, const sl_world_data *d, const size_t *rows, int n,
+                           int H, int th, float noise, double seconds) {
+    sl_nn_set_threads(th);
+    sl_world_rollout_opts o = {H, 1, NULL, NULL, noise, 1};
+    sl_world_rollout ro;
+    if (sl_world_rollout_run(w, d, rows, n, &o, &ro) != SL_OK) die("rollout"); /* warm */
+    const int members = ro.members;
+    sl_world_rollout_free(&ro);
+    double t0 = sl_now(), tr = 0;
+    int reps = 0;
+    while ((tr = sl_now() - t0) < seconds || reps == 0) {
+        if (sl_world_rollout_run(w, d, rows, n, &o, &ro) != SL_OK) die("rollout");
+        sl_world_rollout_free(&ro);
+        reps++;
+    }
+    return (double)reps * members * n * H / tr;
+}
+
 int main(void) {
     const double SECONDS = 2.0;
     printf("bench_world (numbers under load if other jobs run)\n");
@@ -69,38 +89,9 @@ int main(void) {
     size_t *rows = malloc(NS * sizeof *rows);
     for (int i = 0; i < NS; i++) rows[i] = (size_t)(i % NEP) * LEN;
     double c_roll[2];
-    for (int th = 1; th <= 2; th++) {
-        sl_nn_set_threads(th);
-        sl_world_rollout_opts o = {H, 1, NULL, NULL, 0.0f, 1};
-        sl_world_rollout ro;
-        if (sl_world_rollout_run(w, &d, rows, NS, &o, &ro) != SL_OK) die("rollout"); /* warm */
-        sl_world_rollout_free(&ro);
-        double t0 = sl_now(), tr = 0;
-        int reps = 0;
-        while ((tr = sl_now() - t0) < SECONDS || reps == 0) {
-            if (sl_world_rollout_run(w, &d, rows, NS, &o, &ro) != SL_OK) die("rollout");
-            sl_world_rollout_free(&ro);
-            reps++;
-        }
-        c_roll[th - 1] = (double)reps * 5 * NS * H / tr;
-    }
+    for (int th = 1; th <= 2; th++) c_roll[th - 1] = rollout_rate(w, &d, rows, NS, H, th, 0.0f, SECONDS);
     /* the same with sampled noise (noise 1): the state-dependent sigma head runs every step */
-    double c_noisy;
-    {
-        sl_nn_set_threads(2);
-        sl_world_rollout_opts o = {H, 1, NULL, NULL, 1.0f, 1};
-        sl_world_rollout ro;
-        if (sl_world_rollout_run(w, &d, rows, NS, &o, &ro) != SL_OK) die("rollout");
-        sl_world_rollout_free(&ro);
-        double t0 = sl_now(), tr = 0;
-        int reps = 0;
-        while ((tr = sl_now() - t0) < SECONDS || reps == 0) {
-            if (sl_world_rollout_run(w, &d, rows, NS, &o, &ro) != SL_OK) die("rollout");
-            sl_world_rollout_free(&ro);
-            reps++;
-        }
-        c_noisy = (double)reps * 5 * NS * H / tr;
-    }
+    double c_noisy = rollout_rate(w, &d, rows, NS, H, 2, 1.0f, SECONDS);
     sl_world_free(w);
 
     /* --- training steps --- */
