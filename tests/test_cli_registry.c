@@ -247,7 +247,7 @@ TEST(test_ladder_level1_criterion) {
             "assert m == len(np.load('lad3/real6s.npz')['trust'])\n"
             "p = (t * n + rs * m) / (n + m)\n"
             "ok = t >= rs - 1.6448536269514722 * (p * (1 - p) * (1 / n + 1 / m)) ** 0.5\n"
-            "assert lv['branch_criterion_met'] == ok, (lv, ok)\n"
+            "assert lv['gates_ok'] == ok, (lv, ok)\n"
             "print('  ladder level 1: trust pass %%.3f, real windows %%.3f' %% (lv['trust_pass_rate'], rs))\n"
             "\"", SL_PYTHON, BIN, SL_PYTHON);
     CHECK_MSG(rc == 0, "ladder.json level 1 does not match the branch file / real windows (%d)", rc);

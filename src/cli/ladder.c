@@ -257,8 +257,7 @@ sl_status pl_ladder_run(const pl_ladder_opts *o, sl_registry *reg, int64_t run_i
                 free(rows);
             }
         }
-        int pass_gates = meets(lv, trust_rate, br->n, o->level1_real, real_rate, n_real);
-        cJSON_AddBoolToObject(lj, "branch_criterion_met", pass_gates);
+        int branches_ok = meets(lv, trust_rate, br->n, o->level1_real, real_rate, n_real);
         sl_branches_free(br);
         /* A/B at this level */
         sl_ab_outcome ab;
@@ -288,13 +287,13 @@ sl_status pl_ladder_run(const pl_ladder_opts *o, sl_registry *reg, int64_t run_i
             ca += ab.cliffs[SL_AB_AUG][si];
         }
         int cliffs_ok = L == 0 || ca <= cb;
-        int passed_level = pass_gates && mse_ok && verdict_ok && cliffs_ok;
+        int passed_level = branches_ok && mse_ok && verdict_ok && cliffs_ok;
         cJSON_AddNumberToObject(lj, "mse_rel_change", rel);
         cJSON_AddNumberToObject(lj, "mse_tolerance", lv->mse_tol);
         cJSON_AddStringToObject(lj, "ab_verdict", sl_ab_verdict_name(ab.headline));
         cJSON_AddNumberToObject(lj, "cliffs_baseline", cb);
         cJSON_AddNumberToObject(lj, "cliffs_augmented", ca);
-        cJSON_AddBoolToObject(lj, "gates_ok", pass_gates);
+        cJSON_AddBoolToObject(lj, "gates_ok", branches_ok);
         cJSON_AddBoolToObject(lj, "mse_ok", mse_ok);
         cJSON_AddBoolToObject(lj, "verdict_ok", verdict_ok);
         cJSON_AddBoolToObject(lj, "cliffs_ok", cliffs_ok);
