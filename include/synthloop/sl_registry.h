@@ -243,6 +243,142 @@ sl_status sl_registry_last_run(sl_registry *reg, int64_t *run_id);
  * run). SL_ERR_ARG for malformed text, SL_ERR_NOTFOUND if the run does not exist. */
 sl_status sl_registry_parse_run(sl_registry *reg, const char *ref, int64_t *run_id);
 
+
+/* === read API (store module): everything outside src/store reads the registry here ======
+ *
+ * No file outside src/store writes SQL or sees the SQLite handle. Three shapes:
+ *   - sl_rows: a table of typed cells for one named query (sl_rows_kind); the caller never
+ *     writes SQL, only picks the query and its parameters. Plain C, owned by the caller.
+ *   - sl_metric_series: the learning curves of a run as arrays.
+ *   - JSON documents (run summary, comparison, export): these are JSON by nature (the API
+ *     and the CLI print them), so they come back as cJSON trees.
+ * Every text cell and every string in a returned document is valid UTF-8: ill-formed bytes
+ * stored by older builds are replaced by U+FFFD on the way out, so any output is valid JSON.
+ * A registry locked by another writer beyond the busy timeout yields SL_ERR_BUSY. */
+
+struct cJSON;
+
+typedef enum sl_cell_type {
+    SL_CELL_NULL = 0,
+    SL_CELL_INT,  /* i */
+    SL_CELL_UINT, /* i holds the bits of a uint64 (the runs.seed column) */
+    SL_CELL_REAL, /* d (finite; a non-finite stored value reads as SL_CELL_NULL) */
+    SL_CELL_TEXT, /* s, NUL-terminated UTF-8 */
+    SL_CELL_JSON, /* s, JSON text from a JSON column (parse it; may be malformed if old) */
+    SL_CELL_F64S, /* v[0..n): a float64 sample blob */
+    SL_CELL_TYPE_COUNT
+} sl_cell_type;
+
+typedef struct sl_cell {
+    sl_cell_type type;
+    int64_t i;
+    double d;
+    const char *s;    /* owned by the sl_rows */
+    const double *v;  /* owned by the sl_rows */
+    size_t n;
+} sl_cell;
+
+typedef struct sl_rows {
+    size_t ncol, nrow;
+    const char *const *cols; /* column names (owned by the sl_rows) */
+    const sl_cell *cells;    /* nrow * ncol, row-major (owned by the sl_rows) */
+} sl_rows;
+
+/* The named queries. Parameters come from sl_rows_query (unused fields are ignored).
+ * "run" = rows of q.run; columns listed in docs/REGISTRY.md ("Read API"). */
+typedef enum sl_rows_kind {
+    SL_ROWS_RUNS = 0,       /* runs newest first: id, command, status, seed, started, ended, git,
+                               note, seconds, metric_points; filters status, command, limit */
+    SL_ROWS_RUN_EXISTS,     /* id of q.run (0 or 1 row) */
+    SL_ROWS_WORLD_EVAL,     /* run: horizon, mse, std_ratio, var_growth, trust, auc */
+    SL_ROWS_BRANCH_HORIZONS,/* run: horizon, branches, trust, std_ratio, pass_rate (means) */
+    SL_ROWS_BRANCH_TRUST,   /* run: trust, passed of up to limit branches */
+    SL_ROWS_SAMPLES,        /* run: name, label, n, data (F64S) ordered by name */
+    SL_ROWS_WEIGHTS,        /* run: step, trust, econ, lambda, w_final, rails; limit */
+    SL_ROWS_WEIGHT_CURVE,   /* run: step, trust, econ, lambda, w_final, n: means over <= ~1000
+                               equal step buckets */
+    SL_ROWS_WEIGHT_RAILS,   /* run: rails, n (rows per distinct rail bit set) */
+    SL_ROWS_ESTIMATES,      /* run: name, arm, value, ci_lo, ci_hi, n ordered by name */
+    SL_ROWS_AB,             /* run: id, name, verdict, experiment (JSON), created */
+    SL_ROWS_LADDER,         /* run: level, horizon, passed, verdict, detail (JSON) */
+    SL_ROWS_DATASETS,       /* run: id, kind, path, n_rows, n_episodes, bytes, sha256 */
+    SL_ROWS_MODELS,         /* run: id, kind, path, parent_id, sha256, metrics (JSON) */
+    SL_ROWS_JOBS,           /* run: id, kind, status, done, total, message, updated */
+    SL_ROWS_ARTIFACTS,      /* run: id, kind, path, bytes, sha256 */
+    SL_ROWS_PRIVACY,        /* run: dataset_key, mechanism, epsilon, delta, created */
+    SL_ROWS_DEPLOYMENTS,    /* run: id, model_id, strategy, traffic, reason, created */
+    SL_ROWS_RESULTS,        /* run: kind, json (JSON), created */
+    SL_ROWS_ALL_EXPERIMENTS,/* all runs: id, run_id, command, name, verdict, created,
+                               experiment (JSON), newest first; limit */
+    SL_ROWS_ALL_MODELS,     /* all runs: id, run_id, kind, path, sha256, parent_id, metrics,
+                               created, newest first; limit */
+    SL_ROWS_ALL_JOBS,       /* all runs: id, run_id, kind, status, total, done, message,
+                               started, updated, ended, newest first; status filter, limit */
+    SL_ROWS_RUN_CHANGES,    /* id, command, status, started, ended, rev of runs changed after
+                               q.after (rev), q.run filter (0 = all); limit */
+    SL_ROWS_JOB_CHANGES,    /* id, run_id, kind, status, total, done, message, updated, rev */
+    SL_ROWS_METRIC_CHANGES, /* rowid, run_id, series, step, value of points after q.after */
+    SL_ROWS_KIND_COUNT
+} sl_rows_kind;
+
+typedef struct sl_rows_query {
+    int64_t run;         /* run id (per-run kinds; a filter for *_CHANGES, 0 = all) */
+    int64_t after;       /* cursor of the *_CHANGES kinds */
+    int64_t limit;       /* max rows; <= 0 = no limit */
+    int status;          /* sl_run_status filter of RUNS / ALL_JOBS; -1 = any */
+    const char *command; /* command filter of RUNS; NULL = any */
+} sl_rows_query;
+
+/* Default query: run 0, after 0, no limit, any status, any command. */
+sl_rows_query sl_rows_query_default(void);
+
+/* Run one named query. *out owned by the caller (sl_rows_free). reg must not be NULL. */
+sl_status sl_registry_rows(sl_registry *reg, sl_rows_kind kind, const sl_rows_query *q,
+                           sl_rows **out);
+void sl_rows_free(sl_rows *rows);
+/* Cell (row, column name); NULL if the column does not exist or row >= nrow. */
+const sl_cell *sl_rows_get(const sl_rows *rows, size_t row, const char *col);
+/* The rows as a JSON array of objects (column -> value): integers exact (beyond 2^53 as raw
+ * digits), JSON cells parsed (kept as a string if malformed), F64S as number arrays. *out
+ * owned by the caller (cJSON_Delete). */
+sl_status sl_rows_to_json(const sl_rows *rows, struct cJSON **out);
+
+/* SL_OK if run_id exists, SL_ERR_NOTFOUND ("run N does not exist") if not. */
+sl_status sl_registry_run_exists(sl_registry *reg, int64_t run_id);
+
+/* Newest cursors of the event stream: max runs.rev, max jobs.rev, max metrics rowid. */
+sl_status sl_registry_event_cursors(sl_registry *reg, int64_t *run_rev, int64_t *job_rev,
+                                    int64_t *metric_rowid);
+
+/* One metric series of a run: steps ascending. */
+typedef struct sl_metric_series {
+    char *name;
+    int64_t *step;
+    double *value;
+    size_t n;
+} sl_metric_series;
+
+/* The series of run_id ordered by name (only the one named `only` when non-NULL). *out is an
+ * array of *n series owned by the caller (sl_metric_series_free); *out NULL when *n == 0. */
+sl_status sl_registry_metrics(sl_registry *reg, int64_t run_id, const char *only,
+                              sl_metric_series **out, size_t *n);
+void sl_metric_series_free(sl_metric_series *s, size_t n);
+
+/* JSON documents. *out owned by the caller (cJSON_Delete); SL_ERR_NOTFOUND for a missing run.
+ * Summary: {"run": {..., "seconds"}, "series": [{series, n, first_step, last_step, last, min,
+ * max}], "jobs", "datasets", "models", "artifacts", "ab_experiments", "ladder", "estimates",
+ * "world_eval", "results", "counts"}. Compare: {"a", "b", "config_diff", "config_same",
+ * "summary_diff", "summary_same", "series", "ab_experiments"|"ladder"|"estimates"|
+ * "world_eval"|"counts": {"a", "b"}}. Export: the `synthloop export` document. */
+sl_status sl_registry_run_summary(sl_registry *reg, int64_t run_id, struct cJSON **out);
+sl_status sl_registry_run_compare(sl_registry *reg, int64_t a, int64_t b, struct cJSON **out);
+sl_status sl_registry_export_json(sl_registry *reg, int64_t run_id, struct cJSON **out);
+
+/* The database file as SQLite resolved it (absolute; owned by reg). Servers use it to keep
+ * the path out of messages sent to clients. */
+const char *sl_registry_file(const sl_registry *reg);
+/* === end of the read API ================================================================== */
+
 #ifdef __cplusplus
 }
 #endif

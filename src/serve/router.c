@@ -19,7 +19,6 @@
 #include <sys/stat.h>
 
 #include "serve_internal.h"
-#include "store/store_internal.h"
 #include "synthloop/sl_json.h"
 #include "synthloop/sl_report.h"
 #include "synthloop/sl_serve.h"
@@ -88,11 +87,31 @@ static void reply_json(sl_http_response *r, int status, cJSON *j) {
     set_body(r, status, s, strlen(s), JSON_TYPE);
 }
 
-/* Map a library failure to an HTTP error. */
-static void reply_status(sl_http_response *r, sl_status s) {
+/* Replace every occurrence of `needle` in msg (size n) by "registry" (in place). */
+static void scrub(char *msg, size_t n, const char *needle) {
+    size_t nl = needle ? strlen(needle) : 0;
+    if (nl < 2) return;
+    char *p;
+    while ((p = strstr(msg, needle)) != NULL) {
+        char tail[512];
+        snprintf(tail, sizeof tail, "%s", p + nl);
+        snprintf(p, n - (size_t)(p - msg), "registry%s", tail);
+    }
+}
+
+/* Map a library failure to an HTTP error. The registry's file name never reaches the client
+ * (it tells an attacker where the server's files are): it is replaced by "registry". */
+static void reply_status(const sl_serve_config *c, sl_registry *reg, sl_http_response *r,
+                         sl_status s) {
     const char *m = sl_last_error();
-    int code = s == SL_ERR_NOTFOUND ? 404 : s == SL_ERR_ARG ? 400 : s == SL_ERR_STATE ? 409 : 500;
-    reply_error(r, code, "%s", m && *m ? m : sl_strerror(s));
+    char msg[512], real[PATH_MAX];
+    snprintf(msg, sizeof msg, "%s", m && *m ? m : sl_strerror(s));
+    scrub(msg, sizeof msg, sl_registry_file(reg));
+    if (c->db_path && realpath(c->db_path, real)) scrub(msg, sizeof msg, real);
+    scrub(msg, sizeof msg, c->db_path);
+    int code = s == SL_ERR_NOTFOUND ? 404 : s == SL_ERR_ARG ? 400 : s == SL_ERR_STATE ? 409
+             : s == SL_ERR_BUSY ? 503 : 500;
+    reply_error(r, code, "%s", msg);
 }
 
 /* --- parsing helpers ------------------------------------------------------------------- */
@@ -292,7 +311,31 @@ static void serve_static(const sl_serve_config *c, const char *path, sl_http_res
 
 /* --- API handlers ---------------------------------------------------------------------------- */
 
-static void api_runs(sqlite3 *db, const char *query, sl_http_response *r) {
+/* A named registry query answered as a JSON array. */
+static void api_rows(const sl_serve_config *c, sl_registry *reg, sl_rows_kind kind,
+                     const sl_rows_query *q, sl_http_response *r) {
+    sl_rows *rows = NULL;
+    cJSON *j = NULL;
+    sl_status s = sl_registry_rows(reg, kind, q, &rows);
+    if (s == SL_OK) s = sl_rows_to_json(rows, &j);
+    sl_rows_free(rows);
+    if (s != SL_OK)
+        reply_status(c, reg, r, s);
+    else
+        reply_json(r, 200, j);
+}
+
+/* A JSON document of the registry (summary, export, comparison). */
+static void api_doc(const sl_serve_config *c, sl_registry *reg, sl_status s, cJSON *j,
+                    sl_http_response *r) {
+    if (s != SL_OK)
+        reply_status(c, reg, r, s);
+    else
+        reply_json(r, 200, j);
+}
+
+static void api_runs(const sl_serve_config *c, sl_registry *reg, const char *query,
+                     sl_http_response *r) {
     long long limit;
     if (qint(query, "limit", 0, 100000, 200, &limit) < 0) {
         reply_error(r, 400, "limit must be an integer in [0, 100000]");
@@ -305,123 +348,67 @@ static void api_runs(sqlite3 *db, const char *query, sl_http_response *r) {
         reply_error(r, 400, "status must be running, ok, failed or aborted");
         return;
     }
-    char sql[600];
-    /* status is one of four fixed names here, so it is safe to splice */
-    snprintf(sql, sizeof sql,
-             "SELECT id, command, status, seed, started, ended, git, note,"
-             " CAST(round((julianday(ifnull(ended, strftime('%%Y-%%m-%%dT%%H:%%M:%%SZ','now')))"
-             "  - julianday(started)) * 86400) AS INTEGER) AS seconds,"
-             " (SELECT count(*) FROM metrics m WHERE m.run_id = runs.id) AS metric_points"
-             " FROM runs %s%s%s ORDER BY id DESC LIMIT ?1",
-             k == 1 ? "WHERE status='" : "", k == 1 ? sl_run_status_name(rs) : "", k == 1 ? "'" : "");
-    int64_t b[1] = {limit > 0 ? limit : -1};
-    cJSON *j = NULL;
-    sl_status s = sl_store_rows_json(db, sql, b, 1, &j);
-    if (s != SL_OK)
-        reply_status(r, s);
-    else
-        reply_json(r, 200, j);
+    sl_rows_query q = sl_rows_query_default();
+    q.limit = limit;
+    q.status = k == 1 ? (int)rs : -1;
+    api_rows(c, reg, SL_ROWS_RUNS, &q, r);
 }
 
 /* Written straight into text (no JSON tree): this is the hot route of live dashboards.
  * Values are finite (the registry refuses others), so %.17g is valid, round-trip JSON. */
-static void api_metrics(sqlite3 *db, int64_t run, const char *query, sl_http_response *r) {
+static void api_metrics(const sl_serve_config *c, sl_registry *reg, int64_t run,
+                        const char *query, sl_http_response *r) {
     char series[512];
     int k = qparam(query, "series", series, sizeof series);
     if (k < 0) {
         reply_error(r, 400, "malformed series parameter");
         return;
     }
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db,
-                           "SELECT series, step, value FROM metrics WHERE run_id=?1"
-                           " AND (?2 IS NULL OR series=?2) ORDER BY series, step",
-                           -1, &st, NULL) != SQLITE_OK) {
-        reply_status(r, sl_store_db_error(db, "metrics"));
+    sl_metric_series *ms = NULL;
+    size_t n = 0;
+    sl_status s = sl_registry_metrics(reg, run, k == 1 ? series : NULL, &ms, &n);
+    if (s != SL_OK) {
+        reply_status(c, reg, r, s);
         return;
     }
-    sqlite3_bind_int64(st, 1, run);
-    if (k == 1)
-        sqlite3_bind_text(st, 2, series, -1, SQLITE_TRANSIENT);
-    else
-        sqlite3_bind_null(st, 2);
-    sl_buf out = {0}, vals = {0};
-    char *cur = NULL;
-    int rc;
+    sl_buf out = {0};
     sl_buf_printf(&out, "{\"run\":%lld,\"series\":{", (long long)run);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *name = (const char *)sqlite3_column_text(st, 0);
-        int first = 0;
-        if (!cur || strcmp(cur, name) != 0) {
-            if (cur) {
-                sl_buf_puts(&out, "],\"value\":[");
-                sl_buf_put(&out, vals.s, vals.len);
-                sl_buf_puts(&out, "]},");
-                vals.len = 0;
-            }
-            free(cur);
-            cur = strdup(name);
-            if (!cur) {
-                out.oom = 1;
-                break;
-            }
-            sl_buf_json_str(&out, name);
-            sl_buf_puts(&out, ":{\"step\":[");
-            first = 1;
-        }
-        double v = sqlite3_column_double(st, 2);
-        sl_buf_printf(&out, "%s%lld", first ? "" : ",", (long long)sqlite3_column_int64(st, 1));
-        if (isfinite(v))
-            sl_buf_printf(&vals, "%s%.17g", first ? "" : ",", v);
-        else
-            sl_buf_printf(&vals, "%snull", first ? "" : ",");
-    }
-    if (cur) {
+    for (size_t i = 0; i < n; i++) {
+        if (i) sl_buf_puts(&out, ",");
+        sl_buf_json_str(&out, ms[i].name);
+        sl_buf_puts(&out, ":{\"step\":[");
+        for (size_t p = 0; p < ms[i].n; p++)
+            sl_buf_printf(&out, "%s%lld", p ? "," : "", (long long)ms[i].step[p]);
         sl_buf_puts(&out, "],\"value\":[");
-        sl_buf_put(&out, vals.s ? vals.s : "", vals.len);
+        for (size_t p = 0; p < ms[i].n; p++) {
+            double v = ms[i].value[p];
+            if (isfinite(v))
+                sl_buf_printf(&out, "%s%.17g", p ? "," : "", v);
+            else
+                sl_buf_printf(&out, "%snull", p ? "," : "");
+        }
         sl_buf_puts(&out, "]}");
     }
     sl_buf_puts(&out, "}}");
-    free(cur);
-    sl_buf_free(&vals);
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) {
-        sl_buf_free(&out);
-        if (rc == SQLITE_ROW)
-            reply_error(r, 500, "out of memory");
-        else
-            reply_status(r, sl_store_db_error(db, "metrics"));
-        return;
-    }
-    size_t n = 0;
-    char *txt = sl_buf_take(&out, &n);
+    sl_metric_series_free(ms, n);
+    size_t len = 0;
+    char *txt = sl_buf_take(&out, &len);
     if (!txt) {
         reply_error(r, 500, "out of memory");
         return;
     }
-    set_body(r, 200, txt, n, JSON_TYPE);
+    set_body(r, 200, txt, len, JSON_TYPE);
 }
 
-static void api_rows(sqlite3 *db, const char *sql, const int64_t *b, int nb, sl_http_response *r) {
-    cJSON *j = NULL;
-    sl_status s = sl_store_rows_json(db, sql, b, nb, &j);
-    if (s != SL_OK)
-        reply_status(r, s);
-    else
-        reply_json(r, 200, j);
-}
-
-static int run_exists(sqlite3 *db, int64_t id, sl_http_response *r) {
-    int64_t b[1] = {id};
-    cJSON *j = NULL;
-    sl_status s = sl_store_row_json(db, "SELECT id FROM runs WHERE id=?1", b, 1, &j);
-    cJSON_Delete(j);
+static int run_exists(const sl_serve_config *c, sl_registry *reg, int64_t id,
+                      sl_http_response *r) {
+    sl_status s = sl_registry_run_exists(reg, id);
     if (s == SL_ERR_NOTFOUND) {
         reply_error(r, 404, "run %lld does not exist", (long long)id);
         return 0;
     }
     if (s != SL_OK) {
-        reply_status(r, s);
+        reply_status(c, reg, r, s);
         return 0;
     }
     return 1;
@@ -467,7 +454,7 @@ static void api_post(const sl_serve_config *c, sl_registry *reg, int64_t id, con
     }
     cJSON_Delete(body);
     if (s != SL_OK) {
-        reply_status(r, s);
+        reply_status(c, reg, r, s);
         return;
     }
     cJSON *ok = cJSON_CreateObject();
@@ -568,48 +555,36 @@ void sl_http_route(const sl_serve_config *c, sl_registry *reg, const sl_http_req
         reply_error(r, 503, "registry not available");
         return;
     }
-    sqlite3 *db = sl_registry_sqlite(reg);
     if (want_post) {
         api_post(c, reg, id, seg[2], req, r);
         return;
     }
+    sl_rows_query rq = sl_rows_query_default();
+    cJSON *doc = NULL;
     if (ns == 1 && strcmp(seg[0], "runs") == 0) {
-        api_runs(db, query, r);
+        api_runs(c, reg, query, r);
     } else if (ns == 2) {
-        cJSON *j = NULL;
-        sl_status s = sl_store_run_summary(db, id, &j);
-        if (s != SL_OK)
-            reply_status(r, s);
-        else
-            reply_json(r, 200, j);
+        sl_status s = sl_registry_run_summary(reg, id, &doc);
+        api_doc(c, reg, s, doc, r);
     } else if (ns == 3 && strcmp(seg[2], "metrics") == 0) {
-        if (run_exists(db, id, r)) api_metrics(db, id, query, r);
+        if (run_exists(c, reg, id, r)) api_metrics(c, reg, id, query, r);
     } else if (ns == 3 && strcmp(seg[2], "export") == 0) {
-        cJSON *j = NULL;
-        sl_status s = sl_store_export_run(db, id, &j);
-        if (s != SL_OK)
-            reply_status(r, s);
-        else
-            reply_json(r, 200, j);
+        sl_status s = sl_registry_export_json(reg, id, &doc);
+        api_doc(c, reg, s, doc, r);
     } else if (ns == 3 && strcmp(seg[2], "report") == 0) {
         char *html = NULL;
         size_t n = 0;
         sl_status s = sl_report_html(reg, id, &html, &n);
         if (s != SL_OK)
-            reply_status(r, s);
+            reply_status(c, reg, r, s);
         else
             set_body(r, 200, html, n, "text/html; charset=utf-8");
     } else if (strcmp(seg[0], "experiments") == 0) {
-        api_rows(db,
-                 "SELECT e.id, e.run_id, r.command, e.name, e.verdict, e.created, e.experiment"
-                 " FROM ab_experiments e JOIN runs r ON r.id = e.run_id ORDER BY e.id DESC"
-                 " LIMIT 500",
-                 NULL, 0, r);
+        rq.limit = 500;
+        api_rows(c, reg, SL_ROWS_ALL_EXPERIMENTS, &rq, r);
     } else if (strcmp(seg[0], "models") == 0) {
-        api_rows(db,
-                 "SELECT id, run_id, kind, path, sha256, parent_id, metrics, created FROM models"
-                 " ORDER BY id DESC LIMIT 1000",
-                 NULL, 0, r);
+        rq.limit = 1000;
+        api_rows(c, reg, SL_ROWS_ALL_MODELS, &rq, r);
     } else if (strcmp(seg[0], "weights") == 0) {
         char rb[32];
         int k = qparam(query, "run", rb, sizeof rb);
@@ -623,12 +598,10 @@ void sl_http_route(const sl_serve_config *c, sl_registry *reg, const sl_http_req
             reply_error(r, 400, "limit must be an integer in [1, 100000]");
             return;
         }
-        if (!run_exists(db, run, r)) return;
-        int64_t b[2] = {run, limit};
-        api_rows(db,
-                 "SELECT step, trust, econ, lambda, w_final, rails FROM weights WHERE run_id=?1"
-                 " ORDER BY id LIMIT ?2",
-                 b, 2, r);
+        if (!run_exists(c, reg, run, r)) return;
+        rq.run = run;
+        rq.limit = limit;
+        api_rows(c, reg, SL_ROWS_WEIGHTS, &rq, r);
     } else if (strcmp(seg[0], "jobs") == 0) {
         char st[16];
         int k = qparam(query, "status", st, sizeof st);
@@ -637,12 +610,9 @@ void sl_http_route(const sl_serve_config *c, sl_registry *reg, const sl_http_req
             reply_error(r, 400, "status must be running, ok, failed or aborted");
             return;
         }
-        int64_t b[1] = {k == 1 ? (int64_t)rs : -1};
-        api_rows(db,
-                 "SELECT id, run_id, kind, status, total, done, message, started, updated, ended"
-                 " FROM jobs WHERE ?1 < 0 OR status = CASE ?1 WHEN 0 THEN 'running' WHEN 1 THEN"
-                 " 'ok' WHEN 2 THEN 'failed' ELSE 'aborted' END ORDER BY id DESC LIMIT 500",
-                 b, 1, r);
+        rq.status = k == 1 ? (int)rs : -1;
+        rq.limit = 500;
+        api_rows(c, reg, SL_ROWS_ALL_JOBS, &rq, r);
     } else if (strcmp(seg[0], "compare") == 0) {
         char a[32], b2[32];
         int64_t ia, ib;
@@ -651,12 +621,8 @@ void sl_http_route(const sl_serve_config *c, sl_registry *reg, const sl_http_req
             reply_error(r, 400, "compare needs ?a=ID&b=ID");
             return;
         }
-        cJSON *j = NULL;
-        sl_status s = sl_store_run_compare(db, ia, ib, &j);
-        if (s != SL_OK)
-            reply_status(r, s);
-        else
-            reply_json(r, 200, j);
+        sl_status s = sl_registry_run_compare(reg, ia, ib, &doc);
+        api_doc(c, reg, s, doc, r);
     } else if (strcmp(seg[0], "events") == 0) {
         char rb[32];
         int k = qparam(query, "run", rb, sizeof rb);
@@ -670,7 +636,7 @@ void sl_http_route(const sl_serve_config *c, sl_registry *reg, const sl_http_req
             reply_error(r, 400, "max_seconds must be a non-negative integer");
             return;
         }
-        if (run && !run_exists(db, run, r)) return;
+        if (run && !run_exists(c, reg, run, r)) return;
         r->status = 200;
         r->content_type = "text/event-stream";
         r->is_event_stream = 1;

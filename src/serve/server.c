@@ -18,7 +18,7 @@
 #include <time.h>
 
 #include "serve_internal.h"
-#include "store/store_internal.h"
+#include "synthloop/sl_json.h"
 #include "synthloop/sl_serve.h"
 
 struct sl_server {
@@ -60,49 +60,44 @@ typedef struct sse_state {
     int hello_sent;
 } sse_state;
 
-static int64_t scalar_i64(sqlite3 *db, const char *sql) {
-    sqlite3_stmt *st;
-    int64_t v = 0;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
-        if (sqlite3_step(st) == SQLITE_ROW) v = sqlite3_column_int64(st, 0);
-        sqlite3_finalize(st);
-    }
-    return v;
-}
-
 /* Append events for rows newer than the cursors. Returns the number of events added. */
 static int sse_poll(sse_state *s) {
-    sqlite3 *db = sl_registry_sqlite(s->reg);
     int added = 0;
-    int64_t b[2];
-    cJSON *rows = NULL;
     static const struct {
-        const char *event, *sql;
-        int which; /* 0 runs, 1 jobs, 2 metrics */
+        const char *event, *cursor_col;
+        sl_rows_kind kind;
+        int64_t limit;
     } q[] = {
-        {"run", "SELECT id, command, status, started, ended, rev FROM runs WHERE rev > ?1"
-                " AND (?2 = 0 OR id = ?2) ORDER BY rev LIMIT 200", 0},
-        {"job", "SELECT id, run_id, kind, status, total, done, message, updated, rev FROM jobs"
-                " WHERE rev > ?1 AND (?2 = 0 OR run_id = ?2) ORDER BY rev LIMIT 200", 1},
-        {"metric", "SELECT rowid AS rowid, run_id, series, step, value FROM metrics"
-                   " WHERE rowid > ?1 AND (?2 = 0 OR run_id = ?2) ORDER BY rowid LIMIT 500", 2},
+        {"run", "rev", SL_ROWS_RUN_CHANGES, 200},
+        {"job", "rev", SL_ROWS_JOB_CHANGES, 200},
+        {"metric", "rowid", SL_ROWS_METRIC_CHANGES, 500},
     };
     for (int k = 0; k < 3; k++) {
         int64_t *cursor = k == 0 ? &s->run_rev : k == 1 ? &s->job_rev : &s->metric_rowid;
-        b[0] = *cursor;
-        b[1] = s->run;
-        if (sl_store_rows_json(db, q[k].sql, b, 2, &rows) != SL_OK) continue;
-        for (cJSON *r = rows->child; r; r = r->next) {
-            const cJSON *c = cJSON_GetObjectItem(r, k == 2 ? "rowid" : "rev");
-            if (cJSON_IsNumber(c) && (int64_t)c->valuedouble > *cursor) *cursor = (int64_t)c->valuedouble;
+        sl_rows_query rq = sl_rows_query_default();
+        rq.after = *cursor;
+        rq.run = s->run;
+        rq.limit = q[k].limit;
+        sl_rows *rows = NULL;
+        if (sl_registry_rows(s->reg, q[k].kind, &rq, &rows) != SL_OK) continue;
+        cJSON *arr = NULL;
+        if (sl_rows_to_json(rows, &arr) != SL_OK) {
+            sl_rows_free(rows);
+            continue;
+        }
+        for (size_t i = 0; i < rows->nrow; i++) {
+            const sl_cell *c = sl_rows_get(rows, i, q[k].cursor_col);
+            if (c && c->type == SL_CELL_INT && c->i > *cursor) *cursor = c->i;
+        }
+        for (cJSON *r = arr->child; r; r = r->next) {
             char *txt = cJSON_PrintUnformatted(r);
             if (!txt) continue;
             sl_buf_printf(&s->out, "event: %s\ndata: %s\n\n", q[k].event, txt);
             free(txt);
             added++;
         }
-        cJSON_Delete(rows);
-        rows = NULL;
+        cJSON_Delete(arr);
+        sl_rows_free(rows);
     }
     return added;
 }
@@ -163,10 +158,10 @@ static struct MHD_Response *sse_response(sl_server *srv, const sl_http_response 
         free(s);
         return NULL;
     }
-    sqlite3 *db = sl_registry_sqlite(s->reg);
-    s->metric_rowid = scalar_i64(db, "SELECT ifnull(max(rowid),0) FROM metrics");
-    s->run_rev = scalar_i64(db, "SELECT ifnull(max(rev),0) FROM runs");
-    s->job_rev = scalar_i64(db, "SELECT ifnull(max(rev),0) FROM jobs");
+    if (sl_registry_event_cursors(s->reg, &s->run_rev, &s->job_rev, &s->metric_rowid) != SL_OK) {
+        sse_free(s);
+        return NULL;
+    }
     struct MHD_Response *resp =
         MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, sse_reader, s, sse_free);
     if (!resp) sse_free(s);
