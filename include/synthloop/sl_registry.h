@@ -377,6 +377,10 @@ sl_status sl_registry_export_json(sl_registry *reg, int64_t run_id, struct cJSON
 /* The database file as SQLite resolved it (absolute; owned by reg). Servers use it to keep
  * the path out of messages sent to clients. */
 const char *sl_registry_file(const sl_registry *reg);
+
+/* Set how long a call waits for another process's write lock before failing with
+ * SL_ERR_BUSY (default 10000 ms). ms >= 0. */
+sl_status sl_registry_set_busy_timeout(sl_registry *reg, int ms);
 /* === end of the read API ================================================================== */
 
 #ifdef __cplusplus

@@ -7,6 +7,7 @@
  * restricted characters, and the resolved real path must stay under the root's real path);
  * mutating routes check the bearer token (constant time) before touching the body.
  */
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
@@ -16,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #include "serve_internal.h"
@@ -33,7 +35,10 @@ void sl_serve_config_default(sl_serve_config *c) {
     c->port = 8765;
     c->max_body = 65536;
     c->max_connections = 256;
+    c->max_streams = 32;
     c->sse_poll_s = 0.25;
+    c->header_timeout_s = 10.0;
+    c->busy_ms = 10000;
 }
 
 void sl_http_response_free(sl_http_response *r) {
@@ -212,11 +217,42 @@ int sl_http_token_ok(const sl_serve_config *c, const char *authorization) {
     return sodium_memcmp(a, b, sizeof a) == 0;
 }
 
-/* Parse a JSON object body. Empty body -> empty object when allow_empty. NULL + reply on error. */
+/* 1 if the JSON text has a \u0000 escape inside a string (cJSON would cut the string there,
+ * silently dropping the rest). */
+static int has_nul_escape(const char *s, size_t n) {
+    int in_str = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!in_str) {
+            if (s[i] == '"') in_str = 1;
+            continue;
+        }
+        if (s[i] == '"') {
+            in_str = 0;
+        } else if (s[i] == '\\' && i + 1 < n) {
+            if (s[i + 1] == 'u' && i + 5 < n && s[i + 2] == '0' && s[i + 3] == '0' &&
+                s[i + 4] == '0' && s[i + 5] == '0')
+                return 1;
+            i++; /* skip the escaped character */
+        }
+    }
+    return 0;
+}
+
+/* Parse a JSON object body. Empty body -> empty object when allow_empty. NULL + reply on error.
+ * Strict: the body must be well-formed UTF-8, hold exactly one JSON object (only whitespace
+ * after it), and no string may contain a \u0000 escape. */
 static cJSON *json_body(const sl_http_request *req, sl_http_response *r, int allow_empty) {
     if (req->body_len == 0 || !req->body) {
         if (allow_empty) return cJSON_CreateObject();
         reply_error(r, 400, "request body must be a JSON object");
+        return NULL;
+    }
+    if (!sl_utf8_valid(req->body, req->body_len)) {
+        reply_error(r, 400, "request body is not valid UTF-8");
+        return NULL;
+    }
+    if (memchr(req->body, '\0', req->body_len) || has_nul_escape(req->body, req->body_len)) {
+        reply_error(r, 400, "request body must not contain NUL characters (\\u0000)");
         return NULL;
     }
     const char *end = NULL;
@@ -226,12 +262,55 @@ static cJSON *json_body(const sl_http_request *req, sl_http_response *r, int all
         reply_error(r, 400, "malformed JSON body near byte %zu", off);
         return NULL;
     }
+    size_t off = end && end >= req->body ? (size_t)(end - req->body) : req->body_len;
+    while (off < req->body_len && strchr(" \t\r\n", req->body[off])) off++;
+    if (off < req->body_len) {
+        cJSON_Delete(j);
+        reply_error(r, 400, "unexpected data after the JSON body at byte %zu", off);
+        return NULL;
+    }
     if (!cJSON_IsObject(j)) {
         cJSON_Delete(j);
         reply_error(r, 400, "request body must be a JSON object");
         return NULL;
     }
     return j;
+}
+
+/* --- Host header (DNS rebinding) ---------------------------------------------------- */
+
+int sl_http_host_ok(const sl_serve_config *c, const char *host) {
+    if (!host) return 0;
+    size_t n = strlen(host);
+    if (n == 0 || n > 255) return 0;
+    char name[256];
+    /* split off ":port" (for "[v6]:port" the port follows the bracket) */
+    if (host[0] == '[') {
+        const char *rb = strchr(host, ']');
+        if (!rb) return 0;
+        const char *rest = rb + 1;
+        if (*rest && (*rest != ':' || !rest[1] || strspn(rest + 1, "0123456789") != strlen(rest + 1)))
+            return 0;
+        size_t len = (size_t)(rb - host - 1);
+        memcpy(name, host + 1, len);
+        name[len] = '\0';
+        unsigned char a6[16];
+        if (inet_pton(AF_INET6, name, a6) == 1) return 1;
+        return 0;
+    }
+    const char *colon = strchr(host, ':');
+    size_t len = colon ? (size_t)(colon - host) : n;
+    if (colon && (!colon[1] || strspn(colon + 1, "0123456789") != strlen(colon + 1))) return 0;
+    memcpy(name, host, len);
+    name[len] = '\0';
+    for (char *p = name; *p; p++) *p = (char)tolower((unsigned char)*p);
+    if (len && name[len - 1] == '.') name[--len] = '\0'; /* "localhost." */
+    unsigned char a4[4];
+    if (inet_pton(AF_INET, name, a4) == 1) return 1;
+    if (strcmp(name, "localhost") == 0) return 1;
+    if (len > 10 && strcmp(name + len - 10, ".localhost") == 0) return 1;
+    if (c && c->host && strcasecmp(name, c->host) == 0) return 1;
+    return 0;
 }
 
 /* --- static files ------------------------------------------------------------------------ */
@@ -477,6 +556,11 @@ void sl_http_route(const sl_serve_config *c, sl_registry *reg, const sl_http_req
     }
     if (tlen > MAX_TARGET) {
         reply_error(r, 414, "request target too long");
+        return;
+    }
+    if (req->host && !sl_http_host_ok(c, req->host)) {
+        reply_error(r, 421, "Host header must name this server by a loopback name or an address"
+                            " (DNS rebinding protection)");
         return;
     }
     if (req->body_len > (c->max_body ? c->max_body : 65536)) {

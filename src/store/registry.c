@@ -27,8 +27,8 @@ sl_status sl_store_db_error(sqlite3 *db, const char *what) {
         return sl_set_error(SL_ERR_NOTFOUND, "%s: %s: referenced run/model does not exist",
                             file && *file ? file : "registry", what);
     if ((ext & 0xff) == SQLITE_BUSY || (ext & 0xff) == SQLITE_LOCKED)
-        return sl_set_error(SL_ERR_BUSY, "%s: %s: registry locked by another process (waited %d s)",
-                            file && *file ? file : "registry", what, SL_REGISTRY_BUSY_MS / 1000);
+        return sl_set_error(SL_ERR_BUSY, "%s: %s: registry locked by another process (busy timeout expired)",
+                            file && *file ? file : "registry", what);
     return sl_set_error(SL_ERR_DB, "%s: %s: %s", file && *file ? file : "registry", what,
                         db ? sqlite3_errmsg(db) : "no connection");
 }

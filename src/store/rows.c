@@ -355,6 +355,12 @@ const char *sl_registry_file(const sl_registry *reg) {
     return f ? f : "";
 }
 
+sl_status sl_registry_set_busy_timeout(sl_registry *reg, int ms) {
+    if (!reg || ms < 0) return sl_set_error(SL_ERR_ARG, "registry: busy timeout needs a registry and ms >= 0");
+    sqlite3_busy_timeout(reg->db, ms);
+    return SL_OK;
+}
+
 /* --- metric series --------------------------------------------------------------------------- */
 
 void sl_metric_series_free(sl_metric_series *s, size_t n) {
