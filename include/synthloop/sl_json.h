@@ -43,8 +43,9 @@ sl_status sl_json_flatten(const cJSON *v, cJSON **out);
 /* 1 if s[0..n) is well-formed UTF-8 (no overlong forms, no surrogates, <= U+10FFFF). */
 int sl_utf8_valid(const char *s, size_t n);
 
-/* A malloc'd copy of the NUL-terminated s with every ill-formed UTF-8 sequence replaced by
- * U+FFFD, so that any byte string can be emitted as valid JSON text. NULL on OOM or s NULL. */
+/* A malloc'd copy of the NUL-terminated s with each maximal ill-formed UTF-8 subpart replaced
+ * by one U+FFFD (Unicode's recommended practice; Python's errors='replace' agrees), so that
+ * any byte string can be emitted as valid JSON text. NULL on OOM or s NULL. */
 char *sl_utf8_sanitize(const char *s);
 
 #ifdef __cplusplus

@@ -120,9 +120,12 @@ sl_status sl_json_flatten(const cJSON *v, cJSON **out) {
 
 /* --- UTF-8 ------------------------------------------------------------------- */
 
-/* Length of the well-formed UTF-8 sequence at s[0..n), or 0 if it is ill-formed
- * (Unicode Table 3-7: no overlong forms, no surrogates, nothing above U+10FFFF). */
-static size_t utf8_seq(const unsigned char *s, size_t n) {
+/* At s[0..n) (n >= 1): the length of the well-formed UTF-8 sequence there (> 0), or minus the
+ * length of its "maximal subpart" (< 0): the longest prefix that could start a well-formed
+ * sequence, at least one byte. Ranges from Unicode Table 3-7 (no overlong forms, no
+ * surrogates, nothing above U+10FFFF); one U+FFFD per maximal subpart is the Unicode
+ * recommendation, and what Python's and WHATWG's decoders do. */
+static long utf8_seq(const unsigned char *s, size_t n) {
     unsigned c = s[0];
     if (c < 0x80) return 1;
     size_t len;
@@ -138,21 +141,22 @@ static size_t utf8_seq(const unsigned char *s, size_t n) {
         if (c == 0xF0) lo = 0x90;
         if (c == 0xF4) hi = 0x8F;
     } else {
-        return 0;
+        return -1;
     }
-    if (n < len) return 0;
-    if (s[1] < lo || s[1] > hi) return 0;
-    for (size_t i = 2; i < len; i++)
-        if (s[i] < 0x80 || s[i] > 0xBF) return 0;
-    return len;
+    for (size_t i = 1; i < len; i++) {
+        unsigned b = i < n ? s[i] : 0;
+        unsigned l = i == 1 ? lo : 0x80, h = i == 1 ? hi : 0xBF;
+        if (i >= n || b < l || b > h) return -(long)i;
+    }
+    return (long)len;
 }
 
 int sl_utf8_valid(const char *s, size_t n) {
     const unsigned char *p = (const unsigned char *)s;
     for (size_t i = 0; i < n;) {
-        size_t k = utf8_seq(p + i, n - i);
-        if (!k) return 0;
-        i += k;
+        long k = utf8_seq(p + i, n - i);
+        if (k < 0) return 0;
+        i += (size_t)k;
     }
     return 1;
 }
@@ -160,20 +164,20 @@ int sl_utf8_valid(const char *s, size_t n) {
 char *sl_utf8_sanitize(const char *s) {
     if (!s) return NULL;
     size_t n = strlen(s);
-    char *out = malloc(3 * n + 1); /* each bad byte becomes 3 bytes (EF BF BD) */
+    char *out = malloc(3 * n + 1); /* at worst each byte becomes U+FFFD (3 bytes) */
     if (!out) return NULL;
     const unsigned char *p = (const unsigned char *)s;
     size_t o = 0;
     for (size_t i = 0; i < n;) {
-        size_t k = utf8_seq(p + i, n - i);
-        if (k) {
-            memcpy(out + o, p + i, k);
-            o += k;
-            i += k;
+        long k = utf8_seq(p + i, n - i);
+        if (k > 0) {
+            memcpy(out + o, p + i, (size_t)k);
+            o += (size_t)k;
+            i += (size_t)k;
         } else {
             memcpy(out + o, "\xEF\xBF\xBD", 3);
             o += 3;
-            i++;
+            i += (size_t)-k;
         }
     }
     out[o] = '\0';
