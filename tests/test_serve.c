@@ -59,7 +59,7 @@ static void make_fixture(void) {
 
 static int route(sl_registry *reg, const sl_serve_config *c, const char *method, const char *target,
                  const char *auth, const char *body, cJSON **json) {
-    sl_http_request rq = {method, target, auth, body, body ? strlen(body) : 0};
+    sl_http_request rq = {method, target, auth, body, body ? strlen(body) : 0, NULL};
     sl_http_response rs;
     sl_http_route(c, reg, &rq, &rs);
     if (json) *json = rs.body ? cJSON_ParseWithLength(rs.body, rs.body_len) : NULL;
@@ -127,7 +127,7 @@ TEST(router_status_codes) {
     snprintf(t, sizeof t, "/api/runs/%lld/export", (long long)g_run);
     CHECK(route(reg, &c, "GET", t, NULL, NULL, NULL) == 200);
     /* event stream accepted but not produced by the router */
-    sl_http_request rq = {"GET", "/api/events?max_seconds=5", NULL, NULL, 0};
+    sl_http_request rq = {"GET", "/api/events?max_seconds=5", NULL, NULL, 0, NULL};
     sl_http_response rs;
     sl_http_route(&c, reg, &rq, &rs);
     CHECK(rs.status == 200 && rs.is_event_stream == 1 && rs.stream_max_s == 5);

@@ -4,8 +4,8 @@
  * Schema and migration rules: docs/REGISTRY.md.
  *
  * Guarantees:
- *   - WAL journal, foreign keys on, busy timeout 10 s; several processes may record into the
- *     same file at once (one writer at a time, readers never blocked).
+ *   - WAL journal, foreign keys on, busy timeout 10 s (then SL_ERR_BUSY); several processes
+ *     may record into the same file at once (one writer at a time, readers never blocked).
  *   - Every sl_registry_add_* call (and each batch) is one transaction: after a crash a batch
  *     is either fully present or absent, never half-written.
  *   - sl_registry_open marks runs left 'running' by a process that is gone (same host and boot,

@@ -542,6 +542,97 @@ static void api_post(const sl_serve_config *c, sl_registry *reg, int64_t id, con
     reply_json(r, 200, ok);
 }
 
+/* The GET routes of the API (route, method and id already checked; reg not NULL). */
+static void api_get(const sl_serve_config *c, sl_registry *reg, char *const *seg, int ns,
+                    int64_t id, const char *query, sl_http_response *r) {
+    sl_rows_query rq = sl_rows_query_default();
+    cJSON *doc = NULL;
+    if (ns == 1 && strcmp(seg[0], "runs") == 0) {
+        api_runs(c, reg, query, r);
+    } else if (ns == 2) {
+        sl_status s = sl_registry_run_summary(reg, id, &doc);
+        api_doc(c, reg, s, doc, r);
+    } else if (ns == 3 && strcmp(seg[2], "metrics") == 0) {
+        if (run_exists(c, reg, id, r)) api_metrics(c, reg, id, query, r);
+    } else if (ns == 3 && strcmp(seg[2], "export") == 0) {
+        sl_status s = sl_registry_export_json(reg, id, &doc);
+        api_doc(c, reg, s, doc, r);
+    } else if (ns == 3 && strcmp(seg[2], "report") == 0) {
+        char *html = NULL;
+        size_t n = 0;
+        sl_status s = sl_report_html(reg, id, &html, &n);
+        if (s != SL_OK)
+            reply_status(c, reg, r, s);
+        else
+            set_body(r, 200, html, n, "text/html; charset=utf-8");
+    } else if (strcmp(seg[0], "experiments") == 0) {
+        rq.limit = 500;
+        api_rows(c, reg, SL_ROWS_ALL_EXPERIMENTS, &rq, r);
+    } else if (strcmp(seg[0], "models") == 0) {
+        rq.limit = 1000;
+        api_rows(c, reg, SL_ROWS_ALL_MODELS, &rq, r);
+    } else if (strcmp(seg[0], "weights") == 0) {
+        char rb[32];
+        int k = qparam(query, "run", rb, sizeof rb);
+        int64_t run;
+        long long limit;
+        if (k != 1 || !parse_id(rb, &run)) {
+            reply_error(r, 400, "weights needs ?run=ID with a positive integer id");
+            return;
+        }
+        if (qint(query, "limit", 1, 100000, 10000, &limit) < 0) {
+            reply_error(r, 400, "limit must be an integer in [1, 100000]");
+            return;
+        }
+        if (!run_exists(c, reg, run, r)) return;
+        rq.run = run;
+        rq.limit = limit;
+        api_rows(c, reg, SL_ROWS_WEIGHTS, &rq, r);
+    } else if (strcmp(seg[0], "jobs") == 0) {
+        char st[16];
+        int k = qparam(query, "status", st, sizeof st);
+        sl_run_status rs;
+        if (k < 0 || (k == 1 && sl_run_status_parse(st, &rs) != SL_OK)) {
+            reply_error(r, 400, "status must be running, ok, failed or aborted");
+            return;
+        }
+        rq.status = k == 1 ? (int)rs : -1;
+        rq.limit = 500;
+        api_rows(c, reg, SL_ROWS_ALL_JOBS, &rq, r);
+    } else if (strcmp(seg[0], "compare") == 0) {
+        char a[32], b2[32];
+        int64_t ia, ib;
+        if (qparam(query, "a", a, sizeof a) != 1 || qparam(query, "b", b2, sizeof b2) != 1 ||
+            !parse_id(a, &ia) || !parse_id(b2, &ib)) {
+            reply_error(r, 400, "compare needs ?a=ID&b=ID");
+            return;
+        }
+        sl_status s = sl_registry_run_compare(reg, ia, ib, &doc);
+        api_doc(c, reg, s, doc, r);
+    } else if (strcmp(seg[0], "events") == 0) {
+        char rb[32];
+        int k = qparam(query, "run", rb, sizeof rb);
+        int64_t run = 0;
+        long long maxs;
+        if (k < 0 || (k == 1 && !parse_id(rb, &run))) {
+            reply_error(r, 400, "run must be a positive integer");
+            return;
+        }
+        if (qint(query, "max_seconds", 0, 86400 * 365, 0, &maxs) < 0) {
+            reply_error(r, 400, "max_seconds must be a non-negative integer");
+            return;
+        }
+        if (run && !run_exists(c, reg, run, r)) return;
+        r->status = 200;
+        r->content_type = "text/event-stream";
+        r->is_event_stream = 1;
+        r->stream_run = run;
+        r->stream_max_s = (double)maxs;
+    } else {
+        reply_error(r, 404, "no such route");
+    }
+}
+
 /* --- the router ----------------------------------------------------------------------------- */
 
 void sl_http_route(const sl_serve_config *c, sl_registry *reg, const sl_http_request *req,
@@ -643,90 +734,5 @@ void sl_http_route(const sl_serve_config *c, sl_registry *reg, const sl_http_req
         api_post(c, reg, id, seg[2], req, r);
         return;
     }
-    sl_rows_query rq = sl_rows_query_default();
-    cJSON *doc = NULL;
-    if (ns == 1 && strcmp(seg[0], "runs") == 0) {
-        api_runs(c, reg, query, r);
-    } else if (ns == 2) {
-        sl_status s = sl_registry_run_summary(reg, id, &doc);
-        api_doc(c, reg, s, doc, r);
-    } else if (ns == 3 && strcmp(seg[2], "metrics") == 0) {
-        if (run_exists(c, reg, id, r)) api_metrics(c, reg, id, query, r);
-    } else if (ns == 3 && strcmp(seg[2], "export") == 0) {
-        sl_status s = sl_registry_export_json(reg, id, &doc);
-        api_doc(c, reg, s, doc, r);
-    } else if (ns == 3 && strcmp(seg[2], "report") == 0) {
-        char *html = NULL;
-        size_t n = 0;
-        sl_status s = sl_report_html(reg, id, &html, &n);
-        if (s != SL_OK)
-            reply_status(c, reg, r, s);
-        else
-            set_body(r, 200, html, n, "text/html; charset=utf-8");
-    } else if (strcmp(seg[0], "experiments") == 0) {
-        rq.limit = 500;
-        api_rows(c, reg, SL_ROWS_ALL_EXPERIMENTS, &rq, r);
-    } else if (strcmp(seg[0], "models") == 0) {
-        rq.limit = 1000;
-        api_rows(c, reg, SL_ROWS_ALL_MODELS, &rq, r);
-    } else if (strcmp(seg[0], "weights") == 0) {
-        char rb[32];
-        int k = qparam(query, "run", rb, sizeof rb);
-        int64_t run;
-        long long limit;
-        if (k != 1 || !parse_id(rb, &run)) {
-            reply_error(r, 400, "weights needs ?run=ID with a positive integer id");
-            return;
-        }
-        if (qint(query, "limit", 1, 100000, 10000, &limit) < 0) {
-            reply_error(r, 400, "limit must be an integer in [1, 100000]");
-            return;
-        }
-        if (!run_exists(c, reg, run, r)) return;
-        rq.run = run;
-        rq.limit = limit;
-        api_rows(c, reg, SL_ROWS_WEIGHTS, &rq, r);
-    } else if (strcmp(seg[0], "jobs") == 0) {
-        char st[16];
-        int k = qparam(query, "status", st, sizeof st);
-        sl_run_status rs;
-        if (k < 0 || (k == 1 && sl_run_status_parse(st, &rs) != SL_OK)) {
-            reply_error(r, 400, "status must be running, ok, failed or aborted");
-            return;
-        }
-        rq.status = k == 1 ? (int)rs : -1;
-        rq.limit = 500;
-        api_rows(c, reg, SL_ROWS_ALL_JOBS, &rq, r);
-    } else if (strcmp(seg[0], "compare") == 0) {
-        char a[32], b2[32];
-        int64_t ia, ib;
-        if (qparam(query, "a", a, sizeof a) != 1 || qparam(query, "b", b2, sizeof b2) != 1 ||
-            !parse_id(a, &ia) || !parse_id(b2, &ib)) {
-            reply_error(r, 400, "compare needs ?a=ID&b=ID");
-            return;
-        }
-        sl_status s = sl_registry_run_compare(reg, ia, ib, &doc);
-        api_doc(c, reg, s, doc, r);
-    } else if (strcmp(seg[0], "events") == 0) {
-        char rb[32];
-        int k = qparam(query, "run", rb, sizeof rb);
-        int64_t run = 0;
-        long long maxs;
-        if (k < 0 || (k == 1 && !parse_id(rb, &run))) {
-            reply_error(r, 400, "run must be a positive integer");
-            return;
-        }
-        if (qint(query, "max_seconds", 0, 86400 * 365, 0, &maxs) < 0) {
-            reply_error(r, 400, "max_seconds must be a non-negative integer");
-            return;
-        }
-        if (run && !run_exists(c, reg, run, r)) return;
-        r->status = 200;
-        r->content_type = "text/event-stream";
-        r->is_event_stream = 1;
-        r->stream_run = run;
-        r->stream_max_s = (double)maxs;
-    } else {
-        reply_error(r, 404, "no such route");
-    }
+    api_get(c, reg, seg, ns, id, query, r);
 }
