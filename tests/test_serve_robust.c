@@ -225,15 +225,19 @@ static void *trickle_main(void *p) {
     int fds[64];
     for (int i = 0; i < a->n; i++) {
         fds[i] = connect_to(a->port, 0.05);
+        /* even clients trickle header lines, odd ones a body after complete headers */
         static const char head[] = "GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\n";
-        if (fds[i] >= 0) send_all(fds[i], head, sizeof head - 1);
+        static const char post[] = "POST /api/runs/1/notes HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                                   "Content-Length: 4000\r\n\r\n{\"note\":\"";
+        if (fds[i] >= 0) send_all(fds[i], i % 2 ? post : head, i % 2 ? sizeof post - 1 : sizeof head - 1);
     }
     int *closed = calloc((size_t)a->n, sizeof *closed);
     double t0 = sl_now();
     while (sl_now() - t0 < a->seconds) {
         for (int i = 0; i < a->n; i++) {
             if (fds[i] < 0 || closed[i]) continue;
-            if (send(fds[i], "X-Slow: 1\r\n", 11, MSG_NOSIGNAL) < 0) closed[i] = 1;
+            if (send(fds[i], i % 2 ? "xxxxxxxxxxx" : "X-Slow: 1\r\n", 11, MSG_NOSIGNAL) < 0)
+                closed[i] = 1;
             char c;
             ssize_t r = recv(fds[i], &c, 1, MSG_DONTWAIT);
             if (r == 0) closed[i] = 1;
@@ -255,7 +259,7 @@ TEST(trickled_headers_time_out) {
     pthread_t th;
     CHECK(pthread_create(&th, NULL, trickle_main, &a) == 0);
     usleep(300000);
-    /* all 16 slots are held by slow clients now; within the 1 s header timeout (+ slack)
+    /* all 16 slots are held by slow clients now; within the 1 s request timeout (+ slack)
      * they are dropped and a normal request gets through while they keep trickling */
     int ok = 0;
     double t0 = sl_now();
@@ -265,7 +269,7 @@ TEST(trickled_headers_time_out) {
     }
     double waited = sl_now() - t0;
     pthread_join(th, NULL);
-    CHECK_MSG(ok, "no request got through while 16 clients trickled headers");
+    CHECK_MSG(ok, "no request got through while 16 clients trickled headers or bodies");
     CHECK_MSG(a.closed_by_server == 16, "server closed %d of 16 slow clients", a.closed_by_server);
     if (ok) printf("  request served %.2f s after 16 slow clients took every slot\n", waited);
     sl_server_stop(srv);

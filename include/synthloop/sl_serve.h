@@ -48,9 +48,9 @@ typedef struct sl_serve_config {
                              streams can never take the connections API requests need;
                              clamped to max_connections / 2 */
     double sse_poll_s;    /* event-stream poll interval, default 0.25 s */
-    double header_timeout_s; /* a client must send its complete request headers within this
-                                many seconds of connecting (or of its previous request
-                                ending), else it is disconnected; default 10 s */
+    double header_timeout_s; /* a client must send its complete request (headers and body)
+                                within this many seconds of connecting (or of its previous
+                                request ending), else it is disconnected; default 10 s */
     int busy_ms;          /* registry busy timeout of the server's connections, default 10000;
                              a registry still locked after it answers 503 */
 } sl_serve_config;

@@ -8,9 +8,9 @@
  * they wait (a client that closes the stream frees its slot, thread and registry handle
  * within one 50 ms slice), end within one slice of sl_server_stop, and are capped at
  * max_streams so that they never take the slots API requests need. A watchdog thread
- * disconnects clients that have not completed their request headers header_timeout_s
- * after connecting (or after their previous request), so that trickled headers cannot hold
- * every connection slot.
+ * disconnects clients that have not sent a complete request (headers and body)
+ * header_timeout_s after connecting (or after their previous request), so that trickled
+ * headers or bodies cannot hold every connection slot.
  */
 #include <arpa/inet.h>
 #include <microhttpd.h>
@@ -45,7 +45,7 @@ struct sl_server {
 };
 
 /* Per TCP connection: a lazily opened registry handle (used only by that connection's
- * thread), and the header deadline the watchdog enforces (0 = none: headers complete). */
+ * thread), and the request deadline the watchdog enforces (0 = none: request complete). */
 struct conn_ctx {
     sl_registry *reg;
     int fd;
@@ -243,11 +243,6 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
     conn_ctx *cc = ci ? (conn_ctx *)ci->socket_context : NULL;
     if (!rq->started) {
         rq->started = 1;
-        if (cc) { /* headers are complete: the watchdog leaves this connection alone */
-            pthread_mutex_lock(&srv->lock);
-            cc->deadline = 0;
-            pthread_mutex_unlock(&srv->lock);
-        }
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
         if (cl) {
             char *end;
@@ -267,6 +262,11 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
     if (rq->too_big) return send_json_error(conn, 413, "request body too large");
     if (rq->body.oom) return send_json_error(conn, 500, "out of memory");
 
+    if (cc) { /* the request is complete: the watchdog leaves this connection alone */
+        pthread_mutex_lock(&srv->lock);
+        cc->deadline = 0;
+        pthread_mutex_unlock(&srv->lock);
+    }
     if (cc && !cc->reg) {
         if (sl_registry_open(srv->cfg.db_path, &cc->reg) == SL_OK)
             sl_registry_set_busy_timeout(cc->reg, srv->cfg.busy_ms);
@@ -379,7 +379,7 @@ static void notify_conn(void *cls, struct MHD_Connection *conn, void **socket_co
     }
 }
 
-/* Disconnect clients whose request headers are overdue (shutdown makes libmicrohttpd's read
+/* Disconnect clients whose request is overdue (shutdown makes libmicrohttpd's read
  * see end-of-file; it then closes the connection itself). */
 static void *watchdog_main(void *arg) {
     sl_server *srv = arg;
