@@ -10,6 +10,7 @@
 
 #include "harness.h"
 #include "synthloop/sl_deploy.h"
+#include "synthloop/sl_rl.h"
 
 static char g_db[700], g_ckpt[700];
 
@@ -354,6 +355,116 @@ TEST(reward_model) {
     sqlite3_close(db);
 }
 
+/* two real (untrained) policies saved as checkpoints, registered, evaluated and served */
+static int64_t policy_version(sl_registry *reg, const char *name, uint64_t seed) {
+    char path[800];
+    snprintf(path, sizeof path, "%s/%s.safetensors", harness_tmpdir(), name);
+    sl_rl_config c = sl_rl_config_defaults(SL_RL_IQL, 4, 2);
+    c.hidden = 16;
+    c.seed = seed;
+    sl_agent *a = NULL;
+    if (sl_agent_new(&a, &c, NULL, NULL) != SL_OK) return 0;
+    sl_status s = sl_agent_save(a, path);
+    sl_agent_free(a);
+    if (s != SL_OK) return 0;
+    int64_t id = 0;
+    if (sl_mv_register(reg, "policy", path, 0, 0, NULL, "test", &id) != SL_OK) return 0;
+    sl_evalgate_profile p;
+    sl_evalgate_profile_builtin("seed003", &p);
+    sl_evalgate_result r;
+    if (sl_mv_record_evaluation(reg, id, &p, "{\"score\":0.8,\"false_intervention_rate\":0.05,"
+                                "\"latency_p99_ms\":3,\"reward_stability\":0.01}", "test", &r) != SL_OK)
+        return 0;
+    return id;
+}
+
+/* drive the server with outcomes: live and a good or bad candidate, by who answered */
+static int drive(sl_policy_server *ps, int episodes, double cand_score, double cand_fail, int64_t cand,
+                 char *last, size_t cap) {
+    int done = 0;
+    for (int e = 0; e < episodes; e++) {
+        char key[32];
+        snprintf(key, sizeof key, "robot-%d", e);
+        float obs[4] = {0.1f * (float)(e % 7), -0.2f, 0.3f, 0.05f * (float)(e % 3)};
+        sl_ps_action a;
+        if (sl_ps_act(ps, key, obs, 4, &a) != SL_OK) return -1;
+        int is_c = a.version == cand;
+        sl_outcome o = {is_c ? cand_score : 0.85, (e % 20) < (is_c ? cand_fail : 0.05) * 20 ? 1 : 0,
+                        a.latency_ms, 1.0};
+        o.score += 0.01 * ((e % 5) - 2);
+        char dec[320];
+        if (sl_ps_feedback(ps, a.version, &o, dec, sizeof dec) != SL_OK) return -1;
+        if (dec[0]) {
+            snprintf(last, cap, "%s", dec);
+            if (strstr(dec, "completed") || strstr(dec, "rolled back")) return e + 1;
+        }
+        done = e + 1;
+    }
+    return -done;
+}
+
+TEST(policy_server_canary_and_rollback) {
+    sl_registry *reg = open_fresh("serve");
+    int64_t v1 = policy_version(reg, "p1", 1), v2 = policy_version(reg, "p2", 2),
+            v3 = policy_version(reg, "p3", 3);
+    CHECK(v1 > 0 && v2 > 0 && v3 > 0);
+    sl_rollout_plan full = sl_rollout_plan_default(SL_STRATEGY_FULL);
+    sl_rollout r;
+    CHECK_OK(sl_rollout_start(reg, "arm", v1, &full, "t", "first", &r));
+    sl_ps_config cfg = sl_ps_config_default(g_db, "arm");
+    sl_policy_server *ps = NULL;
+    CHECK_OK(sl_ps_open(&cfg, &ps));
+    if (!ps) return;
+    CHECK(sl_ps_obs_dim(ps) == 4);
+    /* bad input */
+    float bad[4] = {0, NAN, 0, 0};
+    sl_ps_action a;
+    CHECK_STATUS(sl_ps_act(ps, "k", bad, 4, &a), SL_ERR_NAN);
+    CHECK_STATUS(sl_ps_act(ps, "k", bad, 3, &a), SL_ERR_NAN);
+    float ok3[3] = {0, 0, 0};
+    CHECK_STATUS(sl_ps_act(ps, "k", ok3, 3, &a), SL_ERR_SHAPE);
+    /* a good candidate goes 10% -> 50% -> 100% and the old version is archived */
+    sl_rollout_plan canary = sl_rollout_plan_default(SL_STRATEGY_CANARY);
+    CHECK_OK(sl_rollout_start(reg, "arm", v2, &canary, "t", "good candidate", &r));
+    CHECK_OK(sl_ps_reload(ps));
+    char last[320] = "";
+    int n = drive(ps, 5000, 0.86, 0.05, v2, last, sizeof last);
+    printf("  good candidate: %s after %d episodes\n", last, n);
+    CHECK(n > 0 && strstr(last, "completed"));
+    char b[16];
+    CHECK(strcmp(status_of(reg, v1, b), "archived") == 0 && strcmp(status_of(reg, v2, b), "deployed") == 0);
+    /* a degraded candidate is rolled back automatically, with the reason recorded */
+    CHECK_OK(sl_rollout_start(reg, "arm", v3, &canary, "t", "degraded candidate", &r));
+    CHECK_OK(sl_ps_reload(ps));
+    n = drive(ps, 5000, 0.55, 0.30, v3, last, sizeof last);
+    printf("  degraded candidate: %s after %d episodes\n", last, n);
+    CHECK(n > 0 && strstr(last, "rolled back"));
+    CHECK(strcmp(status_of(reg, v3, b), "rolled_back") == 0);
+    char *h = NULL;
+    CHECK_OK(sl_deploy_history_json(reg, "arm", 0, &h));
+    CHECK(h && strstr(h, "canary-monitor") && strstr(h, "score dropped"));
+    free(h);
+    char *st = NULL;
+    CHECK_OK(sl_ps_status_json(ps, &st));
+    CHECK(st && strstr(st, "\"rollout\":null"));
+    free(st);
+    /* shadow: the candidate's actions are computed and compared, never returned */
+    int64_t v4 = policy_version(reg, "p4", 4);
+    sl_rollout_plan shadow = sl_rollout_plan_default(SL_STRATEGY_SHADOW);
+    CHECK_OK(sl_rollout_start(reg, "arm", v4, &shadow, "t", "shadow test", &r));
+    CHECK_OK(sl_ps_reload(ps));
+    for (int i = 0; i < 50; i++) {
+        float obs[4] = {0.01f * (float)i, 0, 0, 0};
+        CHECK_OK(sl_ps_act(ps, NULL, obs, 4, &a));
+        CHECK(a.version == v2 && a.shadow_version == v4);
+    }
+    CHECK_OK(sl_ps_status_json(ps, &st));
+    CHECK(st && strstr(st, "\"compared\":50"));
+    free(st);
+    sl_ps_close(ps);
+    sl_registry_close(reg);
+}
+
 int main(void) {
     snprintf(g_ckpt, sizeof g_ckpt, "%s/policy.safetensors", harness_tmpdir());
     FILE *f = fopen(g_ckpt, "wb");
@@ -368,5 +479,6 @@ int main(void) {
     RUN(canary_split_and_stickiness);
     RUN(health_states_and_triggers);
     RUN(reward_model);
+    RUN(policy_server_canary_and_rollback);
     return harness_done();
 }

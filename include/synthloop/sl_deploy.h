@@ -326,6 +326,56 @@ sl_status sl_reward_compute(const sl_reward_model *m, const char *input_json, sl
 sl_status sl_reward_record(sl_registry *reg, int64_t version_id, int64_t episode, int64_t t,
                            const sl_reward_model *m, const sl_reward_value *v);
 
+
+/* --- policy serving (POST /v1/act, /v1/feedback; docs/DEPLOY.md) -------------------------------
+ * A policy server holds the endpoint's live version and the active rollout's candidate as
+ * loaded agents (plus the encoder named by a version's lineage {"encoder": PATH}, which maps
+ * observations to the policy's latent state), routes each request with sl_route_pick, keeps a
+ * health window per version, and, with auto_manage, applies the canary / A-B analysis after
+ * each feedback: advancing, completing or rolling back the rollout in the registry with the
+ * reason. Actions are the policy's outputs in [-1, 1] (the client scales them to its
+ * actuator bounds, as sl_ab_eval_policy does). One internal mutex: all calls are thread-safe. */
+typedef struct sl_policy_server sl_policy_server;
+
+typedef struct sl_ps_config {
+    const char *db_path;  /* registry file */
+    const char *endpoint; /* e.g. "default" */
+    int window;           /* outcomes kept per version (200) */
+    int auto_manage;      /* 1: apply canary / A-B decisions after feedback */
+    sl_health_thresholds th;
+    sl_rollback_triggers tr;
+    const char *shadow_log; /* JSONL file for shadow comparisons, or NULL */
+} sl_ps_config;
+sl_ps_config sl_ps_config_default(const char *db_path, const char *endpoint);
+
+/* Opens the registry, recovers rollouts a previous process left active, loads the live version
+ * and the candidate. An endpoint without a live version is allowed (act answers SL_ERR_STATE
+ * until one is deployed). */
+sl_status sl_ps_open(const sl_ps_config *cfg, sl_policy_server **out);
+void sl_ps_close(sl_policy_server *ps);
+/* Re-read the endpoint's state (after `synthloop deploy` changed it). */
+sl_status sl_ps_reload(sl_policy_server *ps);
+
+typedef struct sl_ps_action {
+    int64_t version;        /* the version whose action is returned */
+    int64_t shadow_version; /* 0 = none */
+    int act_dim;
+    float act[64];
+    double latency_ms;      /* of the serving version's computation */
+} sl_ps_action;
+/* One observation -> one action. Errors: obs_dim mismatch (SL_ERR_SHAPE naming both), a
+ * non-finite observation (SL_ERR_NAN), no live version (SL_ERR_STATE). */
+sl_status sl_ps_act(sl_policy_server *ps, const char *key, const float *obs, int obs_dim,
+                    sl_ps_action *out);
+/* An episode outcome for `version` (0 = the live version). decision (may be NULL) receives
+ * what the analysis did: "" / "advanced to 50%" / "completed" / "rolled back: <reason>". */
+sl_status sl_ps_feedback(sl_policy_server *ps, int64_t version, const sl_outcome *o,
+                         char *decision, size_t cap);
+/* Live state as JSON text: live, rollout, per-version health and metrics, shadow stats. */
+sl_status sl_ps_status_json(sl_policy_server *ps, char **out);
+/* The observation size the served policies expect (0 before a version is live). */
+int sl_ps_obs_dim(sl_policy_server *ps);
+
 #ifdef __cplusplus
 }
 #endif
