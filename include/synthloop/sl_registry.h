@@ -324,6 +324,10 @@ sl_status sl_registry_reward_signals(sl_registry *reg, int64_t version_id, int64
                                      int64_t t, const char *model, size_t n,
                                      const char *const *component, const double *raw,
                                      const double *weight, const double *value);
+/* The newest `cap` live episodes of a version, oldest first, into the caller's arrays. */
+sl_status sl_registry_recent_episodes(sl_registry *reg, int64_t version_id, size_t cap,
+                                      double *score, int *failure, double *latency_ms,
+                                      double *reward, size_t *n);
 /* One live episode outcome reported through /v1/feedback or `traffic`. */
 sl_status sl_registry_training_episode(sl_registry *reg, int64_t version_id, const char *endpoint,
                                        double score, int failure, double latency_ms,

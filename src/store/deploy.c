@@ -527,3 +527,30 @@ sl_status sl_registry_training_episode(sl_registry *reg, int64_t version_id, con
     bind_txt(st, 8, ts);
     return step_write(db, st, "episode");
 }
+
+sl_status sl_registry_recent_episodes(sl_registry *reg, int64_t version_id, size_t cap,
+                                      double *score, int *failure, double *latency_ms,
+                                      double *reward, size_t *n) {
+    *n = 0;
+    if (!reg) return sl_set_error(SL_ERR_ARG, "episodes need a registry");
+    sqlite3 *db = sl_registry_sqlite(reg);
+    sqlite3_stmt *st;
+    SL_TRY(prep(db,
+                "SELECT score, failure, COALESCE(latency_ms, 0), COALESCE(reward, 0) FROM"
+                " (SELECT * FROM training_episodes WHERE version_id = ?1 ORDER BY id DESC LIMIT ?2)"
+                " ORDER BY id",
+                &st, "recent episodes"));
+    sqlite3_bind_int64(st, 1, version_id);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)cap);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW && *n < cap) {
+        score[*n] = sqlite3_column_double(st, 0);
+        failure[*n] = sqlite3_column_int(st, 1);
+        latency_ms[*n] = sqlite3_column_double(st, 2);
+        reward[*n] = sqlite3_column_double(st, 3);
+        (*n)++;
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW) return sl_store_db_error(db, "recent episodes");
+    return SL_OK;
+}
