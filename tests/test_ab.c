@@ -199,6 +199,35 @@ TEST(until_decided_stops_when_decided) {
     data_free(&syn);
 }
 
+/* a second augmented arm reuses the first run's baseline: the same numbers as retraining */
+TEST(reused_baseline_equals_retrained) {
+    data real = make(40 * EP_LEN, 0.2f, 0, 3, 1.0f);
+    sl_transitions rt = as_t(&real, 0);
+    data syn = make(400, 0.0f, 1, 4, 1.0f);
+    sl_transitions st = as_t(&syn, 1);
+    sl_ab_config cfg = small_cfg();
+    cfg.seeds = 2;
+    cfg.updates = 200;
+    sl_ab_outcome first, again, reused;
+    CHECK_OK(sl_ab_run(&cfg, &rt, NULL, NULL, NULL, NULL, NULL, NULL, &first));
+    CHECK_OK(sl_ab_run(&cfg, &rt, &st, NULL, NULL, NULL, NULL, NULL, &again));
+    cfg.baseline_of = &first;
+    CHECK_OK(sl_ab_run(&cfg, &rt, &st, NULL, NULL, NULL, NULL, NULL, &reused));
+    for (int m = 0; m < SL_ABM_COUNT; m++)
+        for (int s = 0; s < 2; s++) {
+            CHECK(reused.per_seed[SL_AB_BASE][m][s] == again.per_seed[SL_AB_BASE][m][s]);
+            CHECK(reused.per_seed[SL_AB_AUG][m][s] == again.per_seed[SL_AB_AUG][m][s]);
+        }
+    cfg.seeds = 3; /* the reused run has only 2 */
+    sl_ab_outcome bad;
+    CHECK_STATUS(sl_ab_run(&cfg, &rt, &st, NULL, NULL, NULL, NULL, NULL, &bad), SL_ERR_ARG);
+    sl_ab_outcome_free(&first);
+    sl_ab_outcome_free(&again);
+    sl_ab_outcome_free(&reused);
+    data_free(&real);
+    data_free(&syn);
+}
+
 TEST(bad_config_and_shapes) {
     data real = make(100, 0.2f, 0, 5, 1.0f);
     sl_transitions rt = as_t(&real, 0);
@@ -219,6 +248,7 @@ int main(void) {
     RUN(poisoned_synthetic_is_poisoning);
     RUN(headline_value_needs_economics);
     RUN(until_decided_stops_when_decided);
+    RUN(reused_baseline_equals_retrained);
     RUN(bad_config_and_shapes);
     return harness_done();
 }
