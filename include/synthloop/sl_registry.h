@@ -43,7 +43,7 @@ extern "C" {
 #define SL_REGISTRY_DEFAULT_PATH "synthloop.db"
 #define SL_REGISTRY_ENV "SYNTHLOOP_DB"
 /* Schema version written to PRAGMA user_version by the newest migration. */
-#define SL_REGISTRY_SCHEMA_VERSION 1
+#define SL_REGISTRY_SCHEMA_VERSION 2
 
 typedef struct sl_registry sl_registry;
 
@@ -382,6 +382,94 @@ const char *sl_registry_file(const sl_registry *reg);
  * SL_ERR_BUSY (default 10000 ms). ms >= 0. */
 sl_status sl_registry_set_busy_timeout(sl_registry *reg, int ms);
 /* === end of the read API ================================================================== */
+/* --- model lifecycle (used by src/deploy; docs/DEPLOY.md) ---------------------------------------
+ * The store keeps versions, endpoints, rollouts, the append-only deployment_history, reward
+ * signals and live episodes. The lifecycle's rules live in src/deploy; the store applies a
+ * change set atomically: every conditional status change, the endpoint's live version, the
+ * rollout row and the history rows commit together or not at all (a failed condition leaves
+ * everything as it was and returns SL_ERR_STATE naming it). */
+
+typedef struct sl_mv_record {
+    int64_t id, parent_id, run_id; /* 0 = none */
+    char kind[16], status[16];
+    char path[1024], sha256[65];
+    int eval_passed;               /* -1 not evaluated, 0 failed, 1 passed */
+    char created[32], updated[32];
+    char *lineage_json, *metrics_json; /* owned (NULL = none); sl_mv_record_clear */
+} sl_mv_record;
+void sl_mv_record_clear(sl_mv_record *r);
+
+typedef struct sl_rollout_record {
+    int64_t id, candidate, live;   /* live 0 = none */
+    char endpoint[64], strategy[16], state[16];
+    int stage;
+    double share;
+    char plan_json[1024];
+    char reason[256];
+} sl_rollout_record;
+
+/* One conditional change of a version: status must be `expect` (NULL: any), becomes `to`
+ * (NULL: unchanged); eval_passed set when set_eval >= -1; metrics_json replaced when non-NULL. */
+typedef struct sl_mv_change {
+    int64_t id;
+    const char *expect, *to;
+    int set_eval; /* -2 = keep */
+    const char *metrics_json;
+} sl_mv_change;
+
+typedef struct sl_history_event {
+    const char *endpoint; /* may be NULL */
+    int64_t version_id;
+    const char *event;    /* registered, evaluated, rollout_started, stage, completed, ... */
+    const char *from, *to;
+    double share;         /* NAN = none */
+    const char *reason;
+} sl_history_event;
+
+typedef struct sl_deploy_change {
+    const sl_mv_change *mv;
+    size_t n_mv;
+    const char *endpoint;     /* NULL: no endpoint change */
+    int64_t expect_live;      /* -1: no check; else the endpoint's live version must be this (0 none) */
+    int64_t new_live;         /* -1: keep */
+    sl_rollout_record *rollout; /* NULL: none; id 0 = insert (id written back), else update */
+    const char *expect_rollout_state; /* update: the row's state must be this */
+    const sl_history_event *ev;
+    size_t n_ev;
+    const char *actor;
+} sl_deploy_change;
+sl_status sl_registry_deploy_apply(sl_registry *reg, const sl_deploy_change *c);
+
+sl_status sl_registry_mv_insert(sl_registry *reg, const char *kind, const char *path,
+                                const char *sha256, int64_t parent_id, int64_t run_id,
+                                const char *lineage_json, const char *actor, int64_t *id);
+sl_status sl_registry_mv_fetch(sl_registry *reg, int64_t id, sl_mv_record *out);
+/* Newest first; status NULL = all. *out owned (free each with sl_mv_record_clear, then free). */
+sl_status sl_registry_mv_list(sl_registry *reg, const char *status, sl_mv_record **out, size_t *n);
+/* live 0 = none; *has 0 = no active rollout. */
+sl_status sl_registry_endpoint_get(sl_registry *reg, const char *endpoint, int64_t *live,
+                                   sl_rollout_record *active, int *has);
+/* Ids of all active rollouts (at most cap). */
+sl_status sl_registry_rollouts_active(sl_registry *reg, int64_t *ids, size_t cap, size_t *n);
+sl_status sl_registry_rollout_fetch(sl_registry *reg, int64_t id, sl_rollout_record *out);
+/* The version that was live on `endpoint` before `live` (0 = none). */
+sl_status sl_registry_endpoint_previous(sl_registry *reg, const char *endpoint, int64_t live,
+                                        int64_t *prev);
+/* History rows as a JSON array text, newest first; endpoint NULL = all. *out: free(). */
+sl_status sl_registry_deploy_history(sl_registry *reg, const char *endpoint, int limit, char **out);
+/* Reward components of one evaluated reward: n rows (component, raw, weight, value). */
+sl_status sl_registry_reward_signals(sl_registry *reg, int64_t version_id, int64_t episode,
+                                     int64_t t, const char *model, size_t n,
+                                     const char *const *component, const double *raw,
+                                     const double *weight, const double *value);
+/* The newest `cap` live episodes of a version, oldest first, into the caller's arrays. */
+sl_status sl_registry_recent_episodes(sl_registry *reg, int64_t version_id, size_t cap,
+                                      double *score, int *failure, double *latency_ms,
+                                      double *reward, size_t *n);
+/* One live episode outcome reported through /v1/feedback or `traffic`. */
+sl_status sl_registry_training_episode(sl_registry *reg, int64_t version_id, const char *endpoint,
+                                       double score, int failure, double latency_ms,
+                                       double reward, const char *source);
 
 #ifdef __cplusplus
 }

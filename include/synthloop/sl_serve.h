@@ -53,6 +53,8 @@ typedef struct sl_serve_config {
                                 request ending), else it is disconnected; default 10 s */
     int busy_ms;          /* registry busy timeout of the server's connections, default 10000;
                              a registry still locked after it answers 503 */
+    struct sl_policy_server *policy; /* borrowed: serves /v1/act and /v1/feedback (sl_deploy.h);
+                                        NULL = policy serving off (/v1 answers 404) */
 } sl_serve_config;
 
 void sl_serve_config_default(sl_serve_config *c);
