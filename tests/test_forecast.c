@@ -14,6 +14,7 @@
 #include "harness.h"
 #include "synthloop/sl_forecast.h"
 #include "synthloop/sl_json.h"
+#include "synthloop/sl_registry.h"
 #include "synthloop/sl_stats.h"
 
 static const char *root(void) {
@@ -740,8 +741,8 @@ static pid_t g_server;
 static int start_server(void) {
     char pf[600], cmd[2048];
     snprintf(pf, sizeof pf, "%s/port.txt", harness_tmpdir());
-    snprintf(cmd, sizeof cmd, "%s %s/tests/py/forecast_server.py %s >/dev/null 2>&1 &", SL_PYTHON,
-             root(), pf);
+    snprintf(cmd, sizeof cmd, "%s %s/tests/py/forecast_server.py %s %d >/dev/null 2>&1 &", SL_PYTHON,
+             root(), pf, (int)getpid());
     if (system(cmd) != 0) return 0;
     for (int i = 0; i < 200; i++) {
         FILE *f = fopen(pf, "r");
@@ -935,6 +936,18 @@ TEST(cli_predict_validate_split_score) {
     CHECK_OK(sl_json_read_file(path, &j));
     CHECK(sl_json_int(j, "train", -1) == 1 && sl_json_int(j, "test", -1) == 5);
     cJSON_Delete(j);
+    /* the rows of the split run, as a route would serve them */
+    sl_registry *reg = NULL;
+    int64_t last = 0;
+    CHECK_OK(sl_registry_open_default(NULL, &reg));
+    if (reg) CHECK_OK(sl_registry_last_run(reg, &last));
+    cJSON *rows = NULL;
+    if (reg) CHECK_OK(sl_fc_store_run_json(reg, last, &rows));
+    CHECK(cJSON_GetArraySize(cJSON_GetObjectItem(rows, "cases")) == 7);
+    CHECK(strcmp(sl_json_str(cJSON_GetArrayItem(cJSON_GetObjectItem(rows, "cases"), 0), "segment", ""),
+                 "test") == 0); /* brexit_2016, the first line */
+    cJSON_Delete(rows);
+    sl_registry_close(reg);
     char py[700];
     snprintf(py, sizeof py, "%s/check_db.py", d);
     write_text(py, "import os, sqlite3\n"

@@ -396,6 +396,9 @@ sl_status sl_fc_store_prediction(struct sl_registry *reg, int64_t run_id, const 
 /* Rows of forecast_scores: one per (label, metric) with an optional CI (NAN: none). */
 sl_status sl_fc_store_score(struct sl_registry *reg, int64_t run_id, const char *label,
                             const char *metric, double value, double lo, double hi);
+/* The forecast rows of one run as {"cases": [...], "predictions": [...], "scores": [...]}
+ * (caller deletes): what an API route or dashboard page serves. */
+sl_status sl_fc_store_run_json(struct sl_registry *reg, int64_t run_id, cJSON **out);
 
 #ifdef __cplusplus
 }

@@ -247,7 +247,7 @@ sl_status sl_fc_http_post(const char *url, const char *body, double timeout_s, i
         hend = strstr(raw, "\n\n");
         hskip = 2;
     }
-    if (strncmp(raw, "HTTP/1.", 7) != 0 || sscanf(raw + 8, " %d", &code) != 1 || !hend ||
+    if (sscanf(raw, "HTTP/1.%*[01] %d", &code) != 1 || !hend ||
         code < 100 || code > 599) {
         free(raw);
         return sl_set_error(SL_ERR_IO, "%s: not an HTTP response", url);

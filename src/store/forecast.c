@@ -141,3 +141,30 @@ sl_status sl_fc_store_score(struct sl_registry *reg, int64_t run_id, const char 
     }
     return finish(db, st, r, what);
 }
+
+sl_status sl_fc_store_run_json(struct sl_registry *reg, int64_t run_id, cJSON **out) {
+    *out = NULL;
+    if (!reg) return sl_set_error(SL_ERR_ARG, "forecast rows: no registry");
+    sqlite3 *db = sl_registry_sqlite(reg);
+    static const struct {
+        const char *key, *sql;
+    } q[] = {{"cases", "SELECT case_id, domain, seed_date, synthetic, n_nodes, segment FROM "
+                       "forecast_cases WHERE run_id = ?1 ORDER BY id"},
+             {"predictions", "SELECT model, case_id, depth, event, probability, timeframe_months, "
+                             "status, error FROM forecast_predictions WHERE run_id = ?1 ORDER BY id"},
+             {"scores", "SELECT label, metric, value, lo, hi FROM forecast_scores WHERE run_id = ?1 "
+                        "ORDER BY id"}};
+    cJSON *o = cJSON_CreateObject();
+    if (!o) return sl_set_error(SL_ERR_NOMEM, "forecast rows: out of memory");
+    for (size_t i = 0; i < sizeof q / sizeof q[0]; i++) {
+        cJSON *rows = NULL;
+        sl_status st = sl_store_rows_json(db, q[i].sql, &run_id, 1, &rows);
+        if (st != SL_OK) {
+            cJSON_Delete(o);
+            return st;
+        }
+        cJSON_AddItemToObject(o, q[i].key, rows);
+    }
+    *out = o;
+    return SL_OK;
+}

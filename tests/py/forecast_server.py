@@ -2,7 +2,10 @@
 # SPDX-License-Identifier: Apache-2.0
 """A local stand-in for an OpenAI-compatible chat endpoint, for tests/test_forecast.c.
 
-usage: forecast_server.py PORTFILE
+usage: forecast_server.py PORTFILE [PARENT_PID]
+
+Exits when PARENT_PID (the test) is gone, and after 300 s in any case, so that a crashed
+test leaves no server behind.
 
 Listens on 127.0.0.1 (a free port), writes "PORT PID" to PORTFILE, and answers
 POST /v1/chat/completions like llama.cpp's server or vLLM. What it answers depends on a word
@@ -120,7 +123,21 @@ class H(BaseHTTPRequestHandler):
             self.send(200, self.chat(tree))
 
 
+def watchdog(parent):
+    start = time.time()
+    while time.time() - start < 300:
+        if parent:
+            try:
+                os.kill(parent, 0)
+            except OSError:
+                break
+        time.sleep(0.5)
+    os._exit(0)
+
+
 def main():
+    parent = int(sys.argv[2]) if len(sys.argv) > 2 else 0
+    threading.Thread(target=watchdog, args=(parent,), daemon=True).start()
     srv = ThreadingHTTPServer(("127.0.0.1", 0), H)
     srv.daemon_threads = True
     tmp = sys.argv[1] + ".tmp"
