@@ -176,6 +176,23 @@ sl_status sl_fc_split_domain(const sl_fc_set *s, const char *test_domains, sl_fc
 sl_status sl_fc_templates(size_t n, uint64_t seed, int probs_uniform, int start_year,
                           cJSON **out);
 
+/* --- baselines ------------------------------------------------------------------ */
+
+typedef enum sl_fc_baseline {
+    SL_FC_BASE_UNIFORM = 0, /* 1 / k for each of the truth's k candidates */
+    SL_FC_BASE_RATE,        /* a constant base rate for every candidate */
+    SL_FC_BASE_ANNOTATED    /* sigmoid(distort * logit(p)) of the annotated probabilities */
+} sl_fc_baseline;
+
+/* Fraction of candidates (events + alternatives) that happened: nodes / candidates. NAN for
+ * an empty set. */
+double sl_fc_base_rate(const sl_fc_set *s);
+/* A baseline prediction for truth case c: the truth's own candidates in an order shuffled by
+ * r (so that ties do not favour what happened), with the baseline's probabilities, no
+ * timeframes. *out {"case_id", "outcome_chain"} (caller deletes). */
+sl_status sl_fc_baseline_case(const sl_fc_case *c, sl_fc_baseline kind, double base_rate,
+                              double distort, sl_rng *r, cJSON **out);
+
 /* --- prompts, SFT export, reward -------------------------------------------- */
 
 /* The seed 004 prompt for a case (malloc'd, caller frees). */

@@ -317,7 +317,7 @@ static sl_status do_validate(const fopts *f, sl_registry *reg, int64_t run, cJSO
         sl_status st = sl_fc_read(f->pos[i], &s);
         if (st != SL_OK) {
             /* a structural error is one error of this file */
-            fprintf(stdout, "%s\n", sl_last_error());
+            if (!f->json) printf("%s\n", sl_last_error());
             cJSON *fj = cJSON_CreateObject();
             cJSON_AddStringToObject(fj, "file", f->pos[i]);
             cJSON_AddStringToObject(fj, "parse_error", sl_last_error());
@@ -561,17 +561,6 @@ static sl_status do_reward(const fopts *f, cJSON *sum) {
     return st;
 }
 
-/* positives / candidates over a truth file (the base rate of the base-rate baseline) */
-static double truth_base_rate(const sl_fc_set *s) {
-    double pos = 0.0, tot = 0.0;
-    for (size_t i = 0; i < s->n; i++)
-        for (size_t k = 0; k < s->cases[i].n_nodes; k++) {
-            pos += 1.0;
-            tot += 1.0 + (double)s->cases[i].nodes[k].n_alts;
-        }
-    return tot > 0.0 ? pos / tot : (double)NAN;
-}
-
 static void print_scores(const char *label, const sl_fc_scores *s) {
     printf("%s: %zu cases (%zu without prediction), %zu nodes, %zu scored items\n", label,
            s->n_cases, s->n_missing_cases, s->n_nodes, s->n_items);
@@ -628,7 +617,7 @@ static sl_status do_score(const fopts *f, sl_registry *reg, int64_t run, cJSON *
     if (f->train) {
         sl_fc_set *tr = NULL;
         SL_TRY(load_valid(f->train, SL_FC_PROB_TOL, SL_FC_MONTHS_TOL, &tr));
-        br = truth_base_rate(tr);
+        br = sl_fc_base_rate(tr);
         sl_fc_set_free(tr);
     }
     sl_fc_eval *e = NULL;
@@ -799,55 +788,6 @@ static sl_status do_calibrate(const fopts *f, sl_registry *reg, int64_t run, cJS
 
 /* --- predict -------------------------------------------------------------------------------- */
 
-static cJSON *baseline_case(const sl_fc_case *c, const char *kind, double br, double distort,
-                            sl_rng *r) {
-    cJSON *o = cJSON_CreateObject();
-    cJSON *ch = o ? cJSON_AddArrayToObject(o, "outcome_chain") : NULL;
-    if (!ch) {
-        cJSON_Delete(o);
-        return NULL;
-    }
-    cJSON_AddStringToObject(o, "case_id", c->case_id);
-    for (size_t k = 0; k < c->n_nodes; k++) {
-        const sl_fc_node *nd = &c->nodes[k];
-        size_t m = nd->n_alts + 1, idx[64];
-        if (m > 64) m = 64;
-        for (size_t j = 0; j < m; j++) idx[j] = j;
-        sl_rng_shuffle(r, idx, m); /* ties must not favour what happened */
-        cJSON *n = cJSON_CreateObject();
-        cJSON *al = n ? cJSON_CreateArray() : NULL;
-        if (!al || !cJSON_AddItemToArray(ch, n)) {
-            cJSON_Delete(n);
-            cJSON_Delete(al);
-            cJSON_Delete(o);
-            return NULL;
-        }
-        cJSON_AddNumberToObject(n, "depth", nd->depth);
-        for (size_t j = 0; j < m; j++) {
-            size_t q = idx[j];
-            const char *ev = q == 0 ? nd->event : nd->alts[q - 1].event;
-            double ap = q == 0 ? nd->prob : nd->alts[q - 1].prob, p;
-            if (strcmp(kind, "uniform") == 0) p = 1.0 / (double)m;
-            else if (strcmp(kind, "base-rate") == 0) p = br;
-            else p = 1.0 / (1.0 + exp(-distort * sl_fc_logit(ap)));
-            if (j == 0) {
-                cJSON_AddStringToObject(n, "event", ev);
-                cJSON_AddNumberToObject(n, "probability", p);
-            } else {
-                cJSON *a = cJSON_CreateObject();
-                if (!a || !cJSON_AddItemToArray(al, a)) {
-                    cJSON_Delete(a);
-                    continue;
-                }
-                cJSON_AddStringToObject(a, "event", ev);
-                cJSON_AddNumberToObject(a, "probability", p);
-            }
-        }
-        cJSON_AddItemToObject(n, "alternatives", al);
-    }
-    return o;
-}
-
 static sl_status do_predict(const fopts *f, sl_registry *reg, int64_t run, cJSON *sum) {
     sl_fc_set *cs = NULL;
     SL_TRY(load_valid(f->cases, SL_FC_PROB_TOL, SL_FC_MONTHS_TOL, &cs));
@@ -857,10 +797,10 @@ static sl_status do_predict(const fopts *f, sl_registry *reg, int64_t run, cJSON
         if (f->train) {
             sl_fc_set *tr = NULL;
             st = load_valid(f->train, SL_FC_PROB_TOL, SL_FC_MONTHS_TOL, &tr);
-            if (st == SL_OK) br = truth_base_rate(tr);
+            if (st == SL_OK) br = sl_fc_base_rate(tr);
             sl_fc_set_free(tr);
         } else {
-            br = truth_base_rate(cs);
+            br = sl_fc_base_rate(cs);
         }
         if (st == SL_OK) cJSON_AddNumberToObject(sum, "base_rate", br);
         if (st == SL_OK)
@@ -881,6 +821,9 @@ static sl_status do_predict(const fopts *f, sl_registry *reg, int64_t run, cJSON
     po.temperature = f->temperature;
     po.max_tokens = (int)f->max_tokens;
     const char *model = f->baseline ? f->baseline : po.model;
+    sl_fc_baseline kind = SL_FC_BASE_UNIFORM;
+    if (f->baseline && strcmp(f->baseline, "base-rate") == 0) kind = SL_FC_BASE_RATE;
+    if (f->baseline && strcmp(f->baseline, "annotated") == 0) kind = SL_FC_BASE_ANNOTATED;
     sl_progress prog;
     sl_progress_begin(&prog, "predict", cs->n);
     for (size_t i = 0; st == SL_OK && i < cs->n; i++) {
@@ -890,8 +833,7 @@ static sl_status do_predict(const fopts *f, sl_registry *reg, int64_t run, cJSON
         if (f->baseline) {
             sl_rng r;
             sl_rng_seed(&r, f->seed, i);
-            pred = baseline_case(c, f->baseline, br, f->distort, &r);
-            if (!pred) st = sl_set_error(SL_ERR_NOMEM, "predict: out of memory");
+            st = sl_fc_baseline_case(c, kind, br, f->distort, &r, &pred);
         } else {
             int cached = 0;
             sl_status ps = sl_fc_predict_case(c, &po, &pred, &why, &cached);

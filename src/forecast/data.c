@@ -492,3 +492,74 @@ sl_status sl_fc_reward_case(const sl_fc_case *pred, const sl_fc_case *truth,
                   w->diversity * out->diversity + w->coherence * out->coherence) / wsum;
     return SL_OK;
 }
+
+/* --- baselines ---------------------------------------------------------------------- */
+
+double sl_fc_base_rate(const sl_fc_set *s) {
+    double pos = 0.0, tot = 0.0;
+    for (size_t i = 0; i < s->n; i++)
+        for (size_t k = 0; k < s->cases[i].n_nodes; k++) {
+            pos += 1.0;
+            tot += 1.0 + (double)s->cases[i].nodes[k].n_alts;
+        }
+    return tot > 0.0 ? pos / tot : (double)NAN;
+}
+
+sl_status sl_fc_baseline_case(const sl_fc_case *c, sl_fc_baseline kind, double base_rate,
+                              double distort, sl_rng *r, cJSON **out) {
+    *out = NULL;
+    if (kind == SL_FC_BASE_RATE && !(base_rate >= 0.0 && base_rate <= 1.0))
+        return sl_set_error(SL_ERR_ARG, "baseline: base rate %g outside [0, 1]", base_rate);
+    if (kind == SL_FC_BASE_ANNOTATED && !(distort > 0.0 && isfinite(distort)))
+        return sl_set_error(SL_ERR_ARG, "baseline: distortion %g must be > 0", distort);
+    cJSON *o = cJSON_CreateObject();
+    cJSON *ch = o ? cJSON_AddArrayToObject(o, "outcome_chain") : NULL;
+    if (!ch || !cJSON_AddStringToObject(o, "case_id", c->case_id ? c->case_id : "")) {
+        cJSON_Delete(o);
+        return sl_set_error(SL_ERR_NOMEM, "baseline: out of memory");
+    }
+    for (size_t k = 0; k < c->n_nodes; k++) {
+        const sl_fc_node *nd = &c->nodes[k];
+        size_t m = nd->n_alts + 1;
+        size_t *idx = malloc(m * sizeof *idx);
+        cJSON *n = idx ? cJSON_CreateObject() : NULL;
+        cJSON *al = n ? cJSON_CreateArray() : NULL;
+        if (!al || !cJSON_AddItemToArray(ch, n)) {
+            free(idx);
+            cJSON_Delete(n);
+            cJSON_Delete(al);
+            cJSON_Delete(o);
+            return sl_set_error(SL_ERR_NOMEM, "baseline: out of memory");
+        }
+        for (size_t j = 0; j < m; j++) idx[j] = j;
+        sl_rng_shuffle(r, idx, m); /* ties must not favour what happened */
+        cJSON_AddNumberToObject(n, "depth", nd->depth);
+        for (size_t j = 0; j < m; j++) {
+            size_t q = idx[j];
+            const char *ev = q == 0 ? nd->event : nd->alts[q - 1].event;
+            double ap = q == 0 ? nd->prob : nd->alts[q - 1].prob, p;
+            if (kind == SL_FC_BASE_UNIFORM) p = 1.0 / (double)m;
+            else if (kind == SL_FC_BASE_RATE) p = base_rate;
+            else p = 1.0 / (1.0 + exp(-distort * sl_fc_logit(ap)));
+            if (j == 0) {
+                cJSON_AddStringToObject(n, "event", ev ? ev : "");
+                cJSON_AddNumberToObject(n, "probability", p);
+                continue;
+            }
+            cJSON *a = cJSON_CreateObject();
+            if (!a || !cJSON_AddItemToArray(al, a)) {
+                cJSON_Delete(a);
+                free(idx);
+                cJSON_Delete(al);
+                cJSON_Delete(o);
+                return sl_set_error(SL_ERR_NOMEM, "baseline: out of memory");
+            }
+            cJSON_AddStringToObject(a, "event", ev ? ev : "");
+            cJSON_AddNumberToObject(a, "probability", p);
+        }
+        free(idx);
+        cJSON_AddItemToObject(n, "alternatives", al);
+    }
+    *out = o;
+    return SL_OK;
+}
