@@ -861,6 +861,10 @@ TEST(predict_against_fixture) {
     /* https and a closed port are clear errors */
     o.endpoint = "https://example.org";
     CHECK_STATUS(sl_fc_predict_case(&c, &o, &pred, &why, &cached), SL_ERR_ARG);
+    o.endpoint = "http://127.0.0.1:1";
+    o.retries = 0;
+    CHECK_STATUS(sl_fc_predict_case(&c, &o, &pred, &why, &cached), SL_ERR_IO);
+    CHECK(why == SL_FC_PRED_HTTP && strstr(sl_last_error(), "connect") != NULL);
 }
 
 TEST(cli_predict_validate_split_score) {
@@ -923,6 +927,20 @@ TEST(cli_predict_validate_split_score) {
     snprintf(cmd, sizeof cmd, "%s forecast validate %s/examples/forecast/cases.jsonl >/dev/null",
              bin(), root());
     CHECK(system(cmd) == 0);
+    /* bad input: nothing is written (split refuses an invalid file, --fix with errors left) */
+    snprintf(cmd, sizeof cmd, "%s forecast split %s/examples/forecast/seed004_verbatim.jsonl "
+             "--cutoff 2020-01-01 --out %s/bad >/dev/null 2>&1", bin(), root(), d);
+    rc = system(cmd);
+    CHECK(WIFEXITED(rc) && WEXITSTATUS(rc) == 1);
+    snprintf(path, sizeof path, "%s/bad.train.jsonl", d);
+    struct stat sb;
+    CHECK(stat(path, &sb) != 0);
+    snprintf(cmd, sizeof cmd, "%s forecast validate %s/examples/forecast/seed004_verbatim.jsonl "
+             "--fix --output %s/fixed_cli.jsonl >/dev/null 2>&1", bin(), root(), d);
+    rc = system(cmd);
+    CHECK(WIFEXITED(rc) && WEXITSTATUS(rc) == 1);
+    snprintf(path, sizeof path, "%s/fixed_cli.jsonl", d);
+    CHECK(stat(path, &sb) != 0);
     snprintf(cmd, sizeof cmd, "%s forecast split %s >/dev/null 2>&1", bin(), cases);
     rc = system(cmd);
     CHECK(WIFEXITED(rc) && WEXITSTATUS(rc) == 2);
