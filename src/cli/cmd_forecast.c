@@ -735,6 +735,17 @@ static sl_status do_calibrate(const fopts *f, sl_registry *reg, int64_t run, cJS
     for (int k = lo_k; st == SL_OK && k <= hi_k; k++) {
         sl_fc_calib c;
         st = sl_fc_calib_fit((sl_fc_calib_kind)k, p, y, n, &c);
+        if (st == SL_ERR_DIVERGED && lo_k != hi_k) {
+            /* with --method all, one method that cannot be fitted does not stop the others */
+            if (!f->json) printf("%-12s not fitted: %s\n", sl_fc_calib_name((sl_fc_calib_kind)k), sl_last_error());
+            cJSON *mj = cJSON_CreateObject();
+            cJSON_AddStringToObject(mj, "method", sl_fc_calib_name((sl_fc_calib_kind)k));
+            cJSON_AddStringToObject(mj, "error", sl_last_error());
+            cJSON_AddItemToArray(ms, mj);
+            sl_fc_calib_clear(&c);
+            st = SL_OK;
+            continue;
+        }
         if (st != SL_OK) break;
         cJSON *mj = sl_fc_calib_json(&c);
         cJSON_AddItemToArray(ms, mj);
