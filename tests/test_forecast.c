@@ -917,7 +917,38 @@ TEST(cli_predict_validate_split_score) {
     CHECK_OK(sl_json_read_file(path, &j));
     const cJSON *sc = cJSON_GetObjectItem(j, "scores");
     CHECK(sl_json_int(sc, "n_missing_cases", -1) == 2 && sl_json_int(sc, "n_cases", -1) == 3);
+    CHECK(cJSON_GetArraySize(cJSON_GetObjectItem(sc, "reliability")) >= 1);
     cJSON_Delete(j);
+    /* the API route and the dashboard page of that score run */
+    {
+        sl_registry *rg = NULL;
+        int64_t score_run = 0;
+        CHECK_OK(sl_registry_open_default(NULL, &rg));
+        if (rg) CHECK_OK(sl_registry_last_run(rg, &score_run));
+        char id[32];
+        snprintf(id, sizeof id, "%lld", (long long)score_run);
+        const char *seg_json[1] = {id}, *seg_page[2] = {id, "page"}, *seg_bad[2] = {id, "nope"};
+        const char *seg_nan[1] = {"abc"}, *seg_missing[1] = {"999999"};
+        char *body = NULL;
+        size_t blen = 0;
+        const char *type = NULL;
+        CHECK_OK(sl_fc_api(rg, seg_json, 1, &body, &blen, &type));
+        cJSON *aj = body ? cJSON_Parse(body) : NULL;
+        CHECK(aj && strcmp(type, "application/json") == 0);
+        CHECK(cJSON_GetArraySize(cJSON_GetObjectItem(aj, "scores")) == 12);
+        CHECK(strcmp(sl_json_str(cJSON_GetObjectItem(aj, "run"), "command", ""), "forecast score") == 0);
+        cJSON_Delete(aj);
+        free(body);
+        CHECK_OK(sl_fc_api(rg, seg_page, 2, &body, &blen, &type));
+        CHECK(body && strstr(type, "text/html") && strstr(body, "<svg") && strstr(body, "<circle") &&
+              strstr(body, "Per-depth accuracy") && strstr(body, "forecast score"));
+        free(body);
+        CHECK_STATUS(sl_fc_api(rg, seg_bad, 2, &body, &blen, &type), SL_ERR_NOTFOUND);
+        CHECK_STATUS(sl_fc_api(rg, seg_nan, 1, &body, &blen, &type), SL_ERR_ARG);
+        CHECK_STATUS(sl_fc_api(rg, seg_missing, 1, &body, &blen, &type), SL_ERR_NOTFOUND);
+        CHECK(body == NULL);
+        sl_registry_close(rg);
+    }
     /* validate: exit 1 on the seed's verbatim file (its 28-month timeframe), 0 on the examples,
      * 2 on a usage error, 0 on --help */
     snprintf(cmd, sizeof cmd, "%s forecast validate %s/examples/forecast/seed004_verbatim.jsonl "

@@ -289,6 +289,9 @@ typedef struct sl_fc_scores {
     double coverage_exact, coverage_fuzzy;
     double timeframe_mae;                  /* months, NAN if no pair */
     size_t timeframe_n;
+    /* reliability diagram, the ECE's 10 bins: weighted item count, mean forecast, observed
+     * frequency (NAN for empty bins) */
+    double curve_n[10], curve_pred[10], curve_true[10];
 } sl_fc_scores;
 
 /* Scores of an evaluation. base_rate in [0,1] is the base-rate reference forecast (the
@@ -301,6 +304,11 @@ sl_status sl_fc_score(const sl_fc_eval *e, double base_rate, const double *case_
 double sl_fc_depth_target(int depth);
 /* Scores as JSON (caller deletes). */
 cJSON *sl_fc_scores_json(const sl_fc_scores *s);
+/* The reliability diagram as an SVG element (malloc'd text, caller frees; NULL on OOM):
+ * observed frequency against mean forecast for the non-empty of nbins bins, the diagonal, and
+ * the share of items per bin as bars. */
+char *sl_fc_reliability_svg(const double *mean_pred, const double *frac_pos, const double *count,
+                            int nbins);
 /* A self-contained HTML report with the reliability diagram (inline SVG) and the per-depth
  * table, written atomically. */
 sl_status sl_fc_write_html(const char *path, const char *title, const sl_fc_eval *e,
@@ -413,9 +421,20 @@ sl_status sl_fc_store_prediction(struct sl_registry *reg, int64_t run_id, const 
 /* Rows of forecast_scores: one per (label, metric) with an optional CI (NAN: none). */
 sl_status sl_fc_store_score(struct sl_registry *reg, int64_t run_id, const char *label,
                             const char *metric, double value, double lo, double hi);
-/* The forecast rows of one run as {"cases": [...], "predictions": [...], "scores": [...]}
- * (caller deletes): what an API route or dashboard page serves. */
+/* The forecast rows of one run as {"run": {id, command, status, started, ended, summary},
+ * "cases": [...], "predictions": [...], "scores": [...]} (caller deletes): what the API route
+ * serves. SL_ERR_NOTFOUND for a missing run. */
 sl_status sl_fc_store_run_json(struct sl_registry *reg, int64_t run_id, cJSON **out);
+
+/* --- API routes and dashboard page (src/serve/forecast_routes.c) ----------------------- */
+
+/* GET /api/forecast/RUN -> the JSON of sl_fc_store_run_json; GET /api/forecast/RUN/page ->
+ * an HTML page with the run's scores, reliability diagram, per-depth table against seed 004's
+ * targets, comparison CIs and split counts, as recorded. seg/ns are the path segments after
+ * "forecast". On success *body (malloc'd, caller frees), *len and *type (static MIME type);
+ * SL_ERR_NOTFOUND for an unknown route or run, SL_ERR_ARG for a bad run id. */
+sl_status sl_fc_api(struct sl_registry *reg, const char *const *seg, int ns, char **body,
+                    size_t *len, const char **type);
 
 #ifdef __cplusplus
 }

@@ -31,4 +31,14 @@ extern const char *const fc_alt_prob_keys[];
 sl_status fc_parse_case_obj(const cJSON *o, const char *path, size_t line, sl_fc_case *c);
 void fc_case_clear(sl_fc_case *c);
 
+/* Growable text (fc_buf.c): zero-initialise; p is malloc'd (caller frees), NUL-terminated
+ * once anything was written; oom set after a failed allocation (appends then do nothing). */
+typedef struct fc_buf {
+    char *p;
+    size_t n, cap;
+    int oom;
+} fc_buf;
+void fc_printf(fc_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void fc_html_escape(fc_buf *b, const char *s);
+
 #endif

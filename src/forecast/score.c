@@ -363,6 +363,14 @@ sl_status sl_fc_score(const sl_fc_eval *e, double base_rate, const double *cw,
         }
         for (int b = 0; b < SL_STATS_ECE_DEFAULT_BINS; b++) s->ece += fabs(acc[2 * b + 1] - acc[2 * b]);
         s->ece /= W;
+        _Static_assert(SL_STATS_ECE_DEFAULT_BINS == 10, "curve arrays have 10 bins");
+        for (int b = 0; b < SL_STATS_ECE_DEFAULT_BINS; b++) s->curve_n[b] = 0.0;
+        for (size_t i = 0; i < n; i++) s->curve_n[bin_of(p[i], SL_STATS_ECE_DEFAULT_BINS)] += w[i];
+        for (int b = 0; b < SL_STATS_ECE_DEFAULT_BINS; b++) {
+            int ne = s->curve_n[b] > 0.0;
+            s->curve_pred[b] = ne ? acc[2 * b] / s->curve_n[b] : (double)NAN;
+            s->curve_true[b] = ne ? acc[2 * b + 1] / s->curve_n[b] : (double)NAN;
+        }
         st = murphy_w(p, y, w, n, SL_STATS_ECE_DEFAULT_BINS, &s->murphy);
     }
     free(p);
@@ -453,6 +461,17 @@ cJSON *sl_fc_scores_json(const sl_fc_scores *s) {
     cJSON_AddNumberToObject(o, "match_threshold", SL_FC_MATCH_THRESHOLD);
     add_num(o, "timeframe_mae_months", s->timeframe_mae);
     cJSON_AddNumberToObject(o, "timeframe_n", (double)s->timeframe_n);
+    cJSON *rel = cJSON_AddArrayToObject(o, "reliability");
+    for (int b = 0; rel && b < 10; b++) {
+        if (!(s->curve_n[b] > 0.0)) continue;
+        cJSON *r = cJSON_CreateObject();
+        if (!r) break;
+        cJSON_AddNumberToObject(r, "bin", b);
+        cJSON_AddNumberToObject(r, "n", s->curve_n[b]);
+        add_num(r, "mean_forecast", s->curve_pred[b]);
+        add_num(r, "observed", s->curve_true[b]);
+        cJSON_AddItemToArray(rel, r);
+    }
     return o;
 }
 
@@ -567,156 +586,107 @@ sl_status sl_fc_compare(const sl_fc_eval *a, const sl_fc_eval *b, size_t reps, d
 
 /* --- HTML report ------------------------------------------------------------ */
 
-typedef struct sbuf {
-    char *p;
-    size_t n, cap;
-    int oom;
-} sbuf;
-
-static void bprintf(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void bprintf(sbuf *b, const char *fmt, ...) {
-    if (b->oom) return;
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int w = vsnprintf(b->p ? b->p + b->n : NULL, b->p ? b->cap - b->n : 0, fmt, ap);
-        va_end(ap);
-        if (w < 0) {
-            b->oom = 1;
-            return;
-        }
-        if (b->p && (size_t)w < b->cap - b->n) {
-            b->n += (size_t)w;
-            return;
-        }
-        size_t nc = (b->cap ? 2 * b->cap : 4096) + (size_t)w;
-        char *np = realloc(b->p, nc);
-        if (!np) {
-            b->oom = 1;
-            return;
-        }
-        b->p = np;
-        b->cap = nc;
-    }
-}
-
-static void html_escape(sbuf *b, const char *s) {
-    for (; s && *s; s++) {
-        switch (*s) {
-        case '<': bprintf(b, "&lt;"); break;
-        case '>': bprintf(b, "&gt;"); break;
-        case '&': bprintf(b, "&amp;"); break;
-        case '"': bprintf(b, "&quot;"); break;
-        default: bprintf(b, "%c", *s);
-        }
-    }
-}
-
 /* Reliability diagram: observed frequency against mean forecast per bin, the diagonal, and
  * the share of items per bin as bars along the bottom. */
-static sl_status reliability_svg(sbuf *b, const sl_fc_eval *e) {
-    enum { NB = 10 };
-    double fp[NB], mp[NB];
-    size_t cnt[NB];
-    double *p = malloc(e->n_items * sizeof *p);
-    int *y = malloc(e->n_items * sizeof *y);
-    if (!p || !y) {
-        free(p);
-        free(y);
-        return sl_set_error(SL_ERR_NOMEM, "forecast report: out of memory");
-    }
-    for (size_t i = 0; i < e->n_items; i++) {
-        p[i] = e->items[i].p;
-        y[i] = e->items[i].y;
-    }
-    sl_status st = sl_fc_calibration_curve(p, y, e->n_items, NB, fp, mp, cnt);
-    free(p);
-    free(y);
-    SL_TRY(st);
+static void reliability_svg(fc_buf *b, const double *mp, const double *fp, const double *cnt, int nb) {
     const double X0 = 50, Y0 = 20, S = 360;
-    bprintf(b, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"440\" height=\"430\" "
+    fc_printf(b, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"440\" height=\"430\" "
                "font-family=\"sans-serif\" font-size=\"11\">\n");
-    bprintf(b, "<rect x=\"%g\" y=\"%g\" width=\"%g\" height=\"%g\" fill=\"none\" stroke=\"#888\"/>\n",
+    fc_printf(b, "<rect x=\"%g\" y=\"%g\" width=\"%g\" height=\"%g\" fill=\"none\" stroke=\"#888\"/>\n",
             X0, Y0, S, S);
     for (int k = 0; k <= 10; k += 2) {
         double v = k / 10.0;
-        bprintf(b, "<text x=\"%g\" y=\"%g\" text-anchor=\"middle\">%.1f</text>\n", X0 + v * S,
+        fc_printf(b, "<text x=\"%g\" y=\"%g\" text-anchor=\"middle\">%.1f</text>\n", X0 + v * S,
                 Y0 + S + 14, v);
-        bprintf(b, "<text x=\"%g\" y=\"%g\" text-anchor=\"end\">%.1f</text>\n", X0 - 4,
+        fc_printf(b, "<text x=\"%g\" y=\"%g\" text-anchor=\"end\">%.1f</text>\n", X0 - 4,
                 Y0 + S - v * S + 4, v);
     }
-    bprintf(b, "<text x=\"%g\" y=\"%g\" text-anchor=\"middle\">mean forecast probability</text>\n",
+    fc_printf(b, "<text x=\"%g\" y=\"%g\" text-anchor=\"middle\">mean forecast probability</text>\n",
             X0 + S / 2, Y0 + S + 30);
-    bprintf(b, "<text transform=\"translate(14,%g) rotate(-90)\" text-anchor=\"middle\">observed "
+    fc_printf(b, "<text transform=\"translate(14,%g) rotate(-90)\" text-anchor=\"middle\">observed "
                "frequency</text>\n", Y0 + S / 2);
-    bprintf(b, "<line x1=\"%g\" y1=\"%g\" x2=\"%g\" y2=\"%g\" stroke=\"#aaa\" "
+    fc_printf(b, "<line x1=\"%g\" y1=\"%g\" x2=\"%g\" y2=\"%g\" stroke=\"#aaa\" "
                "stroke-dasharray=\"4,3\"/>\n", X0, Y0 + S, X0 + S, Y0);
-    size_t maxc = 1;
-    for (int k = 0; k < NB; k++)
+    double maxc = 0.0;
+    for (int k = 0; k < nb; k++)
         if (cnt[k] > maxc) maxc = cnt[k];
-    for (int k = 0; k < NB; k++) {
-        double h = 0.15 * S * (double)cnt[k] / (double)maxc;
-        bprintf(b, "<rect x=\"%g\" y=\"%g\" width=\"%g\" height=\"%g\" fill=\"#cfd8e3\"/>\n",
-                X0 + k * S / NB + 2, Y0 + S - h, S / NB - 4, h);
+    for (int k = 0; k < nb && maxc > 0.0; k++) {
+        double h = 0.15 * S * cnt[k] / maxc;
+        fc_printf(b, "<rect x=\"%g\" y=\"%g\" width=\"%g\" height=\"%g\" fill=\"#cfd8e3\"/>\n",
+                X0 + k * S / nb + 2, Y0 + S - h, S / nb - 4, h);
     }
-    bprintf(b, "<polyline fill=\"none\" stroke=\"#1f77b4\" stroke-width=\"2\" points=\"");
-    for (int k = 0; k < NB; k++)
-        if (cnt[k]) bprintf(b, "%.2f,%.2f ", X0 + mp[k] * S, Y0 + S - fp[k] * S);
-    bprintf(b, "\"/>\n");
-    for (int k = 0; k < NB; k++)
-        if (cnt[k])
-            bprintf(b, "<circle cx=\"%.2f\" cy=\"%.2f\" r=\"4\" fill=\"#1f77b4\"><title>bin %d: "
-                       "n=%zu, mean p=%.3f, observed=%.3f</title></circle>\n",
+    fc_printf(b, "<polyline fill=\"none\" stroke=\"#1f77b4\" stroke-width=\"2\" points=\"");
+    for (int k = 0; k < nb; k++)
+        if (cnt[k] > 0.0 && isfinite(mp[k]) && isfinite(fp[k]))
+            fc_printf(b, "%.2f,%.2f ", X0 + mp[k] * S, Y0 + S - fp[k] * S);
+    fc_printf(b, "\"/>\n");
+    for (int k = 0; k < nb; k++)
+        if (cnt[k] > 0.0 && isfinite(mp[k]) && isfinite(fp[k]))
+            fc_printf(b, "<circle cx=\"%.2f\" cy=\"%.2f\" r=\"4\" fill=\"#1f77b4\"><title>bin %d: "
+                       "n=%g, mean p=%.3f, observed=%.3f</title></circle>\n",
                     X0 + mp[k] * S, Y0 + S - fp[k] * S, k, cnt[k], mp[k], fp[k]);
-    bprintf(b, "</svg>\n");
-    return SL_OK;
+    fc_printf(b, "</svg>\n");
+}
+
+char *sl_fc_reliability_svg(const double *mean_pred, const double *frac_pos, const double *count,
+                            int nbins) {
+    fc_buf b = {0};
+    reliability_svg(&b, mean_pred, frac_pos, count, nbins);
+    if (b.oom) {
+        free(b.p);
+        sl_set_error(SL_ERR_NOMEM, "reliability diagram: out of memory");
+        return NULL;
+    }
+    return b.p;
 }
 
 sl_status sl_fc_write_html(const char *path, const char *title, const sl_fc_eval *e,
                            const sl_fc_scores *s) {
-    sbuf b = {0};
-    bprintf(&b, "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>");
-    html_escape(&b, title);
-    bprintf(&b, "</title><style>body{font-family:sans-serif;margin:2em}table{border-collapse:"
+    fc_buf b = {0};
+    fc_printf(&b, "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>");
+    fc_html_escape(&b, title);
+    fc_printf(&b, "</title><style>body{font-family:sans-serif;margin:2em}table{border-collapse:"
                 "collapse}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}"
                 ".fail{color:#b00}.ok{color:#070}</style></head><body>\n<h1>");
-    html_escape(&b, title);
-    bprintf(&b, "</h1>\n<h2>Scores</h2>\n<table>\n");
-    bprintf(&b, "<tr><th>cases</th><td>%zu (%zu without prediction)</td></tr>\n", s->n_cases,
+    fc_html_escape(&b, title);
+    fc_printf(&b, "</h1>\n<h2>Scores</h2>\n<table>\n");
+    fc_printf(&b, "<tr><th>cases</th><td>%zu (%zu without prediction)</td></tr>\n", s->n_cases,
             s->n_missing_cases);
-    bprintf(&b, "<tr><th>scored items</th><td>%zu</td></tr>\n", s->n_items);
-    bprintf(&b, "<tr><th>Brier</th><td>%.4f</td></tr>\n", s->brier);
-    bprintf(&b, "<tr><th>Brier skill vs uniform (%.4f)</th><td>%.4f</td></tr>\n",
+    fc_printf(&b, "<tr><th>scored items</th><td>%zu</td></tr>\n", s->n_items);
+    fc_printf(&b, "<tr><th>Brier</th><td>%.4f</td></tr>\n", s->brier);
+    fc_printf(&b, "<tr><th>Brier skill vs uniform (%.4f)</th><td>%.4f</td></tr>\n",
             s->brier_uniform, s->skill_uniform);
-    bprintf(&b, "<tr><th>Brier skill vs base rate %.3f (%.4f)</th><td>%.4f</td></tr>\n",
+    fc_printf(&b, "<tr><th>Brier skill vs base rate %.3f (%.4f)</th><td>%.4f</td></tr>\n",
             s->base_rate, s->brier_base_rate, s->skill_base_rate);
-    bprintf(&b, "<tr><th>log score (clipped at %g)</th><td>%.4f</td></tr>\n", SL_FC_LOG_EPS,
+    fc_printf(&b, "<tr><th>log score (clipped at %g)</th><td>%.4f</td></tr>\n", SL_FC_LOG_EPS,
             s->log_score);
-    bprintf(&b, "<tr><th>ECE (10 bins)</th><td>%.4f</td></tr>\n", s->ece);
-    bprintf(&b, "<tr><th>Murphy: reliability / resolution / uncertainty</th><td>%.4f / %.4f / "
+    fc_printf(&b, "<tr><th>ECE (10 bins)</th><td>%.4f</td></tr>\n", s->ece);
+    fc_printf(&b, "<tr><th>Murphy: reliability / resolution / uncertainty</th><td>%.4f / %.4f / "
                 "%.4f (+ within-bin %.4f - %.4f)</td></tr>\n", s->murphy.reliability,
             s->murphy.resolution, s->murphy.uncertainty, s->murphy.within_var,
             s->murphy.within_cov);
-    bprintf(&b, "<tr><th>match coverage exact / fuzzy (Jaccard &ge; %.2f)</th><td>%.3f / %.3f "
+    fc_printf(&b, "<tr><th>match coverage exact / fuzzy (Jaccard &ge; %.2f)</th><td>%.3f / %.3f "
                 "(target &gt; 0.8)</td></tr>\n", SL_FC_MATCH_THRESHOLD, s->coverage_exact,
             s->coverage_fuzzy);
-    bprintf(&b, "<tr><th>timeframe MAE (months)</th><td>%.2f (n=%zu)</td></tr>\n",
+    fc_printf(&b, "<tr><th>timeframe MAE (months)</th><td>%.2f (n=%zu)</td></tr>\n",
             s->timeframe_mae, s->timeframe_n);
-    bprintf(&b, "</table>\n<h2>Reliability diagram</h2>\n");
-    sl_status st = reliability_svg(&b, e);
-    bprintf(&b, "<h2>Per-depth accuracy (top candidate matches what happened)</h2>\n<table>"
+    fc_printf(&b, "</table>\n<h2>Reliability diagram</h2>\n");
+    (void)e;
+    sl_status st = SL_OK;
+    reliability_svg(&b, s->curve_pred, s->curve_true, s->curve_n, 10);
+    fc_printf(&b, "<h2>Per-depth accuracy (top candidate matches what happened)</h2>\n<table>"
                 "<tr><th>depth</th><th>n</th><th>accuracy</th><th>target (seed 004)</th>"
                 "<th></th></tr>\n");
     for (int k = 1; k <= SL_FC_MAX_DEPTH; k++) {
         if (s->acc_n[k] == 0) continue;
         double t = sl_fc_depth_target(k);
         int ok = isfinite(t) && s->acc[k] > t;
-        bprintf(&b, "<tr><td>%d</td><td>%zu</td><td>%.3f</td><td>%s%.2f</td><td class=\"%s\">%s"
+        fc_printf(&b, "<tr><td>%d</td><td>%zu</td><td>%.3f</td><td>%s%.2f</td><td class=\"%s\">%s"
                     "</td></tr>\n", k, s->acc_n[k], s->acc[k], isfinite(t) ? "&gt; " : "",
                 isfinite(t) ? t : 0.0, ok ? "ok" : "fail",
                 !isfinite(t) ? "no target" : ok ? "meets" : "below");
     }
-    bprintf(&b, "</table>\n</body></html>\n");
+    fc_printf(&b, "</table>\n</body></html>\n");
     if (st == SL_OK && b.oom) st = sl_set_error(SL_ERR_NOMEM, "%s: out of memory", path);
     if (st == SL_OK) st = sl_write_file_atomic(path, b.p, b.n);
     free(b.p);

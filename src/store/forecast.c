@@ -154,8 +154,15 @@ sl_status sl_fc_store_run_json(struct sl_registry *reg, int64_t run_id, cJSON **
                              "status, error FROM forecast_predictions WHERE run_id = ?1 ORDER BY id"},
              {"scores", "SELECT label, metric, value, lo, hi FROM forecast_scores WHERE run_id = ?1 "
                         "ORDER BY id"}};
+    cJSON *run = NULL;
+    SL_TRY(sl_store_row_json(db, "SELECT id, command, status, started, ended, summary FROM runs "
+                             "WHERE id = ?1", &run_id, 1, &run));
     cJSON *o = cJSON_CreateObject();
-    if (!o) return sl_set_error(SL_ERR_NOMEM, "forecast rows: out of memory");
+    if (!o || !cJSON_AddItemToObject(o, "run", run)) {
+        cJSON_Delete(o);
+        cJSON_Delete(run);
+        return sl_set_error(SL_ERR_NOMEM, "forecast rows: out of memory");
+    }
     for (size_t i = 0; i < sizeof q / sizeof q[0]; i++) {
         cJSON *rows = NULL;
         sl_status st = sl_store_rows_json(db, q[i].sql, &run_id, 1, &rows);
