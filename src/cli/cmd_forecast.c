@@ -173,7 +173,6 @@ static int parse_opts(int sub, int argc, char **argv, fopts *f) {
     optind = 1;
     opterr = 0;
     int c, idx = -1, rc = 0;
-    long v;
     while ((c = getopt_long(argc, argv, "", lo, &idx)) != -1) {
         if (c == '?' || c == ':')
             return sl_cli_usage_error(cmd, "unknown or incomplete option '%s'", argv[optind - 1]);
@@ -228,7 +227,6 @@ static int parse_opts(int sub, int argc, char **argv, fopts *f) {
         }
         if (rc) return rc;
     }
-    (void)v;
     f->pos = argv + optind;
     f->npos = argc - optind;
     return 0;
