@@ -395,6 +395,31 @@ TEST(rule_duplicate) {
     sl_fc_report_clear(&rep);
 }
 
+/* examples/forecast/bad/RULE.jsonl: a good case on line 1, a case breaking RULE on line 2 */
+TEST(bad_example_files_one_per_rule) {
+    for (int r = 0; r < SL_FC_RULE_COUNT; r++) {
+        char path[1024];
+        snprintf(path, sizeof path, "%s/examples/forecast/bad/%s.jsonl", root(),
+                 sl_fc_rule_name((sl_fc_rule)r));
+        sl_fc_set *s = NULL;
+        CHECK_OK(sl_fc_read(path, &s));
+        if (!s) continue;
+        sl_fc_report rep = {0};
+        CHECK_OK(sl_fc_validate(s, NULL, &rep));
+        int found = 0;
+        for (size_t i = 0; i < rep.n; i++) {
+            if (rep.issues[i].warning) continue;
+            CHECK_MSG(rep.issues[i].line == 2 && rep.issues[i].rule == (sl_fc_rule)r,
+                      "%s: unexpected [%s] on line %zu", path, sl_fc_rule_name(rep.issues[i].rule),
+                      rep.issues[i].line);
+            found = 1;
+        }
+        CHECK_MSG(found, "%s: rule not reported", path);
+        sl_fc_report_clear(&rep);
+        sl_fc_set_free(s);
+    }
+}
+
 TEST(parse_errors_name_file_line_field) {
     sl_fc_set *s = NULL;
     const char *t1 = GOOD_CASE "{\"case_id\": 3\n";
@@ -1030,6 +1055,7 @@ int main(void) {
     RUN(rule_depth);
     RUN(rule_url);
     RUN(rule_duplicate);
+    RUN(bad_example_files_one_per_rule);
     RUN(parse_errors_name_file_line_field);
     RUN(fix_renormalises_only_within_tolerance);
     RUN(split_no_test_case_before_cutoff);
