@@ -43,7 +43,8 @@ extern "C" {
 #define SL_REGISTRY_DEFAULT_PATH "synthloop.db"
 #define SL_REGISTRY_ENV "SYNTHLOOP_DB"
 /* Schema version written to PRAGMA user_version by the newest migration. */
-#define SL_REGISTRY_SCHEMA_VERSION 2
+/* 2: model lifecycle (src/store/deploy.c); 3: forecast tables (src/store/forecast.c) */
+#define SL_REGISTRY_SCHEMA_VERSION 3
 
 typedef struct sl_registry sl_registry;
 

@@ -176,6 +176,27 @@ static const char *const migrations[] = {
     "  score REAL NOT NULL, failure INTEGER NOT NULL CHECK (failure IN (0,1)),"
     "  latency_ms REAL, reward REAL, source TEXT, created TEXT NOT NULL);"
     "CREATE INDEX training_episodes_version ON training_episodes(version_id);",
+    /* 2 -> 3: forecast module (src/forecast, src/store/forecast.c): cases, predictions,
+     * scores */
+    "CREATE TABLE forecast_cases ("
+    "  id INTEGER PRIMARY KEY,"
+    "  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
+    "  case_id TEXT NOT NULL, domain TEXT, seed_date TEXT,"
+    "  synthetic INTEGER NOT NULL CHECK (synthetic IN (0,1)),"
+    "  n_nodes INTEGER NOT NULL,"
+    "  segment TEXT NOT NULL CHECK (segment IN ('all','train','calib','test','excluded')));"
+    "CREATE INDEX forecast_cases_run ON forecast_cases(run_id);"
+    "CREATE TABLE forecast_predictions ("
+    "  id INTEGER PRIMARY KEY,"
+    "  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
+    "  model TEXT NOT NULL, case_id TEXT NOT NULL, depth INTEGER, event TEXT,"
+    "  probability REAL, timeframe_months REAL, status TEXT NOT NULL, error TEXT);"
+    "CREATE INDEX forecast_predictions_run ON forecast_predictions(run_id);"
+    "CREATE TABLE forecast_scores ("
+    "  id INTEGER PRIMARY KEY,"
+    "  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
+    "  label TEXT NOT NULL, metric TEXT NOT NULL, value REAL, lo REAL, hi REAL);"
+    "CREATE INDEX forecast_scores_run ON forecast_scores(run_id);",
 };
 
 _Static_assert(sizeof migrations / sizeof migrations[0] == SL_REGISTRY_SCHEMA_VERSION,
