@@ -1,0 +1,385 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* test_task.c - task specs over the MJCF models in tests/models (motor arm, muscle arm,
+ * floating base, pusher with contacts): the MPC expert against random on the task's return and
+ * success rate, the planner's determinism across thread counts, bad specs (missing names,
+ * unknown quantity, malformed JSON) with errors naming the file and the place, tasks without
+ * units (no econ columns), and the environment record (round trip, a changed model file,
+ * another model with the workcell's dims). */
+#include <math.h>
+#include <string.h>
+
+#include "env/env_internal.h"
+#include "harness.h"
+#include "synthloop/sl_dataset.h"
+#include "synthloop/sl_env.h"
+
+static const char *root(void) {
+    const char *r = getenv("SL_TEST_ROOT");
+    return r && *r ? r : ".";
+}
+
+static void model_path(const char *file, char *out, size_t n) { snprintf(out, n, "%s/tests/models/%s", root(), file); }
+
+static int write_text(const char *path, const char *text) {
+    FILE *f = fopen(path, "w");
+    if (!f) return 0;
+    fputs(text, f);
+    fclose(f);
+    return 1;
+}
+
+static int copy_file(const char *from, const char *to) {
+    char *buf;
+    size_t n;
+    if (sl_read_file(from, &buf, &n) != SL_OK) return 0;
+    FILE *f = fopen(to, "wb");
+    int ok = f && fwrite(buf, 1, n, f) == n;
+    if (f) fclose(f);
+    free(buf);
+    return ok;
+}
+
+typedef struct outcome {
+    double ret, success, len; /* means over episodes */
+} outcome;
+
+/* Collect `eps` episodes with `kind` and summarise them from the dataset's own columns. */
+static int run_policy(sl_env *env, sl_policy_kind kind, size_t eps, uint64_t seed, outcome *o) {
+    sl_dataset *ds = NULL;
+    sl_status st = sl_env_collect(env, kind, eps, seed, &ds, NULL);
+    if (st != SL_OK) {
+        printf("  collect failed: %s\n", sl_last_error());
+        return 0;
+    }
+    const double *ret = sl_dataset_ep_col(ds, "return"), *units = sl_dataset_ep_col(ds, "units");
+    memset(o, 0, sizeof *o);
+    for (size_t e = 0; e < eps; e++) {
+        o->ret += ret[e] / (double)eps;
+        o->success += (units ? units[e] : 0) / (double)eps;
+    }
+    o->len = (double)ds->n / (double)eps;
+    sl_dataset_free(ds);
+    return 1;
+}
+
+/* MPC beats random on return and on success rate (and, for `longer`, on episode length). */
+static void mpc_vs_random(const char *spec, size_t mpc_eps, size_t rnd_eps, int longer) {
+    char path[600];
+    model_path(spec, path, sizeof path);
+    sl_env *env = NULL;
+    CHECK_OK(sl_env_task_new(&env, path, NULL, 0, 0));
+    if (!env) return;
+    sl_progress_set_quiet(1);
+    outcome mpc, rnd;
+    double t0 = sl_now();
+    int ok = run_policy(env, SL_POLICY_MPC, mpc_eps, 11, &mpc);
+    double t_mpc = sl_now() - t0;
+    ok = ok && run_policy(env, SL_POLICY_RANDOM, rnd_eps, 12, &rnd);
+    CHECK(ok);
+    if (ok) {
+        printf("  %-18s mpc: return %8.2f success %.2f length %5.1f (%.1f s) | random: return %8.2f success %.2f "
+               "length %5.1f\n",
+               spec, mpc.ret, mpc.success, mpc.len, t_mpc, rnd.ret, rnd.success, rnd.len);
+        CHECK_MSG(mpc.ret > rnd.ret, "%s: MPC return %g not above random %g", spec, mpc.ret, rnd.ret);
+        CHECK_MSG(mpc.success > rnd.success, "%s: MPC success %g not above random %g", spec, mpc.success,
+                  rnd.success);
+        CHECK_MSG(mpc.success >= 0.75, "%s: MPC success rate %g below 0.75", spec, mpc.success);
+        if (longer) CHECK_MSG(mpc.len > rnd.len, "%s: MPC length %g not above random %g", spec, mpc.len, rnd.len);
+    }
+    sl_env_free(env);
+}
+
+TEST(mpc_beats_random_motor_arm) { mpc_vs_random("reach_motor.json", 4, 20, 0); }
+TEST(mpc_beats_random_muscle_arm) { mpc_vs_random("reach_muscle.json", 4, 20, 0); }
+TEST(mpc_keeps_floating_base_up) { mpc_vs_random("hover.json", 4, 20, 1); }
+TEST(mpc_beats_random_pusher_contacts) { mpc_vs_random("push.json", 4, 20, 0); }
+
+/* Same seed => same plan bits, with 1 or 2 threads; another seed differs. */
+TEST(mpc_deterministic_across_threads) {
+    char path[600];
+    model_path("reach_muscle.json", path, sizeof path);
+    sl_dataset *ds[3] = {NULL, NULL, NULL};
+    for (int i = 0; i < 3; i++) {
+        sl_env *env = NULL;
+        CHECK_OK(sl_env_task_new(&env, path, NULL, 12, 0));
+        if (!env) return;
+        sl_mpc_config c = sl_mpc_default();
+        c.samples = 12;
+        c.horizon = 6;
+        c.threads = i == 0 ? 1 : 2;
+        CHECK_OK(sl_env_set_mpc(env, &c));
+        CHECK_OK(sl_env_collect(env, SL_POLICY_MIXED, 3, i == 2 ? 8 : 7, &ds[i], NULL));
+        sl_env_free(env);
+    }
+    if (ds[0] && ds[1] && ds[2]) {
+        CHECK(ds[0]->n == ds[1]->n);
+        CHECK(memcmp(ds[0]->actions, ds[1]->actions, ds[0]->n * (size_t)ds[0]->act_dim * 4) == 0);
+        CHECK(memcmp(ds[0]->observations, ds[1]->observations, ds[0]->n * (size_t)ds[0]->obs_dim * 4) == 0);
+        CHECK(ds[0]->n != ds[2]->n ||
+              memcmp(ds[0]->actions, ds[2]->actions, ds[0]->n * (size_t)ds[0]->act_dim * 4) != 0);
+    }
+    for (int i = 0; i < 3; i++) sl_dataset_free(ds[i]);
+}
+
+/* The reward is the weighted sum of the spec's terms, recomputed here from the observation
+ * (tip position and goal - tip are in the obs) for the motor arm's first term. */
+TEST(reward_is_weighted_sum_of_terms) {
+    char dir[600], spec[700];
+    model_path("", dir, sizeof dir);
+    snprintf(spec, sizeof spec, "%s/only_dist.json", harness_tmpdir());
+    char text[1200];
+    snprintf(text, sizeof text,
+             "{\"name\": \"d\", \"model\": \"%sarm_motor.xml\", \"max_steps\": 10,"
+             " \"reward\": [{\"quantity\": \"distance\", \"site\": \"tip\", \"target_site\": \"goal\", \"weight\": -2},"
+             "              {\"quantity\": \"alive\", \"weight\": 0.5}]}",
+             dir);
+    CHECK(write_text(spec, text));
+    sl_env *env = NULL;
+    CHECK_OK(sl_env_task_new(&env, spec, NULL, 0, 0));
+    if (!env) return;
+    CHECK(env->obs_dim == 3 + 3 + 6);
+    CHECK(!sl_env_has_units(env));
+    float obs[12], a[3] = {0.3f, -0.2f, 0.1f};
+    CHECK_OK(sl_env_reset(env, 3, obs));
+    for (int t = 0; t < 5; t++) {
+        sl_env_out ev;
+        CHECK_OK(sl_env_step(env, a, obs, NULL, &ev));
+        double dx = obs[9], dy = obs[10], dz = obs[11];
+        double want = -2.0 * sqrt(dx * dx + dy * dy + dz * dz) + 0.5;
+        CHECK_CLOSE(ev.reward, want, 1e-5);
+        CHECK(ev.units == 0 && ev.attempts == 0 && ev.failures == 0);
+    }
+    /* no units: MPL, error rate, EP are absent from the data, not zero */
+    sl_dataset *ds = NULL;
+    sl_collect_summary sum;
+    CHECK_OK(sl_env_collect(env, SL_POLICY_RANDOM, 2, 1, &ds, &sum));
+    if (ds) {
+        CHECK(sl_dataset_ep_col(ds, "mpl") == NULL);
+        CHECK(sl_dataset_ep_col(ds, "error_rate") == NULL);
+        CHECK(sl_dataset_ep_col(ds, "ep") == NULL);
+        CHECK(sl_dataset_ep_col(ds, "return") != NULL);
+        CHECK(sl_dataset_ep_col(ds, "energy_wh") != NULL);
+        CHECK(!sum.has_units && isnan(sum.mean_mpl));
+    }
+    sl_dataset_free(ds);
+    sl_env_free(env);
+}
+
+/* --- bad input ------------------------------------------------------------- */
+
+/* Build an env from `body` (a spec naming arm_motor.xml); expect `want` and every needle in
+ * the message. */
+static void bad_spec(const char *file, const char *body, sl_status want, const char *n1, const char *n2) {
+    char dir[600], spec[700], text[2000];
+    model_path("", dir, sizeof dir);
+    snprintf(spec, sizeof spec, "%s/%s", harness_tmpdir(), file);
+    snprintf(text, sizeof text, body, dir);
+    CHECK(write_text(spec, text));
+    sl_env *env = NULL;
+    CHECK_STATUS(sl_env_task_new(&env, spec, NULL, 0, 0), want);
+    CHECK(env == NULL);
+    const char *msg = sl_last_error();
+    CHECK_MSG(strstr(msg, file) && strstr(msg, n1) && (!n2 || strstr(msg, n2)), "message: %s", msg);
+    sl_env_free(env);
+}
+
+TEST(bad_specs_named) {
+    bad_spec("no_site.json",
+             "{\"name\": \"x\", \"model\": \"%sarm_motor.xml\", \"reward\": [{\"quantity\": \"alive\", \"weight\": 1},"
+             " {\"quantity\": \"distance\", \"site\": \"nose\", \"target\": [0, 0, 0], \"weight\": -1}]}",
+             SL_ERR_NOTFOUND, "reward[1].site", "nose");
+    bad_spec("no_body.json",
+             "{\"name\": \"x\", \"model\": \"%sarm_motor.xml\", \"reward\": [{\"quantity\": \"height\", \"body\": "
+             "\"torso\", \"weight\": 1}]}",
+             SL_ERR_NOTFOUND, "reward[0].body", "torso");
+    bad_spec("no_joint.json",
+             "{\"name\": \"x\", \"model\": \"%sarm_motor.xml\", \"reward\": [{\"quantity\": \"alive\", \"weight\": 1}],"
+             " \"failure\": {\"any\": [{\"quantity\": \"joint_pos\", \"joint\": \"knee\", \"above\": 1}]}}",
+             SL_ERR_NOTFOUND, "failure.any[0].joint", "knee");
+    bad_spec("unknown_term.json",
+             "{\"name\": \"x\", \"model\": \"%sarm_motor.xml\", \"reward\": [{\"quantity\": \"happiness\", "
+             "\"weight\": 1}]}",
+             SL_ERR_FORMAT, "reward[0].quantity", "happiness");
+    bad_spec("malformed.json", "{\"name\": \"x\", \"model\": \"%sarm_motor.xml\", \"reward\": [", SL_ERR_FORMAT,
+             "invalid JSON", NULL);
+    bad_spec("typo_key.json",
+             "{\"name\": \"x\", \"model\": \"%sarm_motor.xml\", \"reward\": [{\"quantity\": \"alive\", \"weight\": 1}],"
+             " \"max_step\": 5}",
+             SL_ERR_FORMAT, "max_step", "unknown key");
+    bad_spec("no_weight.json",
+             "{\"name\": \"x\", \"model\": \"%sarm_motor.xml\", \"reward\": [{\"quantity\": \"alive\"}]}",
+             SL_ERR_FORMAT, "reward[0].weight", NULL);
+    bad_spec("no_axis.json",
+             "{\"name\": \"x\", \"model\": \"%sarm_motor.xml\", \"reward\": [{\"quantity\": \"velocity\", \"site\": "
+             "\"tip\", \"weight\": 1}]}",
+             SL_ERR_FORMAT, "reward[0].axis", NULL);
+    bad_spec("no_model.json",
+             "{\"name\": \"x\", \"model\": \"%snot_there.xml\", \"reward\": [{\"quantity\": \"alive\", \"weight\": 1}]}",
+             SL_ERR_NOTFOUND, "not_there.xml", NULL);
+    bad_spec("units_without_success.json",
+             "{\"name\": \"x\", \"model\": \"%sarm_motor.xml\", \"reward\": [{\"quantity\": \"alive\", \"weight\": 1}],"
+             " \"units\": {\"unit\": \"success\"}}",
+             SL_ERR_FORMAT, "units", "success");
+}
+
+/* --- the environment record ------------------------------------------------ */
+
+TEST(record_roundtrip_and_refusals) {
+    char spec[600], mcopy[700], scopy[700];
+    model_path("reach_motor.json", spec, sizeof spec);
+    /* a private copy of the model, so that it can be changed */
+    char src[600];
+    model_path("arm_motor.xml", src, sizeof src);
+    snprintf(mcopy, sizeof mcopy, "%s/arm_motor.xml", harness_tmpdir());
+    snprintf(scopy, sizeof scopy, "%s/reach_motor.json", harness_tmpdir());
+    CHECK(copy_file(src, mcopy) && copy_file(spec, scopy));
+    sl_env *env = NULL;
+    CHECK_OK(sl_env_task_new(&env, scopy, NULL, 0, 0));
+    if (!env) return;
+    sl_env_record rec, back;
+    CHECK_OK(sl_env_get_record(env, &rec));
+    CHECK(strcmp(rec.kind, "mjcf") == 0 && strstr(rec.model_path, "arm_motor.xml") && rec.obs_dim == env->obs_dim);
+    char h[65];
+    CHECK_OK(sl_sha256_file(mcopy, h));
+    CHECK(strcmp(h, rec.model_sha256) == 0);
+    /* through JSON (as written into real.json) and back */
+    cJSON *j = cJSON_CreateObject();
+    CHECK_OK(sl_env_record_to_json(&rec, j));
+    char side[700];
+    snprintf(side, sizeof side, "%s/real.json", harness_tmpdir());
+    cJSON *top = cJSON_CreateObject();
+    cJSON_AddItemToObject(top, "environment", j);
+    CHECK_OK(sl_json_write_file(side, top));
+    cJSON_Delete(top);
+    CHECK_OK(sl_env_record_read(side, &back));
+    CHECK(strcmp(back.task_sha256, rec.task_sha256) == 0 && strcmp(back.model_sha256, rec.model_sha256) == 0);
+    sl_env *env2 = NULL;
+    CHECK_OK(sl_env_from_record(&env2, &back));
+    if (env2) {
+        /* the rebuilt env produces the same episode */
+        float o1[64], o2[64], a[3] = {0.5f, 0.5f, -0.5f};
+        sl_env_out e1, e2;
+        CHECK_OK(sl_env_reset(env, 9, o1));
+        CHECK_OK(sl_env_reset(env2, 9, o2));
+        CHECK_OK(sl_env_step(env, a, o1, NULL, &e1));
+        CHECK_OK(sl_env_step(env2, a, o2, NULL, &e2));
+        CHECK(memcmp(o1, o2, (size_t)env->obs_dim * 4) == 0 && e1.reward == e2.reward);
+    }
+    sl_env_free(env2);
+    /* the model file changes after collection: refused, naming the file and both hashes */
+    FILE *f = fopen(mcopy, "a");
+    if (f) {
+        fputs("<!-- edited -->\n", f);
+        fclose(f);
+    }
+    env2 = NULL;
+    CHECK_STATUS(sl_env_from_record(&env2, &back), SL_ERR_STATE);
+    CHECK(env2 == NULL);
+    CHECK_MSG(strstr(sl_last_error(), "arm_motor.xml") && strstr(sl_last_error(), "changed") &&
+                  strstr(sl_last_error(), "recorded"),
+              "%s", sl_last_error());
+    /* a record whose task spec was edited by hand is refused when read */
+    cJSON *bad = NULL;
+    CHECK_OK(sl_json_read_file(side, &bad));
+    if (bad) {
+        cJSON *sp = cJSON_GetObjectItem(cJSON_GetObjectItem(bad, "environment"), "task_spec");
+        cJSON_ReplaceItemInObject(sp, "max_steps", cJSON_CreateNumber(61));
+        CHECK_OK(sl_json_write_file(side, bad));
+        cJSON_Delete(bad);
+        sl_env_record r3;
+        CHECK_STATUS(sl_env_record_read(side, &r3), SL_ERR_FORMAT);
+        CHECK_MSG(strstr(sl_last_error(), "real.json") && strstr(sl_last_error(), "task_sha256"), "%s",
+                  sl_last_error());
+        sl_env_record_clear(&r3);
+    }
+    sl_env_record_clear(&rec);
+    sl_env_record_clear(&back);
+    sl_env_free(env);
+}
+
+/* Data from a model whose dims equal the workcell's (obs 24, act 4) is not the workcell's:
+ * checking the workcell against that record refuses, naming both. */
+TEST(same_dims_other_model_refused) {
+    char dir[600], spec[700], text[1500];
+    model_path("", dir, sizeof dir);
+    /* a 4-actuator body with nq = nv = 6 and two distance terms: obs 6 + 6 + 2 * 6 = 24 */
+    char xml[1500];
+    snprintf(xml, sizeof xml, "%s/nine.xml", harness_tmpdir());
+    CHECK(write_text(xml,
+                     "<mujoco model='nine'><option timestep='0.01' gravity='0 0 0'/><worldbody>"
+                     "<body name='a'><joint name='j1' type='slide' axis='1 0 0'/><joint name='j2' type='slide' axis='0 1 0'/>"
+                     "<joint name='j3' type='slide' axis='0 0 1'/><joint name='j4' type='hinge' axis='0 0 1'/>"
+                     "<joint name='j5' type='hinge' axis='0 1 0'/><joint name='j6' type='hinge' axis='1 0 0'/>"
+                     "<geom type='sphere' size='0.05' mass='1'/><site name='s'/></body></worldbody>"
+                     "<actuator><motor joint='j1'/><motor joint='j2'/><motor joint='j3'/><motor joint='j4'/></actuator>"
+                     "</mujoco>"));
+    snprintf(spec, sizeof spec, "%s/nine.json", harness_tmpdir());
+    snprintf(text, sizeof text,
+             "{\"name\": \"nine\", \"reward\": [{\"quantity\": \"distance\", \"site\": \"s\", \"target\": [1, 0, 0],"
+             " \"weight\": -1}, {\"quantity\": \"distance\", \"site\": \"s\", \"target\": [0, 1, 0], \"weight\": -1}]}");
+    CHECK(write_text(spec, text));
+    (void)dir;
+    sl_env *other = NULL, *wc = NULL;
+    CHECK_OK(sl_env_task_new(&other, spec, xml, 0, 0));
+    CHECK_OK(sl_env_workcell_new(&wc, NULL));
+    if (other && wc) {
+        CHECK(other->obs_dim == wc->obs_dim && other->act_dim == wc->act_dim);
+        sl_env_record rec;
+        CHECK_OK(sl_env_get_record(other, &rec));
+        CHECK_STATUS(sl_env_check_record(wc, &rec), SL_ERR_STATE);
+        CHECK_MSG(strstr(sl_last_error(), "nine.xml") && strstr(sl_last_error(), "workcell"), "%s", sl_last_error());
+        sl_env_record_clear(&rec);
+        /* and the workcell's own record rebuilds the workcell */
+        sl_env *wc2 = NULL;
+        CHECK_OK(sl_env_get_record(wc, &rec));
+        CHECK(strcmp(rec.kind, "workcell") == 0 && rec.obs_dim == 24 && rec.act_dim == 4);
+        CHECK_OK(sl_env_from_record(&wc2, &rec));
+        CHECK_STATUS(sl_env_check_record(other, &rec), SL_ERR_STATE);
+        sl_env_free(wc2);
+        sl_env_record_clear(&rec);
+    }
+    sl_env_free(other);
+    sl_env_free(wc);
+}
+
+/* The workcell's config changes its task hash (the record says which variant collected). */
+TEST(workcell_task_hash_follows_config) {
+    sl_env *a = NULL, *b = NULL;
+    sl_workcell_config c = sl_workcell_default();
+    CHECK_OK(sl_env_workcell_new(&a, &c));
+    c.max_steps = 40;
+    CHECK_OK(sl_env_workcell_new(&b, &c));
+    if (a && b) {
+        sl_env_record ra, rb;
+        CHECK_OK(sl_env_get_record(a, &ra));
+        CHECK_OK(sl_env_get_record(b, &rb));
+        CHECK(strcmp(ra.task_sha256, rb.task_sha256) != 0 && strcmp(ra.model_sha256, rb.model_sha256) == 0);
+        CHECK_STATUS(sl_env_check_record(a, &rb), SL_ERR_STATE);
+        sl_env *b2 = NULL;
+        CHECK_OK(sl_env_from_record(&b2, &rb));
+        if (b2) CHECK(b2->max_steps == 40);
+        sl_env_free(b2);
+        sl_env_record_clear(&ra);
+        sl_env_record_clear(&rb);
+    }
+    /* the workcell has no MPC planner: policy mpc is refused clearly */
+    sl_dataset *ds = NULL;
+    if (a) CHECK_STATUS(sl_env_collect(a, SL_POLICY_MPC, 1, 1, &ds, NULL), SL_ERR_ARG);
+    CHECK(ds == NULL);
+    sl_env_free(a);
+    sl_env_free(b);
+}
+
+int main(void) {
+    RUN(reward_is_weighted_sum_of_terms);
+    RUN(bad_specs_named);
+    RUN(record_roundtrip_and_refusals);
+    RUN(same_dims_other_model_refused);
+    RUN(workcell_task_hash_follows_config);
+    RUN(mpc_deterministic_across_threads);
+    RUN(mpc_beats_random_motor_arm);
+    RUN(mpc_beats_random_muscle_arm);
+    RUN(mpc_keeps_floating_base_up);
+    RUN(mpc_beats_random_pusher_contacts);
+    return harness_done();
+}
