@@ -296,6 +296,13 @@ typedef struct sl_collect_summary {
 sl_status sl_env_collect(sl_env *env, sl_policy_kind kind, size_t episodes, uint64_t seed,
                          sl_dataset **out, sl_collect_summary *summary);
 
+/* A policy given as a function (e.g. a trained agent loaded by the caller): writes act_dim
+ * actions for obs. */
+typedef sl_status (*sl_env_policy_fn)(void *ctx, sl_env *env, const float *obs, float *action);
+/* Same as sl_env_collect with actions from fn; ep_policy_quality is -1 (an external policy). */
+sl_status sl_env_collect_fn(sl_env *env, sl_env_policy_fn fn, void *ctx, size_t episodes, uint64_t seed,
+                            sl_dataset **out, sl_collect_summary *summary);
+
 #ifdef __cplusplus
 }
 #endif

@@ -271,13 +271,14 @@ static const char *const step_col_names[] = {"unit_done", "error_event", "attemp
                                              "energy_wh", "holding"};
 _Static_assert(sizeof step_col_names / sizeof step_col_names[0] == SC_COUNT, "step columns");
 
-sl_status sl_env_collect(sl_env *env, sl_policy_kind kind, size_t episodes, uint64_t seed,
-                         sl_dataset **out, sl_collect_summary *summary) {
+/* The collector behind both entry points: a policy kind, or a callback (fn != NULL). */
+static sl_status collect(sl_env *env, sl_policy_kind kind, sl_env_policy_fn fn, void *fn_ctx,
+                         size_t episodes, uint64_t seed, sl_dataset **out, sl_collect_summary *summary) {
     if (!env || !out) return sl_set_error(SL_ERR_ARG, "sl_env_collect: NULL argument");
     *out = NULL;
     if (episodes == 0 || episodes > 10000000)
         return sl_set_error(SL_ERR_ARG, "collect: episodes must be in [1, 1e7], got %zu", episodes);
-    if ((unsigned)kind >= SL_POLICY_KIND_COUNT)
+    if (!fn && (unsigned)kind >= SL_POLICY_KIND_COUNT)
         return sl_set_error(SL_ERR_ARG, "collect: bad policy kind %d", (int)kind);
     size_t cap;
     SL_TRY(sl_mul_size(episodes, (size_t)env->max_steps, &cap));
@@ -307,8 +308,8 @@ sl_status sl_env_collect(sl_env *env, sl_policy_kind kind, size_t episodes, uint
         sl_rng er;
         sl_rng_seed(&er, seed, 1000003u + (uint64_t)e);
         uint64_t env_seed = sl_rng_u64(&er);
-        sl_policy_kind base = episode_base(kind, &er);
-        sum.policy_counts[base]++;
+        sl_policy_kind base = fn ? SL_POLICY_KIND_COUNT : episode_base(kind, &er);
+        if (!fn) sum.policy_counts[base]++;
         if ((st = sl_env_reset(env, env_seed, obs)) != SL_OK) goto done;
         if (e == 0) {
             n_cond = env->n_cond;
@@ -316,7 +317,8 @@ sl_status sl_env_collect(sl_env *env, sl_policy_kind kind, size_t episodes, uint
         }
         for (int t = 0;; t++) {
             sl_env_out ev;
-            if ((st = sl_policy_act(env, base, &er, obs, act)) != SL_OK) goto done;
+            st = fn ? fn(fn_ctx, env, obs, act) : sl_policy_act(env, base, &er, obs, act);
+            if (st != SL_OK) goto done;
             if ((st = sl_env_step(env, act, nobs, applied, &ev)) != SL_OK) goto done;
             if (row >= cap) {
                 st = sl_set_error(SL_ERR_INTERNAL, "collect: more steps than max_steps");
@@ -356,7 +358,7 @@ sl_status sl_env_collect(sl_env *env, sl_policy_kind kind, size_t episodes, uint
         v[EC_TIMEOUTS] = m.errors_by_kind[SL_ENV_ERR_TIMEOUT];
         v[EC_SECONDS] = m.sim_seconds;
         v[EC_RETURN] = m.total_reward;
-        v[EC_QUALITY] = sl_policy_quality(base);
+        v[EC_QUALITY] = fn ? -1.0 : sl_policy_quality(base);
         for (int c = 0; c < n_cond; c++) v[EC_COUNT + c] = env->cond[c];
         sl_progress_update(&prog, e + 1, NULL);
     }
@@ -413,4 +415,15 @@ done:
     free(applied);
     free(epv);
     return st;
+}
+
+sl_status sl_env_collect(sl_env *env, sl_policy_kind kind, size_t episodes, uint64_t seed,
+                         sl_dataset **out, sl_collect_summary *summary) {
+    return collect(env, kind, NULL, NULL, episodes, seed, out, summary);
+}
+
+sl_status sl_env_collect_fn(sl_env *env, sl_env_policy_fn fn, void *ctx, size_t episodes, uint64_t seed,
+                            sl_dataset **out, sl_collect_summary *summary) {
+    if (!fn) return sl_set_error(SL_ERR_ARG, "sl_env_collect_fn: NULL policy");
+    return collect(env, SL_POLICY_KIND_COUNT, fn, ctx, episodes, seed, out, summary);
 }
