@@ -7,6 +7,7 @@
  * another model with the workcell's dims). */
 #include <math.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include "env/env_internal.h"
 #include "harness.h"
@@ -370,6 +371,76 @@ TEST(workcell_task_hash_follows_config) {
     sl_env_free(b);
 }
 
+/* The command line: collect with a task spec and the MPC expert writes the environment record
+ * into the sidecar; the environment rebuilds from it; after the model file changes the rebuild
+ * is refused; a bad spec exits 1 and writes nothing. */
+TEST(cli_collect_records_environment) {
+    const char *bin = getenv("SL_BIN");
+    if (!bin || !*bin) {
+        printf("  SL_BIN not set: skipped\n");
+        return;
+    }
+    const char *tmp = harness_tmpdir();
+    char src[600], dst[700], cmd[3000], side[700];
+    static const char *files[] = {"push.json", "pusher.xml"};
+    for (int i = 0; i < 2; i++) {
+        model_path(files[i], src, sizeof src);
+        snprintf(dst, sizeof dst, "%s/cli_%s", tmp, files[i]);
+        CHECK(copy_file(src, dst));
+    }
+    /* the copied spec must name the copied model */
+    snprintf(dst, sizeof dst, "%s/cli_push.json", tmp);
+    char *txt;
+    size_t n;
+    CHECK_OK(sl_read_file(dst, &txt, &n));
+    if (!txt) return;
+    char *at = strstr(txt, "\"pusher.xml\"");
+    CHECK(at != NULL);
+    if (at) {
+        char fixed[4096];
+        snprintf(fixed, sizeof fixed, "%.*s\"cli_pusher.xml\"%s", (int)(at - txt), txt, at + strlen("\"pusher.xml\""));
+        CHECK(write_text(dst, fixed));
+    }
+    free(txt);
+    snprintf(cmd, sizeof cmd, "%s collect --db none -q -p mpc -n 2 -s 4 --mpc-samples 24 --task %s -o %s/cli_real.npz",
+             bin, dst, tmp);
+    CHECK(system(cmd) == 0);
+    snprintf(side, sizeof side, "%s/cli_real.json", tmp);
+    sl_env_record rec;
+    CHECK_OK(sl_env_record_read(side, &rec));
+    CHECK(strcmp(rec.kind, "mjcf") == 0 && strstr(rec.model_path, "cli_pusher.xml") && strcmp(rec.task_name, "push") == 0);
+    sl_env *env = NULL;
+    CHECK_OK(sl_env_from_record(&env, &rec));
+    CHECK(env && env->obs_dim == rec.obs_dim && env->act_dim == 2);
+    sl_env_free(env);
+    snprintf(dst, sizeof dst, "%s/cli_pusher.xml", tmp);
+    FILE *f = fopen(dst, "a");
+    if (f) {
+        fputs("<!-- changed after collection -->\n", f);
+        fclose(f);
+    }
+    env = NULL;
+    CHECK_STATUS(sl_env_from_record(&env, &rec), SL_ERR_STATE);
+    CHECK(env == NULL && strstr(sl_last_error(), "cli_pusher.xml") && strstr(sl_last_error(), "changed"));
+    sl_env_record_clear(&rec);
+    /* a bad spec: exit 1, no dataset, no sidecar */
+    char bad[700];
+    snprintf(bad, sizeof bad, "%s/cli_bad.json", tmp);
+    CHECK(write_text(bad, "{\"name\": \"b\", \"model\": \"cli_pusher.xml\", \"reward\": [{\"quantity\": \"distance\","
+                          " \"body\": \"ball\", \"target\": [0, 0, 0], \"weight\": -1}]}"));
+    snprintf(cmd, sizeof cmd, "%s collect --db none -q --task %s -o %s/cli_bad.npz 2>%s/cli_bad.err", bin, bad, tmp, tmp);
+    int rc = system(cmd);
+    CHECK(WIFEXITED(rc) && WEXITSTATUS(rc) == 1);
+    snprintf(dst, sizeof dst, "%s/cli_bad.npz", tmp);
+    CHECK(fopen(dst, "rb") == NULL);
+    snprintf(dst, sizeof dst, "%s/cli_bad.err", tmp);
+    CHECK_OK(sl_read_file(dst, &txt, &n));
+    if (txt) {
+        CHECK_MSG(strstr(txt, "cli_bad.json") && strstr(txt, "reward[0].body") && strstr(txt, "ball"), "%s", txt);
+        free(txt);
+    }
+}
+
 int main(void) {
     RUN(reward_is_weighted_sum_of_terms);
     RUN(bad_specs_named);
@@ -377,6 +448,7 @@ int main(void) {
     RUN(same_dims_other_model_refused);
     RUN(workcell_task_hash_follows_config);
     RUN(mpc_deterministic_across_threads);
+    RUN(cli_collect_records_environment);
     RUN(mpc_beats_random_motor_arm);
     RUN(mpc_beats_random_muscle_arm);
     RUN(mpc_keeps_floating_base_up);

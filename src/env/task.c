@@ -108,7 +108,7 @@ static sl_status get_obj(const cJSON *o, const char *key, int type, const char *
         return sl_set_error(SL_ERR_FORMAT, "%s: %s.%s: expected a %s name", where, place, key, what);
     *id = mj_name2id(m, type, v->valuestring);
     if (*id < 0)
-        return sl_set_error(SL_ERR_NOTFOUND, "%s: %s.%s: no %s named '%s' in %s", where, place, key, what,
+        return sl_set_error(SL_ERR_NOTFOUND, "%s: %s.%s: no %s named '%s' in model '%s'", where, place, key, what,
                             v->valuestring, model_name(m));
     return SL_OK;
 }
