@@ -13,6 +13,7 @@
 #include "harness.h"
 #include "synthloop/sl_dataset.h"
 #include "synthloop/sl_env.h"
+#include "synthloop/sl_rl.h"
 
 static const char *root(void) {
     const char *r = getenv("SL_TEST_ROOT");
@@ -441,6 +442,65 @@ TEST(cli_collect_records_environment) {
     }
 }
 
+/* --policy FILE: a trained agent (here an untrained one, saved) drives the collection; its
+ * actions are what the dataset records; an agent with other dims is refused, naming both. */
+TEST(cli_collect_with_agent_file) {
+    const char *bin = getenv("SL_BIN");
+    if (!bin || !*bin) {
+        printf("  SL_BIN not set: skipped\n");
+        return;
+    }
+    const char *tmp = harness_tmpdir();
+    char spec[600], agent_path[700], cmd[3000], out[700];
+    model_path("reach_motor.json", spec, sizeof spec);
+    sl_env *env = NULL;
+    CHECK_OK(sl_env_task_new(&env, spec, NULL, 0, 0));
+    if (!env) return;
+    for (int k = 0; k < 2; k++) {
+        sl_rl_config c = sl_rl_config_defaults(SL_RL_TD3BC, env->obs_dim + k, env->act_dim);
+        sl_agent *a = NULL;
+        CHECK_OK(sl_agent_new(&a, &c, NULL, NULL));
+        snprintf(agent_path, sizeof agent_path, "%s/agent%d.safetensors", tmp, k);
+        if (a) CHECK_OK(sl_agent_save(a, agent_path));
+        if (k == 0 && a) {
+            snprintf(cmd, sizeof cmd, "%s collect --db none -q -p %s -n 2 -s 3 --task %s -o %s/agent_data.npz", bin,
+                     agent_path, spec, tmp);
+            CHECK(system(cmd) == 0);
+            snprintf(out, sizeof out, "%s/agent_data.npz", tmp);
+            sl_dataset *ds = NULL;
+            CHECK_OK(sl_dataset_load_npz(&ds, out));
+            if (ds) {
+                /* the first action of each episode is the agent's action on the first observation */
+                float act[16];
+                CHECK_OK(sl_agent_act(a, ds->observations, 1, act));
+                for (int i = 0; i < env->act_dim; i++) {
+                    float lo = env->act_lo[i], hi = env->act_hi[i];
+                    float want = act[i] < lo ? lo : act[i] > hi ? hi : act[i];
+                    CHECK_CLOSE(ds->actions[i], want, 1e-6);
+                }
+                const double *q = sl_dataset_ep_col(ds, "policy_quality");
+                CHECK(q && q[0] == -1.0);
+            }
+            sl_dataset_free(ds);
+        } else if (a) {
+            snprintf(cmd, sizeof cmd, "%s collect --db none -q -p %s -n 1 --task %s -o %s/agent_bad.npz 2>%s/agent_bad.err",
+                     bin, agent_path, spec, tmp, tmp);
+            int rc = system(cmd);
+            CHECK(WIFEXITED(rc) && WEXITSTATUS(rc) == 1);
+            snprintf(out, sizeof out, "%s/agent_bad.err", tmp);
+            char *txt;
+            size_t n;
+            CHECK_OK(sl_read_file(out, &txt, &n));
+            if (txt) {
+                CHECK_MSG(strstr(txt, "agent1.safetensors") && strstr(txt, "obs_dim"), "%s", txt);
+                free(txt);
+            }
+        }
+        sl_agent_free(a);
+    }
+    sl_env_free(env);
+}
+
 int main(void) {
     RUN(reward_is_weighted_sum_of_terms);
     RUN(bad_specs_named);
@@ -449,6 +509,7 @@ int main(void) {
     RUN(workcell_task_hash_follows_config);
     RUN(mpc_deterministic_across_threads);
     RUN(cli_collect_records_environment);
+    RUN(cli_collect_with_agent_file);
     RUN(mpc_beats_random_motor_arm);
     RUN(mpc_beats_random_muscle_arm);
     RUN(mpc_keeps_floating_base_up);
