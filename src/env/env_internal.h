@@ -136,10 +136,10 @@ typedef struct sl_task_signals {
     int success, failure, units, failures;
 } sl_task_signals;
 
-/* Parse and bind a spec. `spec` is the effective JSON (consumed: not freed here, the caller
- * keeps it); `where` names the file in messages ("tasks/reach.json"); `m` is the model names are
- * resolved in (NULL: names are not checked, for the workcell's own spec before loading).
- * Errors name `where` and the place ("reward[1].site"). */
+/* Parse and bind a spec. `spec` is the effective JSON (read only; the caller keeps it);
+ * `where` names the file in messages ("tasks/reach.json"); `m` (required) is the model whose
+ * names are resolved. Errors name `where` and the place ("reward[1].site"); on success
+ * out->canon is a new string (sl_task_clear). */
 sl_status sl_task_from_json(const cJSON *spec, const char *where, const mjModel *m, sl_task *out);
 void sl_task_clear(sl_task *t);
 /* Value of one quantity in the current state (d after mj_forward). */
