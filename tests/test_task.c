@@ -167,6 +167,36 @@ TEST(reward_is_weighted_sum_of_terms) {
     sl_env_free(env);
 }
 
+/* Datasets of every model checked by numpy against the definitions (tests/py/task_check_npz.py):
+ * D4RL invariants, econ columns, and for the motor arm each step's reward recomputed from the
+ * spec's terms. */
+TEST(datasets_checked_by_numpy) {
+    static const struct { const char *spec; int max_steps; const char *extra; } cases[] = {
+        {"reach_motor.json", 60, " reach"}, {"reach_muscle.json", 60, " reach"}, {"hover.json", 100, ""},
+        {"push.json", 80, ""}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char spec[600], out[700], cmd[2000];
+        model_path(cases[i].spec, spec, sizeof spec);
+        sl_env *env = NULL;
+        CHECK_OK(sl_env_task_new(&env, spec, NULL, 0, 0));
+        if (!env) continue;
+        sl_mpc_config c = sl_mpc_default();
+        c.samples = 16;
+        c.horizon = 8;
+        c.iterations = 1;
+        CHECK_OK(sl_env_set_mpc(env, &c));
+        sl_dataset *ds = NULL;
+        CHECK_OK(sl_env_collect(env, SL_POLICY_MIXED, 6, 21, &ds, NULL));
+        snprintf(out, sizeof out, "%s/numpy_%zu.npz", harness_tmpdir(), i);
+        if (ds) CHECK_OK(sl_dataset_save_npz(ds, out));
+        snprintf(cmd, sizeof cmd, "%s %s/tests/py/task_check_npz.py %s %s %d%s", SL_PYTHON, root(), out, spec,
+                 cases[i].max_steps, cases[i].extra);
+        CHECK_MSG(ds && system(cmd) == 0, "%s", cmd);
+        sl_dataset_free(ds);
+        sl_env_free(env);
+    }
+}
+
 /* --- bad input ------------------------------------------------------------- */
 
 /* Build an env from `body` (a spec naming arm_motor.xml); expect `want` and every needle in
@@ -510,6 +540,7 @@ int main(void) {
     RUN(mpc_deterministic_across_threads);
     RUN(cli_collect_records_environment);
     RUN(cli_collect_with_agent_file);
+    RUN(datasets_checked_by_numpy);
     RUN(mpc_beats_random_motor_arm);
     RUN(mpc_beats_random_muscle_arm);
     RUN(mpc_keeps_floating_base_up);
