@@ -1,7 +1,8 @@
 /* sl_env.h - environments (pluggable: a table of functions + a context, like redis' dictType),
- * the built-in MuJoCo workcell, a generic "move site X to target Y" MJCF environment,
- * economic metrics computed from the physics, behaviour policies of graded quality and the
- * collector that turns episodes into an sl_dataset.
+ * the built-in MuJoCo workcell, environments over any MJCF model driven by a task spec (JSON:
+ * reward terms, success/failure, units; docs/TASKS.md) with an MPC expert, the environment
+ * record that travels with the data, economic metrics computed from the physics, behaviour
+ * policies of graded quality and the collector that turns episodes into an sl_dataset.
  *
  * An episode is max_steps control steps; each control step runs frame_skip physics steps.
  * The environment, not the caller, counts units, attempts, failures and energy; the episode
@@ -9,7 +10,9 @@
  * sl_econ_compute, so they come from the physics and never from a formula of the action.
  *
  * Ownership: sl_env_* constructors return an env owned by the caller (sl_env_free, NULL ok).
- * Observation/action buffers are always caller-owned. Not thread-safe per env; separate envs
+ * Observation/action buffers are always caller-owned. An sl_env_record owns its task_json
+ * (sl_env_record_clear). The MPC planner of a task-spec env runs OpenMP threads inside a call
+ * to the expert; its result does not depend on their number. Not thread-safe per env; separate envs
  * may run on separate threads, except that MuJoCo's warning hook is process-global (see
  * sl_env_mj_install_hooks).
  */
@@ -174,7 +177,7 @@ enum {
 };
 enum { SL_WC_ACT_SHOULDER = 0, SL_WC_ACT_ELBOW, SL_WC_ACT_LIFT, SL_WC_ACT_GRIP, SL_WC_ACT_DIM };
 
-/* Generic MJCF environment: "move site X to a target". */
+/* The reach task of the older command-line flags, built as a task spec (docs/TASKS.md). */
 typedef struct sl_mjcf_task {
     const char *site;        /* site to move (required) */
     const char *target_site; /* target site name, or NULL to use target[] */
