@@ -123,6 +123,25 @@ TEST(mpc_deterministic_across_threads) {
     for (int i = 0; i < 3; i++) sl_dataset_free(ds[i]);
 }
 
+/* Smooth perturbations (noise at 3 knots, interpolated) still solve the motor arm's reach. */
+TEST(mpc_knots_reach) {
+    char path[600];
+    model_path("reach_motor.json", path, sizeof path);
+    sl_env *env = NULL;
+    CHECK_OK(sl_env_task_new(&env, path, NULL, 0, 0));
+    if (!env) return;
+    sl_mpc_config c = sl_mpc_default();
+    c.knots = 3;
+    CHECK_OK(sl_env_set_mpc(env, &c));
+    c.knots = -1;
+    CHECK_STATUS(sl_env_set_mpc(env, &c), SL_ERR_ARG);
+    outcome o;
+    CHECK(run_policy(env, SL_POLICY_MPC, 2, 11, &o));
+    printf("  knots 3: return %.2f success %.2f length %.1f\n", o.ret, o.success, o.len);
+    CHECK(o.success == 1.0);
+    sl_env_free(env);
+}
+
 /* The reward is the weighted sum of the spec's terms, recomputed here from the observation
  * (tip position and goal - tip are in the obs) for the motor arm's first term. */
 TEST(reward_is_weighted_sum_of_terms) {
@@ -538,6 +557,7 @@ int main(void) {
     RUN(same_dims_other_model_refused);
     RUN(workcell_task_hash_follows_config);
     RUN(mpc_deterministic_across_threads);
+    RUN(mpc_knots_reach);
     RUN(cli_collect_records_environment);
     RUN(cli_collect_with_agent_file);
     RUN(datasets_checked_by_numpy);

@@ -204,6 +204,7 @@ typedef struct sl_mpc_config {
     int iterations;     /* MPPI updates per control step (default 2) */
     double noise;       /* sd of the perturbations, fraction of each action's half-range (0.3) */
     double temperature; /* MPPI temperature, fraction of the rollouts' return sd (default 0.1) */
+    int knots;          /* noise drawn at this many knots, linearly interpolated (0: every step) */
     int threads;        /* 0: OpenMP's default. The plan does not depend on it (same bits). */
 } sl_mpc_config;
 

@@ -279,11 +279,14 @@ sl_status sl_env_set_mpc(sl_env *env, const sl_mpc_config *cfg) {
         return sl_set_error(SL_ERR_ARG, "%s: no MPC planner (the workcell's expert is its scripted controller)", env->name);
     if (cfg->samples < 2 || cfg->samples > 4096 || cfg->horizon < 1 || cfg->horizon > 1000 || cfg->iterations < 1 ||
         cfg->iterations > 100 || !(cfg->noise > 0 && cfg->noise <= 10) ||
-        !(cfg->temperature > 0 && cfg->temperature <= 100) || cfg->threads < 0 || cfg->threads > 256)
+        !(cfg->temperature > 0 && cfg->temperature <= 100) || cfg->threads < 0 || cfg->threads > 256 ||
+        cfg->knots < 0 || cfg->knots > 1000)
         return sl_set_error(SL_ERR_ARG,
                             "MPC config out of range (samples %d in [2, 4096], horizon %d in [1, 1000], iterations "
-                            "%d in [1, 100], noise %g in (0, 10], temperature %g in (0, 100], threads %d)",
-                            cfg->samples, cfg->horizon, cfg->iterations, cfg->noise, cfg->temperature, cfg->threads);
+                            "%d in [1, 100], noise %g in (0, 10], temperature %g in (0, 100], knots %d in [0, 1000], "
+                            "threads %d)",
+                            cfg->samples, cfg->horizon, cfg->iterations, cfg->noise, cfg->temperature, cfg->knots,
+                            cfg->threads);
     mjcf_env *e = env->ctx;
     e->mpc_cfg = *cfg;
     sl_mpc_free(e->mpc);

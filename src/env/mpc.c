@@ -36,7 +36,8 @@ struct sl_mpc {
 };
 
 sl_mpc_config sl_mpc_default(void) {
-    sl_mpc_config c = {.samples = 32, .horizon = 15, .iterations = 2, .noise = 0.3, .temperature = 0.1, .threads = 0};
+    sl_mpc_config c = {.samples = 32, .horizon = 15, .iterations = 2, .noise = 0.3, .temperature = 0.1, .knots = 0,
+                       .threads = 0};
     return c;
 }
 
@@ -83,10 +84,11 @@ void sl_mpc_reset(sl_mpc *p, uint64_t seed) {
     p->last_t = -1;
 }
 
-/* 0 clipped into the bounds: no torque for motors, relaxed for muscles. */
+/* A fresh plan starts at the middle of each control range: no torque for symmetric motors,
+ * half thrust / half activation for one-sided actuators (from which a one-iteration plan can
+ * still reach either end). */
 static double rest_ctrl(const mjcf_env *e, int i) {
-    double lo = (double)e->act_lo[i], hi = (double)e->act_hi[i];
-    return 0.0 < lo ? lo : 0.0 > hi ? hi : 0.0;
+    return 0.5 * ((double)e->act_lo[i] + (double)e->act_hi[i]);
 }
 
 static void copy_state(const mjModel *m, const mjData *src, mjData *dst) {
@@ -108,7 +110,7 @@ sl_status sl_mpc_plan(sl_mpc *p, const mjData *d0, const sl_task_state *ts0, int
     int Heff = e->task.max_steps - t;
     if (Heff > H) Heff = H;
     if (Heff < 1) Heff = 1;
-    /* warm start: shift the previous plan by one step; a fresh plan rests */
+    /* warm start: shift the previous plan by one step; a fresh plan sits mid-range */
     if (p->last_t >= 0 && t == p->last_t + 1) {
         memmove(p->U, p->U + nu, (size_t)(H - 1) * (size_t)nu * sizeof(double));
     } else {
@@ -123,13 +125,30 @@ sl_status sl_mpc_plan(sl_mpc *p, const mjData *d0, const sl_task_state *ts0, int
             double *s = p->S + (size_t)k * (size_t)H * (size_t)nu;
             sl_rng r;
             sl_rng_seed(&r, p->seed, ((uint64_t)t << 32) ^ ((uint64_t)it << 24) ^ (uint64_t)k ^ 0x6d707063ULL);
-            for (int h = 0; h < Heff; h++)
+            /* smooth perturbations: noise drawn at P knots spread over the horizon, linearly
+             * interpolated between them (P = 0: independent noise at every step) */
+            int P = p->cfg.knots > 0 ? (p->cfg.knots < Heff ? p->cfg.knots : Heff) : Heff;
+            double knot[2][64];
+            int kn = 0;
+            for (int i = 0; i < nu; i++) knot[0][i] = sl_rng_normal(&r);
+            for (int i = 0; i < nu; i++) knot[1][i] = P > 1 ? sl_rng_normal(&r) : knot[0][i];
+            for (int h = 0; h < Heff; h++) {
+                double pos = P > 1 ? (double)h * (double)(P - 1) / (double)(Heff > 1 ? Heff - 1 : 1) : 0.0;
+                while (kn + 1 < P && pos > (double)(kn + 1)) { /* advance to the knot interval holding pos */
+                    kn++;
+                    for (int i = 0; i < nu; i++) {
+                        knot[0][i] = knot[1][i];
+                        knot[1][i] = sl_rng_normal(&r);
+                    }
+                }
+                double f = pos - (double)kn;
                 for (int i = 0; i < nu; i++) {
                     double lo = (double)e->act_lo[i], hi = (double)e->act_hi[i];
                     double v = p->U[h * nu + i];
-                    if (k > 0) v += p->cfg.noise * 0.5 * (hi - lo) * sl_rng_normal(&r);
+                    if (k > 0) v += p->cfg.noise * 0.5 * (hi - lo) * ((1.0 - f) * knot[0][i] + f * knot[1][i]);
                     s[h * nu + i] = v < lo ? lo : v > hi ? hi : v;
                 }
+            }
             copy_state(m, d0, d);
             sl_task_state ts = *ts0;
             double ret = 0;
