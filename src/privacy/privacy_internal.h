@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* privacy_internal.h - helpers shared inside src/privacy (not part of the public API). */
+#ifndef SL_PRIVACY_INTERNAL_H
+#define SL_PRIVACY_INTERNAL_H
+
+#include "synthloop/sl_privacy.h"
+
+/* Index of a hierarchy node by name, -1 if absent. */
+int sl_hier_find(const sl_hier *h, const char *name);
+/* Lowest common ancestor of nodes a and b (0, the root, if unrelated). */
+int sl_hier_lca(const sl_hier *h, int a, int b);
+/* out[i] = number of leaves under node i (a leaf counts itself); out has h->n entries. */
+void sl_hier_leaf_counts(const sl_hier *h, int *out);
+
+/* Days since 1970-01-01 <-> proleptic Gregorian date. */
+int64_t sl_days_from_civil(int64_t y, int m, int d);
+void sl_civil_from_days(int64_t z, int *y, int *m, int *d);
+
+/* A growable byte buffer for building output files in memory. */
+typedef struct sl_pbuf {
+    char *p;
+    size_t len, cap;
+    int oom;
+} sl_pbuf;
+void sl_pbuf_put(sl_pbuf *b, const char *s, size_t n);
+void sl_pbuf_puts(sl_pbuf *b, const char *s);
+/* A CSV field, quoted when it contains a comma, quote or newline. */
+void sl_pbuf_field(sl_pbuf *b, const char *s);
+void sl_pbuf_printf(sl_pbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif
