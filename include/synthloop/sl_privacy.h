@@ -311,8 +311,10 @@ typedef struct sl_release_opts {
     int pool_days;        /* training_data_pool expiry in days (default 90) */
     int seeded;           /* 1: seeded noise (tests only) */
     uint64_t seed;
-    /* test hook: called after the temp file is written, before the charge (may sleep) */
+    /* test hooks: after the temp file is written and before the charge; after the charge
+     * committed and before the rename (may sleep, for the kill -9 test) */
     void (*before_charge)(void *ctx);
+    void (*after_charge)(void *ctx);
     void *hook_ctx;
 } sl_release_opts;
 void sl_release_opts_default(sl_release_opts *o);

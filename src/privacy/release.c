@@ -427,7 +427,12 @@ sl_status sl_privacy_release(sl_registry *reg, const sl_priv_table *t, const sl_
                 case OUT_NOISE: {
                     double x = t->num[c][r];
                     x = x < p->lo ? p->lo : x > p->hi ? p->hi : x;
-                    sl_pbuf_printf(&out, "%.17g", sl_dp_mech_apply(&p->mech, &rng, x));
+                    double y = sl_dp_mech_apply(&p->mech, &rng, x);
+                    /* shortest of %.15g / %.17g that reads back as the same double */
+                    char nb[40];
+                    snprintf(nb, sizeof nb, "%.15g", y);
+                    if (strtod(nb, NULL) != y) snprintf(nb, sizeof nb, "%.17g", y);
+                    sl_pbuf_puts(&out, nb);
                     break;
                 }
                 case OUT_RR: {
@@ -492,6 +497,7 @@ sl_status sl_privacy_release(sl_registry *reg, const sl_priv_table *t, const sl_
         rel.pool_source = sl_technique_name(o->technique);
         rel.pool_days = o->pool_days;
         st = sl_ledger_record(reg, &rel, &def, &res->log_id);
+        if (st == SL_OK && o->after_charge) o->after_charge(o->hook_ctx);
         if (st != SL_OK) {
             unlink(tmp);
         } else if (rename(tmp, out_path) != 0) {

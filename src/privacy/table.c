@@ -406,13 +406,14 @@ static const char *split_record(char **p, char *end, char **fields, int maxf, in
             }
         }
         if (r < end && *r == ',') {
-            *w++ = 0;
             r++;
+            *w++ = 0;
             continue;
         }
-        *w = 0;
+        /* step over the line end before terminating the field: w may point at it */
         if (r < end && *r == '\r') r++;
         if (r < end && *r == '\n') r++;
+        *w = 0;
         *p = r;
         return NULL;
     }
