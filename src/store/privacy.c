@@ -163,20 +163,111 @@ static sl_status spent_nano(sqlite3 *db, const char *scope, const char *key, sl_
     return SL_OK;
 }
 
-static sl_status check_one(sqlite3 *db, const char *scope, const char *key, int64_t now,
-                           int64_t req, const sl_budget_defaults *def) {
+/* The budget rows of one scope, loaded once per release (the table is small: defaults plus
+ * the subjects and datasets someone set a limit for). */
+typedef struct budget_cache {
+    size_t n;
+    char **key;
+    int *period;
+    int64_t *nano;
+} budget_cache;
+
+static void cache_free(budget_cache *c) {
+    for (size_t i = 0; i < c->n; i++) free(c->key[i]);
+    free(c->key);
+    free(c->period);
+    free(c->nano);
+    memset(c, 0, sizeof *c);
+}
+
+static sl_status cache_load(sqlite3 *db, const char *scope, budget_cache *c) {
+    memset(c, 0, sizeof *c);
+    sqlite3_stmt *st = NULL;
+    SL_TRY(xprep(db, "SELECT key, period, eps_nano FROM privacy_budgets WHERE scope=?1", &st,
+                 "read budgets"));
+    btext(st, 1, scope);
+    size_t cap = 0;
+    sl_status s = SL_OK;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (c->n == cap) {
+            size_t nc = cap ? 2 * cap : 16;
+            char **k = realloc(c->key, nc * sizeof *k);
+            if (k) c->key = k;
+            int *p = realloc(c->period, nc * sizeof *p);
+            if (p) c->period = p;
+            int64_t *v = realloc(c->nano, nc * sizeof *v);
+            if (v) c->nano = v;
+            if (!k || !p || !v) {
+                s = sl_set_error(SL_ERR_NOMEM, "read budgets: out of memory");
+                break;
+            }
+            cap = nc;
+        }
+        sl_budget_period per = SL_PERIOD_LIFETIME;
+        sl_budget_period_parse((const char *)sqlite3_column_text(st, 1), &per);
+        c->key[c->n] = dupcol(st, 0);
+        c->period[c->n] = (int)per;
+        c->nano[c->n] = sqlite3_column_int64(st, 2);
+        if (!c->key[c->n]) {
+            s = sl_set_error(SL_ERR_NOMEM, "read budgets: out of memory");
+            break;
+        }
+        c->n++;
+    }
+    if (s == SL_OK && rc != SQLITE_DONE) s = sl_store_db_error(db, "read budgets");
+    sqlite3_finalize(st);
+    if (s != SL_OK) cache_free(c);
+    return s;
+}
+
+/* Limits of `key` per period from the cache: its own row, else '*', else the default; -1 for
+ * unlimited. Returns 1 if any period is limited. */
+static int cache_limits(const budget_cache *c, const char *key, const sl_budget_defaults *def,
+                        int64_t lim[SL_PERIOD_COUNT]) {
+    int any = 0;
     for (int p = 0; p < SL_PERIOD_COUNT; p++) {
-        int64_t lim = 0, spent = 0;
-        SL_TRY(limit_nano(db, scope, key, (sl_budget_period)p, def, &lim));
-        if (lim < 0) continue;
-        SL_TRY(spent_nano(db, scope, key, (sl_budget_period)p, now, &spent, NULL, NULL));
-        if (spent + req > lim) {
-            int64_t rem = lim > spent ? lim - spent : 0;
+        int64_t own = -2, star = -2;
+        for (size_t i = 0; i < c->n; i++) {
+            if (c->period[i] != p) continue;
+            if (strcmp(c->key[i], key) == 0) own = c->nano[i];
+            if (strcmp(c->key[i], "*") == 0) star = c->nano[i];
+        }
+        lim[p] = own != -2 ? own : star != -2 ? star
+                                 : (def && (int)def->period == p) ? to_nano(def->max_epsilon) : -1;
+        if (lim[p] >= 0) any = 1;
+    }
+    return any;
+}
+
+#define SPENT_SQL                                                                              \
+    "SELECT ifnull(sum(CASE WHEN created_unix > ?3 THEN eps_nano END),0),"                     \
+    " ifnull(sum(CASE WHEN created_unix > ?4 THEN eps_nano END),0),"                           \
+    " ifnull(sum(CASE WHEN created_unix > ?5 THEN eps_nano END),0),"                           \
+    " ifnull(sum(eps_nano),0) FROM privacy_charges WHERE scope=?1 AND key=?2"
+
+/* Check one key against its limits with the prepared SPENT_SQL statement. */
+static sl_status check_one(sqlite3 *db, sqlite3_stmt *st, const budget_cache *c,
+                           const char *scope, const char *key, int64_t now, int64_t req,
+                           const sl_budget_defaults *def) {
+    int64_t lim[SL_PERIOD_COUNT];
+    if (!cache_limits(c, key, def, lim)) return SL_OK;
+    sqlite3_reset(st);
+    btext(st, 1, scope);
+    btext(st, 2, key);
+    for (int p = 0; p < 3; p++)
+        sqlite3_bind_int64(st, 3 + p, now - sl_budget_period_seconds((sl_budget_period)p));
+    if (sqlite3_step(st) != SQLITE_ROW) return sl_store_db_error(db, "read charges");
+    for (int p = 0; p < SL_PERIOD_COUNT; p++) {
+        if (lim[p] < 0) continue;
+        int64_t spent = sqlite3_column_int64(st, p);
+        if (spent + req > lim[p]) {
+            int64_t rem = lim[p] > spent ? lim[p] - spent : 0;
             return sl_set_error(SL_ERR_RANGE,
                                 "budget exceeded: %s '%s', %s: spent %.9f of %.9f, remaining "
                                 "%.9f, requested %.9f",
                                 scope, key, period_names[p], (double)spent * 1e-9,
-                                (double)lim * 1e-9, (double)rem * 1e-9, (double)req * 1e-9);
+                                (double)lim[p] * 1e-9, (double)rem * 1e-9, (double)req * 1e-9);
         }
     }
     return SL_OK;
@@ -266,9 +357,17 @@ sl_status sl_ledger_record(sl_registry *reg, const sl_ledger_release *r,
     sqlite3 *db = reg->db;
     int64_t req = to_nano(r->epsilon);
     SL_TRY(xexec(db, "BEGIN IMMEDIATE", "begin release"));
-    sl_status s = check_one(db, "dataset", r->dataset, r->now, req, def);
+    budget_cache cd = {0}, cs = {0};
+    sqlite3_stmt *spent = NULL;
+    sl_status s = cache_load(db, "dataset", &cd);
+    if (s == SL_OK) s = cache_load(db, "subject", &cs);
+    if (s == SL_OK) s = xprep(db, SPENT_SQL, &spent, "read charges");
+    if (s == SL_OK) s = check_one(db, spent, &cd, "dataset", r->dataset, r->now, req, def);
     for (size_t i = 0; s == SL_OK && i < r->n_subjects; i++)
-        s = check_one(db, "subject", r->subjects[i], r->now, req, def);
+        s = check_one(db, spent, &cs, "subject", r->subjects[i], r->now, req, def);
+    sqlite3_finalize(spent);
+    cache_free(&cd);
+    cache_free(&cs);
     int64_t id = 0;
     if (s == SL_OK) s = insert_log(db, r, r->tmp_path ? "pending" : "placed", &id);
     sqlite3_stmt *st = NULL;
