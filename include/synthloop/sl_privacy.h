@@ -321,7 +321,8 @@ void sl_release_opts_default(sl_release_opts *o);
 
 typedef struct sl_release_result {
     int64_t log_id;
-    double epsilon_charged;   /* per subject */
+    double epsilon_charged;   /* per record (dp) or per subject (accounting profile) */
+    double max_subject_epsilon; /* dp: epsilon x the most records of one subject */
     int formal;               /* 1 if that epsilon is a DP guarantee */
     size_t n_rows_out, n_subjects;
     char out_sha256[65];
@@ -331,7 +332,8 @@ typedef struct sl_release_result {
 /* Run technique o->technique on `t`, write the output CSV to out_path, and record it:
  *   1. compute the output in memory (nothing written on any input error);
  *   2. write and fsync "<out_path>.tmp.<pid>";
- *   3. one transaction: check every subject's and the dataset's budgets in every period,
+ *   3. one transaction: check every subject's and the dataset's budgets in every period
+ *      (under dp a subject with m released records is charged m * epsilon: group privacy),
  *      insert the anonymization_logs row (status 'pending'), the charges, the
  *      training_data_pool row; refused with SL_ERR_RANGE (remaining budget in the message)
  *      if any budget would be exceeded -> temp removed, nothing written;

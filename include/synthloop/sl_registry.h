@@ -284,13 +284,17 @@ typedef struct sl_ledger_release {
     int formal;                /* 1 if epsilon is a DP guarantee */
     int64_t n_rows;
     const char *const *subjects; /* distinct subject keys, may be NULL when n_subjects == 0 */
+    const uint32_t *subject_rows; /* NULL: each subject is charged epsilon; else subject i is
+                                     charged epsilon * subject_rows[i] (group privacy: one
+                                     epsilon per released record of the subject) */
     size_t n_subjects;
     const char *pool_source;   /* non-NULL: add output_path to training_data_pool */
     int pool_days;             /* expiry for the pool row */
 } sl_ledger_release;
 
-/* Insert the release's log row, its charges (one per subject + one for the dataset) and the
- * pool row in one BEGIN IMMEDIATE transaction, after checking every budget. Over budget:
+/* Insert the release's log row, its charges (one per subject + one of epsilon for the
+ * dataset) and the pool row in one BEGIN IMMEDIATE transaction, after checking every budget
+ * of every subject with its own charge. Over budget:
  * SL_ERR_RANGE, nothing written, message "budget exceeded: subject 'u1', monthly: spent
  * 0.900000000 of 1.000000000, remaining 0.100000000, requested 0.300000000". */
 sl_status sl_ledger_record(sl_registry *reg, const sl_ledger_release *rel,

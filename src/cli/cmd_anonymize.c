@@ -60,6 +60,7 @@ static cJSON *result_json(const sl_release_result *r, sl_technique t, const char
     cJSON_AddNumberToObject(j, "rows", (double)r->n_rows_out);
     cJSON_AddNumberToObject(j, "subjects", (double)r->n_subjects);
     cJSON_AddNumberToObject(j, "epsilon_charged", r->epsilon_charged);
+    cJSON_AddNumberToObject(j, "max_subject_epsilon", r->max_subject_epsilon);
     cJSON_AddBoolToObject(j, "formal_epsilon", r->formal);
     if (t == SL_TECH_KANON || t == SL_TECH_GENERALIZE) {
         const sl_kanon_report *k = &r->kanon;
@@ -213,9 +214,13 @@ int cmd_anonymize(int argc, char **argv) {
     } else {
         printf("%s: %zu rows -> %s (sha256 %.16s...), log %lld\n", sl_technique_name(o.technique),
                r.n_rows_out, output, r.out_sha256, (long long)r.log_id);
-        printf("charged epsilon %.9g per subject (%zu subjects) and to dataset: %s\n",
-               r.epsilon_charged, r.n_subjects,
-               r.formal ? "a formal DP guarantee" : "accounting profile, no formal epsilon");
+        if (r.formal)
+            printf("charged epsilon %.9g per released record (a formal DP guarantee): %zu "
+                   "subjects, the most charged %.9g; the dataset %.9g\n",
+                   r.epsilon_charged, r.n_subjects, r.max_subject_epsilon, r.epsilon_charged);
+        else
+            printf("charged %.9g per subject (%zu subjects) and to the dataset: accounting "
+                   "profile, no formal epsilon\n", r.epsilon_charged, r.n_subjects);
         if (o.technique == SL_TECH_KANON || o.technique == SL_TECH_GENERALIZE) {
             const sl_kanon_report *k = &r.kanon;
             printf("classes %zu, min class %zu, min distinct sensitive %d, risk max %.4g mean "

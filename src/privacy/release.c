@@ -316,6 +316,7 @@ sl_status sl_privacy_release(sl_registry *reg, const sl_priv_table *t, const sl_
     sl_kanon_result *kr = NULL;
     sl_pbuf out = {0};
     char **subj = NULL;
+    uint32_t *rows_of = NULL; /* released rows per subject */
     size_t n_subj = 0;
     char *tmp = NULL, *params_txt = NULL;
     double rho_total = 0, eps_charge = 0;
@@ -386,10 +387,19 @@ sl_status sl_privacy_release(sl_registry *reg, const sl_priv_table *t, const sl_
             subj[n_subj++] = t->cell[subj_col][r];
         }
         if (st == SL_OK) {
+            rows_of = malloc((n_subj ? n_subj : 1) * sizeof *rows_of);
+            if (!rows_of) st = sl_set_error(SL_ERR_NOMEM, "release: out of memory");
+        }
+        if (st == SL_OK) {
             qsort(subj, n_subj, sizeof *subj, cmp_strp);
             size_t u = 0;
-            for (size_t i = 0; i < n_subj; i++)
-                if (i == 0 || strcmp(subj[i], subj[u - 1]) != 0) subj[u++] = subj[i];
+            for (size_t i = 0; i < n_subj; i++) {
+                if (i == 0 || strcmp(subj[i], subj[u - 1]) != 0) {
+                    subj[u] = subj[i];
+                    rows_of[u++] = 0;
+                }
+                if (rows_of[u - 1] < UINT32_MAX) rows_of[u - 1]++;
+            }
             n_subj = u;
         }
     }
@@ -493,6 +503,9 @@ sl_status sl_privacy_release(sl_registry *reg, const sl_priv_table *t, const sl_
         rel.formal = formal;
         rel.n_rows = (int64_t)res->n_rows_out;
         rel.subjects = (const char *const *)subj;
+        /* DP: a subject with m released records loses m * epsilon (group privacy); the
+         * accounting profile is charged once per subject */
+        rel.subject_rows = formal ? rows_of : NULL;
         rel.n_subjects = n_subj;
         rel.pool_source = sl_technique_name(o->technique);
         rel.pool_days = o->pool_days;
@@ -514,6 +527,10 @@ sl_status sl_privacy_release(sl_registry *reg, const sl_priv_table *t, const sl_
     }
     if (st == SL_OK) {
         res->epsilon_charged = eps_charge;
+        res->max_subject_epsilon = eps_charge;
+        for (size_t i = 0; formal && i < n_subj; i++)
+            if ((double)rows_of[i] * eps_charge > res->max_subject_epsilon)
+                res->max_subject_epsilon = (double)rows_of[i] * eps_charge;
         res->formal = formal;
         res->n_subjects = n_subj;
         if (kr) res->kanon = kr->rep;
@@ -521,6 +538,7 @@ sl_status sl_privacy_release(sl_registry *reg, const sl_priv_table *t, const sl_
     free(tmp);
     free(params_txt);
     free(subj);
+    free(rows_of);
     free(out.p);
     cJSON_Delete(params);
     cJSON_Delete(cols_json);

@@ -326,14 +326,22 @@ static sl_status insert_log(sqlite3 *db, const sl_ledger_release *r, const char 
     return SL_OK;
 }
 
+/* Charge of subject i (group privacy: epsilon per released record), or of the dataset (i < 0),
+ * in nano-epsilon; rho scales the same way. */
+static int64_t charge_nano(const sl_ledger_release *r, long i) {
+    uint32_t m = (i >= 0 && r->subject_rows) ? r->subject_rows[i] : 1;
+    return to_nano(r->epsilon) * (int64_t)m;
+}
+
 static sl_status insert_charge(sqlite3_stmt *st, sqlite3 *db, int64_t log_id, const char *scope,
-                               const char *key, const sl_ledger_release *r) {
+                               const char *key, const sl_ledger_release *r, long i) {
+    uint32_t m = (i >= 0 && r->subject_rows) ? r->subject_rows[i] : 1;
     sqlite3_reset(st);
     sqlite3_bind_int64(st, 1, log_id);
     btext(st, 2, scope);
     btext(st, 3, key);
-    sqlite3_bind_int64(st, 4, to_nano(r->epsilon));
-    sqlite3_bind_double(st, 5, r->rho);
+    sqlite3_bind_int64(st, 4, charge_nano(r, i));
+    sqlite3_bind_double(st, 5, r->rho * m);
     sqlite3_bind_int(st, 6, r->formal ? 1 : 0);
     sqlite3_bind_int64(st, 7, r->now);
     if (sqlite3_step(st) != SQLITE_DONE) return sl_store_db_error(db, "insert charge");
@@ -353,6 +361,10 @@ sl_status sl_ledger_record(sl_registry *reg, const sl_ledger_release *r,
     if (r->now <= 0) return sl_set_error(SL_ERR_ARG, "privacy ledger: now must be > 0");
     if (r->n_subjects && !r->subjects)
         return sl_set_error(SL_ERR_ARG, "privacy ledger: subjects missing");
+    for (size_t i = 0; r->subject_rows && i < r->n_subjects; i++)
+        if (r->subject_rows[i] == 0 || (double)r->subject_rows[i] * r->epsilon > 1e6)
+            return sl_set_error(SL_ERR_ARG, "privacy ledger: subject '%s': %u records x epsilon "
+                                "%g out of range", r->subjects[i], r->subject_rows[i], r->epsilon);
     SL_TRY(json_ok(r->params_json, "privacy ledger: params"));
     sqlite3 *db = reg->db;
     int64_t req = to_nano(r->epsilon);
@@ -364,7 +376,8 @@ sl_status sl_ledger_record(sl_registry *reg, const sl_ledger_release *r,
     if (s == SL_OK) s = xprep(db, SPENT_SQL, &spent, "read charges");
     if (s == SL_OK) s = check_one(db, spent, &cd, "dataset", r->dataset, r->now, req, def);
     for (size_t i = 0; s == SL_OK && i < r->n_subjects; i++)
-        s = check_one(db, spent, &cs, "subject", r->subjects[i], r->now, req, def);
+        s = check_one(db, spent, &cs, "subject", r->subjects[i], r->now, charge_nano(r, (long)i),
+                      def);
     sqlite3_finalize(spent);
     cache_free(&cd);
     cache_free(&cs);
@@ -376,9 +389,9 @@ sl_status sl_ledger_record(sl_registry *reg, const sl_ledger_release *r,
                   "INSERT INTO privacy_charges(log_id, scope, key, eps_nano, rho, formal,"
                   " created_unix) VALUES (?1,?2,?3,?4,?5,?6,?7)",
                   &st, "insert charge");
-    if (s == SL_OK) s = insert_charge(st, db, id, "dataset", r->dataset, r);
+    if (s == SL_OK) s = insert_charge(st, db, id, "dataset", r->dataset, r, -1);
     for (size_t i = 0; s == SL_OK && i < r->n_subjects; i++)
-        s = insert_charge(st, db, id, "subject", r->subjects[i], r);
+        s = insert_charge(st, db, id, "subject", r->subjects[i], r, (long)i);
     sqlite3_finalize(st);
     if (s == SL_OK && r->pool_source && r->output_path) {
         sqlite3_stmt *p = NULL;
