@@ -1186,6 +1186,105 @@ TEST(commands_help_usage_and_a_release) {
     }
 }
 
+/* --- central-DP aggregates ----------------------------------------------------------------- */
+
+/* value of the output row (query, bin) of an aggregate CSV; NAN if absent */
+static double agg_value(const sl_priv_table *rt, const char *query, const char *bin) {
+    for (size_t i = 0; rt && i < rt->n_rows; i++)
+        if (strcmp(rt->cell[0][i], query) == 0 && (!bin || strcmp(rt->cell[2][i], bin) == 0))
+            return strtod(rt->cell[3][i], NULL);
+    return NAN;
+}
+
+TEST(aggregates_bound_contributions_and_charge_each_subject_once) {
+    const char *csv = tpath("agg.csv"), *sch = tpath("agg.json");
+    make_table(csv, sch, 400, 12, 20); /* 20 subjects x 20 rows */
+    sl_registry *reg = open_reg("agg.db");
+    if (!reg) return;
+    set_big_budgets(reg);
+    sl_priv_schema *s = NULL;
+    sl_priv_table *t = NULL;
+    CHECK_OK(sl_priv_schema_load(sch, &s));
+    CHECK_OK(sl_priv_table_read_csv(csv, s, &t));
+    if (!s || !t) return;
+    /* exact references: each subject's first c rows */
+    int cm = t->col_of_spec[7], cu = t->col_of_spec[2], cd = t->col_of_spec[6];
+    double exact_sum = 0;
+    int seen[20] = {0}, diag[5] = {0};
+    for (size_t r = 0; r < t->n_rows; r++) {
+        int u = atoi(t->cell[cu][r] + 1);
+        if (seen[u]++) continue;
+        double x = fmin(fmax(t->num[cm][r], 0.0), 120.0);
+        exact_sum += nearbyint(x / 0.01) * 0.01;
+        diag[t->cell[cd][r][0] - 'a']++;
+    }
+    sl_release_opts o;
+    sl_release_opts_default(&o);
+    o.technique = SL_TECH_AGGREGATE;
+    o.epsilon = 1e5; /* noise of a few grid units at most: the values are checked exactly */
+    o.seeded = 1;
+    sl_release_result res;
+    sl_priv_table *rt = NULL;
+    /* count, c = 2 -> 40 */
+    o.query = SL_AGG_COUNT;
+    o.max_rows_per_subject = 2;
+    CHECK_OK(sl_privacy_release(reg, t, s, csv, tpath("agg_count.csv"), &o, &res));
+    CHECK_OK(sl_priv_table_read_csv(tpath("agg_count.csv"), NULL, &rt));
+    CHECK_CLOSE(agg_value(rt, "count", NULL), 40.0, 0);
+    sl_priv_table_free(rt);
+    rt = NULL;
+    /* sum and mean of the first row per subject, on the 0.01 grid */
+    o.query = SL_AGG_MEAN;
+    o.column = "cycle_time";
+    o.max_rows_per_subject = 1;
+    CHECK_OK(sl_privacy_release(reg, t, s, csv, tpath("agg_mean.csv"), &o, &res));
+    CHECK_OK(sl_priv_table_read_csv(tpath("agg_mean.csv"), NULL, &rt));
+    double sum = agg_value(rt, "sum", NULL), cnt = agg_value(rt, "count", NULL);
+    CHECK_MSG(fabs(sum - exact_sum) <= 0.0300001, "sum %.4f vs %.4f", sum, exact_sum);
+    CHECK_CLOSE(cnt, 20.0, 0);
+    CHECK_CLOSE(agg_value(rt, "mean", NULL), sum / cnt, 1e-12);
+    sl_priv_table_free(rt);
+    rt = NULL;
+    /* histogram over the public domain a..e and over the hierarchy's 6 leaves */
+    o.query = SL_AGG_HISTOGRAM;
+    o.column = "diagnosis";
+    CHECK_OK(sl_privacy_release(reg, t, s, csv, tpath("agg_hist.csv"), &o, &res));
+    CHECK(res.n_rows_out == 5);
+    CHECK_OK(sl_priv_table_read_csv(tpath("agg_hist.csv"), NULL, &rt));
+    const char *bins[5] = {"a", "b", "c", "d", "e"};
+    for (int b = 0; b < 5; b++) CHECK_CLOSE(agg_value(rt, "histogram", bins[b]), diag[b], 0);
+    sl_priv_table_free(rt);
+    rt = NULL;
+    o.column = "site";
+    CHECK_OK(sl_privacy_release(reg, t, s, csv, tpath("agg_site.csv"), &o, &res));
+    CHECK(res.n_rows_out == 6);
+    /* ledger: each subject charged epsilon once per release, not per row */
+    int64_t nano = 0;
+    CHECK_OK(sl_ledger_spent_nano(reg, "subject", "u7", &nano));
+    CHECK(nano == 4 * (int64_t)100000 * (int64_t)1000000000);
+    CHECK(res.formal == 1 && res.n_subjects == 20);
+    /* bad queries: named, nothing written, nothing charged */
+    int64_t before = q_int(reg, "SELECT count(*) FROM privacy_charges");
+    o.column = "cycle_time";
+    CHECK_STATUS(sl_privacy_release(reg, t, s, csv, tpath("agg_bad.csv"), &o, &res), SL_ERR_ARG);
+    CHECK(strstr(sl_last_error(), "public domain") != NULL);
+    o.query = SL_AGG_SUM;
+    o.column = "site";
+    CHECK_STATUS(sl_privacy_release(reg, t, s, csv, tpath("agg_bad.csv"), &o, &res), SL_ERR_ARG);
+    CHECK(strstr(sl_last_error(), "measurement") != NULL);
+    o.column = "weight";
+    CHECK_STATUS(sl_privacy_release(reg, t, s, csv, tpath("agg_bad.csv"), &o, &res),
+                 SL_ERR_NOTFOUND);
+    o.column = "cycle_time";
+    o.epsilon = 0;
+    CHECK_STATUS(sl_privacy_release(reg, t, s, csv, tpath("agg_bad.csv"), &o, &res), SL_ERR_ARG);
+    CHECK(!file_exists(tpath("agg_bad.csv")));
+    CHECK(q_int(reg, "SELECT count(*) FROM privacy_charges") == before);
+    sl_priv_table_free(t);
+    sl_priv_schema_free(s);
+    sl_registry_close(reg);
+}
+
 int main(void) {
     RUN(samplers_match_exact_distribution_and_reject_wrong_scale);
     RUN(bernoulli_exp_is_exact);
@@ -1200,5 +1299,6 @@ int main(void) {
     RUN(dp_release_clips_noises_and_is_reproducible_when_seeded);
     RUN(retention_deletes_expired_pool_files_and_logs_them);
     RUN(commands_help_usage_and_a_release);
+    RUN(aggregates_bound_contributions_and_charge_each_subject_once);
     return harness_done();
 }

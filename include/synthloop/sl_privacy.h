@@ -283,8 +283,25 @@ typedef enum sl_technique {
     SL_TECH_KANON,      /* Mondrian k-anonymity with l-diversity */
     SL_TECH_PSEUDO,     /* keyed pseudonyms for identifiers and subjects */
     SL_TECH_GENERALIZE, /* full-domain generalisation meeting k */
+    SL_TECH_AGGREGATE,  /* central DP: a noisy count, sum, mean or histogram */
     SL_TECH_COUNT
 } sl_technique;
+
+/* Central-DP aggregate queries (SL_TECH_AGGREGATE). Neighbouring tables differ in one
+ * subject's rows; each subject contributes at most max_rows_per_subject rows (its first ones
+ * in file order; without a subject column every row is its own subject). Sensitivities in
+ * grid units: count c; sum c * max(|round(lo/g)|, |round(hi/g)|); a histogram over a public
+ * domain (the column's "domain", or its hierarchy's leaves) c per bin in L1 and L2; mean =
+ * noisy sum / noisy count with the budget split in half. */
+typedef enum sl_agg_query {
+    SL_AGG_COUNT = 0,
+    SL_AGG_SUM,
+    SL_AGG_MEAN,
+    SL_AGG_HISTOGRAM,
+    SL_AGG_QUERY_COUNT
+} sl_agg_query;
+const char *sl_agg_query_name(sl_agg_query q);
+sl_status sl_agg_query_parse(const char *name, sl_agg_query *out);
 const char *sl_technique_name(sl_technique t);
 sl_status sl_technique_parse(const char *name, sl_technique *out);
 
@@ -309,6 +326,9 @@ typedef struct sl_release_opts {
     int64_t run_id;       /* registry run, 0 = none */
     int64_t now;          /* unix seconds for the ledger (0 = the clock) */
     int pool_days;        /* training_data_pool expiry in days (default 90) */
+    sl_agg_query query;   /* AGGREGATE: which query */
+    const char *column;   /* AGGREGATE: the measurement (sum, mean) or category (histogram) */
+    uint32_t max_rows_per_subject; /* AGGREGATE: contribution bound c (default 1) */
     int seeded;           /* 1: seeded noise (tests only) */
     uint64_t seed;
     /* test hooks: after the temp file is written and before the charge; after the charge

@@ -16,24 +16,29 @@
 #include "cli/run_record.h"
 #include "synthloop/sl_privacy.h"
 
-SL_COMMAND(anonymize, "privacy release of a CSV: dp | kanon | pseudo | generalize, budget-charged")
+SL_COMMAND(anonymize, "privacy release of a CSV (dp, kanon, pseudo, generalize, aggregate), charged")
 
 static void usage(void) {
     printf("usage: synthloop anonymize --schema S.json --input D.csv --output OUT.csv\n"
-           "                           --technique dp|kanon|pseudo|generalize [options]\n"
+           "                           --technique dp|kanon|pseudo|generalize|aggregate [options]\n"
            "\n"
            "Reads D.csv, applies the technique to the columns by their role in S.json\n"
            "(identifier, quasi_identifier, sensitive, measurement, subject, keep), writes\n"
            "OUT.csv and records the release in the registry: the anonymization log row and the\n"
            "epsilon charge of every subject and of the dataset are committed in one transaction\n"
            "before OUT.csv is renamed into place; a charge over any period's budget is refused.\n"
-           "Only dp carries a formal epsilon; kanon, pseudo and generalize are charged the\n"
+           "aggregate publishes one central-DP statistic (--query) instead of records.\n"
+           "Only dp and aggregate carry a formal epsilon; kanon, pseudo and generalize are charged the\n"
            "accounting profile (0.3, 0.1, 0.2 by default). Columns the schema does not name are\n"
            "dropped. See docs/PRIVACY.md.\n"
            "\n"
            "options:\n"
            "  --epsilon E          dp: per-record epsilon (> 0), split over noised columns\n"
            "  --delta D            dp: > 0 selects the discrete Gaussian (zCDP) (default 0)\n"
+           "  --query Q            aggregate: count | sum | mean | histogram\n"
+           "  --column C           aggregate: measurement (sum, mean) or category with a domain\n"
+           "                       or hierarchy (histogram)\n"
+           "  --max-rows-per-subject N   aggregate: contribution bound (default 1)\n"
            "  --k K                kanon/generalize: class size (default 5)\n"
            "  --l L                distinct sensitive values per class (default 1)\n"
            "  --max-suppress F     generalize: share of rows that may be suppressed (default 0)\n"
@@ -87,6 +92,8 @@ int cmd_anonymize(int argc, char **argv) {
         {"max-suppress", required_argument, 0, 'm'}, {"key-file", required_argument, 0, 'K'},
         {"profile", required_argument, 0, 'P'}, {"actor", required_argument, 0, 'a'},
         {"pool-days", required_argument, 0, 'p'}, {"seed", required_argument, 0, 's'},
+        {"query", required_argument, 0, 'Q'}, {"column", required_argument, 0, 'C'},
+        {"max-rows-per-subject", required_argument, 0, 'M'},
         {"json", no_argument, 0, 'j'},         {"db", required_argument, 0, 'D'},
         {"quiet", no_argument, 0, 'q'},        {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
@@ -135,6 +142,15 @@ int cmd_anonymize(int argc, char **argv) {
             if (sl_cli_parse_u64(cmd, "--seed", optarg, &o.seed)) return 2;
             o.seeded = 1;
             break;
+        case 'Q':
+            if (sl_agg_query_parse(optarg, &o.query) != SL_OK)
+                return sl_cli_usage_error(cmd, "%s", sl_last_error());
+            break;
+        case 'C': o.column = optarg; break;
+        case 'M':
+            if (sl_cli_parse_int(cmd, "--max-rows-per-subject", optarg, 1, 1000000, &lv)) return 2;
+            o.max_rows_per_subject = (uint32_t)lv;
+            break;
         case 'j': json = 1; break;
         case 'D': db = optarg; break;
         case 'q': break;
@@ -148,8 +164,8 @@ int cmd_anonymize(int argc, char **argv) {
         return sl_cli_usage_error(cmd, "--schema, --input, --output and --technique are required");
     if (sl_technique_parse(tech, &o.technique) != SL_OK)
         return sl_cli_usage_error(cmd, "%s", sl_last_error());
-    if (o.technique == SL_TECH_DP && !have_eps)
-        return sl_cli_usage_error(cmd, "--technique dp needs --epsilon");
+    if ((o.technique == SL_TECH_DP || o.technique == SL_TECH_AGGREGATE) && !have_eps)
+        return sl_cli_usage_error(cmd, "--technique %s needs --epsilon", tech);
     if (strcmp(sl_registry_resolve_path(db), "none") == 0)
         return sl_cli_usage_error(cmd, "--db none: a release must be charged to a registry");
 
@@ -162,6 +178,11 @@ int cmd_anonymize(int argc, char **argv) {
     cJSON_AddNumberToObject(conf, "delta", o.delta);
     cJSON_AddNumberToObject(conf, "k", (double)o.k);
     cJSON_AddNumberToObject(conf, "l", o.l);
+    if (o.technique == SL_TECH_AGGREGATE) {
+        cJSON_AddStringToObject(conf, "query", sl_agg_query_name(o.query));
+        if (o.column) cJSON_AddStringToObject(conf, "column", o.column);
+        cJSON_AddNumberToObject(conf, "max_rows_per_subject", o.max_rows_per_subject);
+    }
     sl_registry *reg = NULL;
     int64_t run = 0;
     sl_status st = cli_run_begin(db, cmd, conf, o.seed, &reg, &run);
@@ -214,7 +235,10 @@ int cmd_anonymize(int argc, char **argv) {
     } else {
         printf("%s: %zu rows -> %s (sha256 %.16s...), log %lld\n", sl_technique_name(o.technique),
                r.n_rows_out, output, r.out_sha256, (long long)r.log_id);
-        if (r.formal)
+        if (o.technique == SL_TECH_AGGREGATE)
+            printf("charged epsilon %.9g to each of %zu subjects and to the dataset (a formal DP "
+                   "guarantee)\n", r.epsilon_charged, r.n_subjects);
+        else if (r.formal)
             printf("charged epsilon %.9g per released record (a formal DP guarantee): %zu "
                    "subjects, the most charged %.9g; the dataset %.9g\n",
                    r.epsilon_charged, r.n_subjects, r.max_subject_epsilon, r.epsilon_charged);

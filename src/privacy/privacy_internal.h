@@ -28,4 +28,11 @@ void sl_pbuf_puts(sl_pbuf *b, const char *s);
 void sl_pbuf_field(sl_pbuf *b, const char *s);
 void sl_pbuf_printf(sl_pbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* The output CSV of an aggregate release ("query,column,bin,value" rows) into out, the
+ * release's parameters into params (a cJSON object), rho used into *rho (Gaussian). */
+struct cJSON;
+sl_status sl_dp_aggregate(const sl_priv_table *t, const sl_priv_schema *s,
+                          const sl_release_opts *o, sl_dp_rng *rng, sl_pbuf *out,
+                          struct cJSON *params, double *rho);
+
 #endif

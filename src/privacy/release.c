@@ -27,7 +27,8 @@
 
 /* --- names, profile, options ---------------------------------------------------------------- */
 
-static const char *const tech_names[SL_TECH_COUNT] = {"dp", "kanon", "pseudo", "generalize"};
+static const char *const tech_names[SL_TECH_COUNT] = {"dp", "kanon", "pseudo", "generalize",
+                                                      "aggregate"};
 _Static_assert(sizeof tech_names / sizeof tech_names[0] == SL_TECH_COUNT, "techniques");
 
 const char *sl_technique_name(sl_technique t) {
@@ -40,7 +41,8 @@ sl_status sl_technique_parse(const char *name, sl_technique *out) {
             *out = (sl_technique)i;
             return SL_OK;
         }
-    return sl_set_error(SL_ERR_ARG, "unknown technique '%s' (dp, kanon, pseudo, generalize)",
+    return sl_set_error(SL_ERR_ARG,
+                        "unknown technique '%s' (dp, kanon, pseudo, generalize, aggregate)",
                         name ? name : "(null)");
 }
 
@@ -82,6 +84,7 @@ void sl_release_opts_default(sl_release_opts *o) {
     o->k = 5;
     o->l = 1;
     o->pool_days = 90;
+    o->max_rows_per_subject = 1;
     sl_priv_profile_default(&o->profile);
 }
 
@@ -345,6 +348,10 @@ sl_status sl_privacy_release(sl_registry *reg, const sl_priv_table *t, const sl_
         cJSON_AddNumberToObject(params, "l", o->l);
         if (o->technique == SL_TECH_GENERALIZE)
             cJSON_AddNumberToObject(params, "max_suppress", o->max_suppress);
+    } else if (st == SL_OK && o->technique == SL_TECH_AGGREGATE) {
+        /* checked and described by sl_dp_aggregate below, before anything is written */
+        eps_charge = o->epsilon;
+        formal = 1;
     } else if (st == SL_OK) {
         eps_charge = o->profile.pseudo;
     }
@@ -404,7 +411,14 @@ sl_status sl_privacy_release(sl_registry *reg, const sl_priv_table *t, const sl_
         }
     }
     /* 3. the output, in memory */
-    if (st == SL_OK) {
+    if (st == SL_OK && o->technique == SL_TECH_AGGREGATE) {
+        sl_dp_rng rng;
+        st = o->seeded ? sl_dp_rng_init_seeded(&rng, o->seed) : sl_dp_rng_init_os(&rng);
+        if (st == SL_OK) st = sl_dp_aggregate(t, s, o, &rng, &out, params, &rho_total);
+        sodium_memzero(&rng, sizeof rng);
+        for (size_t i = 0; st == SL_OK && i + 1 < out.len; i++)
+            if (out.p[i] == '\n') res->n_rows_out++; /* data lines after the header */
+    } else if (st == SL_OK) {
         sl_dp_rng rng;
         st = o->seeded ? sl_dp_rng_init_seeded(&rng, o->seed) : sl_dp_rng_init_os(&rng);
         int first = 1;
@@ -505,9 +519,10 @@ sl_status sl_privacy_release(sl_registry *reg, const sl_priv_table *t, const sl_
         rel.subjects = (const char *const *)subj;
         /* DP: a subject with m released records loses m * epsilon (group privacy); the
          * accounting profile is charged once per subject */
-        rel.subject_rows = formal ? rows_of : NULL;
+        rel.subject_rows = formal && o->technique == SL_TECH_DP ? rows_of : NULL;
         rel.n_subjects = n_subj;
-        rel.pool_source = sl_technique_name(o->technique);
+        /* aggregates are statistics, not training rows: not in the pool */
+        rel.pool_source = o->technique == SL_TECH_AGGREGATE ? NULL : sl_technique_name(o->technique);
         rel.pool_days = o->pool_days;
         st = sl_ledger_record(reg, &rel, &def, &res->log_id);
         if (st == SL_OK && o->after_charge) o->after_charge(o->hook_ctx);
@@ -528,7 +543,7 @@ sl_status sl_privacy_release(sl_registry *reg, const sl_priv_table *t, const sl_
     if (st == SL_OK) {
         res->epsilon_charged = eps_charge;
         res->max_subject_epsilon = eps_charge;
-        for (size_t i = 0; formal && i < n_subj; i++)
+        for (size_t i = 0; o->technique == SL_TECH_DP && i < n_subj; i++)
             if ((double)rows_of[i] * eps_charge > res->max_subject_epsilon)
                 res->max_subject_epsilon = (double)rows_of[i] * eps_charge;
         res->formal = formal;
