@@ -9,8 +9,9 @@
  *     integers and exact Bernoulli(num/den) draws (no floating point in the sampler). A noisy
  *     value is g * (round(x / g) + Z): every output lies on the grid g*Z, so its low bits carry
  *     nothing about x (the floating-point attack of Mironov 2012 has nothing to read).
- *   - Scales are rounded UP to the rational the sampler uses (more noise, never less);
- *     randomized response's epsilon is rounded DOWN. Both roundings are below 2^-16 relative.
+ *   - Scales are rounded UP to the rational the sampler uses (more noise, never less): the
+ *     Laplace scale to a multiple of 2^-16 grid units, the Gaussian variance to a multiple of
+ *     1/256; randomized response's epsilon is rounded DOWN to a multiple of 2^-32.
  *   - Randomness: ChaCha20 keystream (libsodium) keyed from the OS (randombytes_buf) for every
  *     release; a seeded key exists for tests and benchmarks only (same seed -> same bits).
  *   - A release (sl_privacy_release) writes its output to a temp file, records the log row
