@@ -205,6 +205,7 @@ typedef struct sl_priv_table {
     double **num;         /* [n_cols] NULL or [n_rows] for schema numeric/date columns */
     int *spec;            /* [n_cols] index into the schema's cols, -1 if not in the schema */
     int *col_of_spec;     /* [schema n_cols] table column of each schema column */
+    size_t *row_line;     /* [n_rows] line of the file where each row starts (owned) */
     char *store;          /* backing memory of the cells (owned) */
     char *source;         /* file name, for messages (owned) */
 } sl_priv_table;

@@ -366,6 +366,7 @@ void sl_priv_table_free(sl_priv_table *t) {
     free(t->header);
     free(t->spec);
     free(t->col_of_spec);
+    free(t->row_line);
     free(t->store);
     free(t->source);
     free(t);
@@ -449,7 +450,7 @@ static sl_status bind_schema(sl_priv_table *t, const sl_priv_schema *s) {
                     return sl_set_error(SL_ERR_FORMAT,
                                         "%s: row %zu (line %zu), column '%s': value '%s' is not "
                                         "in the hierarchy of %s",
-                                        tn, r + 1, r + 2, cs->name, v, s->source);
+                                        tn, r + 1, t->row_line[r], cs->name, v, s->source);
                 if (cs->n_domain) {
                     int ok = 0;
                     for (int d = 0; d < cs->n_domain && !ok; d++) ok = !strcmp(cs->domain[d], v);
@@ -457,7 +458,7 @@ static sl_status bind_schema(sl_priv_table *t, const sl_priv_schema *s) {
                         return sl_set_error(SL_ERR_FORMAT,
                                             "%s: row %zu (line %zu), column '%s': value '%s' is "
                                             "not in its domain in %s",
-                                            tn, r + 1, r + 2, cs->name, v, s->source);
+                                            tn, r + 1, t->row_line[r], cs->name, v, s->source);
                 }
             }
             continue;
@@ -472,7 +473,7 @@ static sl_status bind_schema(sl_priv_table *t, const sl_priv_schema *s) {
                     return sl_set_error(SL_ERR_FORMAT,
                                         "%s: row %zu (line %zu), column '%s': '%s' is not a date "
                                         "YYYY-MM-DD",
-                                        tn, r + 1, r + 2, cs->name, v);
+                                        tn, r + 1, t->row_line[r], cs->name, v);
             } else {
                 char *e = NULL;
                 errno = 0;
@@ -480,11 +481,11 @@ static sl_status bind_schema(sl_priv_table *t, const sl_priv_schema *s) {
                 if (e == v || *e || errno == ERANGE)
                     return sl_set_error(SL_ERR_FORMAT,
                                         "%s: row %zu (line %zu), column '%s': '%s' is not a number",
-                                        tn, r + 1, r + 2, cs->name, v);
+                                        tn, r + 1, t->row_line[r], cs->name, v);
                 if (!isfinite(x))
                     return sl_set_error(SL_ERR_NAN,
                                         "%s: row %zu (line %zu), column '%s': '%s' is not finite",
-                                        tn, r + 1, r + 2, cs->name, v);
+                                        tn, r + 1, t->row_line[r], cs->name, v);
             }
             t->num[c][r] = x;
         }
@@ -552,6 +553,11 @@ sl_status sl_priv_table_parse_csv(const char *text, size_t len, const char *name
         }
         if (t->n_rows == cap) {
             size_t nc = cap ? 2 * cap : 256;
+            size_t *gl = realloc(t->row_line, nc * sizeof *gl);
+            if (!gl)
+                st = sl_set_error(SL_ERR_NOMEM, "%s: out of memory", nm);
+            else
+                t->row_line = gl;
             for (int c = 0; c < t->n_cols && st == SL_OK; c++) {
                 char **g = realloc(t->cell[c], nc * sizeof *g);
                 if (!g)
@@ -562,7 +568,7 @@ sl_status sl_priv_table_parse_csv(const char *text, size_t len, const char *name
             cap = nc;
         }
         for (int c = 0; st == SL_OK && c < t->n_cols; c++) t->cell[c][t->n_rows] = fields[c];
-        if (st == SL_OK) t->n_rows++;
+        if (st == SL_OK) t->row_line[t->n_rows++] = rec_line;
     }
     free(fields);
     if (st == SL_OK && t->n_rows == 0) st = sl_set_error(SL_ERR_FORMAT, "%s: no data rows", nm);
