@@ -204,7 +204,7 @@ static sl_status kctx_init(kctx *c, const sl_priv_table *t, const sl_priv_schema
         }
         if (st == SL_OK) {
             for (size_t r = 0; r < c->n; r++) q->node[r] = map[ids[r]];
-            sl_hier_leaf_counts(q->h, q->leaves);
+            st = sl_hier_leaf_counts(q->h, q->leaves);
         }
         free(map);
         free(ids);
@@ -400,7 +400,8 @@ static double width_of(const qi_col *q, const size_t *ix, size_t m) {
 }
 
 /* Try to split ix[0..m) on QI q; on success reorder ix and write the cut points (sizes of
- * consecutive groups) to parts[] / *np and return 1. */
+ * consecutive groups) to parts[] / *np and return 1; 0 if no allowable split; -1 when out of
+ * memory. */
 static int try_split(kctx *c, int qn, size_t *ix, size_t m, size_t *parts, int *np, int maxp) {
     qi_col *q = &c->q[qn];
     if (q->type != SL_TYPE_CATEGORY) {
@@ -434,7 +435,13 @@ static int try_split(kctx *c, int qn, size_t *ix, size_t m, size_t *parts, int *
     int *cnt = calloc((size_t)h->n, sizeof *cnt);
     size_t *tmp = malloc(m * sizeof *tmp);
     int *ch = malloc(m * sizeof *ch);
-    int ok = cnt && tmp && ch;
+    if (!cnt || !tmp || !ch) {
+        free(cnt);
+        free(tmp);
+        free(ch);
+        return -1;
+    }
+    int ok = 1;
     if (ok) {
         for (size_t i = 0; i < m; i++) {
             ch[i] = child_under(h, q->node[ix[i]], a);
@@ -558,6 +565,10 @@ sl_status sl_kanon_mondrian(const sl_priv_table *t, const sl_priv_schema *s, siz
         if (m >= 2 * c.k)
             for (int i = 0; i < c.nq && !split; i++)
                 if (w[order[i]] > 0) split = try_split(&c, order[i], px, m, parts, &np, MAXP);
+        if (split < 0) {
+            st = sl_set_error(SL_ERR_NOMEM, "k-anonymity: out of memory");
+            break;
+        }
         if (split) {
             if (sp + (size_t)np > cap_sp) {
                 size_t nc = (sp + (size_t)np) * 2;

@@ -10,7 +10,7 @@ int sl_hier_find(const sl_hier *h, const char *name);
 /* Lowest common ancestor of nodes a and b (0, the root, if unrelated). */
 int sl_hier_lca(const sl_hier *h, int a, int b);
 /* out[i] = number of leaves under node i (a leaf counts itself); out has h->n entries. */
-void sl_hier_leaf_counts(const sl_hier *h, int *out);
+sl_status sl_hier_leaf_counts(const sl_hier *h, int *out);
 
 /* Days since 1970-01-01 <-> proleptic Gregorian date. */
 int64_t sl_days_from_civil(int64_t y, int m, int d);

@@ -107,15 +107,16 @@ int sl_hier_lca(const sl_hier *h, int a, int b) {
 }
 
 /* Number of leaves under each node (a leaf counts 1). out[n] allocated by the caller. */
-void sl_hier_leaf_counts(const sl_hier *h, int *out) {
+sl_status sl_hier_leaf_counts(const sl_hier *h, int *out) {
     int *has_child = calloc((size_t)h->n, sizeof *has_child);
     for (int i = 0; i < h->n; i++) out[i] = 0;
-    if (!has_child) return;
+    if (!has_child) return sl_set_error(SL_ERR_NOMEM, "hierarchy: out of memory");
     for (int i = 1; i < h->n; i++) has_child[h->parent[i]] = 1;
     for (int i = 0; i < h->n; i++)
         if (!has_child[i])
             for (int a = i; a >= 0; a = h->parent[a]) out[a]++;
     free(has_child);
+    return SL_OK;
 }
 
 /* --- schema ------------------------------------------------------------------------------- */
