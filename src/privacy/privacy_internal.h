@@ -28,6 +28,15 @@ void sl_pbuf_puts(sl_pbuf *b, const char *s);
 void sl_pbuf_field(sl_pbuf *b, const char *s);
 void sl_pbuf_printf(sl_pbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* A pseudonym context for one column: the HMAC state after the key and "column || 0", so
+ * that each value costs only its own blocks (same result as sl_pseudonym). */
+typedef struct sl_pseudo_ctx {
+    unsigned char state[512]; /* crypto_auth_hmacsha256_state (size checked in pseudo.c) */
+} sl_pseudo_ctx;
+void sl_pseudo_ctx_init(sl_pseudo_ctx *c, const sl_pseudo_key *k, const char *column);
+void sl_pseudo_ctx_apply(const sl_pseudo_ctx *c, const char *value, char out[33]);
+void sl_pseudo_ctx_wipe(sl_pseudo_ctx *c);
+
 /* The output CSV of an aggregate release ("query,column,bin,value" rows) into out, the
  * release's parameters into params (a cJSON object), rho used into *rho (Gaussian). */
 struct cJSON;

@@ -11,7 +11,7 @@
 
 #include <sodium.h>
 
-#include "synthloop/sl_privacy.h"
+#include "privacy_internal.h"
 
 void sl_pseudo_key_wipe(sl_pseudo_key *k) {
     if (k) sodium_memzero(k, sizeof *k);
@@ -63,4 +63,29 @@ void sl_pseudonym(const sl_pseudo_key *k, const char *column, const char *value,
     crypto_auth_hmacsha256_update(&st, (const unsigned char *)value, strlen(value));
     crypto_auth_hmacsha256_final(&st, mac);
     sodium_bin2hex(out, 33, mac, 16);
+}
+
+_Static_assert(sizeof(crypto_auth_hmacsha256_state) <= sizeof(((sl_pseudo_ctx *)0)->state),
+               "sl_pseudo_ctx holds an HMAC state");
+
+void sl_pseudo_ctx_init(sl_pseudo_ctx *c, const sl_pseudo_key *k, const char *column) {
+    crypto_auth_hmacsha256_state st;
+    crypto_auth_hmacsha256_init(&st, k->key, k->len);
+    crypto_auth_hmacsha256_update(&st, (const unsigned char *)column, strlen(column) + 1);
+    memcpy(c->state, &st, sizeof st);
+    sodium_memzero(&st, sizeof st);
+}
+
+void sl_pseudo_ctx_apply(const sl_pseudo_ctx *c, const char *value, char out[33]) {
+    crypto_auth_hmacsha256_state st;
+    unsigned char mac[crypto_auth_hmacsha256_BYTES];
+    memcpy(&st, c->state, sizeof st);
+    crypto_auth_hmacsha256_update(&st, (const unsigned char *)value, strlen(value));
+    crypto_auth_hmacsha256_final(&st, mac);
+    sodium_bin2hex(out, 33, mac, 16);
+    sodium_memzero(&st, sizeof st);
+}
+
+void sl_pseudo_ctx_wipe(sl_pseudo_ctx *c) {
+    if (c) sodium_memzero(c, sizeof *c);
 }

@@ -152,6 +152,7 @@ typedef struct col_plan {
     int q;              /* OUT_GENERALISED: QI index in the k-anonymity result */
     sl_dp_mech mech;    /* OUT_NOISE */
     double lo, hi;      /* OUT_NOISE: clipping bounds */
+    sl_pseudo_ctx *ps;  /* OUT_PSEUDO: the column's prepared HMAC state */
     double eps;         /* OUT_NOISE (Laplace) / OUT_RR: the column's epsilon */
     uint32_t *cat;      /* OUT_RR: category index per row */
     int n_cat;
@@ -159,7 +160,11 @@ typedef struct col_plan {
 
 static void plans_free(col_plan *p, int n) {
     if (!p) return;
-    for (int i = 0; i < n; i++) free(p[i].cat);
+    for (int i = 0; i < n; i++) {
+        free(p[i].cat);
+        sl_pseudo_ctx_wipe(p[i].ps);
+        free(p[i].ps);
+    }
     free(p);
 }
 
@@ -365,7 +370,16 @@ sl_status sl_privacy_release(sl_registry *reg, const sl_priv_table *t, const sl_
         if (p->kind != OUT_DROP) continue; /* planned by plan_dp */
         switch (cs->role) {
         case SL_ROLE_IDENTIFIER:
-        case SL_ROLE_SUBJECT: p->kind = o->key ? OUT_PSEUDO : OUT_DROP; break;
+        case SL_ROLE_SUBJECT:
+            p->kind = o->key ? OUT_PSEUDO : OUT_DROP;
+            if (p->kind == OUT_PSEUDO) {
+                p->ps = malloc(sizeof *p->ps);
+                if (!p->ps)
+                    st = sl_set_error(SL_ERR_NOMEM, "release: out of memory");
+                else
+                    sl_pseudo_ctx_init(p->ps, o->key, t->header[c]);
+            }
+            break;
         case SL_ROLE_QUASI:
             if (kr) {
                 p->kind = OUT_GENERALISED;
@@ -444,7 +458,7 @@ sl_status sl_privacy_release(sl_registry *reg, const sl_priv_table *t, const sl_
                 char ps[33];
                 switch (p->kind) {
                 case OUT_PSEUDO:
-                    sl_pseudonym(o->key, t->header[c], v, ps);
+                    sl_pseudo_ctx_apply(p->ps, v, ps);
                     sl_pbuf_puts(&out, ps);
                     break;
                 case OUT_GENERALISED: sl_pbuf_field(&out, kr->gen[p->q][r]); break;
