@@ -1316,6 +1316,132 @@ TEST(aggregates_bound_contributions_and_charge_each_subject_once) {
     sl_registry_close(reg);
 }
 
+/* --- schema and CSV parsing: what parses, and what each error names ----------------------- */
+
+TEST(schema_and_csv_parse_and_name_their_errors) {
+    const char *good = "{\"columns\": [{\"name\": \"id\", \"role\": \"identifier\"},"
+                       " {\"name\": \"x\", \"role\": \"measurement\", \"clip\": [0, 10]},"
+                       " {\"name\": \"c\", \"role\": \"quasi_identifier\","
+                       "  \"hierarchy\": {\"A\": [\"a1\", \"a2\"], \"B\": {\"B1\": [\"b\"]}}}]}";
+    sl_priv_schema *s = NULL;
+    CHECK_OK(sl_priv_schema_parse(good, strlen(good), "dir/ops.v2.json", &s));
+    if (!s) return;
+    CHECK(strcmp(s->dataset, "ops") == 0); /* the file name up to the first dot */
+    CHECK(s->cols[1].type == SL_TYPE_NUMERIC && s->cols[2].type == SL_TYPE_CATEGORY);
+    CHECK_CLOSE(s->cols[1].grid, 10.0 / 1048576.0, 1e-15);
+    const sl_hier *h = s->cols[2].hier;
+    CHECK(h && h->n == 7 && h->height == 3); /* *, A, a1, a2, B, B1, b */
+    /* CSV: quotes, escaped quotes, a comma and a newline inside quotes, CRLF, blank lines */
+    const char *csv = "id,x,c,extra\r\n\"p,1\",1.5,a1,\"say \"\"hi\"\"\"\r\n\r\n"
+                      "p2,2,\"b\",\"two\nlines\"\nlast,3e0,a2,\n";
+    sl_priv_table *t = NULL;
+    CHECK_OK(sl_priv_table_parse_csv(csv, strlen(csv), "t.csv", s, &t));
+    if (t) {
+        CHECK(t->n_rows == 3 && t->n_cols == 4);
+        CHECK(strcmp(t->cell[0][0], "p,1") == 0);
+        CHECK(strcmp(t->cell[3][0], "say \"hi\"") == 0);
+        CHECK(strcmp(t->cell[3][1], "two\nlines") == 0);
+        CHECK(strcmp(t->cell[3][2], "") == 0);
+        CHECK(t->num[1][2] == 3.0 && t->spec[3] == -1);
+        CHECK(t->row_line[0] == 2 && t->row_line[1] == 4 && t->row_line[2] == 6);
+    }
+    sl_priv_table_free(t);
+    /* CSV errors: file, line and what */
+    struct {
+        const char *text, *want;
+        sl_status st;
+    } bad[] = {
+        {"id,x,c\n1,2\n", "t.csv: line 2: 2 fields, the header has 3", SL_ERR_FORMAT},
+        {"id,x,c\n1,\"2,a1\n", "t.csv: line 2: unterminated quoted field", SL_ERR_FORMAT},
+        {"id,x,c\n1,2\"x,a1\n", "t.csv: line 2: quote inside an unquoted field", SL_ERR_FORMAT},
+        {"id,x,c\n1,abc,a1\n", "t.csv: row 1 (line 2), column 'x': 'abc' is not a number",
+         SL_ERR_FORMAT},
+        {"id,x,c\n1,inf,a1\n", "column 'x': 'inf' is not finite", SL_ERR_NAN},
+        {"id,x,c\n1,2,zz\n", "value 'zz' is not in the hierarchy", SL_ERR_FORMAT},
+        {"id,x,x\n1,2,3\n", "t.csv: line 1: column name 'x' twice", SL_ERR_FORMAT},
+        {"id,x,c\n", "t.csv: no data rows", SL_ERR_FORMAT},
+        {"", "t.csv: empty file", SL_ERR_FORMAT},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        t = NULL;
+        CHECK_STATUS(sl_priv_table_parse_csv(bad[i].text, strlen(bad[i].text), "t.csv", s, &t),
+                     bad[i].st);
+        CHECK_MSG(strstr(sl_last_error(), bad[i].want), "case %zu: %s", i, sl_last_error());
+        CHECK(t == NULL);
+    }
+    sl_priv_schema_free(s);
+    /* schema errors: the place in the file */
+    struct {
+        const char *text, *want;
+    } sbad[] = {
+        {"[]", "S.json: the schema must be a JSON object"},
+        {"{\"columns\": []}", "S.json: \"columns\" must be a non-empty array"},
+        {"{\"columns\": [{\"role\": \"keep\"}]}", "S.json: columns[0].name: missing"},
+        {"{\"columns\": [{\"name\": \"a\", \"role\": \"boss\"}]}", "S.json: columns[0].role"},
+        {"{\"columns\": [{\"name\": \"a\", \"role\": \"keep\"}, {\"name\": \"a\", \"role\": "
+         "\"keep\"}]}", "columns[1].name: 'a' already named by columns[0]"},
+        {"{\"columns\": [{\"name\": \"a\", \"role\": \"subject\"}, {\"name\": \"b\", \"role\": "
+         "\"subject\"}]}", "columns[1].role: only one subject column"},
+        {"{\"columns\": [{\"name\": \"a\", \"role\": \"measurement\"}]}",
+         "columns[0].clip: a measurement needs clipping bounds"},
+        {"{\"columns\": [{\"name\": \"a\", \"role\": \"measurement\", \"clip\": [0, 1],"
+         " \"grid\": 0}]}", "columns[0].grid: must be a number > 0"},
+        {"{\"columns\": [{\"name\": \"a\", \"role\": \"quasi_identifier\", \"hierarchy\":"
+         " {\"A\": [\"x\"], \"B\": [\"x\"]}}]}", "columns[0].hierarchy: hierarchy value 'x' appears twice"},
+        {"{\"columns\": [{\"name\": \"a\", \"role\": \"sensitive\", \"domain\": [\"x\"]}]}",
+         "columns[0].domain: must list at least two categories"},
+        {"{\"columns\": [{\"name\": \"a\", \"role\": \"keep\"}", "S.json: not valid JSON"},
+    };
+    for (size_t i = 0; i < sizeof sbad / sizeof sbad[0]; i++) {
+        s = NULL;
+        CHECK(sl_priv_schema_parse(sbad[i].text, strlen(sbad[i].text), "S.json", &s) != SL_OK);
+        CHECK_MSG(strstr(sl_last_error(), sbad[i].want), "case %zu: %s", i, sl_last_error());
+        CHECK(s == NULL);
+    }
+}
+
+TEST(budget_command_sets_shows_and_lists) {
+    const char *bin = getenv("SL_BIN");
+    if (!bin) return;
+    char cmd[16384];
+    snprintf(cmd, sizeof cmd,
+             "cd %s && %s budget set --db bcmd.db --subject '*' --period daily --epsilon 0.4 "
+             ">/dev/null && %s budget set --db bcmd.db --subject '*' --period weekly --epsilon 2 "
+             "--quiet && %s budget show --db bcmd.db --subject anyone --json > bcmd.json && "
+             "%s budget set --db bcmd.db --subject '*' --period daily --clear >/dev/null && "
+             "%s budget history --db bcmd.db --subject anyone --json > bhist.json",
+             harness_tmpdir(), bin, bin, bin, bin, bin);
+    int rc = system(cmd);
+    CHECK(WIFEXITED(rc) && WEXITSTATUS(rc) == 0);
+    char *txt = NULL;
+    size_t len = 0;
+    if (sl_read_file(tpath("bcmd.json"), &txt, &len) == SL_OK) {
+        cJSON *j = cJSON_Parse(txt);
+        const cJSON *p = cJSON_GetObjectItem(j, "periods");
+        CHECK_CLOSE(cJSON_GetObjectItem(cJSON_GetArrayItem(p, 0), "limit")->valuedouble, 0.4, 0);
+        CHECK_CLOSE(cJSON_GetObjectItem(cJSON_GetArrayItem(p, 1), "limit")->valuedouble, 2.0, 0);
+        CHECK_CLOSE(cJSON_GetObjectItem(cJSON_GetArrayItem(p, 2), "limit")->valuedouble, 1.0, 0);
+        CHECK(cJSON_IsNull(cJSON_GetObjectItem(cJSON_GetArrayItem(p, 3), "limit")));
+        cJSON_Delete(j);
+        free(txt);
+    }
+    if (sl_read_file(tpath("bhist.json"), &txt, &len) == SL_OK) {
+        CHECK(strcmp(txt, "[]\n") == 0);
+        free(txt);
+    }
+    /* usage errors exit 2 */
+    const char *bad[] = {"budget", "budget frob --subject a", "budget show",
+                         "budget show --subject a --dataset b", "budget set --subject a",
+                         "budget set --subject a --period yearly --epsilon 1",
+                         "budget set --subject a --period daily"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(cmd, sizeof cmd, "cd %s && %s %s --db bcmd.db 2>/dev/null >/dev/null",
+                 harness_tmpdir(), bin, bad[i]);
+        rc = system(cmd);
+        CHECK_MSG(WIFEXITED(rc) && WEXITSTATUS(rc) == 2, "'%s' exit %d", bad[i], WEXITSTATUS(rc));
+    }
+}
+
 int main(void) {
     RUN(samplers_match_exact_distribution_and_reject_wrong_scale);
     RUN(bernoulli_exp_is_exact);
@@ -1331,5 +1457,7 @@ int main(void) {
     RUN(retention_deletes_expired_pool_files_and_logs_them);
     RUN(commands_help_usage_and_a_release);
     RUN(aggregates_bound_contributions_and_charge_each_subject_once);
+    RUN(schema_and_csv_parse_and_name_their_errors);
+    RUN(budget_command_sets_shows_and_lists);
     return harness_done();
 }
