@@ -197,6 +197,42 @@ static const char *const migrations[] = {
     "  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
     "  label TEXT NOT NULL, metric TEXT NOT NULL, value REAL, lo REAL, hi REAL);"
     "CREATE INDEX forecast_scores_run ON forecast_scores(run_id);",
+    /* 3 -> 4: privacy intake (issue 15, src/privacy + src/store/privacy.c). Supersedes the
+     * unused privacy_ledger of migration 1 (left in place, never written). Epsilons are
+     * integers in units of 1e-9 (eps_nano) so that sums and comparisons are exact. */
+    "CREATE TABLE anonymization_logs ("
+    "  id INTEGER PRIMARY KEY,"
+    "  run_id INTEGER REFERENCES runs(id) ON DELETE SET NULL,"
+    "  created TEXT NOT NULL, created_unix INTEGER NOT NULL,"
+    "  actor TEXT NOT NULL, technique TEXT NOT NULL, dataset TEXT NOT NULL,"
+    "  input_path TEXT, input_sha256 TEXT, output_path TEXT, output_sha256 TEXT,"
+    "  tmp_path TEXT, params JSON_TEXT,"
+    "  eps_nano INTEGER NOT NULL DEFAULT 0 CHECK (eps_nano >= 0),"
+    "  delta REAL NOT NULL DEFAULT 0, rho REAL NOT NULL DEFAULT 0,"
+    "  formal INTEGER NOT NULL CHECK (formal IN (0,1)),"
+    "  n_rows INTEGER, n_subjects INTEGER,"
+    "  status TEXT NOT NULL CHECK (status IN ('pending','placed','orphaned','logged')),"
+    "  host TEXT, pid INTEGER);"
+    "CREATE INDEX anonlog_status ON anonymization_logs(status);"
+    "CREATE TABLE privacy_charges ("
+    "  id INTEGER PRIMARY KEY,"
+    "  log_id INTEGER NOT NULL REFERENCES anonymization_logs(id),"
+    "  scope TEXT NOT NULL CHECK (scope IN ('subject','dataset')), key TEXT NOT NULL,"
+    "  eps_nano INTEGER NOT NULL CHECK (eps_nano >= 0), rho REAL NOT NULL DEFAULT 0,"
+    "  formal INTEGER NOT NULL CHECK (formal IN (0,1)), created_unix INTEGER NOT NULL);"
+    "CREATE INDEX privacy_charges_key ON privacy_charges(scope, key, created_unix);"
+    "CREATE TABLE privacy_budgets ("
+    "  scope TEXT NOT NULL CHECK (scope IN ('subject','dataset')), key TEXT NOT NULL,"
+    "  period TEXT NOT NULL CHECK (period IN ('daily','weekly','monthly','lifetime')),"
+    "  eps_nano INTEGER NOT NULL CHECK (eps_nano >= 0), updated TEXT NOT NULL,"
+    "  UNIQUE (scope, key, period));"
+    "CREATE TABLE training_data_pool ("
+    "  id INTEGER PRIMARY KEY,"
+    "  log_id INTEGER REFERENCES anonymization_logs(id),"
+    "  path TEXT NOT NULL, sha256 TEXT, source TEXT NOT NULL, n_rows INTEGER,"
+    "  created_unix INTEGER NOT NULL, expires_unix INTEGER NOT NULL,"
+    "  deleted_unix INTEGER);"
+    "CREATE INDEX pool_expires ON training_data_pool(expires_unix);",
 };
 
 _Static_assert(sizeof migrations / sizeof migrations[0] == SL_REGISTRY_SCHEMA_VERSION,
