@@ -43,7 +43,7 @@ extern "C" {
 #define SL_REGISTRY_DEFAULT_PATH "synthloop.db"
 #define SL_REGISTRY_ENV "SYNTHLOOP_DB"
 /* Schema version written to PRAGMA user_version by the newest migration. */
-#define SL_REGISTRY_SCHEMA_VERSION 1
+#define SL_REGISTRY_SCHEMA_VERSION 2
 
 typedef struct sl_registry sl_registry;
 
@@ -242,6 +242,29 @@ sl_status sl_registry_last_run(sl_registry *reg, int64_t *run_id);
 /* Resolve a run reference from the command line: a positive decimal id or "last" (the newest
  * run). SL_ERR_ARG for malformed text, SL_ERR_NOTFOUND if the run does not exist. */
 sl_status sl_registry_parse_run(sl_registry *reg, const char *ref, int64_t *run_id);
+
+/* --- synthetic record jobs (gen module, issue 16; src/store/gen.c) ------ */
+
+/* One `generate` release decision. NaN in a score = not computed (stored NULL); has_dp = 0
+ * stores epsilon/delta NULL ("no DP guarantee"). params_json, scores_json, out_path may be
+ * NULL. */
+typedef struct sl_synthetic_job_row {
+    const char *method;      /* "copula", "vae", "rules" */
+    const char *params_json;
+    int64_t n_rows;
+    double quality, detection_auc, coverage, diversity, dcr_share, membership_auc;
+    const char *scores_json;
+    int has_dp;
+    double epsilon, delta;
+    double threshold;        /* NaN = none */
+    int released;            /* 1: the file was written */
+    const char *out_path;
+} sl_synthetic_job_row;
+sl_status sl_registry_add_synthetic_job(sl_registry *reg, int64_t run_id,
+                                        const sl_synthetic_job_row *row, int64_t *id);
+/* JSON array text of a run's synthetic_jobs rows (all runs when run_id <= 0), oldest first.
+ * *out malloc'd (caller frees). */
+sl_status sl_registry_synthetic_jobs_json(sl_registry *reg, int64_t run_id, char **out);
 
 #ifdef __cplusplus
 }
