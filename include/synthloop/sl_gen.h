@@ -177,7 +177,8 @@ typedef struct sl_gen_scores {
     double *col_fidelity;   /* [n_cols] 1 - KS (numeric, date) or 1 - TVD (categorical) */
     double fidelity;        /* mean of col_fidelity */
     double pair_similarity; /* mean over column pairs (docs/GEN.md) */
-    double detection_auc;   /* held-out ROC-AUC of real-vs-synthetic logistic regression */
+    double detection_auc;   /* max of the two detectors' held-out ROC-AUCs (real vs synth) */
+    double detection_auc_lr, detection_auc_mlp; /* logistic regression; MLP on the NN engine */
     double detection;       /* 1 - 2 |max(auc, 0.5) - 0.5|: 1 = indistinguishable */
     double coverage;        /* mean of category coverage and range coverage per column */
     double diversity;       /* min(1, mean NN distance within synth / within real) */
@@ -188,9 +189,10 @@ typedef struct sl_gen_scores {
     double mia_auc;         /* membership-inference AUC (real vs holdout by distance to
                              * the closest synth row): 0.5 = no leak */
     double quality;         /* (fidelity + pair_similarity + detection + coverage) / 4 */
-    /* keep_raw: the held-out detection scores/labels and the attack scores/labels */
+    /* keep_raw: the held-out detection scores (MLP, logistic) and labels, attack scores and
+     * labels */
     size_t n_det, n_mia;
-    double *det_score, *mia_score; /* owned */
+    double *det_score, *det_score_lr, *mia_score; /* owned */
     int *det_label, *mia_label;    /* owned */
 } sl_gen_scores;
 

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "gen/gen_internal.h"
+#include "synthloop/sl_nn.h"
 #include "synthloop/sl_stats.h"
 
 sl_gen_eval_config sl_gen_eval_defaults(void) {
@@ -25,6 +26,7 @@ void sl_gen_scores_free(sl_gen_scores *s) {
     if (!s) return;
     free(s->col_fidelity);
     free(s->det_score);
+    free(s->det_score_lr);
     free(s->det_label);
     free(s->mia_score);
     free(s->mia_label);
@@ -349,6 +351,61 @@ static sl_status logreg_fit(double *w, const double *X, const int *y, size_t n, 
     return SL_OK;
 }
 
+/* A small MLP detector on the NN engine (d -> 64 -> 64 -> 1, ReLU, BCE, Adam 1e-3, 40 epochs
+ * of minibatches of 128): catches the interactions a linear detector cannot (e.g. a spend
+ * that must be 0 on the free plan). Deterministic in rng and the thread count. score[nte]. */
+static sl_status mlp_detect(double *score, const double *X, const int *y, size_t ntr, size_t nte,
+                            size_t d, sl_rng *rng) {
+    enum { HID = 64, MB = 128, EPOCHS = 40 };
+    sl_nn_arena a;
+    sl_nn_arena_init(&a);
+    sl_nn_mlp m;
+    sl_nn_mlp_cache c;
+    memset(&c, 0, sizeof c);
+    int sizes[4] = {(int)d, HID, HID, 1};
+    float *xb = malloc((size_t)MB * d * sizeof *xb), *tb = malloc(MB * sizeof *tb);
+    float *ob = malloc(MB * sizeof *ob), *gb = malloc(MB * sizeof *gb);
+    size_t *perm = malloc((ntr ? ntr : 1) * sizeof *perm);
+    sl_status st = xb && tb && ob && gb && perm ? SL_OK : sl_set_error(SL_ERR_NOMEM, "synth-eval: oom");
+    if (st == SL_OK) st = sl_nn_mlp_declare(&m, &a, "det", 3, sizes, SL_NN_ACT_RELU, 0);
+    if (st == SL_OK) st = sl_nn_arena_alloc(&a);
+    if (st == SL_OK) st = sl_nn_mlp_cache_alloc(&c, &m, MB);
+    if (st == SL_OK) {
+        sl_nn_mlp_init(&m, a.params, rng);
+        sl_nn_adam opt = sl_nn_adam_defaults(1e-3f);
+        for (size_t i = 0; i < ntr; i++) perm[i] = i;
+        for (int ep = 0; ep < EPOCHS; ep++) {
+            sl_rng_shuffle(rng, perm, ntr);
+            for (size_t s0 = 0; s0 + MB <= ntr; s0 += MB) {
+                for (int b = 0; b < MB; b++) {
+                    for (size_t k = 0; k < d; k++)
+                        xb[(size_t)b * d + k] = (float)X[perm[s0 + (size_t)b] * d + k];
+                    tb[b] = (float)y[perm[s0 + (size_t)b]];
+                }
+                sl_nn_arena_zero_grad(&a);
+                sl_nn_mlp_forward(ob, &c, xb, &m, a.params, MB);
+                sl_nn_bce_logits_loss(gb, ob, tb, NULL, MB);
+                sl_nn_mlp_backward(NULL, a.grads, &c, gb, xb, &m, a.params, MB);
+                sl_nn_arena_adam_step(&a, &opt);
+            }
+        }
+        for (size_t s0 = 0; s0 < nte; s0 += MB) {
+            int B = (int)(nte - s0 < MB ? nte - s0 : MB);
+            for (int b = 0; b < B; b++)
+                for (size_t k = 0; k < d; k++)
+                    xb[(size_t)b * d + k] = (float)X[(ntr + s0 + (size_t)b) * d + k];
+            sl_nn_mlp_forward(ob, &c, xb, &m, a.params, B);
+            for (int b = 0; b < B; b++) score[s0 + (size_t)b] = (double)ob[b];
+        }
+        if (!sl_all_finite_f64(score, nte))
+            st = sl_set_error(SL_ERR_DIVERGED, "synth-eval: the MLP detector diverged");
+    }
+    sl_nn_mlp_cache_free(&c);
+    sl_nn_arena_free(&a);
+    free(xb), free(tb), free(ob), free(gb), free(perm);
+    return st;
+}
+
 /* --- the evaluation ------------------------------------------------------------------ */
 
 sl_status sl_gen_evaluate(const sl_gen_table *real, const sl_gen_table *synth,
@@ -481,8 +538,9 @@ sl_status sl_gen_evaluate(const sl_gen_table *real, const sl_gen_table *synth,
         y = malloc((ntr + nte) * sizeof *y);
         w = malloc(d * sizeof *w);
         out->det_score = malloc(nte * sizeof(double));
+        out->det_score_lr = malloc(nte * sizeof(double));
         out->det_label = malloc(nte * sizeof(int));
-        if (!X || !y || !w || !out->det_score || !out->det_label) {
+        if (!X || !y || !w || !out->det_score || !out->det_score_lr || !out->det_label) {
             st = sl_set_error(SL_ERR_NOMEM, "synth-eval: out of memory");
             goto done;
         }
@@ -502,12 +560,16 @@ sl_status sl_gen_evaluate(const sl_gen_table *real, const sl_gen_table *synth,
             const double *x = X + (ntr + i) * d;
             double t = 0;
             for (size_t k = 0; k < d; k++) t += w[k] * x[k];
-            out->det_score[i] = t;
+            out->det_score_lr[i] = t;
             out->det_label[i] = y[ntr + i];
         }
         out->n_det = nte;
-        st = sl_stats_roc_auc(out->det_score, out->det_label, nte, &out->detection_auc);
+        st = sl_stats_roc_auc(out->det_score_lr, out->det_label, nte, &out->detection_auc_lr);
+        if (st == SL_OK) st = mlp_detect(out->det_score, X, y, ntr, nte, d, &rng);
+        if (st == SL_OK)
+            st = sl_stats_roc_auc(out->det_score, out->det_label, nte, &out->detection_auc_mlp);
         if (st != SL_OK) goto done;
+        out->detection_auc = fmax(out->detection_auc_lr, out->detection_auc_mlp);
         out->detection = 1.0 - 2.0 * (fmax(out->detection_auc, 0.5) - 0.5);
         free(ir), free(is);
         ir = is = NULL;
@@ -581,7 +643,8 @@ sl_status sl_gen_evaluate(const sl_gen_table *real, const sl_gen_table *synth,
     out->quality = (out->fidelity + out->pair_similarity + out->detection + out->coverage) / 4.0;
     if (!cfg.keep_raw) {
         free(out->det_score), free(out->det_label), free(out->mia_score), free(out->mia_label);
-        out->det_score = out->mia_score = NULL;
+        free(out->det_score_lr);
+        out->det_score = out->mia_score = out->det_score_lr = NULL;
         out->det_label = out->mia_label = NULL;
     }
 done:
@@ -598,6 +661,8 @@ cJSON *sl_gen_scores_json(const sl_gen_scores *s, const sl_gen_table *real) {
     cJSON_AddNumberToObject(j, "fidelity", s->fidelity);
     cJSON_AddNumberToObject(j, "pair_similarity", s->pair_similarity);
     cJSON_AddNumberToObject(j, "detection_auc", s->detection_auc);
+    cJSON_AddNumberToObject(j, "detection_auc_logistic", s->detection_auc_lr);
+    cJSON_AddNumberToObject(j, "detection_auc_mlp", s->detection_auc_mlp);
     cJSON_AddNumberToObject(j, "detection", s->detection);
     cJSON_AddNumberToObject(j, "coverage", s->coverage);
     cJSON_AddNumberToObject(j, "diversity", s->diversity);
