@@ -184,6 +184,9 @@ void sl_gen_dp_line(char *buf, size_t n, sl_gen_method m, const sl_dp_spent *dp)
         snprintf(buf, n, "synthloop-gen method=%s dp=yes epsilon=%.6g delta=%.6g "
                  "noise_multiplier=%.6g clip=%.6g", sl_gen_method_name(m), dp->epsilon,
                  dp->delta, dp->sigma, dp->clip);
+    else if (m == SL_GEN_RULES)
+        snprintf(buf, n, "synthloop-gen method=rules dp=none (no differential privacy guarantee; "
+                 "rule-based: the generator read no records)");
     else
         snprintf(buf, n, "synthloop-gen method=%s dp=none (no differential privacy guarantee)",
                  sl_gen_method_name(m));

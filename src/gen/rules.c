@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* rules.c - the rule-based generator: per-column marginals and cross-column constraints from a
- * JSON rule file (format in docs/GEN.md); rows are drawn column by column from the marginals
- * and rejected until every constraint holds. It reads no records: its output carries no
+ * JSON rule file (format in docs/GEN.md); rows are drawn column by column from the marginals,
+ * assignments ("assign": column, "value", optional "if") are applied, and rows are rejected
+ * until every constraint holds. It reads no records: its output carries no
  * privacy cost and no DP claim beyond "no records were read".
  * Invariant: a loaded rule set has been validated (every column, op and label resolved).
  */
@@ -27,7 +28,8 @@ typedef struct cond {
 } cond;
 
 typedef struct rule {
-    cond c;
+    cond c;        /* the constraint (or, for an assignment, c.col = c.value) */
+    int assign;    /* 1: set c.col to c.value (when `when` holds), before the checks */
     int has_if;
     cond when;
 } rule;
@@ -185,7 +187,24 @@ static sl_status rules_parse(rules **out, const cJSON *j, const sl_gen_table *s,
     }
     for (size_t i = 0; i < nr && st == SL_OK; i++) {
         const cJSON *o = cJSON_GetArrayItem(cons, (int)i);
-        st = parse_cond(o, s, &R->r[i].c, what);
+        const cJSON *as = cJSON_GetObjectItemCaseSensitive(o, "assign");
+        if (as) { /* {"assign": column, "value": v}: parsed as the condition column == v */
+            cJSON *tmp = cJSON_Duplicate(o, 1);
+            if (!tmp || !cJSON_IsString(as)) {
+                cJSON_Delete(tmp);
+                st = sl_set_error(SL_ERR_FORMAT, "%s: \"assign\" must name a column", what);
+                break;
+            }
+            cJSON_DeleteItemFromObjectCaseSensitive(tmp, "column");
+            cJSON_AddStringToObject(tmp, "column", as->valuestring);
+            cJSON_DeleteItemFromObjectCaseSensitive(tmp, "op");
+            cJSON_DeleteItemFromObjectCaseSensitive(tmp, "other");
+            st = parse_cond(tmp, s, &R->r[i].c, what);
+            cJSON_Delete(tmp);
+            R->r[i].assign = 1;
+        } else {
+            st = parse_cond(o, s, &R->r[i].c, what);
+        }
         const cJSON *w = cJSON_GetObjectItemCaseSensitive(o, "if");
         if (st == SL_OK && w) {
             R->r[i].has_if = 1;
@@ -229,9 +248,12 @@ static sl_status rules_sample(const void *state, const sl_gen_table *schema, siz
         int ok = 0;
         for (int t = 0; t < RULES_MAX_TRIES && !ok; t++) {
             for (size_t j = 0; j < R->d; j++) row[j] = draw(&R->cols[j], &schema->cols[j], rng);
+            for (size_t k = 0; k < R->n_rules; k++) /* assignments first, in file order */
+                if (R->r[k].assign && (!R->r[k].has_if || cond_holds(&R->r[k].when, row)))
+                    row[R->r[k].c.col] = R->r[k].c.value;
             ok = 1;
             for (size_t k = 0; k < R->n_rules && ok; k++)
-                if (!R->r[k].has_if || cond_holds(&R->r[k].when, row))
+                if (!R->r[k].assign && (!R->r[k].has_if || cond_holds(&R->r[k].when, row)))
                     ok = cond_holds(&R->r[k].c, row);
         }
         if (!ok)
