@@ -396,6 +396,7 @@ TEST(rules_generator_follows_marginals_and_constraints) {
                    "{\"name\": \"spend\", \"type\": \"numeric\", \"dist\": \"uniform\", \"min\": 0, \"max\": 100},"
                    "{\"name\": \"limit\", \"type\": \"numeric\", \"dist\": \"uniform\", \"min\": 0, \"max\": 100}],"
                    "\"constraints\": ["
+                   "{\"assign\": \"limit\", \"value\": 50, \"if\": {\"column\": \"plan\", \"op\": \"==\", \"value\": \"pro\"}},"
                    "{\"column\": \"spend\", \"op\": \"<=\", \"value\": 0.5, \"if\": {\"column\": \"plan\", \"op\": \"==\", \"value\": \"free\"}},"
                    "{\"column\": \"spend\", \"op\": \"<\", \"other\": \"limit\"}]}");
     sl_gen_config cfg = sl_gen_config_defaults(SL_GEN_RULES);
@@ -416,6 +417,7 @@ TEST(rules_generator_follows_marginals_and_constraints) {
             ok &= age >= 18 && age <= 90 && age == floor(age);
             ok &= plan == 1.0 || spend <= 0.5;
             ok &= spend < lim;
+            ok &= plan != 1.0 || lim == 50.0; /* the assignment */
         }
         CHECK(ok);
         /* accepted rows: P(pro) = 0.3 * 0.5 / (0.3 * 0.5 + 0.7 * 0.5 * 0.005 * ...): the free
