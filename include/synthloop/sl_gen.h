@@ -87,6 +87,9 @@ sl_status sl_gen_schema_read(const char *path, sl_gen_table **out);
  * errors (no missing values in this version). At least 2 rows are required. */
 sl_status sl_gen_table_read_csv(const char *path, const sl_gen_table *schema,
                                 sl_gen_table **out);
+/* The same from memory: buf[len] (need not be NUL-terminated; `path` names it in messages). */
+sl_status sl_gen_table_read_csv_buffer(const char *buf, size_t len, const char *path,
+                                       const sl_gen_table *schema, sl_gen_table **out);
 /* Write a CSV atomically: `comment` (may be NULL; one line, no newline) as "# comment", then
  * the header, then the rows. Numeric values with %.17g (integers as integers). */
 sl_status sl_gen_table_write_csv(const char *path, const sl_gen_table *t, const char *comment);

@@ -488,10 +488,19 @@ sl_status sl_gen_table_read_csv(const char *path, const sl_gen_table *schema,
     char *text = NULL;
     size_t len;
     SL_TRY(sl_read_file(path, &text, &len));
-    if (strlen(text) != len) {
-        free(text);
-        return sl_set_error(SL_ERR_FORMAT, "%s: NUL byte in a CSV file", path);
-    }
+    sl_status st = sl_gen_table_read_csv_buffer(text, len, path, schema, out);
+    free(text);
+    return st;
+}
+
+sl_status sl_gen_table_read_csv_buffer(const char *buf, size_t len, const char *path,
+                                       const sl_gen_table *schema, sl_gen_table **out) {
+    *out = NULL;
+    if (memchr(buf, 0, len)) return sl_set_error(SL_ERR_FORMAT, "%s: NUL byte in a CSV file", path);
+    char *text = malloc(len + 1);
+    if (!text) return sl_set_error(SL_ERR_NOMEM, "%s: out of memory", path);
+    memcpy(text, buf, len);
+    text[len] = 0;
     csv_rows r;
     sl_status st = csv_parse(path, text, &r);
     free(text);
