@@ -266,6 +266,20 @@ TEST(epsilon_conversion_and_sigma_solver) {
         CHECK(e <= targets[i]);
         CHECK(e_lo > targets[i] * 0.99);
     }
+    /* composition with one Gaussian release: at q = 1 two Gaussians are one with
+     * 1/s^2 = 1/s1^2 + 1/s2^2 (RDP adds exactly) */
+    const double s1 = 1.7, s2 = 3.1, se = 1.0 / sqrt(1.0 / (s1 * s1) + 1.0 / (s2 * s2));
+    double em, ee, mixed_sigma;
+    CHECK_OK(sl_dp_epsilon_mix(1.0, s1, 1, s2, 1e-5, &em, NULL));
+    CHECK_OK(sl_dp_epsilon(1.0, se, 1, 1e-5, &ee, NULL));
+    CHECK_CLOSE(em, ee, 1e-12);
+    CHECK_OK(sl_dp_epsilon_mix(0.01, 1.0, 3000, 0.0, 1e-5, &em, NULL)); /* sigma_g 0 = none */
+    CHECK_OK(sl_dp_epsilon(0.01, 1.0, 3000, 1e-5, &ee, NULL));
+    CHECK(em == ee);
+    CHECK_OK(sl_dp_solve_sigma_mix(4.0, 1e-5, 0.01, 3000, 20.0, &mixed_sigma));
+    CHECK_OK(sl_dp_epsilon_mix(0.01, mixed_sigma, 3000, 20.0, 1e-5, &em, NULL));
+    CHECK(em <= 4.0 && em > 3.96);
+    CHECK_STATUS(sl_dp_solve_sigma_mix(1.0, 1e-5, 0.01, 3000, 0.5, &mixed_sigma), SL_ERR_RANGE);
     double s;
     CHECK_OK(sl_dp_solve_sigma(HUGE_VAL, 1e-5, 0.01, 3000, &s));
     CHECK(s == 0.0);

@@ -514,6 +514,18 @@ TEST(bad_input_is_refused_with_clear_errors) {
     if (ta && tb) CHECK_STATUS(sl_gen_evaluate(ta, tb, NULL, NULL, &sc), SL_ERR_FORMAT);
     sl_gen_table_free(tb);
     sl_gen_table_free(ta);
+    /* an integer column inferred from the real table does not bind a synthetic table read
+     * with its types (only a schema file's "integer" is enforced) */
+    write_text(a, "u,v\n1,x\n2,y\n3,x\n");
+    write_text(b, "u,v\n1.5,x\n2,y\n3,x\n");
+    ta = tb = NULL;
+    CHECK_OK(sl_gen_table_read_csv(a, NULL, &ta));
+    if (ta) CHECK_OK(sl_gen_table_read_csv(b, ta, &tb));
+    CHECK(ta && ta->cols[0].integer && tb && !tb->cols[0].integer);
+    sl_gen_table_free(tb);
+    sl_gen_table_free(ta);
+    write_text(p, "x,y,k,d,c,g\n1,2,3.5,2020-01-01,low,a\n1,2,3,2020-01-02,mid,b\n");
+    CHECK_STATUS(sl_gen_table_read_csv(p, schema, &t), SL_ERR_FORMAT); /* k declared integer */
     /* a fit on one row is refused too (tables built in code) */
     sl_gen_table *one = NULL;
     CHECK_OK(sl_gen_table_alloc_like(schema, 1, &one));

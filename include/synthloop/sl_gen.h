@@ -62,6 +62,7 @@ typedef struct sl_gen_column {
     char **cats;       /* [n_cats] owned labels; code k means cats[k] */
     int cats_public;   /* 1: labels came from the schema (public), 0: from the data */
     int integer;       /* numeric: all values integers (samples are rounded) */
+    int declared;      /* 1: the column came from a schema file (its "integer" is enforced) */
     int has_bounds;    /* 1: lo/hi are public bounds from the schema */
     double lo, hi;
 } sl_gen_column;

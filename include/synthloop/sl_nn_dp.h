@@ -69,6 +69,15 @@ sl_status sl_dp_epsilon(double q, double sigma, uint64_t steps, double delta, do
 sl_status sl_dp_solve_sigma(double target_eps, double delta, double q, uint64_t steps,
                             double *sigma);
 
+/* Composition with one extra Gaussian release (sensitivity 1, noise multiplier sigma_g > 0;
+ * sigma_g = 0: none), e.g. noisy histograms published before training: the RDP of both is
+ * added order by order, T eps_sgd(alpha) + alpha / (2 sigma_g^2), then converted as above. */
+sl_status sl_dp_epsilon_mix(double q, double sigma, uint64_t steps, double sigma_g,
+                            double delta, double *eps, double *best_alpha);
+/* sl_dp_solve_sigma for the composition with that release (sigma_g fixed). */
+sl_status sl_dp_solve_sigma_mix(double target_eps, double delta, double q, uint64_t steps,
+                                double sigma_g, double *sigma);
+
 /* --- per-example gradient norms and clipping ----------------------------- */
 
 /* sq[b] += ||per-example grad of a Linear layer's weight and bias||^2 for row b, given the
@@ -115,7 +124,8 @@ typedef struct sl_dp_spent {
     int has_dp;       /* 1: trained with DP-SGD and accounted */
     double epsilon;   /* (eps, delta)-DP; +inf without DP */
     double delta;
-    double sigma;     /* noise multiplier */
+    double sigma;     /* noise multiplier of DP-SGD */
+    double sigma_hist; /* noise multiplier of a Gaussian release composed with it (0: none) */
     double clip;      /* per-example L2 clip */
     double q;         /* Poisson sampling rate */
     uint64_t steps;

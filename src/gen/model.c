@@ -169,6 +169,7 @@ cJSON *sl_gen_dp_json(const sl_dp_spent *dp) {
         cJSON_AddNumberToObject(j, "epsilon", dp->epsilon);
         cJSON_AddNumberToObject(j, "delta", dp->delta);
         cJSON_AddNumberToObject(j, "noise_multiplier", dp->sigma);
+        cJSON_AddNumberToObject(j, "histogram_noise_multiplier", dp->sigma_hist);
         cJSON_AddNumberToObject(j, "clip", dp->clip);
         cJSON_AddNumberToObject(j, "sampling_rate", dp->q);
         cJSON_AddNumberToObject(j, "steps", (double)dp->steps);
@@ -269,6 +270,7 @@ sl_status sl_gen_load(const char *path, sl_gen_model **out) {
             m->dp.epsilon = sl_json_num(dp, "epsilon", HUGE_VAL);
             m->dp.delta = sl_json_num(dp, "delta", 0);
             m->dp.sigma = sl_json_num(dp, "noise_multiplier", 0);
+            m->dp.sigma_hist = sl_json_num(dp, "histogram_noise_multiplier", 0);
             m->dp.clip = sl_json_num(dp, "clip", 0);
             m->dp.q = sl_json_num(dp, "sampling_rate", 0);
             m->dp.steps = (uint64_t)sl_json_num(dp, "steps", 0);

@@ -221,6 +221,7 @@ sl_status sl_gen_schema_read(const char *path, sl_gen_table **out) {
             break;
         }
         col->integer = sl_json_bool(c, "integer", 0);
+        col->declared = 1;
         const cJSON *lo = cJSON_GetObjectItemCaseSensitive(c, "min");
         const cJSON *hi = cJSON_GetObjectItemCaseSensitive(c, "max");
         if (lo || hi) {
@@ -614,8 +615,9 @@ sl_status sl_gen_table_read_csv_buffer(const char *buf, size_t len, const char *
             }
             if (d[i] != floor(d[i])) all_int = 0;
         }
-        if (col->type == SL_GEN_NUMERIC && !schema) col->integer = all_int;
-        if (col->type == SL_GEN_NUMERIC && schema && col->integer && !all_int && st == SL_OK)
+        if (col->type == SL_GEN_NUMERIC && !col->declared) col->integer = all_int;
+        if (col->type == SL_GEN_NUMERIC && col->declared && col->integer && !all_int &&
+            st == SL_OK)
             st = sl_set_error(SL_ERR_FORMAT, "%s: column \"%s\" is declared integer but holds "
                               "fractions", path, col->name);
     }

@@ -2,8 +2,10 @@
 /* vae.c - a tabular VAE on the NN engine (TVAE-like), trainable with DP-SGD.
  *
  * Row encoding (D values): numeric and date columns as one value each - their normal score
- * through the empirical quantile function (no DP), or (x - mid) / ((hi - lo) / 4) from the
- * schema's public bounds (DP) - then every categorical column one-hot.
+ * through the column's quantile function: the data's mid-ranks and quantiles without DP; with
+ * DP, quantiles of a histogram over the schema's public bounds released with Gaussian noise
+ * (a tenth of the budget) and each row scored through them alone - then every categorical
+ * column one-hot.
  * Encoder MLP D -> H -> H -> 2L (ReLU) gives mu and log-variance lv (clamped to [-10, 10]);
  * z = mu + exp(lv / 2) e; decoder MLP L -> H -> H -> D gives a mean per numeric value and
  * logits per categorical column; "dec.logsigma" [n_num] is a learned output scale.
@@ -12,7 +14,8 @@
  * Without DP: shuffled minibatches, mean loss, Adam. With DP: Poisson sampling with rate
  * q = batch / n, per-example clipping of the whole gradient (encoder, decoder, logsigma) by
  * the identities of sl_nn_dp.h, Gaussian noise sigma * clip, division by the expected batch;
- * sigma solved from (eps, delta, q, steps) before training. Sampling: z ~ N(0, I), numeric
+ * sigma solved from (eps, delta, q, steps) composed with the histogram release, before
+ * training. Sampling: z ~ N(0, I), numeric
  * value m + s e, categorical drawn from the softmax, then the inverse transform.
  * Invariant: the loss-gradient rows are per example (never divided by the batch) until the
  * optimiser step, so clipping scales apply to exactly one example's gradient.
@@ -31,7 +34,7 @@
 #define LS_MAX 0.0f
 
 typedef struct vae {
-    int D, L, H, n_num, dp_transform;
+    int D, L, H, n_num;
     int *kind_off;        /* [n_cols] offset of the column in the D layout */
     int *num_idx;         /* [n_cols] index among numeric values (-1 for categorical) */
     gen_marginal *marg;   /* [n_cols] (no-DP transform of numeric/date columns) */
@@ -54,13 +57,13 @@ static void vae_free(void *p) {
 }
 
 /* layout and network declaration (no parameter values) */
-static sl_status vae_new(vae **out, const sl_gen_table *schema, int H, int L, int dp_transform) {
+static sl_status vae_new(vae **out, const sl_gen_table *schema, int H, int L) {
     *out = NULL;
     vae *v = calloc(1, sizeof *v);
     if (!v) return sl_set_error(SL_ERR_NOMEM, "vae: out of memory");
     sl_nn_arena_init(&v->arena);
     v->n_cols = schema->n_cols;
-    v->H = H, v->L = L, v->dp_transform = dp_transform;
+    v->H = H, v->L = L;
     v->kind_off = calloc(schema->n_cols, sizeof *v->kind_off);
     v->num_idx = calloc(schema->n_cols, sizeof *v->num_idx);
     v->marg = calloc(schema->n_cols, sizeof *v->marg);
@@ -95,16 +98,72 @@ static sl_status vae_new(vae **out, const sl_gen_table *schema, int H, int L, in
     return SL_OK;
 }
 
-/* the public-bounds transform of the DP model */
-static double dp_enc(const sl_gen_column *c, double x) {
-    return (x - 0.5 * (c->lo + c->hi)) / (0.25 * (c->hi - c->lo));
-}
-static double dp_dec(const sl_gen_column *c, double e) {
-    return 0.5 * (c->lo + c->hi) + e * 0.25 * (c->hi - c->lo);
+/* --- the DP numeric transform: quantiles from noisy histograms -------------------------- */
+
+#define HIST_LIN 48 /* linear bins over [lo, hi] */
+#define HIST_GEO 48 /* geometric bins from lo (fine near lo: skewed, zero-inflated columns) */
+#define DP_KNOTS 201
+
+static int cmp_dbl(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
 }
 
-/* X[n, D] encoded rows; codes[n * n_cols] category codes (for the CE targets) */
-static sl_status encode_rows(const vae *v, const sl_gen_table *t, float *X) {
+/* Knots of column x[n] over its public bounds from a histogram released with Gaussian noise of
+ * sd noise_sd per bin: edges = the union of a linear and a geometric grid (public), counts +
+ * N(0, noise_sd^2), clamped at 0 and zeroed below 2 noise_sd, then DP_KNOTS quantiles of the
+ * piecewise-linear CDF. Only the noisy counts depend on the data (post-processing after that). */
+static sl_status dp_knots(gen_marginal *m, const sl_gen_column *c, const double *x, size_t n,
+                          double noise_sd, sl_rng *rng) {
+    double e[HIST_LIN + HIST_GEO + 2], cnt[HIST_LIN + HIST_GEO + 2];
+    size_t ne = 0;
+    double lo = c->lo, hi = c->hi, span = hi - lo;
+    for (int k = 0; k <= HIST_LIN; k++) e[ne++] = lo + span * k / HIST_LIN;
+    for (int k = 1; k < HIST_GEO; k++)
+        e[ne++] = lo + span * (exp((double)k / HIST_GEO * log(1001.0)) - 1.0) / 1000.0;
+    qsort(e, ne, sizeof *e, cmp_dbl);
+    size_t u = 1;
+    for (size_t k = 1; k < ne; k++)
+        if (e[k] > e[u - 1]) e[u++] = e[k];
+    ne = u; /* bins: [e[k], e[k+1]), the last one closed */
+    size_t nb = ne - 1;
+    memset(cnt, 0, sizeof cnt);
+    for (size_t i = 0; i < n; i++) {
+        size_t a = 0, b = nb; /* last edge <= x */
+        while (b - a > 1) {
+            size_t mid = (a + b) / 2;
+            if (e[mid] <= x[i]) a = mid;
+            else b = mid;
+        }
+        cnt[a] += 1.0;
+    }
+    double total = 0.0;
+    for (size_t k = 0; k < nb; k++) {
+        double v = cnt[k] + noise_sd * sl_rng_normal(rng);
+        cnt[k] = v < 2.0 * noise_sd || v < 0.0 ? 0.0 : v;
+        total += cnt[k];
+    }
+    if (!(total > 0.0)) /* nothing survived the noise: uniform over the bounds */
+        for (size_t k = 0; k < nb; k++) cnt[k] = e[k + 1] - e[k], total += cnt[k];
+    m->K = DP_KNOTS;
+    m->knots = malloc(DP_KNOTS * sizeof *m->knots);
+    if (!m->knots) return sl_set_error(SL_ERR_NOMEM, "vae: out of memory");
+    double acc = 0.0;
+    size_t k = 0;
+    for (int q = 0; q < DP_KNOTS; q++) {
+        double target = total * q / (DP_KNOTS - 1);
+        while (k + 1 < nb && acc + cnt[k] < target) acc += cnt[k++];
+        double f = cnt[k] > 0 ? (target - acc) / cnt[k] : 0.0;
+        f = f < 0 ? 0 : f > 1 ? 1 : f;
+        m->knots[q] = e[k] + f * (e[k + 1] - e[k]);
+        if (q && m->knots[q] < m->knots[q - 1]) m->knots[q] = m->knots[q - 1];
+    }
+    return SL_OK;
+}
+
+/* X[n, D] encoded rows. Numeric values: normal scores by the data's mid-ranks (ranks = 1), or
+ * row by row through the knots (ranks = 0: DP, where a row's code may not depend on others) */
+static sl_status encode_rows(const vae *v, const sl_gen_table *t, float *X, int ranks) {
     size_t n = t->n_rows;
     double *z = malloc(n * sizeof *z);
     if (!z) return sl_set_error(SL_ERR_NOMEM, "vae: out of memory");
@@ -115,8 +174,9 @@ static sl_status encode_rows(const vae *v, const sl_gen_table *t, float *X) {
         int off = v->kind_off[j];
         if (c->type == SL_GEN_CATEGORICAL) {
             for (size_t i = 0; i < n; i++) X[i * (size_t)v->D + (size_t)off + (size_t)x[i]] = 1.0f;
-        } else if (v->dp_transform) {
-            for (size_t i = 0; i < n; i++) X[i * (size_t)v->D + (size_t)off] = (float)dp_enc(c, x[i]);
+        } else if (!ranks) {
+            for (size_t i = 0; i < n; i++)
+                X[i * (size_t)v->D + (size_t)off] = (float)gen_marginal_score(&v->marg[j], x[i]);
         } else {
             sl_status st = gen_normal_scores(z, x, n);
             if (st != SL_OK) {
@@ -358,16 +418,21 @@ static sl_status vae_fit(void **state, const sl_gen_config *cfg, const sl_gen_ta
     uint64_t steps_per_epoch = (uint64_t)((double)n / (double)B + 0.5);
     if (steps_per_epoch < 1) steps_per_epoch = 1;
     uint64_t steps = steps_per_epoch * (uint64_t)cfg->epochs;
-    double sigma = 0.0, eps_spent = HUGE_VAL;
+    double sigma = 0.0, sigma_h = 0.0, eps_spent = HUGE_VAL;
+    int n_num = 0;
+    for (size_t j = 0; j < schema->n_cols; j++) n_num += schema->cols[j].type != SL_GEN_CATEGORICAL;
     if (use_dp) {
-        SL_TRY(sl_dp_solve_sigma(cfg->dp_epsilon, cfg->dp_delta, q, steps, &sigma));
-        SL_TRY(sl_dp_epsilon(q, sigma, steps, cfg->dp_delta, &eps_spent, NULL));
+        /* a tenth of the budget (alone) for the numeric histograms, the rest for DP-SGD,
+         * composed exactly in RDP */
+        if (n_num) SL_TRY(sl_dp_solve_sigma(0.1 * cfg->dp_epsilon, cfg->dp_delta, 1.0, 1, &sigma_h));
+        SL_TRY(sl_dp_solve_sigma_mix(cfg->dp_epsilon, cfg->dp_delta, q, steps, sigma_h, &sigma));
+        SL_TRY(sl_dp_epsilon_mix(q, sigma, steps, sigma_h, cfg->dp_delta, &eps_spent, NULL));
         /* the ledger is charged after every check and before any training */
         if (cfg->charge) SL_TRY(cfg->charge(cfg->charge_ctx, eps_spent, cfg->dp_delta, "dp-sgd"));
     }
     if (cfg->threads > 0) sl_nn_set_threads(cfg->threads);
     vae *v = NULL;
-    SL_TRY(vae_new(&v, schema, cfg->hidden, cfg->latent, use_dp));
+    SL_TRY(vae_new(&v, schema, cfg->hidden, cfg->latent));
     fit_ctx f;
     memset(&f, 0, sizeof f);
     f.v = v;
@@ -375,10 +440,16 @@ static sl_status vae_fit(void **state, const sl_gen_config *cfg, const sl_gen_ta
     float *X = malloc(n * (size_t)v->D * sizeof *X);
     size_t *rows = malloc(n * sizeof *rows);
     sl_status st = X && rows ? SL_OK : sl_set_error(SL_ERR_NOMEM, "vae: out of memory");
-    for (size_t j = 0; j < schema->n_cols && st == SL_OK && !use_dp; j++)
+    sl_rng hrng;
+    sl_rng_seed(&hrng, cfg->seed, 0x68697374ULL);
+    /* L2 sensitivity of the n_num histograms together: one row moves one count in each */
+    double noise_sd = sigma_h * sqrt((double)n_num);
+    for (size_t j = 0; j < schema->n_cols && st == SL_OK; j++)
         if (schema->cols[j].type != SL_GEN_CATEGORICAL)
-            st = gen_marginal_fit(&v->marg[j], sl_gen_col(data, j), n, VAE_KNOTS);
-    if (st == SL_OK) st = encode_rows(v, data, X);
+            st = use_dp ? dp_knots(&v->marg[j], &schema->cols[j], sl_gen_col(data, j), n, noise_sd,
+                                   &hrng)
+                        : gen_marginal_fit(&v->marg[j], sl_gen_col(data, j), n, VAE_KNOTS);
+    if (st == SL_OK) st = encode_rows(v, data, X, !use_dp);
     if (st == SL_OK) st = work_alloc(&f.w, v, B);
     sl_rng rng, srng;
     sl_rng_seed(&rng, cfg->seed, 0x766165ULL);
@@ -450,6 +521,7 @@ static sl_status vae_fit(void **state, const sl_gen_config *cfg, const sl_gen_ta
         dp->epsilon = eps_spent;
         dp->delta = cfg->dp_delta;
         dp->sigma = sigma;
+        dp->sigma_hist = sigma_h;
         dp->clip = cfg->dp_clip;
         dp->q = q;
         dp->steps = steps;
@@ -496,8 +568,7 @@ static sl_status vae_sample(const void *state, const sl_gen_table *schema, size_
             sl_nn_randn(e, (size_t)B, rng);
             for (int b = 0; b < B; b++) {
                 double val = (double)y[(size_t)b * D + off] + (double)expf(ls[ni]) * (double)e[b];
-                double x = v->dp_transform ? dp_dec(c, val)
-                                           : gen_marginal_inv(&v->marg[j], gen_norm_cdf(val));
+                double x = gen_marginal_inv(&v->marg[j], gen_norm_cdf(val));
                 dst[b] = gen_finish_value(c, x);
             }
         }
@@ -516,15 +587,13 @@ static sl_status vae_save(const void *state, const sl_gen_table *schema, gen_ten
                                tt->ndim > 1 ? tt->shape[1] : 0, v->arena.params + tt->offset));
     }
     char name[64];
-    if (!v->dp_transform)
-        for (size_t j = 0; j < schema->n_cols; j++)
+    for (size_t j = 0; j < schema->n_cols; j++)
             if (schema->cols[j].type != SL_GEN_CATEGORICAL) {
                 snprintf(name, sizeof name, "knots.%zu", j);
                 SL_TRY(gen_tensors_add(t, name, SL_DTYPE_F64, v->marg[j].K, 0, v->marg[j].knots));
             }
     cJSON_AddNumberToObject(meta, "hidden", v->H);
     cJSON_AddNumberToObject(meta, "latent", v->L);
-    cJSON_AddBoolToObject(meta, "dp_transform", v->dp_transform);
     return SL_OK;
 }
 
@@ -534,14 +603,14 @@ static sl_status vae_load(void **state, const sl_gen_table *schema, const sl_saf
     if (H < 1 || L < 1 || H > 65536 || L > 65536)
         return sl_set_error(SL_ERR_FORMAT, "%s: bad vae sizes (hidden %d, latent %d)", path, H, L);
     vae *v = NULL;
-    SL_TRY(vae_new(&v, schema, H, L, sl_json_bool(meta, "dp_transform", 0)));
+    SL_TRY(vae_new(&v, schema, H, L));
     sl_status s = SL_OK;
     for (size_t i = 0; i < v->arena.n_tensors && s == SL_OK; i++) {
         const sl_nn_tensor *tt = &v->arena.tensors[i];
         s = sl_safetensors_get_f32(st, tt->name, tt->ndim, tt->shape, v->arena.params + tt->offset);
     }
     char name[64];
-    for (size_t j = 0; j < schema->n_cols && s == SL_OK && !v->dp_transform; j++) {
+    for (size_t j = 0; j < schema->n_cols && s == SL_OK; j++) {
         if (schema->cols[j].type == SL_GEN_CATEGORICAL) continue;
         snprintf(name, sizeof name, "knots.%zu", j);
         const sl_array *a = sl_safetensors_find(st, name);

@@ -121,23 +121,31 @@ const double *sl_dp_orders(size_t *n) {
     return g_orders;
 }
 
-sl_status sl_dp_epsilon(double q, double sigma, uint64_t steps, double delta, double *eps,
-                        double *best_alpha) {
+sl_status sl_dp_epsilon_mix(double q, double sigma, uint64_t steps, double sigma_g,
+                            double delta, double *eps, double *best_alpha) {
     if (!(delta > 0.0 && delta < 1.0))
         return sl_set_error(SL_ERR_ARG, "rdp.c sl_dp_epsilon: delta %g not in (0, 1)", delta);
+    if (!(sigma_g >= 0.0) || !isfinite(sigma_g))
+        return sl_set_error(SL_ERR_ARG, "rdp.c sl_dp_epsilon: release noise %g must be >= 0",
+                            sigma_g);
     size_t n;
     const double *orders = sl_dp_orders(&n);
     double best = HUGE_VAL, ba = orders[0];
-    if (steps == 0 || q == 0.0) {
-        SL_TRY(sl_dp_rdp_step(q, sigma, 2.0, &best)); /* validates the arguments */
+    int sgd = steps > 0 && q > 0.0;
+    if (!sgd) SL_TRY(sl_dp_rdp_step(q, sigma, 2.0, &best)); /* validates the arguments */
+    if (!sgd && sigma_g == 0.0) {
         *eps = 0.0;
         if (best_alpha) *best_alpha = ba;
         return SL_OK;
     }
+    best = HUGE_VAL;
     for (size_t i = 0; i < n; i++) {
-        double a = orders[i], r;
-        SL_TRY(sl_dp_rdp_step(q, sigma, a, &r));
-        r *= (double)steps;
+        double a = orders[i], r = 0.0;
+        if (sgd) {
+            SL_TRY(sl_dp_rdp_step(q, sigma, a, &r));
+            r *= (double)steps;
+        }
+        if (sigma_g > 0.0) r += a / (2.0 * sigma_g * sigma_g); /* one Gaussian release */
         double e = r + log((a - 1.0) / a) - (log(delta) + log(a)) / (a - 1.0);
         if (e < 0.0) e = 0.0;
         if (e < best) best = e, ba = a;
@@ -147,8 +155,18 @@ sl_status sl_dp_epsilon(double q, double sigma, uint64_t steps, double delta, do
     return SL_OK;
 }
 
+sl_status sl_dp_epsilon(double q, double sigma, uint64_t steps, double delta, double *eps,
+                        double *best_alpha) {
+    return sl_dp_epsilon_mix(q, sigma, steps, 0.0, delta, eps, best_alpha);
+}
+
 sl_status sl_dp_solve_sigma(double target_eps, double delta, double q, uint64_t steps,
                             double *sigma) {
+    return sl_dp_solve_sigma_mix(target_eps, delta, q, steps, 0.0, sigma);
+}
+
+sl_status sl_dp_solve_sigma_mix(double target_eps, double delta, double q, uint64_t steps,
+                                double sigma_g, double *sigma) {
     if (!(target_eps > 0.0))
         return sl_set_error(SL_ERR_ARG, "rdp.c sl_dp_solve_sigma: target eps %g must be > 0",
                             target_eps);
@@ -161,7 +179,7 @@ sl_status sl_dp_solve_sigma(double target_eps, double delta, double q, uint64_t 
     }
     double lo = 0.0, hi = 1.0, e;
     for (;;) { /* bracket: eps(hi) <= target */
-        SL_TRY(sl_dp_epsilon(q, hi, steps, delta, &e, NULL));
+        SL_TRY(sl_dp_epsilon_mix(q, hi, steps, sigma_g, delta, &e, NULL));
         if (e <= target_eps) break;
         lo = hi;
         hi *= 2.0;
@@ -172,7 +190,7 @@ sl_status sl_dp_solve_sigma(double target_eps, double delta, double q, uint64_t 
     }
     while (hi - lo > 1e-4 * hi) {
         double mid = 0.5 * (lo + hi);
-        SL_TRY(sl_dp_epsilon(q, mid, steps, delta, &e, NULL));
+        SL_TRY(sl_dp_epsilon_mix(q, mid, steps, sigma_g, delta, &e, NULL));
         if (e <= target_eps)
             hi = mid;
         else
