@@ -134,6 +134,8 @@ typedef struct sl_gen_config {
     /* DP-SGD (VAE only): dp_epsilon = +inf (default) trains without DP */
     double dp_epsilon, dp_delta; /* delta default 1e-5 */
     float dp_clip;          /* per-example L2 clip (default 1) */
+    int dp_reproducible;    /* 0 (default): DP noise seeded from the OS CSPRNG, not from seed
+                             * (a known seed would reveal the noise); 1: from seed */
     sl_gen_charge_fn charge;
     void *charge_ctx;
     /* rules */

@@ -42,6 +42,8 @@ static void usage(void) {
            "  --dp-epsilon E        train the vae with DP-SGD to (E, D)-DP (default: no DP)\n"
            "  --dp-delta D          default 1e-5 (must be below 1/rows)\n"
            "  --dp-clip C           per-example L2 clip (default 1)\n"
+           "  --dp-reproducible     DP noise from --seed instead of the OS's CSPRNG (tests and\n"
+           "                        experiments only: whoever knows the seed knows the noise)\n"
            "  --epochs N --batch N --hidden N --latent N --lr X --kl-warmup N   vae training\n"
            "  --seed N              fit and sampling seed (default 1)\n"
            "  --threads N           kernel threads (default: all cores)\n"
@@ -68,6 +70,7 @@ static int parse(int argc, char **argv, gen_opts *o) {
         {"holdout", required_argument, 0, 'H'},   {"quality-threshold", required_argument, 0, 'Q'},
         {"dp-epsilon", required_argument, 0, 'E'}, {"dp-delta", required_argument, 0, 'L'},
         {"dp-clip", required_argument, 0, 'C'},   {"epochs", required_argument, 0, 'e'},
+        {"dp-reproducible", no_argument, 0, 'P'},
         {"batch", required_argument, 0, 'b'},     {"hidden", required_argument, 0, 'h' + 256},
         {"latent", required_argument, 0, 'l'},    {"lr", required_argument, 0, 'R'},
         {"kl-warmup", required_argument, 0, 'w'}, {"seed", required_argument, 0, 'x'},
@@ -101,6 +104,7 @@ static int parse(int argc, char **argv, gen_opts *o) {
         case 'D': o->db = optarg; break;
         case 'j': o->json = 1; break;
         case 'q': o->quiet = 1; break;
+        case 'P': o->cfg.dp_reproducible = 1; break;
         case 'n':
             if ((rc = sl_cli_parse_int(cmd, "--rows", optarg, 1, 100000000, &o->rows))) return rc;
             break;
@@ -208,6 +212,7 @@ static cJSON *config_json(const gen_opts *o) {
         cJSON_AddNumberToObject(j, "dp_epsilon", o->dp_eps);
         cJSON_AddNumberToObject(j, "dp_delta", o->dp_delta);
         cJSON_AddNumberToObject(j, "dp_clip", o->dp_clip);
+        cJSON_AddBoolToObject(j, "dp_reproducible", o->cfg.dp_reproducible);
     }
     return j;
 }

@@ -25,6 +25,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "gen/gen_internal.h"
 #include "synthloop/sl_json.h"
 #include "synthloop/sl_nn.h"
@@ -440,8 +442,21 @@ static sl_status vae_fit(void **state, const sl_gen_config *cfg, const sl_gen_ta
     float *X = malloc(n * (size_t)v->D * sizeof *X);
     size_t *rows = malloc(n * sizeof *rows);
     sl_status st = X && rows ? SL_OK : sl_set_error(SL_ERR_NOMEM, "vae: out of memory");
+    /* With DP the noise must be unknown to whoever knows the seed: by default its streams
+     * (weights and reparametrisation, Poisson sampling, gradient and histogram noise) are
+     * seeded from the OS's CSPRNG (libsodium), so a DP fit is not reproducible; with
+     * dp_reproducible they follow cfg->seed (tests, experiments; the guarantee then needs the
+     * seed to stay secret). */
+    uint64_t seed = cfg->seed;
+    if (use_dp && !cfg->dp_reproducible) {
+        if (sodium_init() < 0) {
+            st = sl_set_error(SL_ERR_INTERNAL, "vae: libsodium failed to initialise");
+        } else {
+            randombytes_buf(&seed, sizeof seed);
+        }
+    }
     sl_rng hrng;
-    sl_rng_seed(&hrng, cfg->seed, 0x68697374ULL);
+    sl_rng_seed(&hrng, seed, 0x68697374ULL);
     /* L2 sensitivity of the n_num histograms together: one row moves one count in each */
     double noise_sd = sigma_h * sqrt((double)n_num);
     for (size_t j = 0; j < schema->n_cols && st == SL_OK; j++)
@@ -452,8 +467,8 @@ static sl_status vae_fit(void **state, const sl_gen_config *cfg, const sl_gen_ta
     if (st == SL_OK) st = encode_rows(v, data, X, !use_dp);
     if (st == SL_OK) st = work_alloc(&f.w, v, B);
     sl_rng rng, srng;
-    sl_rng_seed(&rng, cfg->seed, 0x766165ULL);
-    sl_rng_seed(&srng, cfg->seed, 0x73616dULL);
+    sl_rng_seed(&rng, seed, 0x766165ULL);
+    sl_rng_seed(&srng, seed, 0x73616dULL);
     if (st == SL_OK) {
         sl_nn_mlp_init(&v->enc, v->arena.params, &rng);
         sl_nn_mlp_init(&v->dec, v->arena.params, &rng);
