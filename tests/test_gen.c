@@ -311,6 +311,7 @@ TEST(dp_vae_converges_and_carries_its_epsilon) {
     vc.threads = 1;
     vc.dp_epsilon = 8.0;
     vc.dp_delta = 1e-5;
+    vc.dp_reproducible = 1; /* a deterministic test; the secure default is checked below */
     vc.charge = charge_ok;
     g_charged = 0;
     sl_gen_model *m = NULL;
