@@ -44,8 +44,8 @@ extern "C" {
 #define SL_REGISTRY_ENV "SYNTHLOOP_DB"
 /* Schema version written to PRAGMA user_version by the newest migration. */
 /* 2: model lifecycle (src/store/deploy.c); 3: forecast tables (src/store/forecast.c);
- * 4: privacy ledger, logs and pool (src/store/privacy.c) */
-#define SL_REGISTRY_SCHEMA_VERSION 4
+ * 4: privacy ledger, logs and pool (src/store/privacy.c); 5: synthetic_jobs (src/store/gen.c) */
+#define SL_REGISTRY_SCHEMA_VERSION 5
 
 typedef struct sl_registry sl_registry;
 
@@ -565,6 +565,28 @@ void sl_pool_rows_free(sl_pool_row *r, size_t n);
 /* Mark a pool row deleted and log it (technique 'retention') in one transaction. */
 sl_status sl_pool_mark_deleted(sl_registry *reg, int64_t id, int64_t now, const char *actor);
 /* === end privacy ledger ================================================================ */
+/* --- synthetic record jobs (gen module, issue 16; src/store/gen.c) ------ */
+
+/* One `generate` release decision. NaN in a score = not computed (stored NULL); has_dp = 0
+ * stores epsilon/delta NULL ("no DP guarantee"). params_json, scores_json, out_path may be
+ * NULL. */
+typedef struct sl_synthetic_job_row {
+    const char *method;      /* "copula", "vae", "rules" */
+    const char *params_json;
+    int64_t n_rows;
+    double quality, detection_auc, coverage, diversity, dcr_share, membership_auc;
+    const char *scores_json;
+    int has_dp;
+    double epsilon, delta;
+    double threshold;        /* NaN = none */
+    int released;            /* 1: the file was written */
+    const char *out_path;
+} sl_synthetic_job_row;
+sl_status sl_registry_add_synthetic_job(sl_registry *reg, int64_t run_id,
+                                        const sl_synthetic_job_row *row, int64_t *id);
+/* JSON array text of a run's synthetic_jobs rows (all runs when run_id <= 0), oldest first.
+ * *out malloc'd (caller frees). */
+sl_status sl_registry_synthetic_jobs_json(sl_registry *reg, int64_t run_id, char **out);
 
 #ifdef __cplusplus
 }

@@ -233,6 +233,20 @@ static const char *const migrations[] = {
     "  created_unix INTEGER NOT NULL, expires_unix INTEGER NOT NULL,"
     "  deleted_unix INTEGER);"
     "CREATE INDEX pool_expires ON training_data_pool(expires_unix);",
+    /* 4 -> 5 (gen module, issue 16): one row per `synthloop generate` release decision.
+     * epsilon/delta NULL = the generator has no DP guarantee; scores NULL = not computed. */
+    "CREATE TABLE synthetic_jobs ("
+    "  id INTEGER PRIMARY KEY,"
+    "  run_id INTEGER REFERENCES runs(id) ON DELETE CASCADE,"
+    "  method TEXT NOT NULL CHECK (method IN ('copula','vae','rules')),"
+    "  params JSON_TEXT, n_rows INTEGER NOT NULL CHECK (n_rows >= 0),"
+    "  quality REAL, detection_auc REAL, coverage REAL, diversity REAL,"
+    "  dcr_share REAL, membership_auc REAL, scores JSON_TEXT,"
+    "  epsilon REAL CHECK (epsilon IS NULL OR epsilon >= 0),"
+    "  delta REAL CHECK (delta IS NULL OR delta >= 0),"
+    "  threshold REAL, released INTEGER NOT NULL CHECK (released IN (0,1)),"
+    "  out_path TEXT, created TEXT NOT NULL);"
+    "CREATE INDEX synthetic_jobs_run ON synthetic_jobs(run_id);",
 };
 
 _Static_assert(sizeof migrations / sizeof migrations[0] == SL_REGISTRY_SCHEMA_VERSION,
