@@ -15,7 +15,6 @@
 
 #include "synthloop/sl_json.h"
 #include "synthloop/sl_nn.h"
-#include "synthloop/sl_safetensors.h"
 #include "synthloop/sl_stats.h"
 #include "synthloop/sl_trust.h"
 
@@ -1113,63 +1112,41 @@ static cJSON *config_json(const sl_trust_model *m) {
 
 sl_status sl_trust_save(const sl_trust_model *m, const char *path, const cJSON *extra_meta) {
     if (!m || !path) return sl_set_error(SL_ERR_ARG, "trust save: NULL argument");
-    size_t nt = m->arena.n_tensors + 4;
-    sl_tensor_ref *t = calloc(nt, sizeof *t);
-    cJSON *meta = cJSON_CreateObject();
     cJSON *cfg = config_json(m);
     char *cfg_txt = cfg ? cJSON_PrintUnformatted(cfg) : NULL;
-    sl_status st = SL_OK;
-    if (!t || !meta || !cfg_txt) st = sl_set_error(SL_ERR_NOMEM, "%s: out of memory", path);
-    if (st == SL_OK) {
-        size_t k = 0;
-        for (; k < m->arena.n_tensors; k++) {
-            const sl_nn_tensor *a = &m->arena.tensors[k];
-            t[k].name = a->name;
-            t[k].dtype = SL_DTYPE_F32;
-            t[k].ndim = a->ndim;
-            for (int d = 0; d < a->ndim; d++) t[k].shape[d] = a->shape[d];
-            t[k].data = sl_nn_arena_param(&m->arena, k);
-        }
-        if (m->cfg.arch == SL_TRUST_ARCH_MLP) {
-            t[k++] = (sl_tensor_ref){"feat_mean", SL_DTYPE_F32, 1, {(size_t)m->F}, m->feat_mean};
-            t[k++] = (sl_tensor_ref){"feat_std", SL_DTYPE_F32, 1, {(size_t)m->F}, m->feat_std};
-        } else {
-            t[k++] = (sl_tensor_ref){"z_mean", SL_DTYPE_F32, 1, {(size_t)m->D}, m->z_mean};
-            t[k++] = (sl_tensor_ref){"z_std", SL_DTYPE_F32, 1, {(size_t)m->D}, m->z_std};
-            t[k++] = (sl_tensor_ref){"dz_std", SL_DTYPE_F32, 1, {(size_t)m->D}, m->dz_std};
-        }
-        t[k++] = (sl_tensor_ref){"platt", SL_DTYPE_F64, 1, {2}, m->platt};
-        if (extra_meta)
-            for (const cJSON *it = extra_meta->child; it; it = it->next)
-                if (cJSON_IsString(it) && it->string)
-                    cJSON_AddStringToObject(meta, it->string, it->valuestring);
-        cJSON_DeleteItemFromObject(meta, "synthloop_kind");
-        cJSON_DeleteItemFromObject(meta, "config");
-        cJSON_AddStringToObject(meta, "synthloop_kind", TRUST_KIND);
-        cJSON_AddStringToObject(meta, "config", cfg_txt);
-        st = sl_safetensors_write(path, t, k, meta);
-    }
-    free(cfg_txt);
     cJSON_Delete(cfg);
-    cJSON_Delete(meta);
-    free(t);
+    if (!cfg_txt) return sl_set_error(SL_ERR_NOMEM, "%s: out of memory", path);
+    sl_nn_ckpt *c = NULL;
+    sl_status st = sl_nn_ckpt_new(&c);
+    if (st == SL_OK) {
+        sl_nn_ckpt_put_arena(c, &m->arena, "");
+        if (m->cfg.arch == SL_TRUST_ARCH_MLP) {
+            sl_nn_ckpt_put_vec_f32(c, "feat_mean", (size_t)m->F, m->feat_mean);
+            sl_nn_ckpt_put_vec_f32(c, "feat_std", (size_t)m->F, m->feat_std);
+        } else {
+            sl_nn_ckpt_put_vec_f32(c, "z_mean", (size_t)m->D, m->z_mean);
+            sl_nn_ckpt_put_vec_f32(c, "z_std", (size_t)m->D, m->z_std);
+            sl_nn_ckpt_put_vec_f32(c, "dz_std", (size_t)m->D, m->dz_std);
+        }
+        sl_nn_ckpt_put_vec_f64(c, "platt", 2, m->platt);
+        /* the caller's keys first, then ours (which replace any of the same name) */
+        sl_nn_ckpt_add_meta_json(c, extra_meta);
+        sl_nn_ckpt_set_meta(c, "synthloop_kind", TRUST_KIND);
+        sl_nn_ckpt_set_meta(c, "config", cfg_txt);
+        st = sl_nn_ckpt_write(c, path);
+    }
+    sl_nn_ckpt_free(c);
+    free(cfg_txt);
     return st;
 }
 
 sl_status sl_trust_load(sl_trust_model **out, const char *path) {
     if (!out || !path) return sl_set_error(SL_ERR_ARG, "trust load: NULL argument");
     *out = NULL;
-    sl_safetensors *stf = NULL;
-    SL_TRY(sl_safetensors_read(&stf, path));
-    const char *kind = sl_safetensors_meta(stf, "synthloop_kind");
-    const char *ctext = sl_safetensors_meta(stf, "config");
+    sl_nn_ckpt *ck = NULL;
+    SL_TRY(sl_nn_ckpt_read(&ck, path, "synthloop_kind", TRUST_KIND, "trust_net"));
     cJSON *c = NULL;
-    sl_status st = SL_OK;
-    if (!kind || strcmp(kind, TRUST_KIND) != 0)
-        st = sl_set_error(SL_ERR_FORMAT, "%s: not a trust_net checkpoint (__metadata__ "
-                          "synthloop_kind is '%s')", path, kind ? kind : "(missing)");
-    else if (!ctext || !(c = cJSON_Parse(ctext)))
-        st = sl_set_error(SL_ERR_FORMAT, "%s: __metadata__ config is missing or not JSON", path);
+    sl_status st = sl_nn_ckpt_meta_json(ck, "config", &c);
     sl_trust_model *m = NULL;
     if (st == SL_OK) {
         sl_trust_config cfg = sl_trust_config_default();
@@ -1204,41 +1181,26 @@ sl_status sl_trust_load(sl_trust_model **out, const char *path) {
         if (st == SL_OK) st = model_create(&m, &cfg, sl_json_int(c, "z_dim", -1));
         if (st != SL_OK) st = sl_set_error(st, "%s: bad config: %s", path, sl_last_error());
     }
-    for (size_t i = 0; st == SL_OK && i < m->arena.n_tensors; i++) {
-        const sl_nn_tensor *a = &m->arena.tensors[i];
-        st = sl_safetensors_get_f32(stf, a->name, a->ndim, a->shape, sl_nn_arena_param(&m->arena, i));
-    }
+    if (st == SL_OK) st = sl_nn_ckpt_get_arena(ck, &m->arena, "");
     if (st == SL_OK && m->cfg.arch == SL_TRUST_ARCH_MLP) {
         size_t F = (size_t)m->F;
-        st = sl_safetensors_get_f32(stf, "feat_mean", 1, &F, m->feat_mean);
-        if (st == SL_OK) st = sl_safetensors_get_f32(stf, "feat_std", 1, &F, m->feat_std);
+        st = sl_nn_ckpt_get_vec_f32(ck, "feat_mean", F, m->feat_mean);
+        if (st == SL_OK) st = sl_nn_ckpt_get_vec_f32(ck, "feat_std", F, m->feat_std);
         for (size_t j = 0; st == SL_OK && j < F; j++)
-            if (!isfinite(m->feat_mean[j]) || !isfinite(m->feat_std[j]) || !(m->feat_std[j] > 0.0f))
-                st = sl_set_error(SL_ERR_FORMAT, "%s: feat_mean/feat_std[%zu] invalid", path, j);
+            if (!(m->feat_std[j] > 0.0f))
+                st = sl_set_error(SL_ERR_FORMAT, "%s: feat_std[%zu] is not positive", path, j);
     } else if (st == SL_OK) {
         size_t D = (size_t)m->D;
-        st = sl_safetensors_get_f32(stf, "z_mean", 1, &D, m->z_mean);
-        if (st == SL_OK) st = sl_safetensors_get_f32(stf, "z_std", 1, &D, m->z_std);
-        if (st == SL_OK) st = sl_safetensors_get_f32(stf, "dz_std", 1, &D, m->dz_std);
+        st = sl_nn_ckpt_get_vec_f32(ck, "z_mean", D, m->z_mean);
+        if (st == SL_OK) st = sl_nn_ckpt_get_vec_f32(ck, "z_std", D, m->z_std);
+        if (st == SL_OK) st = sl_nn_ckpt_get_vec_f32(ck, "dz_std", D, m->dz_std);
         for (size_t j = 0; st == SL_OK && j < D; j++)
-            if (!isfinite(m->z_mean[j]) || !(m->z_std[j] > 0.0f) || !(m->dz_std[j] > 0.0f) ||
-                !isfinite(m->z_std[j]) || !isfinite(m->dz_std[j]))
-                st = sl_set_error(SL_ERR_FORMAT, "%s: z_mean/z_std/dz_std[%zu] invalid", path, j);
+            if (!(m->z_std[j] > 0.0f) || !(m->dz_std[j] > 0.0f))
+                st = sl_set_error(SL_ERR_FORMAT, "%s: z_std/dz_std[%zu] is not positive", path, j);
     }
-    if (st == SL_OK) {
-        const sl_array *p = sl_safetensors_find(stf, "platt");
-        if (!p || p->dtype != SL_DTYPE_F64 || p->ndim != 1 || p->shape[0] != 2)
-            st = sl_set_error(SL_ERR_FORMAT, "%s: tensor 'platt' must be F64 [2]", path);
-        else {
-            memcpy(m->platt, p->data, sizeof m->platt);
-            if (!isfinite(m->platt[0]) || !isfinite(m->platt[1]))
-                st = sl_set_error(SL_ERR_FORMAT, "%s: non-finite calibration", path);
-        }
-    }
-    if (st == SL_OK && !sl_all_finite_f32(m->arena.params, m->arena.numel))
-        st = sl_set_error(SL_ERR_NAN, "%s: non-finite parameters", path);
+    if (st == SL_OK) st = sl_nn_ckpt_get_vec_f64(ck, "platt", 2, m->platt);
     cJSON_Delete(c);
-    sl_safetensors_free(stf);
+    sl_nn_ckpt_free(ck);
     if (st != SL_OK) {
         sl_trust_free(m);
         return st;

@@ -10,7 +10,6 @@
 
 #include "synthloop/sl_json.h"
 #include "synthloop/sl_npz.h"
-#include "synthloop/sl_safetensors.h"
 #include "world/world_internal.h"
 
 /* --- names ----------------------------------------------------------------- */
@@ -923,14 +922,8 @@ double sl_world_window_std_ratio(const float *a, const float *b, size_t n, int T
 
 /* --- checkpoint ------------------------------------------------------------------ */
 
-#define MAX_TENSORS 16
-
 sl_status sl_world_save(const sl_world *w, const char *path, const cJSON *extra) {
     const int Z = w->Z, A = w->A, E = w->E;
-    size_t nt = w->arenas[0].n_tensors;
-    size_t total = (size_t)w->M * nt + 10;
-    sl_tensor_ref *t = calloc(total, sizeof *t);
-    char (*names)[SL_NN_NAME_MAX + 16] = calloc(total, sizeof *names);
     float norm_r[2] = {w->r_mean, w->r_std};
     float norm_e[3 * SL_WORLD_MAX_ECON];
     for (int i = 0; i < E; i++) {
@@ -938,120 +931,73 @@ sl_status sl_world_save(const sl_world *w, const char *path, const cJSON *extra)
         norm_e[E + i] = w->e_std[i];
         norm_e[2 * E + i] = (float)w->e_binary[i];
     }
-    if (!t || !names) {
-        free(t);
-        free(names);
-        return sl_set_error(SL_ERR_NOMEM, "world save: out of memory");
-    }
-    size_t k = 0;
-    for (int m = 0; m < w->M; m++)
-        for (size_t i = 0; i < nt; i++) {
-            const sl_nn_tensor *tt = &w->arenas[m].tensors[i];
-            snprintf(names[k], sizeof names[k], "m%d.%s", m, tt->name);
-            t[k].name = names[k];
-            t[k].dtype = SL_DTYPE_F32;
-            t[k].ndim = tt->ndim;
-            for (int q = 0; q < tt->ndim; q++) t[k].shape[q] = tt->shape[q];
-            t[k].data = w->arenas[m].params + tt->offset;
-            k++;
-        }
-    struct {
-        const char *name;
-        const float *data;
-        size_t len;
-    } norms[] = {{"norm.z_mean", w->z_mean, (size_t)Z}, {"norm.z_std", w->z_std, (size_t)Z},
-                 {"norm.dz_std", w->dz_std, (size_t)Z}, {"norm.a_mean", w->a_mean, (size_t)A},
-                 {"norm.a_std", w->a_std, (size_t)A},   {"norm.r", norm_r, 2},
-                 {"norm.econ", norm_e, (size_t)(3 * E)},
-                 {"sphere.mean", w->sphere, w->sphere ? (size_t)Z : 0},
-                 {"sphere.std", w->sphere ? w->sphere + Z : NULL, w->sphere ? (size_t)Z : 0}};
-    for (size_t i = 0; i < sizeof norms / sizeof norms[0]; i++) {
-        if (norms[i].len == 0) continue;
-        t[k].name = norms[i].name;
-        t[k].dtype = SL_DTYPE_F32;
-        t[k].ndim = 1;
-        t[k].shape[0] = norms[i].len;
-        t[k].data = norms[i].data;
-        k++;
-    }
-    cJSON *meta = cJSON_CreateObject();
     cJSON *cfg = sl_world_config_json(&w->cfg);
     cJSON *prov = cJSON_CreateObject();
     cJSON *ho = cJSON_CreateArray();
+    char *cs = NULL, *hs = NULL, *ps = NULL;
+    sl_nn_ckpt *c = NULL;
     sl_status st = SL_OK;
-    if (!meta || !cfg || !prov || !ho) st = sl_set_error(SL_ERR_NOMEM, "world save: out of memory");
+    if (!cfg || !prov || !ho) st = sl_set_error(SL_ERR_NOMEM, "world save: out of memory");
     if (st == SL_OK) {
         for (size_t i = 0; i < w->n_holdout; i++)
             cJSON_AddItemToArray(ho, cJSON_CreateNumber((double)w->holdout[i]));
         sl_json_add_provenance(prov, w->cfg.seed);
-        char *cs = cJSON_PrintUnformatted(cfg), *hs = cJSON_PrintUnformatted(ho),
-             *ps = cJSON_PrintUnformatted(prov);
+        cs = cJSON_PrintUnformatted(cfg);
+        hs = cJSON_PrintUnformatted(ho);
+        ps = cJSON_PrintUnformatted(prov);
+        if (!cs || !hs || !ps) st = sl_set_error(SL_ERR_NOMEM, "world save: out of memory");
+    }
+    if (st == SL_OK) st = sl_nn_ckpt_new(&c);
+    if (st == SL_OK) {
+        for (int m = 0; m < w->M; m++) {
+            char prefix[16];
+            snprintf(prefix, sizeof prefix, "m%d.", m);
+            sl_nn_ckpt_put_arena(c, &w->arenas[m], prefix);
+        }
+        sl_nn_ckpt_put_vec_f32(c, "norm.z_mean", (size_t)Z, w->z_mean);
+        sl_nn_ckpt_put_vec_f32(c, "norm.z_std", (size_t)Z, w->z_std);
+        sl_nn_ckpt_put_vec_f32(c, "norm.dz_std", (size_t)Z, w->dz_std);
+        sl_nn_ckpt_put_vec_f32(c, "norm.a_mean", (size_t)A, w->a_mean);
+        sl_nn_ckpt_put_vec_f32(c, "norm.a_std", (size_t)A, w->a_std);
+        sl_nn_ckpt_put_vec_f32(c, "norm.r", 2, norm_r);
+        if (E) sl_nn_ckpt_put_vec_f32(c, "norm.econ", (size_t)(3 * E), norm_e);
+        if (w->sphere) {
+            sl_nn_ckpt_put_vec_f32(c, "sphere.mean", (size_t)Z, w->sphere);
+            sl_nn_ckpt_put_vec_f32(c, "sphere.std", (size_t)Z, w->sphere + Z);
+        }
         char dims[96];
         snprintf(dims, sizeof dims, "{\"z_dim\":%d,\"a_dim\":%d,\"data_episodes\":%zu}", Z, A,
                  w->data_episodes);
-        cJSON_AddStringToObject(meta, "synthloop_kind", "world_model");
-        if (cs) cJSON_AddStringToObject(meta, "config", cs);
-        if (hs) cJSON_AddStringToObject(meta, "holdout_episodes", hs);
-        if (ps) cJSON_AddStringToObject(meta, "provenance", ps);
-        cJSON_AddStringToObject(meta, "dims", dims);
-        free(cs);
-        free(hs);
-        free(ps);
-        const cJSON *it;
-        if (extra)
-            cJSON_ArrayForEach(it, extra) {
-                if (!it->string || cJSON_GetObjectItemCaseSensitive(meta, it->string)) continue;
-                if (cJSON_IsString(it)) {
-                    cJSON_AddStringToObject(meta, it->string, it->valuestring);
-                } else {
-                    char *v = cJSON_PrintUnformatted(it);
-                    if (v) cJSON_AddStringToObject(meta, it->string, v);
-                    free(v);
-                }
-            }
-        st = sl_safetensors_write(path, t, k, meta);
+        /* ours first; the caller's keys only where they do not clash */
+        sl_nn_ckpt_set_meta(c, "synthloop_kind", "world_model");
+        sl_nn_ckpt_set_meta(c, "config", cs);
+        sl_nn_ckpt_set_meta(c, "holdout_episodes", hs);
+        sl_nn_ckpt_set_meta(c, "provenance", ps);
+        sl_nn_ckpt_set_meta(c, "dims", dims);
+        sl_nn_ckpt_add_meta_json(c, extra);
+        st = sl_nn_ckpt_write(c, path);
     }
-    cJSON_Delete(meta);
+    sl_nn_ckpt_free(c);
+    free(cs);
+    free(hs);
+    free(ps);
     cJSON_Delete(cfg);
     cJSON_Delete(prov);
     cJSON_Delete(ho);
-    free(t);
-    free(names);
     return st;
-}
-
-static sl_status load_vec(const sl_safetensors *st, const char *path, const char *name,
-                          float *dst, size_t n) {
-    size_t shape[1] = {n};
-    sl_status s = sl_safetensors_get_f32(st, name, 1, shape, dst);
-    if (s != SL_OK) return s;
-    if (!sl_all_finite_f32(dst, n))
-        return sl_set_error(SL_ERR_NAN, "%s: tensor '%s' holds NaN/Inf", path, name);
-    return SL_OK;
 }
 
 sl_status sl_world_load(sl_world **out, const char *path) {
     *out = NULL;
-    sl_safetensors *st;
-    SL_TRY(sl_safetensors_read(&st, path));
+    sl_nn_ckpt *st;
+    SL_TRY(sl_nn_ckpt_read(&st, path, "synthloop_kind", "world_model", "synthloop world model"));
     sl_status s = SL_OK;
     sl_world *w = NULL;
     cJSON *cj = NULL, *dj = NULL, *hj = NULL;
-    const char *kind = sl_safetensors_meta(st, "synthloop_kind");
-    const char *cfgs = sl_safetensors_meta(st, "config");
-    const char *dims = sl_safetensors_meta(st, "dims");
-    const char *hos = sl_safetensors_meta(st, "holdout_episodes");
-    if (!kind || strcmp(kind, "world_model") != 0 || !cfgs || !dims) {
-        s = sl_set_error(SL_ERR_FORMAT, "%s: not a synthloop world model (metadata "
-                         "synthloop_kind/config/dims missing)", path);
+    const char *hos = sl_nn_ckpt_meta(st, "holdout_episodes");
+    if ((s = sl_nn_ckpt_meta_json(st, "config", &cj)) != SL_OK ||
+        (s = sl_nn_ckpt_meta_json(st, "dims", &dj)) != SL_OK)
         goto done;
-    }
-    cj = cJSON_Parse(cfgs);
-    dj = cJSON_Parse(dims);
-    if (!cj || !dj) {
-        s = sl_set_error(SL_ERR_FORMAT, "%s: metadata config/dims is not JSON", path);
-        goto done;
-    }
     sl_world_config cfg;
     if ((s = config_from_json(&cfg, cj, path)) != SL_OK) goto done;
     int Z = sl_json_int(dj, "z_dim", 0), A = sl_json_int(dj, "a_dim", 0);
@@ -1060,34 +1006,30 @@ sl_status sl_world_load(sl_world **out, const char *path) {
         goto done;
     }
     w->data_episodes = (size_t)sl_json_num(dj, "data_episodes", 0);
-    for (int m = 0; m < w->M && s == SL_OK; m++)
-        for (size_t i = 0; i < w->arenas[m].n_tensors && s == SL_OK; i++) {
-            const sl_nn_tensor *tt = &w->arenas[m].tensors[i];
-            char name[SL_NN_NAME_MAX + 16];
-            snprintf(name, sizeof name, "m%d.%s", m, tt->name);
-            float *dst = w->arenas[m].params + tt->offset;
-            s = sl_safetensors_get_f32(st, name, tt->ndim, tt->shape, dst);
-            if (s == SL_OK && !sl_all_finite_f32(dst, tt->numel))
-                s = sl_set_error(SL_ERR_NAN, "%s: tensor '%s' holds NaN/Inf", path, name);
-        }
+    for (int m = 0; m < w->M && s == SL_OK; m++) {
+        char prefix[16];
+        snprintf(prefix, sizeof prefix, "m%d.", m);
+        s = sl_nn_ckpt_get_arena(st, &w->arenas[m], prefix);
+    }
     if (s != SL_OK) goto done;
     float nr[2], ne[3 * SL_WORLD_MAX_ECON];
-    if ((s = load_vec(st, path, "norm.z_mean", w->z_mean, (size_t)Z)) != SL_OK ||
-        (s = load_vec(st, path, "norm.z_std", w->z_std, (size_t)Z)) != SL_OK ||
-        (s = load_vec(st, path, "norm.dz_std", w->dz_std, (size_t)Z)) != SL_OK ||
-        (s = load_vec(st, path, "norm.a_mean", w->a_mean, (size_t)A)) != SL_OK ||
-        (s = load_vec(st, path, "norm.a_std", w->a_std, (size_t)A)) != SL_OK ||
-        (s = load_vec(st, path, "norm.r", nr, 2)) != SL_OK)
+    if ((s = sl_nn_ckpt_get_vec_f32(st, "norm.z_mean", (size_t)Z, w->z_mean)) != SL_OK ||
+        (s = sl_nn_ckpt_get_vec_f32(st, "norm.z_std", (size_t)Z, w->z_std)) != SL_OK ||
+        (s = sl_nn_ckpt_get_vec_f32(st, "norm.dz_std", (size_t)Z, w->dz_std)) != SL_OK ||
+        (s = sl_nn_ckpt_get_vec_f32(st, "norm.a_mean", (size_t)A, w->a_mean)) != SL_OK ||
+        (s = sl_nn_ckpt_get_vec_f32(st, "norm.a_std", (size_t)A, w->a_std)) != SL_OK ||
+        (s = sl_nn_ckpt_get_vec_f32(st, "norm.r", 2, nr)) != SL_OK)
         goto done;
-    if (w->E && (s = load_vec(st, path, "norm.econ", ne, (size_t)(3 * w->E))) != SL_OK) goto done;
-    if (sl_safetensors_find(st, "sphere.mean")) { /* optional: models with a latent sphere */
+    if (w->E && (s = sl_nn_ckpt_get_vec_f32(st, "norm.econ", (size_t)(3 * w->E), ne)) != SL_OK)
+        goto done;
+    if (sl_nn_ckpt_has(st, "sphere.mean")) { /* optional: models with a latent sphere */
         float *sp = malloc((size_t)2 * Z * sizeof(float));
         if (!sp) {
             s = sl_set_error(SL_ERR_NOMEM, "world load: out of memory");
             goto done;
         }
-        if ((s = load_vec(st, path, "sphere.mean", sp, (size_t)Z)) != SL_OK ||
-            (s = load_vec(st, path, "sphere.std", sp + Z, (size_t)Z)) != SL_OK ||
+        if ((s = sl_nn_ckpt_get_vec_f32(st, "sphere.mean", (size_t)Z, sp)) != SL_OK ||
+            (s = sl_nn_ckpt_get_vec_f32(st, "sphere.std", (size_t)Z, sp + Z)) != SL_OK ||
             (s = sl_world_set_sphere(w, sp, sp + Z)) != SL_OK) {
             free(sp);
             goto done;
@@ -1136,7 +1078,7 @@ done:
     cJSON_Delete(cj);
     cJSON_Delete(dj);
     cJSON_Delete(hj);
-    sl_safetensors_free(st);
+    sl_nn_ckpt_free(st);
     if (s != SL_OK) {
         sl_world_free(w);
         return s;
