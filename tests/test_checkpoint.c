@@ -114,6 +114,12 @@ TEST(round_trip_and_same_bytes_as_direct_write) {
     CHECK_OK(sl_nn_ckpt_get_arena(r, &b1, "m1."));
     CHECK(memcmp(b0.params, a0.params, a0.numel * sizeof(float)) == 0);
     CHECK(memcmp(b1.params, a1.params, a1.numel * sizeof(float)) == 0);
+    float w2[12];
+    size_t wshape[2] = {3, 4};
+    CHECK_OK(sl_nn_ckpt_get_f32(r, "m1.l0.weight", 2, wshape, w2));
+    CHECK(memcmp(w2, a1.params + a1.tensors[0].offset, sizeof w2) == 0);
+    size_t wrong[2] = {4, 3};
+    CHECK_STATUS(sl_nn_ckpt_get_f32(r, "m1.l0.weight", 2, wrong, w2), SL_ERR_SHAPE);
     float m2[5];
     double p2[2];
     CHECK_OK(sl_nn_ckpt_get_vec_f32(r, "mean", 5, m2));

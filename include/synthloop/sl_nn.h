@@ -404,8 +404,6 @@ sl_status sl_nn_ckpt_write(const sl_nn_ckpt *c, const char *path);
  * value of kind_key is kind (`what` names the expected kind in the message). */
 sl_status sl_nn_ckpt_read(sl_nn_ckpt **out, const char *path, const char *kind_key,
                           const char *kind, const char *what);
-/* The file a read checkpoint came from, for messages. */
-const char *sl_nn_ckpt_path(const sl_nn_ckpt *c);
 /* Metadata value of key, or NULL. */
 const char *sl_nn_ckpt_meta(const sl_nn_ckpt *c, const char *key);
 /* Metadata value of key parsed as JSON into *out (caller cJSON_Deletes); SL_ERR_FORMAT naming

@@ -182,7 +182,10 @@ sl_status sl_nn_ckpt_read(sl_nn_ckpt **out, const char *path, const char *kind_k
     return SL_OK;
 }
 
-const char *sl_nn_ckpt_path(const sl_nn_ckpt *c) { return c && c->path ? c->path : "(checkpoint)"; }
+/* The file a read checkpoint came from, for messages. */
+static const char *ckpt_path(const sl_nn_ckpt *c) {
+    return c && c->path ? c->path : "(checkpoint)";
+}
 
 const char *sl_nn_ckpt_meta(const sl_nn_ckpt *c, const char *key) {
     if (!c || !key) return NULL;
@@ -196,11 +199,11 @@ sl_status sl_nn_ckpt_meta_json(const sl_nn_ckpt *c, const char *key, struct cJSO
     *out = NULL;
     const char *txt = sl_nn_ckpt_meta(c, key);
     if (!txt)
-        return sl_set_error(SL_ERR_FORMAT, "%s: __metadata__ '%s' is missing", sl_nn_ckpt_path(c),
+        return sl_set_error(SL_ERR_FORMAT, "%s: __metadata__ '%s' is missing", ckpt_path(c),
                             key);
     cJSON *j = cJSON_Parse(txt);
     if (!j)
-        return sl_set_error(SL_ERR_FORMAT, "%s: __metadata__ '%s' is not JSON", sl_nn_ckpt_path(c),
+        return sl_set_error(SL_ERR_FORMAT, "%s: __metadata__ '%s' is not JSON", ckpt_path(c),
                             key);
     *out = j;
     return SL_OK;

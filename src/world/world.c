@@ -115,7 +115,6 @@ int sl_world_has_sphere(const sl_world *w) { return w->sphere != NULL; }
 
 const sl_world_config *sl_world_get_config(const sl_world *w) { return &w->cfg; }
 int sl_world_z_dim(const sl_world *w) { return w->Z; }
-int sl_world_a_dim(const sl_world *w) { return w->A; }
 const size_t *sl_world_holdout(const sl_world *w, size_t *n) {
     *n = w->n_holdout;
     return w->holdout;
