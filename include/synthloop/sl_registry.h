@@ -243,6 +243,14 @@ sl_status sl_registry_last_run(sl_registry *reg, int64_t *run_id);
  * run). SL_ERR_ARG for malformed text, SL_ERR_NOTFOUND if the run does not exist. */
 sl_status sl_registry_parse_run(sl_registry *reg, const char *ref, int64_t *run_id);
 
+/* --- run status (src/store/run_status.c; the job layer's cancellation check) --- */
+
+/* The current status of run run_id (e.g. SL_RUN_FAILED after sl_run_mark_failed, the
+ * dashboard's POST /api/runs/ID/mark-failed). SL_ERR_NOTFOUND if there is no such run;
+ * SL_ERR_ARG when reg is NULL. */
+sl_status sl_run_get_status(sl_registry *reg, int64_t run_id, sl_run_status *out);
+/* --- end run status --- */
+
 #ifdef __cplusplus
 }
 #endif

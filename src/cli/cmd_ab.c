@@ -6,6 +6,7 @@
 
 #include "cli.h"
 #include "pipeline.h"
+#include "cli_job.h"
 #include "run_record.h"
 #include "synthloop/sl_json.h"
 #include "synthloop/sl_nn.h"
@@ -101,8 +102,8 @@ int cmd_ab(int argc, char **argv) {
     int json = 0, threads = 0;
     sl_ab_config cfg = sl_ab_config_default();
     cfg.updates = 3000;
-    pl_synth_opts so;
-    pl_synth_opts_default(&so);
+    sl_loop_synth_opts so;
+    sl_loop_synth_opts_default(&so);
     enum { O_RECORD = 1100 };
     static const struct option opts[] = {
         {"data", 1, 0, 'd'},        {"latents", 1, 0, 'z'},      {"encoder", 1, 0, 'e'},
@@ -212,23 +213,33 @@ int cmd_ab(int argc, char **argv) {
     /* the registry holds absolute paths, so that it means the same from any directory */
     char abs_data[PATH_MAX], abs_latents[PATH_MAX], abs_enc[PATH_MAX], abs_synth[PATH_MAX],
         abs_output[PATH_MAX];
-    cJSON *conf = pl_ab_config_json(
-        &cfg, &so, cli_abs_path(data, abs_data),
-        strcmp(latents, "none") == 0 ? latents : cli_abs_path(latents, abs_latents),
-        encoder ? cli_abs_path(encoder, abs_enc) : NULL,
-        synth ? cli_abs_path(synth, abs_synth) : NULL);
+    sl_loop_ab_config lc = {cfg, so, cli_abs_path(data, abs_data),
+                            strcmp(latents, "none") == 0 ? latents
+                                                         : cli_abs_path(latents, abs_latents),
+                            encoder ? cli_abs_path(encoder, abs_enc) : NULL,
+                            synth ? cli_abs_path(synth, abs_synth) : NULL};
+    cJSON *conf = sl_loop_ab_config_json(&lc);
     char *conf_txt = cJSON_PrintUnformatted(conf);
     sl_registry *reg = NULL;
     int64_t run = 0;
     sl_status s = sl_registry_open_default(db, &reg);
     if (s == SL_OK) s = sl_run_begin(reg, "ab", conf_txt, cfg.seed, &run);
-    so.reg = reg;
-    so.run_id = run;
+    lc.synth.reg = reg;
+    lc.synth.run_id = run;
+    /* the job reads the files as given (messages name them as typed) */
+    lc.data = data;
+    lc.latents = latents;
+    lc.encoder = encoder;
+    lc.branches = synth;
     sl_ab_outcome out;
     memset(&out, 0, sizeof out);
     cJSON *res = NULL;
-    if (s == SL_OK)
-        s = pl_ab_execute(&cfg, &so, data, latents, encoder, synth, reg, run, &out, &res);
+    cli_job job;
+    sl_loop_ctx ctx;
+    cli_job_init(&job, reg, run, &ctx);
+    if (s == SL_OK && output) s = sl_output_check(output);
+    if (s == SL_OK) s = sl_loop_ab(&lc, &ctx, &out, &res);
+    s = cli_job_finish(&job, s);
     if (s == SL_OK) {
         cJSON_AddItemToObject(res, "inputs", cJSON_Duplicate(conf, 1));
         if (output) s = sl_json_write_file(output, res);
@@ -237,9 +248,9 @@ int cmd_ab(int argc, char **argv) {
         if (s == SL_OK && wlog && reg)
             s = sl_registry_add_artifact(reg, run, "weight_log.jsonl",
                                          cli_abs_out_path(wlog, abs_output));
-        if (s == SL_OK && so.record_path && synth && reg)
+        if (s == SL_OK && lc.synth.record_path && synth && reg)
             s = sl_registry_add_artifact(reg, run, "outcomes.jsonl",
-                                         cli_abs_out_path(so.record_path, abs_output));
+                                         cli_abs_out_path(lc.synth.record_path, abs_output));
     }
     if (s == SL_OK) {
         if (json) {

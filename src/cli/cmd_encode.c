@@ -11,7 +11,9 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cli/cli_job.h"
 #include "cli/run_record.h"
+#include "synthloop/sl_loop.h"
 #include "synthloop/sl_dataset.h"
 #include "synthloop/sl_json.h"
 #include "synthloop/sl_latent.h"
@@ -59,34 +61,6 @@ static void usage(void) {
            "  --help               this text\n");
 }
 
-/* "Z.npz" -> "Z.json"; otherwise append ".json". Caller frees. */
-static char *sidecar_path(const char *out) {
-    size_t n = strlen(out);
-    char *p = malloc(n + 6);
-    if (!p) return NULL;
-    memcpy(p, out, n + 1);
-    if (n > 4 && strcmp(out + n - 4, ".npz") == 0) p[n - 4] = 0;
-    strcat(p, ".json");
-    return p;
-}
-
-static void config_to_json(cJSON *j, const sl_latent_config *c, int obs_dim) {
-    cJSON *o = cJSON_AddObjectToObject(j, "config");
-    if (!o) return;
-    cJSON_AddNumberToObject(o, "obs_dim", obs_dim);
-    cJSON_AddNumberToObject(o, "z_dim", c->z_dim);
-    cJSON_AddNumberToObject(o, "hidden", c->hidden);
-    cJSON_AddNumberToObject(o, "n_hidden", c->n_hidden);
-    cJSON_AddNumberToObject(o, "k", c->k);
-    cJSON_AddNumberToObject(o, "epochs", c->epochs);
-    cJSON_AddNumberToObject(o, "batch", c->batch);
-    cJSON_AddNumberToObject(o, "lr", (double)c->lr);
-    cJSON_AddNumberToObject(o, "temperature", (double)c->temperature);
-    cJSON_AddNumberToObject(o, "val_frac", c->val_frac);
-    cJSON_AddNumberToObject(o, "recon_weight", (double)c->recon_weight);
-    cJSON_AddNumberToObject(o, "threads", sl_nn_get_threads());
-}
-
 /* The run's config: the options as given (with --apply the checkpoint's config wins; the
  * sidecar and the run summary hold the resolved one). NULL when out of memory. */
 static cJSON *run_config(const char *data, const char *output, const char *ckpt, int apply,
@@ -112,46 +86,6 @@ static cJSON *run_config(const char *data, const char *output, const char *ckpt,
     }
     cJSON_AddNumberToObject(o, "threads", sl_nn_get_threads());
     return o;
-}
-
-/* Rows of a finished encode: the latents, the sidecar, the trained encoder (with its training
- * metrics) and the InfoNCE loss of the first and last epoch (the library reports only those),
- * plus the held-out loss and retrieval accuracy. */
-static sl_status record_outputs(sl_registry *reg, int64_t run, const sl_dataset *ds,
-                                const char *output, const char *side, const char *ckpt,
-                                int trained, const sl_latent_train_report *rep,
-                                const cJSON *training) {
-    if (!reg) return SL_OK;
-    char apath[PATH_MAX];
-    SL_TRY(sl_registry_add_dataset(reg, run, cli_abs_path(output, apath), "latents",
-                                   (int64_t)ds->n, (int64_t)ds->n_episodes, NULL));
-    SL_TRY(sl_registry_add_artifact(reg, run, "latents.json", cli_abs_path(side, apath)));
-    if (!trained) return SL_OK;
-    if (ckpt) {
-        char *m = training ? cJSON_PrintUnformatted(training) : NULL;
-        sl_status s =
-            sl_registry_add_model(reg, run, "encoder", cli_abs_path(ckpt, apath), 0, m, NULL);
-        free(m);
-        SL_TRY(s);
-    }
-    if (rep->epochs >= 1) {
-        int64_t steps[2] = {1, rep->epochs};
-        double loss[2] = {rep->loss_first_epoch, rep->loss_last_epoch};
-        size_t n = rep->epochs > 1 ? 2 : 1;
-        SL_TRY(sl_registry_add_metrics(reg, run, "encode/infonce_loss", steps + 2 - n,
-                                       loss + 2 - n, n));
-    }
-    if (rep->n_val_episodes >= 2) {
-        SL_TRY(sl_registry_add_metric(reg, run, "encode/val_loss", rep->epochs, rep->val_loss));
-        SL_TRY(sl_registry_add_metric(reg, run, "encode/val_retrieval", rep->epochs,
-                                      rep->val_retrieval));
-        SL_TRY(sl_registry_add_metric(reg, run, "encode/val_retrieval_chance", rep->epochs,
-                                      rep->val_chance));
-    }
-    if (rep->n_val_episodes >= 1 && rep->recon_last_epoch > 0.0)
-        SL_TRY(sl_registry_add_metric(reg, run, "encode/val_recon_mse", rep->epochs,
-                                      rep->val_recon_mse));
-    return SL_OK;
 }
 
 int cmd_encode(int argc, char **argv) {
@@ -246,128 +180,46 @@ int cmd_encode(int argc, char **argv) {
     if (!output) return sl_cli_usage_error(cmd, "--output is required");
     if (apply && !ckpt) return sl_cli_usage_error(cmd, "--apply needs --checkpoint");
 
-    sl_dataset *ds = NULL;
-    sl_latent_encoder *enc = NULL;
-    float *z = NULL, *nz = NULL;
-    cJSON *res = NULL;
-    char *side = NULL;
-    sl_latent_train_report rep;
-    memset(&rep, 0, sizeof rep);
-    sl_latent_stats stats;
-    char sha[65] = "";
     sl_registry *reg = NULL;
     int64_t run = 0;
     sl_status st = cli_run_begin(db, "encode", run_config(data, output, ckpt, apply, &cfg),
                                  cfg.seed, &reg, &run);
-    if (st == SL_OK) st = sl_dataset_load_npz(&ds, data);
-    if (st == SL_OK) st = sl_sha256_file(data, sha);
-    if (st == SL_OK) {
-        if (apply) {
-            st = sl_latent_load(&enc, ckpt);
-        } else {
-            st = sl_latent_train(&enc, ds, &cfg, &rep);
-            if (st != SL_OK) st = sl_set_error(st, "%s: %s", data, sl_last_error());
-        }
-    }
-    if (st == SL_OK) {
-        cfg = sl_latent_get_config(enc);
-        size_t cnt = ds->n * (size_t)cfg.z_dim;
-        z = malloc(cnt ? cnt * sizeof(float) : 1);
-        nz = malloc(cnt ? cnt * sizeof(float) : 1);
-        if (!z || !nz) st = sl_set_error(SL_ERR_NOMEM, "encode: out of memory");
-    }
-    if (st == SL_OK) {
-        st = sl_latent_encode_dataset(enc, ds, z, nz);
-        if (st != SL_OK) st = sl_set_error(st, "%s: %s", data, sl_last_error());
-    }
-    if (st == SL_OK) st = sl_latent_compute_stats(z, ds->episode_ids, ds->n, cfg.z_dim, &stats);
-    if (st == SL_OK) st = sl_latents_save_npz(output, z, nz, ds->episode_ids, ds->n, cfg.z_dim);
-    if (st == SL_OK && !apply && ckpt) {
-        cJSON *meta = cJSON_CreateObject();
-        char ts[32];
-        sl_utc_iso8601(ts, sizeof ts);
-        cJSON_AddStringToObject(meta, "version", sl_version());
-        cJSON_AddStringToObject(meta, "git", sl_git_describe());
-        cJSON_AddStringToObject(meta, "time", ts);
-        cJSON_AddStringToObject(meta, "data_sha256", sha);
-        st = sl_latent_save(enc, ckpt, meta);
-        cJSON_Delete(meta);
-    }
-    if (st == SL_OK) {
-        res = cJSON_CreateObject();
-        cJSON_AddStringToObject(res, "command", "encode");
-        cJSON_AddStringToObject(res, "mode", apply ? "apply" : "train");
-        sl_json_add_provenance(res, cfg.seed);
-        config_to_json(res, &cfg, ds->obs_dim);
-        cJSON *d = cJSON_AddObjectToObject(res, "data");
-        cJSON_AddStringToObject(d, "path", data);
-        cJSON_AddStringToObject(d, "sha256", sha);
-        cJSON_AddNumberToObject(d, "n", (double)ds->n);
-        cJSON_AddNumberToObject(d, "n_episodes", (double)ds->n_episodes);
-        cJSON_AddStringToObject(res, "output", output);
-        if (ckpt) cJSON_AddStringToObject(res, "checkpoint", ckpt);
-        else cJSON_AddNullToObject(res, "checkpoint");
-        if (!apply) {
-            cJSON *t = cJSON_AddObjectToObject(res, "training");
-            cJSON_AddNumberToObject(t, "epochs", rep.epochs);
-            cJSON_AddNumberToObject(t, "steps", rep.steps);
-            cJSON_AddNumberToObject(t, "train_episodes", (double)rep.n_train_episodes);
-            cJSON_AddNumberToObject(t, "val_episodes", (double)rep.n_val_episodes);
-            cJSON_AddNumberToObject(t, "loss_first_epoch", rep.loss_first_epoch);
-            cJSON_AddNumberToObject(t, "loss_last_epoch", rep.loss_last_epoch);
-            if (cfg.recon_weight > 0.0f) {
-                cJSON_AddNumberToObject(t, "recon_mse_first_epoch", rep.recon_first_epoch);
-                cJSON_AddNumberToObject(t, "recon_mse_last_epoch", rep.recon_last_epoch);
-                if (rep.n_val_episodes >= 1)
-                    cJSON_AddNumberToObject(t, "val_recon_mse", rep.val_recon_mse);
-            }
-            if (rep.n_val_episodes >= 2) {
-                cJSON_AddNumberToObject(t, "val_loss", rep.val_loss);
-                cJSON_AddNumberToObject(t, "val_retrieval_accuracy", rep.val_retrieval);
-                cJSON_AddNumberToObject(t, "val_retrieval_chance", rep.val_chance);
-            }
-            cJSON_AddNumberToObject(t, "seconds", rep.seconds);
-        }
-        sl_latent_stats_to_json(res, "latent_stats", &stats);
-        side = sidecar_path(output);
-        if (!side) st = sl_set_error(SL_ERR_NOMEM, "encode: out of memory");
-        else st = sl_json_write_file(side, res);
-    }
-    if (st == SL_OK)
-        st = record_outputs(reg, run, ds, output, side, ckpt, !apply, &rep,
-                            cJSON_GetObjectItemCaseSensitive(res, "training"));
-    int exit_rc = cli_run_finish(reg, run, st, res);
+    sl_loop_encode_config ec = {data, output, ckpt, apply, cfg};
+    sl_loop_encode_result r;
+    memset(&r, 0, sizeof r);
+    cli_job job;
+    sl_loop_ctx ctx;
+    cli_job_init(&job, reg, run, &ctx);
+    if (st == SL_OK) st = sl_loop_encode(&ec, &ctx, &r);
+    st = cli_job_finish(&job, st);
+    int exit_rc = cli_run_finish(reg, run, st, r.json);
+    const sl_latent_train_report *rep = &r.rep;
     if (exit_rc == 0) {
         if (json) {
-            char *s = cJSON_Print(res);
+            char *s = cJSON_Print(r.json);
             if (s) printf("%s\n", s);
             free(s);
         } else if (!sl_cli_quiet) {
             if (!apply) {
-                printf("encoder: %d epochs, %d steps, InfoNCE loss %.4f -> %.4f", rep.epochs,
-                       rep.steps, rep.loss_first_epoch, rep.loss_last_epoch);
-                if (rep.n_val_episodes >= 2)
-                    printf("; held-out retrieval %.3f (chance %.3f)", rep.val_retrieval,
-                           rep.val_chance);
+                printf("encoder: %d epochs, %d steps, InfoNCE loss %.4f -> %.4f", rep->epochs,
+                       rep->steps, rep->loss_first_epoch, rep->loss_last_epoch);
+                if (rep->n_val_episodes >= 2)
+                    printf("; held-out retrieval %.3f (chance %.3f)", rep->val_retrieval,
+                           rep->val_chance);
                 printf("\n");
-                if (cfg.recon_weight > 0.0f) {
+                if (r.latent.recon_weight > 0.0f) {
                     printf("reconstruction (weight %g): MSE of x_std %.4f -> %.4f",
-                           (double)cfg.recon_weight, rep.recon_first_epoch, rep.recon_last_epoch);
-                    if (rep.n_val_episodes >= 1)
-                        printf("; held-out %.4f", rep.val_recon_mse);
+                           (double)r.latent.recon_weight, rep->recon_first_epoch,
+                           rep->recon_last_epoch);
+                    if (rep->n_val_episodes >= 1) printf("; held-out %.4f", rep->val_recon_mse);
                     printf("\n");
                 }
             }
-            sl_latent_stats_print(stdout, "Real z_V statistics", &stats);
-            printf("wrote %s and %s%s%s\n", output, side, (!apply && ckpt) ? " and " : "",
+            sl_latent_stats_print(stdout, "Real z_V statistics", &r.stats);
+            printf("wrote %s and %s%s%s\n", output, r.sidecar, (!apply && ckpt) ? " and " : "",
                    (!apply && ckpt) ? ckpt : "");
         }
     }
-    free(side);
-    cJSON_Delete(res);
-    free(z);
-    free(nz);
-    sl_latent_free(enc);
-    sl_dataset_free(ds);
+    sl_loop_encode_result_free(&r);
     return exit_rc;
 }

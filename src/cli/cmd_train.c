@@ -56,8 +56,8 @@ int cmd_train(int argc, char **argv) {
     int json = 0, threads = 0, updates = 5000;
     sl_rl_config rc = sl_rl_config_defaults(SL_RL_IQL, 1, 1); /* docs/RL.md */
     rc.hidden = 128;
-    pl_synth_opts so;
-    pl_synth_opts_default(&so);
+    sl_loop_synth_opts so;
+    sl_loop_synth_opts_default(&so);
     static const struct option opts[] = {
         {"data", 1, 0, 'd'},       {"latents", 1, 0, 'z'},      {"synth-data", 1, 0, 's'},
         PL_SYNTH_LONG_OPTS,
@@ -146,7 +146,7 @@ int cmd_train(int argc, char **argv) {
     cJSON_AddStringToObject(conf, "latents", cli_abs_path(latents, abs_latents));
     cJSON_AddStringToObject(conf, "synth_data", synth ? cli_abs_path(synth, abs_synth) : "");
     cJSON_AddNumberToObject(conf, "synth_weight", so.share);
-    cJSON_AddStringToObject(conf, "weighting", pl_weighting_name(so.mode));
+    cJSON_AddStringToObject(conf, "weighting", sl_loop_weighting_name(so.mode));
     cJSON_AddStringToObject(conf, "algo", sl_rl_algo_name(rc.algo));
     cJSON_AddNumberToObject(conf, "updates", updates);
     cJSON_AddNumberToObject(conf, "hidden", rc.hidden);
@@ -162,18 +162,18 @@ int cmd_train(int argc, char **argv) {
 
     sl_registry *reg = NULL;
     int64_t run = 0;
-    pl_real real;
+    sl_loop_real real;
     memset(&real, 0, sizeof real);
-    pl_synth syn;
+    sl_loop_synth syn;
     memset(&syn, 0, sizeof syn);
     sl_replay *rb = NULL;
     sl_agent *ag = NULL;
     sl_status s = sl_registry_open_default(db, &reg);
     if (s == SL_OK) s = sl_run_begin(reg, "train", conf_txt, rc.seed, &run);
-    if (s == SL_OK) s = pl_real_load(&real, data, latents);
+    if (s == SL_OK) s = sl_loop_real_load(&real, data, latents);
     so.reg = reg;
     so.run_id = run;
-    if (s == SL_OK && synth) s = pl_synth_load(&syn, synth, real.t.n, &so);
+    if (s == SL_OK && synth) s = sl_loop_synth_load(&syn, synth, real.t.n, &so);
     if (s == SL_OK && synth && syn.t.obs_dim != real.t.obs_dim)
         s = sl_set_error(SL_ERR_SHAPE, "%s: latent dims %d differ from %s (%d)", synth,
                          syn.t.obs_dim, latents, real.t.obs_dim);
@@ -258,8 +258,8 @@ int cmd_train(int argc, char **argv) {
     sl_registry_close(reg);
     sl_agent_free(ag);
     sl_replay_free(rb);
-    pl_real_free(&real);
-    pl_synth_free(&syn);
+    sl_loop_real_free(&real);
+    sl_loop_synth_free(&syn);
     free(mean);
     free(std);
     cJSON_Delete(conf);

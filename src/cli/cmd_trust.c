@@ -15,7 +15,9 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cli/cli_job.h"
 #include "cli/run_record.h"
+#include "synthloop/sl_loop.h"
 #include "synthloop/sl_dataset.h"
 #include "synthloop/sl_json.h"
 #include "synthloop/sl_latent.h"
@@ -182,16 +184,6 @@ static sl_status read_latents(const char *zpath, const char *dpath, float **z, i
     }
     sl_dataset_free(ds);
     return st;
-}
-
-static char *with_ext(const char *path, const char *old, const char *ext) {
-    size_t n = strlen(path), lo = strlen(old);
-    char *p = malloc(n + strlen(ext) + 1);
-    if (!p) return NULL;
-    memcpy(p, path, n + 1);
-    if (n > lo && strcmp(path + n - lo, old) == 0) p[n - lo] = 0;
-    strcat(p, ext);
-    return p;
 }
 
 static int parse_list(const char *cmd, const char *opt, const char *s, int *out, int max, int *n) {
@@ -402,6 +394,21 @@ static int trust_train(int argc, char **argv) {
         add_train_config(conf, &cfg, 0);
     }
     sl_status st = cli_run_begin(db, "trust train", conf, cfg.seed, &reg, &run);
+    /* both outputs are checked and staged before any work, and published together */
+    sl_outset os;
+    sl_outset_init(&os);
+    const char *st_out = NULL, *st_rp = NULL;
+    if (st == SL_OK) {
+        rp = rpath ? strdup(rpath) : sl_loop_sidecar_path(out, ".safetensors");
+        if (!rp) st = sl_set_error(SL_ERR_NOMEM, "out of memory");
+    }
+    if (st == SL_OK) st = sl_outset_add(&os, out, &st_out);
+    if (st == SL_OK) st = sl_outset_add(&os, rp, &st_rp);
+    cli_job job;
+    sl_loop_ctx ctx;
+    cli_job_init(&job, reg, run, &ctx);
+    sl_loop_observe obs;
+    sl_loop_observe_begin(&ctx, &obs);
     if (st == SL_OK) st = read_latents(zpath, dpath, &z, &ids, &n, &D, dsha);
     if (st == SL_OK) st = sl_sha256_file(zpath, zsha);
     if (st == SL_OK && npath) {
@@ -438,14 +445,15 @@ static int trust_train(int argc, char **argv) {
         cJSON_AddStringToObject(meta, "git", sl_git_describe());
         cJSON_AddStringToObject(meta, "time", sl_json_str(res, "time", ""));
         cJSON_AddStringToObject(meta, "latents_sha256", zsha);
-        st = sl_trust_save(m, out, meta);
+        st = sl_trust_save(m, st_out, meta);
         cJSON_Delete(meta);
     }
-    if (st == SL_OK) {
-        rp = rpath ? strdup(rpath) : with_ext(out, ".safetensors", ".json");
-        if (!rp) st = sl_set_error(SL_ERR_NOMEM, "out of memory");
-        else st = sl_json_write_file(rp, res);
-    }
+    if (st == SL_OK) st = sl_json_write_file(st_rp, res);
+    if (st == SL_OK) st = sl_loop_report(&ctx, "trust train", 1, 1, NULL, 0);
+    sl_loop_observe_end(&obs);
+    st = cli_job_finish(&job, st);
+    if (st == SL_OK) st = sl_outset_commit(&os);
+    sl_outset_free(&os);
     if (st == SL_OK)
         st = record_train(reg, run, out, rp, &cfg, &rep,
                           cJSON_GetObjectItemCaseSensitive(res, "report"));

@@ -11,7 +11,9 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cli_job.h"
 #include "run_record.h"
+#include "synthloop/sl_loop.h"
 #include "synthloop/sl_dataset.h"
 #include "synthloop/sl_json.h"
 #include "synthloop/sl_latent.h"
@@ -138,17 +140,6 @@ typedef struct args {
     double noise;
     uint64_t seed;
 } args;
-
-static char *sidecar_path(const char *out) {
-    size_t n = strlen(out);
-    char *p = malloc(n + 6);
-    if (!p) return NULL;
-    memcpy(p, out, n + 1);
-    char *dot = strrchr(p, '.');
-    if (dot && !strchr(dot, '/')) *dot = 0;
-    strcat(p, ".json");
-    return p;
-}
 
 /* "5,10,20" -> ints; returns count or -1. */
 static int parse_int_list(const char *s, int *out, int max) {
@@ -364,6 +355,15 @@ static int do_train(args *a) {
         sl_status bs = cli_run_begin(a->db, "world train", conf, a->seed, &reg, &run);
         if (st == SL_OK) st = bs;
     }
+    /* the checkpoint and its sidecar are checked and staged before training, and published
+     * together */
+    sl_outset os;
+    sl_outset_init(&os);
+    const char *st_out = NULL, *st_sc = NULL;
+    char *sc = sl_loop_sidecar_path(a->output, NULL);
+    if (st == SL_OK && !sc) st = sl_set_error(SL_ERR_NOMEM, "world train: out of memory");
+    if (st == SL_OK) st = sl_outset_add(&os, a->output, &st_out);
+    if (st == SL_OK) st = sl_outset_add(&os, sc, &st_sc);
     if (st == SL_OK) {
         sl_dataset_free(ds);
         ds = NULL;
@@ -372,7 +372,16 @@ static int do_train(args *a) {
     }
     sl_world_train_report rep;
     memset(&rep, 0, sizeof rep);
+    /* progress and metrics (loss, val) go to the registry as training runs */
+    cli_job job;
+    sl_loop_ctx ctx;
+    cli_job_init(&job, reg, run, &ctx);
+    sl_loop_observe obs;
+    sl_loop_observe_begin(&ctx, &obs);
     if (st == SL_OK) st = sl_world_train(&w, &d, &a->wc, &rep);
+    sl_loop_observe_end(&obs);
+    if (st == SL_OK) st = sl_loop_report(&ctx, "world train", 1, 1, NULL, 0);
+    st = cli_job_finish(&job, st);
     if (st == SL_OK) st = attach_sphere(w, a->encoder);
     if (st == SL_OK) {
         res = cJSON_CreateObject();
@@ -397,11 +406,10 @@ static int do_train(args *a) {
         cJSON *extra = cJSON_CreateObject();
         cJSON_AddStringToObject(extra, "data", a->data);
         cJSON_AddStringToObject(extra, "latents", a->latents);
-        st = sl_world_save(w, a->output, extra);
+        st = sl_world_save(w, st_out, extra);
         cJSON_Delete(extra);
-        char *sc = sidecar_path(a->output);
-        if (st == SL_OK && !sc) st = sl_set_error(SL_ERR_NOMEM, "world train: out of memory");
-        if (st == SL_OK) st = sl_json_write_file(sc, res);
+        if (st == SL_OK) st = sl_json_write_file(st_sc, res);
+        if (st == SL_OK) st = sl_outset_commit(&os);
         if (st == SL_OK && reg) {
             char apath[PATH_MAX];
             char *rj = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(res, "report"));
@@ -416,8 +424,9 @@ static int do_train(args *a) {
             if (st == SL_OK)
                 st = sl_registry_add_artifact(reg, run, "world_train.json", cli_abs_path(sc, apath));
         }
-        free(sc);
     }
+    sl_outset_free(&os);
+    free(sc);
     {
         int frc = cli_run_finish(reg, run, st, res);
         reg = NULL;
@@ -646,7 +655,7 @@ static int do_rollout(args *a) {
         cJSON_AddNumberToObject(res, "noise", a->noise < 0 ? (double)sl_world_get_config(w)->noise_scale : a->noise);
         cJSON_AddStringToObject(res, "mode", sl_world_mode_name(sl_world_get_config(w)->mode));
         sl_json_add_provenance(res, a->seed);
-        char *sc = sidecar_path(a->output);
+        char *sc = sl_loop_sidecar_path(a->output, NULL);
         if (sc) st = sl_json_write_file(sc, res);
         free(sc);
         char apath[PATH_MAX];
