@@ -371,6 +371,138 @@ TEST(ladder_job_cancels_before_a_level) {
     cJSON_Delete(cj);
 }
 
+
+TEST(collect_job_through_the_library) {
+    sl_loop_ctx ctx;
+    counter c;
+    ctx_init(&ctx, &c);
+    sl_loop_collect_config cc;
+    memset(&cc, 0, sizeof cc);
+    cc.output = tp("col.npz");
+    cc.env = "workcell";
+    cc.policy = SL_POLICY_MIXED;
+    cc.episodes = 5;
+    cc.max_steps = 60;
+    cc.frame_skip = -1;
+    cc.seed = 3;
+    cc.econ = sl_econ_default();
+    sl_loop_collect_result r;
+    CHECK_OK(sl_loop_collect(&cc, &ctx, &r));
+    CHECK(exists("col.npz") && exists("col.json"));
+    CHECK(r.summary.episodes == 5 && strlen(r.sha256) == 64);
+    CHECK(c.calls >= 5); /* one per episode from the environment, and the job's own */
+    sl_loop_collect_result_free(&r);
+    /* a read-only sidecar: refused before any episode ran, the dataset not written */
+    CHECK(write_text(tp("col2.json"), "{}") && chmod(tp("col2.json"), 0444) == 0);
+    cc.output = tp("col2.npz");
+    ctx_init(&ctx, &c);
+    CHECK_STATUS(sl_loop_collect(&cc, &ctx, &r), SL_ERR_IO);
+    CHECK(!exists("col2.npz") && c.calls == 0);
+    sl_loop_collect_result_free(&r);
+}
+
+TEST(branches_job_through_the_library) {
+    sl_registry *reg = NULL;
+    CHECK_OK(sl_registry_open(tp("br.db"), &reg));
+    int64_t run = 0;
+    CHECK_OK(sl_run_begin(reg, "branches collect", NULL, 0, &run));
+    sl_loop_ctx ctx;
+    counter c;
+    ctx_init(&ctx, &c);
+    ctx.reg = reg;
+    ctx.run_id = run;
+    sl_loop_branches_config bc;
+    memset(&bc, 0, sizeof bc);
+    bc.data = tp("demo/real.npz");
+    bc.latents = tp("demo/latents.npz");
+    bc.world = tp("demo/world.safetensors");
+    bc.trust = tp("demo/trust.safetensors");
+    bc.output = tp("br.npz");
+    sl_synth_config_default(&bc.synth);
+    bc.synth.horizon = 5;
+    bc.band_name = "normal";
+    sl_loop_branches_result r;
+    CHECK_OK(sl_loop_branches(&bc, &ctx, &r));
+    CHECK(exists("br.npz") && exists("br.json"));
+    CHECK(r.b && r.b->n > 0 && r.json);
+    CHECK_OK(sl_run_end(reg, run, SL_RUN_OK, NULL));
+    sl_registry_close(reg);
+    CHECK(q1(tp("br.db"), "select count(*) from branches") == (long long)(r.b ? r.b->n : 0));
+    /* the file reads back as written */
+    sl_branches *back = NULL;
+    CHECK_OK(sl_branches_load_npz(&back, tp("br.npz")));
+    if (back && r.b) {
+        CHECK(back->n == r.b->n && back->horizon == 5);
+        CHECK(memcmp(back->states, r.b->states, r.b->n * 6 * (size_t)r.b->z_dim * sizeof(float)) == 0);
+        CHECK(memcmp(back->passed, r.b->passed, r.b->n) == 0);
+        CHECK(back->cert.n == r.b->cert.n);
+    }
+    sl_branches_free(back);
+    sl_loop_branches_result_free(&r);
+}
+
+TEST(train_job_through_the_library) {
+    sl_loop_ctx ctx;
+    counter c;
+    ctx_init(&ctx, &c);
+    sl_loop_train_config tc;
+    memset(&tc, 0, sizeof tc);
+    tc.data = tp("demo/real.npz");
+    tc.latents = tp("demo/latents.npz");
+    tc.branches = tp("demo/branches.npz");
+    tc.output = tp("pol.safetensors");
+    tc.rl = sl_rl_config_defaults(SL_RL_IQL, 1, 1);
+    tc.rl.hidden = 16;
+    tc.updates = 200;
+    sl_loop_synth_opts_default(&tc.synth);
+    tc.synth.generator_band_lo = tc.synth.generator_band_hi = 0.0; /* the tiny demo's model */
+    sl_loop_train_result r;
+    CHECK_OK(sl_loop_train(&tc, &ctx, &r));
+    CHECK(exists("pol.safetensors"));
+    CHECK(r.real_rows > 0 && r.synth_rows > 0 && r.synth_share > 0 && r.synth_share < 0.5);
+    CHECK(c.calls >= 3); /* begin, 100, 200 */
+    /* cancelled: no checkpoint */
+    tc.output = tp("pol2.safetensors");
+    ctx_init(&ctx, &c);
+    volatile int flag = 1;
+    ctx.cancel = &flag;
+    CHECK_STATUS(sl_loop_train(&tc, &ctx, &r), SL_ERR_CANCELLED);
+    CHECK(!exists("pol2.safetensors"));
+    CHECK(sh("ls -a | grep -c 'pol2' | grep -qx 0") == 0);
+}
+
+TEST(windows_cut_score_inputs) {
+    /* episodes 7 (4 rows) and 9 (3 rows), D = 2: windows of 2 every 1 -> 3 + 2 */
+    float z[14];
+    for (int i = 0; i < 14; i++) z[i] = (float)i;
+    int32_t ids[7] = {7, 7, 7, 7, 9, 9, 9};
+    sl_loop_windows w;
+    CHECK_OK(sl_loop_windows_cut(z, ids, 7, 2, 2, 1, &w));
+    CHECK(w.n == 5 && w.D == 2);
+    if (w.n == 5) {
+        CHECK(w.episode[0] == 7 && w.episode[3] == 9 && w.start[2] == 2 && w.start[4] == 1);
+        CHECK(w.off[5] == 10 && w.z[4 * 2 * 2] == 10.0f); /* window 4 starts at row 5 */
+    }
+    sl_loop_windows_free(&w);
+    CHECK_STATUS(sl_loop_windows_cut(z, ids, 7, 2, 5, 1, &w), SL_ERR_ARG); /* no episode of 5 */
+    double p[4] = {0.99, 0.92, 0.5, NAN};
+    uint8_t fin[4] = {1, 1, 1, 0};
+    double rates[SL_GATE_PRESET_COUNT];
+    char *sc = NULL;
+    sl_loop_trust_pass_rates(p, fin, 4, rates);
+    for (int k = 0; k < SL_GATE_PRESET_COUNT; k++) {
+        sl_gate g = sl_gate_from_preset((sl_gate_preset)k);
+        double want = ((p[0] >= g.trust_floor) + (p[1] >= g.trust_floor) + (p[2] >= g.trust_floor)) / 4.0;
+        CHECK_CLOSE(rates[k], want, 1e-15);
+    }
+    sc = sl_loop_sidecar_path("a.b/w.safetensors", NULL);
+    CHECK(sc && strcmp(sc, "a.b/w.json") == 0);
+    free(sc);
+    sc = sl_loop_sidecar_path("a.b/w", NULL);
+    CHECK(sc && strcmp(sc, "a.b/w.json") == 0);
+    free(sc);
+}
+
 /* --- every weight is logged (seed 002, invariant 4) ------------------------------------- */
 
 static sl_status load_weighted(sl_loop_weighting mode, const char *db, sl_loop_synth *syn) {
@@ -501,6 +633,10 @@ int main(void) {
     RUN(encode_job_publishes_all_or_none);
     RUN(ab_job_counts_progress_and_cancels);
     RUN(ladder_job_cancels_before_a_level);
+    RUN(collect_job_through_the_library);
+    RUN(branches_job_through_the_library);
+    RUN(train_job_through_the_library);
+    RUN(windows_cut_score_inputs);
     RUN(ungated_weights_are_logged_too);
     RUN(a_weight_that_cannot_be_logged_fails_the_load);
     RUN(cli_weight_log_failure_fails_the_run);

@@ -183,7 +183,7 @@ sl_status sl_mul_size(size_t a, size_t b, size_t *out);
 
 /* --- loop layer support (issue 12): allocation hook, progress observer, output sets --- */
 
-/* Allocation used by the recording paths (weight rows, branch rows, output sets): malloc /
+/* Allocation used by the recording paths (weight rows, branch rows, trust samples): malloc /
  * calloc of max(n, 1) bytes, with a test hook. Free with free(). */
 void *sl_alloc(size_t n);
 void *sl_calloc(size_t n, size_t size);

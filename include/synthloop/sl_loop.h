@@ -30,6 +30,7 @@
 #include "synthloop/sl_ab.h"
 #include "synthloop/sl_core.h"
 #include "synthloop/sl_dataset.h"
+#include "synthloop/sl_env.h"
 #include "synthloop/sl_latent.h"
 #include "synthloop/sl_registry.h"
 #include "synthloop/sl_synth.h"
@@ -167,6 +168,26 @@ cJSON *sl_loop_ab_config_json(const sl_loop_ab_config *c);
 sl_status sl_loop_ab(const sl_loop_ab_config *c, sl_loop_ctx *ctx, sl_ab_outcome *out,
                      cJSON **json);
 
+/* --- train: one policy on real + weighted synthetic rows ------------------------------ */
+
+typedef struct sl_loop_train_config {
+    const char *data, *latents;  /* real transitions in latent space */
+    const char *branches;        /* synthetic branches (NULL: real only) */
+    const char *output;          /* the policy checkpoint (checked before any work) */
+    sl_rl_config rl;             /* obs_dim / act_dim are set from the data */
+    int updates;
+    sl_loop_synth_opts synth;    /* its reg/run_id are taken from ctx */
+} sl_loop_train_config;
+typedef struct sl_loop_train_result {
+    size_t real_rows, synth_rows;
+    double synth_share;          /* of the replay's total weight */
+    sl_rl_stats last;            /* losses of the last update */
+} sl_loop_train_result;
+/* Train and save the policy; the series train/critic_loss and train/bc_mse (every 100 updates)
+ * and the policy's model row go to ctx->reg; progress "train" every 100 updates with the
+ * losses as metrics; a cancellation stops between updates and writes nothing. */
+sl_status sl_loop_train(const sl_loop_train_config *c, sl_loop_ctx *ctx, sl_loop_train_result *r);
+
 /* --- the horizon ladder ------------------------------------------------------------- */
 
 #define SL_LOOP_LADDER_LEVELS 5
@@ -202,6 +223,94 @@ sl_status sl_loop_ladder(const sl_loop_ladder_config *o, sl_loop_ctx *ctx, cJSON
 char *sl_loop_sidecar_path(const char *out, const char *strip);
 /* The absolute path of an existing file (realpath), or path itself if it cannot be resolved. */
 const char *sl_loop_abs_path(const char *path, char buf[4096]);
+
+/* --- inputs shared by the jobs ---------------------------------------------------- */
+
+/* Attach the latent sphere of the encoder at enc_path (NULL: nothing) to w
+ * (sl_world_set_sphere); SL_ERR_SHAPE when the latent sizes differ. */
+sl_status sl_loop_attach_sphere(sl_world *w, const char *enc_path);
+/* Brick id per episode of d from `synthloop bricks --assign-output` (episode_brick_ids
+ * [n_episodes]) or any NPZ with brick_ids [n] per row. *out malloc'd (caller frees). */
+sl_status sl_loop_load_brick_ids(const char *path, const sl_world_data *d, int32_t **out);
+
+/* --- trust_net inputs and scores ------------------------------------------------------ */
+
+/* Windows of latent states, back to back: window i is rows off[i] .. off[i+1]-1 of z [*, D].
+ * episode / start (may be NULL) say where a cut window came from. Owned (sl_loop_windows_free). */
+typedef struct sl_loop_windows {
+    float *z;
+    size_t *off; /* [n + 1] */
+    size_t n;
+    int D;
+    int32_t *episode, *start;
+} sl_loop_windows;
+void sl_loop_windows_free(sl_loop_windows *w);
+/* A windows file: "windows" f4 [N, T, D], or "windows_flat" f4 [M, D] + "window_lengths"
+ * i4/i8 [N]. finite_only: a non-finite value is an error (SL_ERR_NAN). */
+sl_status sl_loop_windows_load(const char *path, int finite_only, sl_loop_windows *w);
+/* Every window of T steps every S steps within each episode (rows with equal consecutive ids)
+ * of z [n, D]. */
+sl_status sl_loop_windows_cut(const float *z, const int32_t *ids, size_t n, int D, int T, int S,
+                              sl_loop_windows *w);
+/* Real latents and their episode ids: ids from the dataset dpath when given (sha = its
+ * SHA-256), else from the latents file. *z, *ids malloc'd. */
+sl_status sl_loop_trust_latents_load(const char *zpath, const char *dpath, float **z,
+                                     int32_t **ids, size_t *n, int *D, char sha[65]);
+/* Calibrated p(real) of every window (runs of equal length scored together); fin[i] = 0 and
+ * p[i] NaN for a non-finite window. p, fin: [w->n]. */
+sl_status sl_loop_trust_score(sl_trust_model *m, const sl_loop_windows *w, double *p,
+                              uint8_t *fin);
+/* Share of the n windows that are finite with p >= each gate preset's trust floor. */
+void sl_loop_trust_pass_rates(const double *p, const uint8_t *fin, size_t n,
+                              double rates[SL_GATE_PRESET_COUNT]);
+
+/* --- collect ----------------------------------------------------------------------- */
+
+typedef struct sl_loop_collect_config {
+    const char *output;    /* dataset NPZ; its sidecar JSON beside it (".npz" -> ".json") */
+    const char *env;       /* "workcell" or the path of an MJCF file */
+    const char *task_site, *task_target_site; /* MJCF: the task (target site or point) */
+    double task_target[3], task_tolerance;
+    sl_policy_kind policy;
+    long episodes, max_steps, frame_skip; /* frame_skip <= 0: the environment's default */
+    uint64_t seed;
+    sl_econ_params econ;
+} sl_loop_collect_config;
+typedef struct sl_loop_collect_result {
+    sl_collect_summary summary;
+    double seconds;        /* wall time of the episodes (never used in results) */
+    char sha256[65];       /* of the dataset written */
+    cJSON *json;           /* the sidecar's content; owned */
+    char *sidecar;         /* owned */
+} sl_loop_collect_result;
+/* Run the episodes and write the dataset and its sidecar, both or neither; then the rows
+ * (dataset, sidecar, per-episode return / MPL curves, 95% CIs of the econ metrics). */
+sl_status sl_loop_collect(const sl_loop_collect_config *c, sl_loop_ctx *ctx,
+                          sl_loop_collect_result *r);
+void sl_loop_collect_result_free(sl_loop_collect_result *r);
+
+/* --- branches collect ----------------------------------------------------------------- */
+
+typedef struct sl_loop_branches_config {
+    const char *data, *latents, *world, *trust; /* inputs */
+    const char *bricks;    /* brick ids (may be NULL) */
+    const char *encoder;   /* attach its latent sphere to the world model (may be NULL) */
+    const char *policy;    /* a trained policy as the action source (NULL: behaviour clone) */
+    const char *output;    /* branches NPZ; sidecar JSON beside it */
+    sl_synth_config synth; /* horizon, counts, gate, noise, seed */
+    const char *band_name; /* the gate preset's name, for the config record */
+    int certify;           /* evaluate and store the generator certificate */
+} sl_loop_branches_config;
+typedef struct sl_loop_branches_result {
+    sl_branches *b; /* owned */
+    cJSON *json;    /* the sidecar's content (summary + config + provenance); owned */
+} sl_loop_branches_result;
+/* Roll out gated branches from real starts and write the branch file and its sidecar (both
+ * or neither); rows: the dataset, one branch row per branch (an allocation failure is an
+ * error), the pass rate, the summary, the sidecar. */
+sl_status sl_loop_branches(const sl_loop_branches_config *c, sl_loop_ctx *ctx,
+                           sl_loop_branches_result *r);
+void sl_loop_branches_result_free(sl_loop_branches_result *r);
 
 /* --- encode -------------------------------------------------------------------------- */
 

@@ -110,9 +110,11 @@ static int run_was_stopped(cli_job *j) {
 
 static void draw_bar(cli_job *j, const char *stage, int64_t done, int64_t total,
                      const sl_loop_metric *m, size_t n) {
-    if (strcmp(stage, "ab") != 0) return; /* the stage modules draw their own */
+    /* the stage modules draw their own bars; these stages are the job layer's */
+    if (strcmp(stage, "ab") != 0 && strcmp(stage, "train") != 0) return;
     if (!j->bar_on) {
-        sl_progress_begin(&j->bar, "ab", (uint64_t)(total > 0 ? total : 0));
+        sl_progress_begin(&j->bar, strcmp(stage, "ab") == 0 ? "ab" : "train",
+                          (uint64_t)(total > 0 ? total : 0));
         j->bar_on = 1;
     }
     (void)m;

@@ -107,20 +107,16 @@ int cmd_ab(int argc, char **argv) {
     enum { O_RECORD = 1100 };
     static const struct option opts[] = {
         {"data", 1, 0, 'd'},        {"latents", 1, 0, 'z'},      {"encoder", 1, 0, 'e'},
-        {"synth-data", 1, 0, 's'},  PL_SYNTH_LONG_OPTS,          {"record-outcomes", 1, 0, O_RECORD},
+        {"synth-data", 1, 0, 's'},  PL_SYNTH_LONG_OPTS, PL_RL_LONG_OPTS,          {"record-outcomes", 1, 0, O_RECORD},
         {"seeds", 1, 0, 'n'},
-        {"updates", 1, 0, 'u'},     {"eval-episodes", 1, 0, 'E'}, {"algo", 1, 0, 'a'},
-        {"hidden", 1, 0, 'H'},      {"batch", 1, 0, 'B'},        {"sampling", 1, 0, 'S'},
-        {"holdout", 1, 0, 'h'},     {"seed", 1, 0, 'r'},         {"threads", 1, 0, 'T'},
+        {"updates", 1, 0, 'u'},     {"eval-episodes", 1, 0, 'E'}, {"holdout", 1, 0, 'h'},     {"seed", 1, 0, 'r'},         {"threads", 1, 0, 'T'},
         {"output", 1, 0, 'o'},      {"db", 1, 0, 'D'},           {"json", 0, 0, 'j'},
-        {"quiet", 0, 0, 'q'},       {"alpha-bc", 1, 0, 'A'},     {"lr", 1, 0, 'l'},       {"weight-log", 1, 0, 'L'},
-        {"iql-beta", 1, 0, 'b'},    {"iql-expectile", 1, 0, 'x'}, {"reward-scale", 1, 0, 'R'},
+        {"quiet", 0, 0, 'q'},       {"weight-log", 1, 0, 'L'},
         {0, 0, 0, 0}};
     optind = 1;
     opterr = 0;
     int c;
     long v;
-    double dv;
     double d;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
@@ -133,26 +129,6 @@ int cmd_ab(int argc, char **argv) {
         case 'L': wlog = optarg; break;
         case 'j': json = 1; break;
         case 'q': break;
-        case 'A':
-            if (sl_cli_parse_double("ab", "--alpha-bc", optarg, 0, 1e6, &dv)) return 2;
-            cfg.rl.alpha_bc = (float)dv;
-            break;
-        case 'l':
-            if (sl_cli_parse_double("ab", "--lr", optarg, 1e-8, 1, &dv)) return 2;
-            cfg.rl.lr_actor = cfg.rl.lr_critic = (float)dv;
-            break;
-        case 'b':
-            if (sl_cli_parse_double("ab", "--iql-beta", optarg, 0, 100, &dv)) return 2;
-            cfg.rl.iql_beta = (float)dv;
-            break;
-        case 'x':
-            if (sl_cli_parse_double("ab", "--iql-expectile", optarg, 0.01, 0.99, &dv)) return 2;
-            cfg.rl.iql_expectile = (float)dv;
-            break;
-        case 'R':
-            if (sl_cli_parse_double("ab", "--reward-scale", optarg, 1e-6, 1e6, &dv)) return 2;
-            cfg.rl.reward_scale = (float)dv;
-            break;
         case O_RECORD: so.record_path = optarg; break;
         case 'n':
             if (sl_cli_parse_int("ab", "--seeds", optarg, 1, 1000, &v)) return 2;
@@ -166,22 +142,6 @@ int cmd_ab(int argc, char **argv) {
             if (sl_cli_parse_int("ab", "--eval-episodes", optarg, 0, 100000, &v)) return 2;
             cfg.eval_episodes = (int)v;
             break;
-        case 'a':
-            if (sl_rl_algo_parse(optarg, &cfg.rl.algo) != SL_OK)
-                return sl_cli_usage_error("ab", "%s", sl_last_error());
-            break;
-        case 'H':
-            if (sl_cli_parse_int("ab", "--hidden", optarg, 1, 65536, &v)) return 2;
-            cfg.rl.hidden = (int)v;
-            break;
-        case 'B':
-            if (sl_cli_parse_int("ab", "--batch", optarg, 1, 65536, &v)) return 2;
-            cfg.rl.batch = (int)v;
-            break;
-        case 'S':
-            if (sl_rl_sampling_parse(optarg, &cfg.rl.sampling) != SL_OK)
-                return sl_cli_usage_error("ab", "%s", sl_last_error());
-            break;
         case 'h':
             if (sl_cli_parse_double("ab", "--holdout", optarg, 0, 0.9, &d)) return 2;
             cfg.holdout_frac = d;
@@ -194,7 +154,8 @@ int cmd_ab(int argc, char **argv) {
             threads = (int)v;
             break;
         default: {
-            int r = pl_parse_synth_option("ab", c, optarg, &so);
+            int r = pl_parse_rl_option("ab", c, optarg, &cfg.rl);
+            if (r < 0) r = pl_parse_synth_option("ab", c, optarg, &so);
             if (r > 0) return r;
             if (r < 0)
                 return sl_cli_usage_error("ab", "unknown or incomplete option '%s'", argv[optind - 1]);

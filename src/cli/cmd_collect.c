@@ -13,6 +13,8 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cli_job.h"
+#include "synthloop/sl_loop.h"
 #include "cli/run_record.h"
 #include "synthloop/sl_dataset.h"
 #include "synthloop/sl_env.h"
@@ -49,17 +51,6 @@ static void usage(void) {
            "  -h, --help               this text\n");
 }
 
-/* "Z.npz" -> "Z.json"; otherwise append ".json". Caller frees. */
-static char *sidecar_path(const char *out) {
-    size_t n = strlen(out);
-    char *p = malloc(n + 6);
-    if (!p) return NULL;
-    memcpy(p, out, n + 1);
-    if (n > 4 && strcmp(out + n - 4, ".npz") == 0) p[n - 4] = 0;
-    strcat(p, ".json");
-    return p;
-}
-
 static int parse_xyz(const char *s, double v[3]) {
     char *end;
     const char *p = s;
@@ -73,42 +64,6 @@ static int parse_xyz(const char *s, double v[3]) {
         }
     }
     return *p ? -1 : 0;
-}
-
-static void add_mean_std(cJSON *o, const char *key, double mean, double sd) {
-    cJSON *m = cJSON_AddObjectToObject(o, key);
-    if (!m) return;
-    cJSON_AddNumberToObject(m, "mean", mean);
-    cJSON_AddNumberToObject(m, "std", sd);
-}
-
-/* Rows of a finished collection: the dataset, its sidecar, per-episode return and MPL curves
- * and 95% t-intervals of the econ metrics over episodes. */
-static sl_status record_outputs(sl_registry *reg, int64_t run, const sl_dataset *ds,
-                                const char *output, const char *side) {
-    if (!reg) return SL_OK;
-    char apath[PATH_MAX];
-    SL_TRY(sl_registry_add_dataset(reg, run, cli_abs_path(output, apath), "real", (int64_t)ds->n,
-                                   (int64_t)ds->n_episodes, NULL));
-    SL_TRY(sl_registry_add_artifact(reg, run, "dataset.json", cli_abs_path(side, apath)));
-    static const char *curves[] = {"return", "mpl"};
-    for (int i = 0; i < 2; i++) {
-        const double *x = sl_dataset_ep_col(ds, curves[i]);
-        char series[64];
-        snprintf(series, sizeof series, "collect/episode_%s", curves[i]);
-        if (x) SL_TRY(sl_registry_add_metrics(reg, run, series, NULL, x, ds->n_episodes));
-    }
-    static const char *econ[] = {"mpl", "error_rate", "energy_wh", "ep", "wage_parity", "units",
-                                 "return"};
-    for (size_t i = 0; ds->n_episodes >= 2 && i < sizeof econ / sizeof econ[0]; i++) {
-        const double *x = sl_dataset_ep_col(ds, econ[i]);
-        sl_ci ci;
-        if (!x) continue;
-        SL_TRY(sl_stats_ci_mean(x, ds->n_episodes, 0.95, &ci));
-        SL_TRY(sl_registry_add_estimate(reg, run, econ[i], NULL, ci.mean, ci.lo, ci.hi,
-                                        (int64_t)ci.n));
-    }
-    return SL_OK;
 }
 
 int cmd_collect(int argc, char **argv) {
@@ -201,104 +156,35 @@ int cmd_collect(int argc, char **argv) {
     sl_status st = cli_run_begin(db, "collect", conf, seed, &reg, &run);
     if (st != SL_OK) return cli_run_finish(reg, run, st, NULL);
 
-    sl_env *env = NULL;
-    if (is_workcell) {
-        sl_workcell_config wc = sl_workcell_default();
-        wc.max_steps = (int)max_steps;
-        if (frame_skip > 0) wc.frame_skip = (int)frame_skip;
-        wc.econ = econ;
-        st = sl_env_workcell_new(&env, &wc);
-    } else {
-        sl_mjcf_task task = sl_mjcf_task_default();
-        task.site = site;
-        task.target_site = target_site;
-        memcpy(task.target, target, sizeof target);
-        task.tolerance = tol;
-        task.max_steps = (int)max_steps;
-        if (frame_skip > 0) task.frame_skip = (int)frame_skip;
-        task.econ = econ;
-        st = sl_env_mjcf_new(&env, env_name, &task);
-    }
-    if (st != SL_OK) return cli_run_finish(reg, run, st, NULL);
-
-    double t0 = sl_now();
-    sl_dataset *ds = NULL;
-    sl_collect_summary sum;
-    st = sl_env_collect(env, kind, (size_t)episodes, seed, &ds, &sum);
-    double wall = sl_now() - t0;
-    char *side = NULL;
-    cJSON *j = NULL;
-    if (st == SL_OK) st = sl_dataset_save_npz(ds, output);
-    char hash[65] = "";
-    if (st == SL_OK) st = sl_sha256_file(output, hash);
-    if (st == SL_OK && !(side = sidecar_path(output))) st = sl_set_error(SL_ERR_NOMEM, "out of memory");
-    if (st == SL_OK && !(j = cJSON_CreateObject())) st = sl_set_error(SL_ERR_NOMEM, "out of memory");
-    if (st == SL_OK) {
-        cJSON_AddStringToObject(j, "kind", "dataset");
-        cJSON_AddStringToObject(j, "file", output);
-        cJSON_AddStringToObject(j, "sha256", hash);
-        cJSON *cfg = cJSON_AddObjectToObject(j, "config");
-        if (cfg) {
-            cJSON_AddStringToObject(cfg, "env", env->name);
-            if (!is_workcell) {
-                cJSON_AddStringToObject(cfg, "mjcf", env_name);
-                cJSON_AddStringToObject(cfg, "task_site", site);
-                if (target_site)
-                    cJSON_AddStringToObject(cfg, "task_target_site", target_site);
-                else
-                    sl_json_add_f64_array(cfg, "task_target", target, 3);
-                cJSON_AddNumberToObject(cfg, "task_tolerance", tol);
-            }
-            cJSON_AddStringToObject(cfg, "policy", sl_policy_name(kind));
-            cJSON_AddNumberToObject(cfg, "episodes", (double)episodes);
-            cJSON_AddNumberToObject(cfg, "seed", (double)seed);
-            cJSON_AddNumberToObject(cfg, "max_steps", env->max_steps);
-            cJSON_AddNumberToObject(cfg, "frame_skip", env->frame_skip);
-            cJSON_AddNumberToObject(cfg, "control_dt", env->control_dt);
-            cJSON_AddNumberToObject(cfg, "value_per_unit", econ.value_per_unit);
-            cJSON_AddNumberToObject(cfg, "human_wage", econ.human_wage);
-        }
-        cJSON *prov = cJSON_AddObjectToObject(j, "provenance");
-        if (prov) sl_json_add_provenance(prov, seed);
-        cJSON *s = cJSON_AddObjectToObject(j, "summary");
-        if (s) {
-            cJSON_AddNumberToObject(s, "episodes", (double)sum.episodes);
-            cJSON_AddNumberToObject(s, "steps", (double)sum.steps);
-            cJSON_AddNumberToObject(s, "obs_dim", env->obs_dim);
-            cJSON_AddNumberToObject(s, "act_dim", env->act_dim);
-            cJSON *pc = cJSON_AddObjectToObject(s, "policy_episodes");
-            for (int k = 0; pc && k <= SL_POLICY_RANDOM; k++)
-                cJSON_AddNumberToObject(pc, sl_policy_name((sl_policy_kind)k), sum.policy_counts[k]);
-            add_mean_std(s, "mpl", sum.mean_mpl, sum.std_mpl);
-            add_mean_std(s, "error_rate", sum.mean_error_rate, sum.std_error_rate);
-            add_mean_std(s, "energy_wh", sum.mean_energy_wh, sum.std_energy_wh);
-            add_mean_std(s, "ep", sum.mean_ep, sum.std_ep);
-            add_mean_std(s, "wage_parity", sum.mean_wage_parity, sum.std_wage_parity);
-            add_mean_std(s, "units", sum.mean_units, sum.std_units);
-            add_mean_std(s, "return", sum.mean_return, sum.std_return);
-        }
-        st = sl_json_write_file(side, j);
-    }
-    if (st == SL_OK) st = record_outputs(reg, run, ds, output, side);
+    sl_loop_collect_config cc = {output, env_name, site, target_site, {target[0], target[1], target[2]},
+                                 tol, kind, episodes, max_steps, frame_skip, seed, econ};
+    sl_loop_collect_result r;
+    memset(&r, 0, sizeof r);
+    cli_job job;
+    sl_loop_ctx ctx;
+    cli_job_init(&job, reg, run, &ctx);
+    st = sl_loop_collect(&cc, &ctx, &r);
+    st = cli_job_finish(&job, st);
     cJSON *summary = NULL;
     if (st == SL_OK) {
-        summary = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(j, "summary"), 1);
+        summary = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(r.json, "summary"), 1);
         if (summary) {
             cJSON_AddStringToObject(summary, "output", output);
-            cJSON_AddStringToObject(summary, "sha256", hash);
-            cJSON_AddStringToObject(summary, "sidecar", side);
+            cJSON_AddStringToObject(summary, "sha256", r.sha256);
+            cJSON_AddStringToObject(summary, "sidecar", r.sidecar);
         }
     }
     int rc = cli_run_finish(reg, run, st, summary);
+    const sl_collect_summary sum = r.summary;
     if (rc == 0 && json) {
-        char *txt = cJSON_Print(j);
+        char *txt = cJSON_Print(r.json);
         if (txt) {
             printf("%s\n", txt);
             free(txt);
         }
     } else if (rc == 0 && !quiet) {
         printf("collected %zu episodes (%zu steps) with policy %s in %.2f s -> %s (+ %s)\n",
-               sum.episodes, sum.steps, sl_policy_name(kind), wall, output, side);
+               sum.episodes, sum.steps, sl_policy_name(kind), r.seconds, output, r.sidecar);
         printf("  MPL %.1f +- %.1f units/h   error rate %.3f +- %.3f   energy %.4f +- %.4f Wh\n",
                sum.mean_mpl, sum.std_mpl, sum.mean_error_rate, sum.std_error_rate,
                sum.mean_energy_wh, sum.std_energy_wh);
@@ -307,9 +193,6 @@ int cmd_collect(int argc, char **argv) {
                sum.std_return);
     }
     cJSON_Delete(summary);
-    cJSON_Delete(j);
-    free(side);
-    sl_dataset_free(ds);
-    sl_env_free(env);
+    sl_loop_collect_result_free(&r);
     return rc;
 }

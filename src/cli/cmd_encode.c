@@ -6,12 +6,13 @@
  * (--db) is begun before any work and ended ok only after the files and their rows were
  * recorded; every error path ends it failed with {"error": message}.
  */
-#include <getopt.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
 #include "cli/cli_job.h"
+#include "cli/opts.h"
 #include "cli/run_record.h"
 #include "synthloop/sl_loop.h"
 #include "synthloop/sl_dataset.h"
@@ -20,6 +21,47 @@
 #include "synthloop/sl_nn.h"
 
 SL_COMMAND(encode, "train a contrastive encoder (InfoNCE + reconstruction) and write latents")
+
+typedef struct encode_cli {
+    const char *data, *output, *ckpt, *db;
+    int apply, json, quiet, threads;
+    sl_latent_config cfg;
+} encode_cli;
+
+#define F(x) offsetof(encode_cli, x)
+static const cli_opt encode_opts[] = {
+    {"data", CLI_STRING, F(data), 0, 0, "PATH", "dataset NPZ (required)", NULL, 0, NULL},
+    {"output", CLI_STRING, F(output), 0, 0, "PATH", "latents NPZ to write (required)", NULL, 0, NULL},
+    {"checkpoint", CLI_STRING, F(ckpt), 0, 0, "PATH",
+     "encoder safetensors: written when training, read with --apply", NULL, 0, NULL},
+    {"apply", CLI_FLAG, F(apply), 0, 0, NULL,
+     "encode with an existing encoder (needs --checkpoint)", NULL, 1, NULL},
+    {"dim", CLI_INT, F(cfg.z_dim), 2, 4096, "N", "latent dimensions (default 32)", NULL, 0, NULL},
+    {"epochs", CLI_INT, F(cfg.epochs), 0, 1000000, "N", "training epochs (default 20)", NULL, 0,
+     NULL},
+    CLI_NN_TRAIN_ROWS(encode_cli, cfg, 65536, "hidden width (default 128)",
+                      "anchors per batch (default 128)"),
+    {"k", CLI_INT, F(cfg.k), 1, 10000, "N", "positive window |dt| <= k (default 3)", NULL, 0, NULL},
+    {"temperature", CLI_FLOAT, F(cfg.temperature), 1e-3, 100.0, "X",
+     "InfoNCE temperature (default 0.5; the pre-decoder encoder\n"
+     "                       used 0.1, which fails policies, see docs/ENCODER.md)", NULL, 0, NULL},
+    {"val-frac", CLI_DOUBLE, F(cfg.val_frac), 0.0, 0.5, "X",
+     "episodes held out for the retrieval/reconstruction report\n"
+     "                       (default 0.1)", NULL, 0, NULL},
+    {"recon-weight", CLI_FLOAT, F(cfg.recon_weight), 0.0, 1e4, "W",
+     "weight of the reconstruction MSE in the loss (default 10;\n"
+     "                       0 = pure InfoNCE, no decoder; with --temperature 0.1 this\n"
+     "                       is the pre-decoder encoder, bit for bit)", NULL, 0, NULL},
+    {"threads", CLI_INT, F(threads), 1, 256, "N", "kernel threads (default: the engine's default)",
+     NULL, 0, NULL},
+    {"db", CLI_STRING, F(db), 0, 0, "PATH|none", "run registry (default $SYNTHLOOP_DB or "
+     "synthloop.db;\n                       'none' records nothing)", NULL, 0, NULL},
+    {"json", CLI_FLAG, F(json), 0, 0, NULL, "print the result JSON on stdout instead of the table",
+     NULL, 1, NULL},
+    {"quiet", CLI_FLAG, F(quiet), 0, 0, NULL, "no progress bar or table", NULL, 1, NULL},
+};
+#undef F
+#define N_ENCODE_OPTS (sizeof encode_opts / sizeof encode_opts[0])
 
 static void usage(void) {
     printf("usage: synthloop encode --data D.npz --output Z.npz [options]\n"
@@ -33,32 +75,9 @@ static void usage(void) {
            "aligned with the dataset) and the sidecar Z.json (provenance, config, statistics).\n"
            "Latents are standardised: every dim has mean 0, std 1 over the training rows.\n"
            "\n"
-           "options:\n"
-           "  --data PATH          dataset NPZ (required)\n"
-           "  --output PATH        latents NPZ to write (required)\n"
-           "  --checkpoint PATH    encoder safetensors: written when training, read with --apply\n"
-           "  --apply              encode with an existing encoder (needs --checkpoint)\n"
-           "  --dim N              latent dimensions (default 32)\n"
-           "  --epochs N           training epochs (default 20)\n"
-           "  --seed N             random seed (default 0)\n"
-           "  --hidden N           hidden width (default 128)\n"
-           "  --layers N           hidden layers (default 2)\n"
-           "  --k N                positive window |dt| <= k (default 3)\n"
-           "  --batch N            anchors per batch (default 128)\n"
-           "  --lr X               Adam learning rate (default 1e-3)\n"
-           "  --temperature X      InfoNCE temperature (default 0.5; the pre-decoder encoder\n"
-           "                       used 0.1, which fails policies, see docs/ENCODER.md)\n"
-           "  --val-frac X         episodes held out for the retrieval/reconstruction report\n"
-           "                       (default 0.1)\n"
-           "  --recon-weight W     weight of the reconstruction MSE in the loss (default 10;\n"
-           "                       0 = pure InfoNCE, no decoder; with --temperature 0.1 this\n"
-           "                       is the pre-decoder encoder, bit for bit)\n"
-           "  --threads N          kernel threads (default: the engine's default)\n"
-           "  --db PATH|none       run registry (default $SYNTHLOOP_DB or synthloop.db;\n"
-           "                       'none' records nothing)\n"
-           "  --json               print the result JSON on stdout instead of the table\n"
-           "  --quiet              no progress bar or table\n"
-           "  --help               this text\n");
+           "options:\n");
+    cli_opts_help(stdout, encode_opts, N_ENCODE_OPTS);
+    printf("  --help               this text\n");
 }
 
 /* The run's config: the options as given (with --apply the checkpoint's config wins; the
@@ -94,88 +113,19 @@ int cmd_encode(int argc, char **argv) {
         usage();
         return 0;
     }
-    static const struct option opts[] = {
-        {"data", required_argument, 0, 'd'},        {"output", required_argument, 0, 'o'},
-        {"checkpoint", required_argument, 0, 'c'},  {"apply", no_argument, 0, 'a'},
-        {"dim", required_argument, 0, 'z'},         {"epochs", required_argument, 0, 'e'},
-        {"seed", required_argument, 0, 's'},        {"hidden", required_argument, 0, 'H'},
-        {"layers", required_argument, 0, 'L'},      {"k", required_argument, 0, 'k'},
-        {"batch", required_argument, 0, 'b'},       {"lr", required_argument, 0, 'l'},
-        {"temperature", required_argument, 0, 't'}, {"val-frac", required_argument, 0, 'v'},
-        {"threads", required_argument, 0, 'T'},     {"json", no_argument, 0, 'j'},
-        {"quiet", no_argument, 0, 'q'},             {"help", no_argument, 0, 'h'},
-        {"db", required_argument, 0, 'D'},          {"recon-weight", required_argument, 0, 'R'},
-        {0, 0, 0, 0}};
-    const char *data = NULL, *output = NULL, *ckpt = NULL, *db = NULL;
-    int apply = 0, json = 0;
-    sl_latent_config cfg = sl_latent_config_default();
-    long v;
-    double x;
-    int rc;
-    optind = 1;
-    opterr = 0;
-    int c;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (c) {
-        case 'd': data = optarg; break;
-        case 'o': output = optarg; break;
-        case 'c': ckpt = optarg; break;
-        case 'a': apply = 1; break;
-        case 'D': db = optarg; break;
-        case 'j': json = 1; break;
-        case 'q': sl_cli_quiet = 1; sl_progress_set_quiet(1); break;
-        case 'z':
-            if ((rc = sl_cli_parse_int(cmd, "--dim", optarg, 2, 4096, &v))) return rc;
-            cfg.z_dim = (int)v;
-            break;
-        case 'e':
-            if ((rc = sl_cli_parse_int(cmd, "--epochs", optarg, 0, 1000000, &v))) return rc;
-            cfg.epochs = (int)v;
-            break;
-        case 's':
-            if ((rc = sl_cli_parse_u64(cmd, "--seed", optarg, &cfg.seed))) return rc;
-            break;
-        case 'H':
-            if ((rc = sl_cli_parse_int(cmd, "--hidden", optarg, 1, 65536, &v))) return rc;
-            cfg.hidden = (int)v;
-            break;
-        case 'L':
-            if ((rc = sl_cli_parse_int(cmd, "--layers", optarg, 1, 8, &v))) return rc;
-            cfg.n_hidden = (int)v;
-            break;
-        case 'k':
-            if ((rc = sl_cli_parse_int(cmd, "--k", optarg, 1, 10000, &v))) return rc;
-            cfg.k = (int)v;
-            break;
-        case 'b':
-            if ((rc = sl_cli_parse_int(cmd, "--batch", optarg, 2, 65536, &v))) return rc;
-            cfg.batch = (int)v;
-            break;
-        case 'l':
-            if ((rc = sl_cli_parse_double(cmd, "--lr", optarg, 1e-8, 1.0, &x))) return rc;
-            cfg.lr = (float)x;
-            break;
-        case 't':
-            if ((rc = sl_cli_parse_double(cmd, "--temperature", optarg, 1e-3, 100.0, &x))) return rc;
-            cfg.temperature = (float)x;
-            break;
-        case 'v':
-            if ((rc = sl_cli_parse_double(cmd, "--val-frac", optarg, 0.0, 0.5, &x))) return rc;
-            cfg.val_frac = x;
-            break;
-        case 'R':
-            if ((rc = sl_cli_parse_double(cmd, "--recon-weight", optarg, 0.0, 1e4, &x))) return rc;
-            cfg.recon_weight = (float)x;
-            break;
-        case 'T':
-            if ((rc = sl_cli_parse_int(cmd, "--threads", optarg, 1, 256, &v))) return rc;
-            sl_nn_set_threads((int)v);
-            break;
-        default:
-            return sl_cli_usage_error(cmd, "unknown or incomplete option '%s'", argv[optind - 1]);
-        }
+    encode_cli o;
+    memset(&o, 0, sizeof o);
+    o.cfg = sl_latent_config_default();
+    int rc = cli_opts_parse(cmd, encode_opts, N_ENCODE_OPTS, &o, argc, argv, NULL);
+    if (rc) return rc;
+    if (o.quiet) {
+        sl_cli_quiet = 1;
+        sl_progress_set_quiet(1);
     }
-    if (optind < argc) return sl_cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+    if (o.threads) sl_nn_set_threads(o.threads);
+    const char *data = o.data, *output = o.output, *ckpt = o.ckpt, *db = o.db;
+    int apply = o.apply, json = o.json;
+    sl_latent_config cfg = o.cfg;
     if (!data) return sl_cli_usage_error(cmd, "--data is required");
     if (!output) return sl_cli_usage_error(cmd, "--output is required");
     if (apply && !ckpt) return sl_cli_usage_error(cmd, "--apply needs --checkpoint");

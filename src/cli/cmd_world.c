@@ -277,24 +277,6 @@ static int parse_args(int argc, char **argv, args *a) {
     return 0;
 }
 
-/* --encoder: attach the encoder's latent sphere to the model (sl_world_set_sphere). */
-static sl_status attach_sphere(sl_world *w, const char *enc_path) {
-    if (!enc_path) return SL_OK;
-    sl_latent_encoder *enc = NULL;
-    SL_TRY(sl_latent_load(&enc, enc_path));
-    sl_status st = SL_OK;
-    if (sl_latent_z_dim(enc) != sl_world_z_dim(w))
-        st = sl_set_error(SL_ERR_SHAPE, "%s: encoder latents have %d dims, the world model %d",
-                          enc_path, sl_latent_z_dim(enc), sl_world_z_dim(w));
-    const float *m = NULL, *sd = NULL;
-    if (st == SL_OK) {
-        sl_latent_z_norm(enc, &m, &sd);
-        st = sl_world_set_sphere(w, m, sd);
-    }
-    sl_latent_free(enc);
-    return st;
-}
-
 /* Load dataset + latents and bind the econ columns. */
 static sl_status load_data(const args *a, const char (*econ)[SL_WORLD_NAME_MAX], int n_econ,
                            sl_dataset **ds, float **z, float **zn, sl_world_data *d) {
@@ -382,7 +364,7 @@ static int do_train(args *a) {
     sl_loop_observe_end(&obs);
     if (st == SL_OK) st = sl_loop_report(&ctx, "world train", 1, 1, NULL, 0);
     st = cli_job_finish(&job, st);
-    if (st == SL_OK) st = attach_sphere(w, a->encoder);
+    if (st == SL_OK) st = sl_loop_attach_sphere(w, a->encoder);
     if (st == SL_OK) {
         res = cJSON_CreateObject();
         cJSON_AddStringToObject(res, "command", "world train");
@@ -504,7 +486,7 @@ static int do_eval(args *a) {
         const sl_world_config *wc = sl_world_get_config(w);
         st = load_data(a, (const char(*)[SL_WORLD_NAME_MAX])wc->econ_names, wc->n_econ, &ds, &z, &zn, &d);
     }
-    if (st == SL_OK) st = attach_sphere(w, a->encoder);
+    if (st == SL_OK) st = sl_loop_attach_sphere(w, a->encoder);
     if (st == SL_OK && a->tm) st = sl_trust_load(&tm, a->tm);
     const size_t *eps = NULL;
     size_t ne = 0;
@@ -619,7 +601,7 @@ static int do_rollout(args *a) {
         const sl_world_config *wc = sl_world_get_config(w);
         st = load_data(a, (const char(*)[SL_WORLD_NAME_MAX])wc->econ_names, wc->n_econ, &ds, &z, &zn, &d);
     }
-    if (st == SL_OK) st = attach_sphere(w, a->encoder);
+    if (st == SL_OK) st = sl_loop_attach_sphere(w, a->encoder);
     if (st == SL_OK) st = sl_world_generate_windows(w, &d, H, (size_t)n, (float)a->noise, a->seed, &win, starts);
     size_t T = (size_t)H + 1, Z = (size_t)d.z_dim;
     if (st == SL_OK) {

@@ -36,6 +36,18 @@ typedef struct cli_opt {
 
 #define CLI_OPT_MAX 96
 
+/* The network-training options encode and trust train share, as rows into the config struct
+ * member C (an sl_latent_config or sl_trust_config: both name these fields alike) of the
+ * options struct T. H_MAX: the largest --hidden; HELP_HIDDEN, HELP_BATCH: their help texts. */
+#define CLI_NN_TRAIN_ROWS(T, C, H_MAX, HELP_HIDDEN, HELP_BATCH)                                  \
+    {"seed", CLI_U64, offsetof(T, C.seed), 0, 0, "N", "random seed (default 0)", NULL, 0, NULL}, \
+    {"hidden", CLI_INT, offsetof(T, C.hidden), 1, H_MAX, "N", HELP_HIDDEN, NULL, 0, NULL},     \
+    {"layers", CLI_INT, offsetof(T, C.n_hidden), 1, 8, "N", "hidden layers (default 2)", NULL,  \
+     0, NULL},                                                                                   \
+    {"batch", CLI_INT, offsetof(T, C.batch), 2, 65536, "N", HELP_BATCH, NULL, 0, NULL},        \
+    {"lr", CLI_FLOAT, offsetof(T, C.lr), 1e-8, 1.0, "X", "Adam learning rate (default 1e-3)",   \
+     NULL, 0, NULL}
+
 /* Parse argv[1..] into dst (defaults already in place). Options not in the table: "--quiet"
  * and "--json" are accepted when present in it; anything else is a usage error (2). A stray
  * positional argument is a usage error unless positional is non-NULL (then the index of the

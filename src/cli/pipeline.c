@@ -38,6 +38,49 @@ int pl_parse_synth_option(const char *cmd, int c, const char *arg, sl_loop_synth
     }
 }
 
+int pl_parse_rl_option(const char *cmd, int c, const char *arg, sl_rl_config *rc) {
+    long v;
+    double d;
+    switch (c) {
+    case PL_OPT_ALGO:
+        return sl_rl_algo_parse(arg, &rc->algo) == SL_OK ? 0
+                                                        : sl_cli_usage_error(cmd, "%s", sl_last_error());
+    case PL_OPT_SAMPLING:
+        return sl_rl_sampling_parse(arg, &rc->sampling) == SL_OK
+                   ? 0
+                   : sl_cli_usage_error(cmd, "%s", sl_last_error());
+    case PL_OPT_HIDDEN:
+        if (sl_cli_parse_int(cmd, "--hidden", arg, 1, 65536, &v)) return 2;
+        rc->hidden = (int)v;
+        return 0;
+    case PL_OPT_BATCH:
+        if (sl_cli_parse_int(cmd, "--batch", arg, 1, 65536, &v)) return 2;
+        rc->batch = (int)v;
+        return 0;
+    case PL_OPT_ALPHA_BC:
+        if (sl_cli_parse_double(cmd, "--alpha-bc", arg, 0, 1e6, &d)) return 2;
+        rc->alpha_bc = (float)d;
+        return 0;
+    case PL_OPT_LR:
+        if (sl_cli_parse_double(cmd, "--lr", arg, 1e-8, 1, &d)) return 2;
+        rc->lr_actor = rc->lr_critic = (float)d;
+        return 0;
+    case PL_OPT_IQL_BETA:
+        if (sl_cli_parse_double(cmd, "--iql-beta", arg, 0, 100, &d)) return 2;
+        rc->iql_beta = (float)d;
+        return 0;
+    case PL_OPT_IQL_EXPECTILE:
+        if (sl_cli_parse_double(cmd, "--iql-expectile", arg, 0.01, 0.99, &d)) return 2;
+        rc->iql_expectile = (float)d;
+        return 0;
+    case PL_OPT_REWARD_SCALE:
+        if (sl_cli_parse_double(cmd, "--reward-scale", arg, 1e-6, 1e6, &d)) return 2;
+        rc->reward_scale = (float)d;
+        return 0;
+    default: return -1;
+    }
+}
+
 void pl_print_certificate(const char *indent, const sl_synth_certificate *c) {
     printf("%sgenerator std ratio (held-out starts, real actions):", indent);
     for (int i = 0; i < c->n; i++) printf(" h%d %.3f", c->h[i], c->std_ratio[i]);

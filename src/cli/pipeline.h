@@ -20,6 +20,19 @@ enum { PL_OPT_ECON_MODEL = 1001, PL_OPT_LAMBDA_MODEL, PL_OPT_MIN_OUTCOMES };
     {"min-outcomes", 1, 0, PL_OPT_MIN_OUTCOMES}
 int pl_parse_synth_option(const char *cmd, int c, const char *arg, sl_loop_synth_opts *o);
 
+/* The learner options that `ab` and `train` share (into an sl_rl_config), as getopt_long
+ * entries and their parser (same contract as pl_parse_synth_option). */
+enum {
+    PL_OPT_ALGO = 1020, PL_OPT_HIDDEN, PL_OPT_BATCH, PL_OPT_SAMPLING, PL_OPT_ALPHA_BC, PL_OPT_LR,
+    PL_OPT_IQL_BETA, PL_OPT_IQL_EXPECTILE, PL_OPT_REWARD_SCALE
+};
+#define PL_RL_LONG_OPTS                                                                         \
+    {"algo", 1, 0, PL_OPT_ALGO}, {"hidden", 1, 0, PL_OPT_HIDDEN}, {"batch", 1, 0, PL_OPT_BATCH}, \
+    {"sampling", 1, 0, PL_OPT_SAMPLING}, {"alpha-bc", 1, 0, PL_OPT_ALPHA_BC},                  \
+    {"lr", 1, 0, PL_OPT_LR}, {"iql-beta", 1, 0, PL_OPT_IQL_BETA},                              \
+    {"iql-expectile", 1, 0, PL_OPT_IQL_EXPECTILE}, {"reward-scale", 1, 0, PL_OPT_REWARD_SCALE}
+int pl_parse_rl_option(const char *cmd, int c, const char *arg, sl_rl_config *rc);
+
 /* "  generator std ratio (held-out starts, real actions): h5 1.001 h10 ..." on stdout. */
 void pl_print_certificate(const char *indent, const sl_synth_certificate *c);
 

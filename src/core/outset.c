@@ -125,7 +125,7 @@ sl_status sl_outset_add(sl_outset *o, const char *final_path, const char **stage
     SL_TRY(split_path(final_path, &dir, &base));
     /* stale temp files beside this output: of this name and of its staged copies */
     size_t nb = strlen(base) + 3;
-    char *pre = sl_alloc(nb);
+    char *pre = malloc(nb);
     sl_status s = pre ? SL_OK : sl_set_error(SL_ERR_NOMEM, "%s: out of memory", final_path);
     if (s == SL_OK) {
         snprintf(pre, nb, "%s", base);
@@ -136,7 +136,7 @@ sl_status sl_outset_add(sl_outset *o, const char *final_path, const char **stage
     free(pre);
     /* the staged file: "<dir>/.<base>.tmp.<pid>" (swept like any temp file if we die) */
     size_t n = strlen(dir) + strlen(base) + 40;
-    char *stage = s == SL_OK ? sl_alloc(n) : NULL;
+    char *stage = s == SL_OK ? malloc(n) : NULL;
     char *fin = s == SL_OK ? strdup(final_path) : NULL;
     if (s == SL_OK && (!stage || !fin)) s = sl_set_error(SL_ERR_NOMEM, "%s: out of memory", final_path);
     if (s == SL_OK) {

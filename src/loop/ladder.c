@@ -54,25 +54,6 @@ cJSON *sl_loop_ladder_config_json(const sl_loop_ladder_config *o) {
     return j;
 }
 
-static sl_status load_bricks(const char *path, size_t n_episodes, int32_t **out) {
-    *out = NULL;
-    sl_npz *z;
-    SL_TRY(sl_npz_open(&z, path));
-    const sl_array *a;
-    sl_status s = sl_npz_get(z, "episode_brick_ids", &a);
-    if (s != SL_OK) s = sl_set_error(s, "%s: missing key 'episode_brick_ids' (write it with "
-                                        "'synthloop bricks --assign-output')", path);
-    if (s == SL_OK && (a->dtype != SL_DTYPE_I32 || a->ndim != 1 || a->shape[0] != n_episodes))
-        s = sl_set_error(SL_ERR_SHAPE, "%s: episode_brick_ids must be i4 [%zu]", path, n_episodes);
-    if (s == SL_OK) {
-        *out = malloc(n_episodes * sizeof(int32_t));
-        if (!*out) s = sl_set_error(SL_ERR_NOMEM, "out of memory");
-        else memcpy(*out, a->data, n_episodes * sizeof(int32_t));
-    }
-    sl_npz_close(z);
-    return s;
-}
-
 /* Seed 000's criteria are on trust ("all branches pass trust > 0.95", "> 80% branches pass
  * trust > 0.9"): rate is the share of n branches whose trust reaches the level's floor. Level 1
  * wants every branch or, with level1_real, a share not significantly below the real windows'
@@ -250,12 +231,12 @@ sl_status sl_loop_ladder(const sl_loop_ladder_config *o, sl_loop_ctx *ctx, cJSON
     if (s == SL_OK) s = sl_world_load_latents(o->latents, ds, &z, &zn, &n, &zd);
     if (s == SL_OK) s = sl_world_load(&w, o->world);
     if (s == SL_OK) s = sl_trust_load(&tm, o->trust);
-    if (s == SL_OK && o->bricks) s = load_bricks(o->bricks, ds->n_episodes, &bricks);
     if (s == SL_OK) {
         const sl_world_config *wc = sl_world_get_config(w);
         s = sl_world_data_init(&d, ds, z, zn, zd, (const char(*)[SL_WORLD_NAME_MAX])wc->econ_names,
                                wc->n_econ);
     }
+    if (s == SL_OK && o->bricks) s = sl_loop_load_brick_ids(o->bricks, &d, &bricks);
     cJSON *res = cJSON_CreateObject();
     cJSON *levels = cJSON_AddArrayToObject(res, "levels");
     int practical = 0, stopped_at = 0;
