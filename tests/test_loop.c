@@ -471,6 +471,36 @@ TEST(train_job_through_the_library) {
     CHECK(sh("ls -a | grep -c 'pol2' | grep -qx 0") == 0);
 }
 
+TEST(world_train_job_reports_metrics_as_it_trains) {
+    sl_loop_ctx ctx;
+    counter c;
+    ctx_init(&ctx, &c);
+    sl_loop_world_train_config wc;
+    memset(&wc, 0, sizeof wc);
+    wc.data = tp("demo/real.npz");
+    wc.latents = tp("demo/latents.npz");
+    wc.output = tp("wm.safetensors");
+    sl_world_config_default(&wc.world);
+    wc.world.members = 1;
+    wc.world.hidden = 16;
+    wc.world.max_iters = 20;
+    wc.world.eval_every = 5;
+    wc.world.patience = 100;
+    sl_loop_world_train_result r;
+    CHECK_OK(sl_loop_world_train(&wc, &ctx, &r));
+    CHECK(exists("wm.safetensors") && exists("wm.json"));
+    CHECK(c.world_reports >= 4);  /* every 5 of 20 iterations, and the end */
+    CHECK(c.metric_reports >= 3); /* loss / val / best with each check */
+    CHECK(r.report.iters == 20 && r.json != NULL);
+    sl_loop_world_train_result_free(&r);
+    /* an output in a missing directory: refused before training (no progress at all) */
+    wc.output = tp("nodir/wm.safetensors");
+    ctx_init(&ctx, &c);
+    CHECK_STATUS(sl_loop_world_train(&wc, &ctx, &r), SL_ERR_IO);
+    CHECK(c.calls == 0);
+    sl_loop_world_train_result_free(&r);
+}
+
 TEST(windows_cut_score_inputs) {
     /* episodes 7 (4 rows) and 9 (3 rows), D = 2: windows of 2 every 1 -> 3 + 2 */
     float z[14];
@@ -636,6 +666,7 @@ int main(void) {
     RUN(collect_job_through_the_library);
     RUN(branches_job_through_the_library);
     RUN(train_job_through_the_library);
+    RUN(world_train_job_reports_metrics_as_it_trains);
     RUN(windows_cut_score_inputs);
     RUN(ungated_weights_are_logged_too);
     RUN(a_weight_that_cannot_be_logged_fails_the_load);

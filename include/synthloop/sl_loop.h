@@ -312,6 +312,26 @@ sl_status sl_loop_branches(const sl_loop_branches_config *c, sl_loop_ctx *ctx,
                            sl_loop_branches_result *r);
 void sl_loop_branches_result_free(sl_loop_branches_result *r);
 
+/* --- world train ------------------------------------------------------------------- */
+
+typedef struct sl_loop_world_train_config {
+    const char *data, *latents; /* dataset + its latents */
+    const char *output;         /* checkpoint; its sidecar JSON beside it (extension -> .json) */
+    const char *encoder;        /* attach the encoder's latent sphere (may be NULL) */
+    sl_world_config world;      /* econ columns resolved, seed set */
+} sl_loop_world_train_config;
+typedef struct sl_loop_world_train_result {
+    sl_world_train_report report;
+    cJSON *json;                /* the sidecar's content; owned */
+} sl_loop_world_train_result;
+/* Train the world model and write the checkpoint and its sidecar, both or neither (the
+ * paths are checked before training); progress "world train" with loss / val / best as
+ * metrics as it trains; rows: the model (report as metrics), world/train_loss,
+ * world/best_val, the sidecar. */
+sl_status sl_loop_world_train(const sl_loop_world_train_config *c, sl_loop_ctx *ctx,
+                              sl_loop_world_train_result *r);
+void sl_loop_world_train_result_free(sl_loop_world_train_result *r);
+
 /* --- encode -------------------------------------------------------------------------- */
 
 typedef struct sl_loop_encode_config {

@@ -315,17 +315,15 @@ static int pick_econ(const args *a, const sl_dataset *ds, sl_world_config *wc) {
 static int do_train(args *a) {
     if (!a->data || !a->latents || !a->output)
         return sl_cli_usage_error("world", "train needs --data, --latents and --output");
+    /* the econ columns given, or the defaults the data has */
     sl_dataset *ds = NULL;
-    float *z = NULL, *zn = NULL;
-    sl_world_data d = {0};
-    sl_world *w = NULL;
-    cJSON *res = NULL;
-    int rc = 0;
+    sl_status st = sl_dataset_load_npz(&ds, a->data);
+    int rc = st == SL_OK ? pick_econ(a, ds, &a->wc) : 0;
+    sl_dataset_free(ds);
+    if (rc) return rc;
+    a->wc.seed = a->seed;
     sl_registry *reg = NULL;
     int64_t run = 0;
-    sl_status st = sl_dataset_load_npz(&ds, a->data);
-    if (st == SL_OK && (rc = pick_econ(a, ds, &a->wc)) != 0) goto out;
-    a->wc.seed = a->seed;
     {
         cJSON *conf = cJSON_CreateObject();
         if (conf) {
@@ -337,106 +335,28 @@ static int do_train(args *a) {
         sl_status bs = cli_run_begin(a->db, "world train", conf, a->seed, &reg, &run);
         if (st == SL_OK) st = bs;
     }
-    /* the checkpoint and its sidecar are checked and staged before training, and published
-     * together */
-    sl_outset os;
-    sl_outset_init(&os);
-    const char *st_out = NULL, *st_sc = NULL;
-    char *sc = sl_loop_sidecar_path(a->output, NULL);
-    if (st == SL_OK && !sc) st = sl_set_error(SL_ERR_NOMEM, "world train: out of memory");
-    if (st == SL_OK) st = sl_outset_add(&os, a->output, &st_out);
-    if (st == SL_OK) st = sl_outset_add(&os, sc, &st_sc);
-    if (st == SL_OK) {
-        sl_dataset_free(ds);
-        ds = NULL;
-        st = load_data(a, (const char(*)[SL_WORLD_NAME_MAX])a->wc.econ_names, a->wc.n_econ, &ds, &z,
-                       &zn, &d);
-    }
-    sl_world_train_report rep;
-    memset(&rep, 0, sizeof rep);
-    /* progress and metrics (loss, val) go to the registry as training runs */
+    sl_loop_world_train_config wc = {a->data, a->latents, a->output, a->encoder, a->wc};
+    sl_loop_world_train_result r;
+    memset(&r, 0, sizeof r);
     cli_job job;
     sl_loop_ctx ctx;
     cli_job_init(&job, reg, run, &ctx);
-    sl_loop_observe obs;
-    sl_loop_observe_begin(&ctx, &obs);
-    if (st == SL_OK) st = sl_world_train(&w, &d, &a->wc, &rep);
-    sl_loop_observe_end(&obs);
-    if (st == SL_OK) st = sl_loop_report(&ctx, "world train", 1, 1, NULL, 0);
+    if (st == SL_OK) st = sl_loop_world_train(&wc, &ctx, &r);
     st = cli_job_finish(&job, st);
-    if (st == SL_OK) st = sl_loop_attach_sphere(w, a->encoder);
-    if (st == SL_OK) {
-        res = cJSON_CreateObject();
-        cJSON_AddStringToObject(res, "command", "world train");
-        cJSON_AddStringToObject(res, "data", a->data);
-        cJSON_AddStringToObject(res, "latents", a->latents);
-        cJSON_AddStringToObject(res, "output", a->output);
-        cJSON_AddItemToObject(res, "config", sl_world_config_json(sl_world_get_config(w)));
-        cJSON *r = cJSON_AddObjectToObject(res, "report");
-        cJSON_AddNumberToObject(r, "iters", rep.iters);
-        cJSON_AddNumberToObject(r, "best_iter", rep.best_iter);
-        cJSON_AddNumberToObject(r, "train_loss", rep.train_loss);
-        cJSON_AddNumberToObject(r, "best_val", rep.best_val);
-        cJSON_AddBoolToObject(r, "stopped_early", rep.stopped_early);
-        cJSON_AddNumberToObject(r, "seconds", rep.seconds);
-        cJSON_AddNumberToObject(r, "threads", sl_nn_get_threads());
-        size_t nh;
-        const size_t *h = sl_world_holdout(w, &nh);
-        cJSON *ha = cJSON_AddArrayToObject(res, "holdout_episodes");
-        for (size_t i = 0; i < nh; i++) cJSON_AddItemToArray(ha, cJSON_CreateNumber((double)h[i]));
-        sl_json_add_provenance(res, a->seed);
-        cJSON *extra = cJSON_CreateObject();
-        cJSON_AddStringToObject(extra, "data", a->data);
-        cJSON_AddStringToObject(extra, "latents", a->latents);
-        st = sl_world_save(w, st_out, extra);
-        cJSON_Delete(extra);
-        if (st == SL_OK) st = sl_json_write_file(st_sc, res);
-        if (st == SL_OK) st = sl_outset_commit(&os);
-        if (st == SL_OK && reg) {
-            char apath[PATH_MAX];
-            char *rj = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(res, "report"));
-            st = rj ? sl_registry_add_model(reg, run, "world", cli_abs_path(a->output, apath), 0,
-                                            rj, NULL)
-                    : sl_set_error(SL_ERR_NOMEM, "world train: out of memory");
-            free(rj);
-            if (st == SL_OK)
-                st = sl_registry_add_metric(reg, run, "world/train_loss", rep.iters, rep.train_loss);
-            if (st == SL_OK && isfinite(rep.best_val))
-                st = sl_registry_add_metric(reg, run, "world/best_val", rep.best_iter, rep.best_val);
-            if (st == SL_OK)
-                st = sl_registry_add_artifact(reg, run, "world_train.json", cli_abs_path(sc, apath));
-        }
+    rc = cli_run_finish(reg, run, st, r.json);
+    const sl_world_train_report *rep = &r.report;
+    if (rc == 0 && a->json) {
+        char *s = cJSON_Print(r.json);
+        if (s) printf("%s\n", s);
+        free(s);
+    } else if (rc == 0 && !a->quiet) {
+        printf("world model (%s, %d members, hidden %d) -> %s\n", sl_world_mode_name(a->wc.mode),
+               a->wc.members, a->wc.hidden, a->output);
+        printf("  iterations %d (best %d%s), train loss %.5g, held-out score %.5g, %.1f s\n",
+               rep->iters, rep->best_iter, rep->stopped_early ? ", early stop" : "",
+               rep->train_loss, rep->best_val, rep->seconds);
     }
-    sl_outset_free(&os);
-    free(sc);
-    {
-        int frc = cli_run_finish(reg, run, st, res);
-        reg = NULL;
-        if (frc) {
-            rc = frc;
-            goto out;
-        }
-    }
-    {
-        if (a->json) {
-            char *s = cJSON_Print(res);
-            if (s) printf("%s\n", s);
-            free(s);
-        } else if (!a->quiet) {
-            printf("world model (%s, %d members, hidden %d) -> %s\n", sl_world_mode_name(a->wc.mode),
-                   a->wc.members, a->wc.hidden, a->output);
-            printf("  iterations %d (best %d%s), train loss %.5g, held-out score %.5g, %.1f s\n",
-                   rep.iters, rep.best_iter, rep.stopped_early ? ", early stop" : "", rep.train_loss,
-                   rep.best_val, rep.seconds);
-        }
-    }
-out:
-    cJSON_Delete(res);
-    sl_world_free(w);
-    sl_world_data_clear(&d);
-    sl_dataset_free(ds);
-    free(z);
-    free(zn);
+    sl_loop_world_train_result_free(&r);
     return rc;
 }
 
