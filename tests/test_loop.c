@@ -501,6 +501,33 @@ TEST(world_train_job_reports_metrics_as_it_trains) {
     sl_loop_world_train_result_free(&r);
 }
 
+TEST(trust_train_job_publishes_model_and_report_together) {
+    sl_loop_ctx ctx;
+    counter c;
+    ctx_init(&ctx, &c);
+    sl_loop_trust_train_config tc;
+    memset(&tc, 0, sizeof tc);
+    tc.latents = tp("demo/latents.npz");
+    tc.data = tp("demo/real.npz");
+    tc.output = tp("tt.safetensors");
+    tc.cfg = sl_trust_config_default();
+    tc.cfg.steps = 50;
+    tc.cfg.eval_windows = 40;
+    sl_loop_trust_train_result r;
+    CHECK_OK(sl_loop_trust_train(&tc, &ctx, &r));
+    CHECK(exists("tt.safetensors") && exists("tt.json"));
+    CHECK(r.json && r.report_path && strcmp(r.report_path, tp("tt.json")) == 0);
+    CHECK(c.calls >= 2);
+    sl_loop_trust_train_result_free(&r);
+    /* an unwritable report: refused before training; no model left behind */
+    tc.output = tp("tt2.safetensors");
+    tc.report = tp("nodir/r.json");
+    ctx_init(&ctx, &c);
+    CHECK_STATUS(sl_loop_trust_train(&tc, &ctx, &r), SL_ERR_IO);
+    CHECK(!exists("tt2.safetensors") && c.calls == 0);
+    sl_loop_trust_train_result_free(&r);
+}
+
 TEST(windows_cut_score_inputs) {
     /* episodes 7 (4 rows) and 9 (3 rows), D = 2: windows of 2 every 1 -> 3 + 2 */
     float z[14];
@@ -667,6 +694,7 @@ int main(void) {
     RUN(branches_job_through_the_library);
     RUN(train_job_through_the_library);
     RUN(world_train_job_reports_metrics_as_it_trains);
+    RUN(trust_train_job_publishes_model_and_report_together);
     RUN(windows_cut_score_inputs);
     RUN(ungated_weights_are_logged_too);
     RUN(a_weight_that_cannot_be_logged_fails_the_load);

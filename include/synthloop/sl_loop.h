@@ -332,6 +332,29 @@ sl_status sl_loop_world_train(const sl_loop_world_train_config *c, sl_loop_ctx *
                               sl_loop_world_train_result *r);
 void sl_loop_world_train_result_free(sl_loop_world_train_result *r);
 
+/* trust train: trust_net on real latent windows against negatives (noise-perturbed real windows
+ * and the windows of `negatives`, e.g. an unstable reference's rollouts). */
+typedef struct sl_loop_trust_train_config {
+    const char *latents, *data; /* real latents; episode ids from data when given */
+    const char *negatives;      /* windows file (may be NULL) */
+    const char *output;         /* the model; the report JSON at `report` or beside it */
+    const char *report;         /* may be NULL: output with ".safetensors" -> ".json" */
+    sl_trust_config cfg;
+} sl_loop_trust_train_config;
+typedef struct sl_loop_trust_train_result {
+    sl_trust_report report;
+    cJSON *json;                /* the report file's content; owned */
+    char *report_path;          /* owned */
+} sl_loop_trust_train_result;
+/* Train and write the model and its report, both or neither (paths checked before any work);
+ * rows: the model (report as metrics), the report file and result, the training BCE and the
+ * held-out AUC / Brier / ECE. */
+sl_status sl_loop_trust_train(const sl_loop_trust_train_config *c, sl_loop_ctx *ctx,
+                              sl_loop_trust_train_result *r);
+void sl_loop_trust_train_result_free(sl_loop_trust_train_result *r);
+/* The training options as JSON members of cj (z_dim only when D > 0). */
+void sl_loop_trust_config_json(cJSON *cj, const sl_trust_config *cfg, int D);
+
 /* --- encode -------------------------------------------------------------------------- */
 
 typedef struct sl_loop_encode_config {

@@ -95,62 +95,6 @@ static int parse_list(const char *cmd, const char *opt, const char *s, int *out,
     return 0;
 }
 
-/* --- registry ------------------------------------------------------------------------ */
-
-/* The training options (z_dim only when D > 0, i.e. known). */
-static void add_train_config(cJSON *cj, const sl_trust_config *cfg, int D) {
-    cJSON_AddStringToObject(cj, "arch", sl_trust_arch_name(cfg->arch));
-    if (D > 0) cJSON_AddNumberToObject(cj, "z_dim", D);
-    cJSON_AddNumberToObject(cj, "hidden", cfg->hidden);
-    cJSON_AddNumberToObject(cj, "n_hidden", cfg->n_hidden);
-    cJSON *l = cJSON_AddArrayToObject(cj, "lengths");
-    for (int i = 0; l && i < cfg->n_lengths; i++)
-        cJSON_AddItemToArray(l, cJSON_CreateNumber(cfg->lengths[i]));
-    cJSON_AddNumberToObject(cj, "steps", cfg->steps);
-    cJSON_AddNumberToObject(cj, "batch", cfg->batch);
-    cJSON_AddNumberToObject(cj, "lr", (double)cfg->lr);
-    cJSON_AddBoolToObject(cj, "use_noise", cfg->use_noise);
-    cJSON_AddBoolToObject(cj, "use_inflate", cfg->use_inflate);
-    cJSON_AddBoolToObject(cj, "use_drift", cfg->use_drift);
-    cJSON_AddBoolToObject(cj, "position_features", cfg->position_features);
-    cJSON_AddNumberToObject(cj, "noise_scale", cfg->noise_scale);
-    cJSON_AddNumberToObject(cj, "inflate_lo", cfg->inflate_lo);
-    cJSON_AddNumberToObject(cj, "inflate_hi", cfg->inflate_hi);
-    cJSON_AddNumberToObject(cj, "drift_scale", cfg->drift_scale);
-    cJSON_AddNumberToObject(cj, "eval_windows", cfg->eval_windows);
-    cJSON_AddNumberToObject(cj, "threads", sl_nn_get_threads());
-}
-
-/* Rows of a finished `trust train`: the model (metrics = the report), the report file, the
- * report as a result, the training BCE of the first and last 10% of updates (the library
- * reports only those; steps = the end of each window) and the held-out AUC, Brier and ECE
- * (before and after calibration) at the last step. */
-static sl_status record_train(sl_registry *reg, int64_t run, const char *out, const char *rp,
-                              const sl_trust_config *cfg, const sl_trust_report *rep,
-                              const cJSON *report) {
-    if (!reg) return SL_OK;
-    char *rj = cJSON_PrintUnformatted(report);
-    if (!rj) return sl_set_error(SL_ERR_NOMEM, "trust train: out of memory");
-    char apath[PATH_MAX];
-    sl_status st =
-        sl_registry_add_model(reg, run, "trust", cli_abs_path(out, apath), 0, rj, NULL);
-    if (st == SL_OK) st = sl_registry_add_result(reg, run, "trust_report", rj);
-    free(rj);
-    SL_TRY(st);
-    SL_TRY(sl_registry_add_artifact(reg, run, "trust_report.json", cli_abs_path(rp, apath)));
-    int64_t last = cfg->steps, first = (cfg->steps + 9) / 10;
-    int64_t steps[2] = {first, last};
-    double loss[2] = {rep->train_loss_first, rep->train_loss_last};
-    size_t n = first < last ? 2 : 1;
-    SL_TRY(sl_registry_add_metrics(reg, run, "trust/train_loss", steps + 2 - n, loss + 2 - n, n));
-    const char *names[] = {"trust/roc_auc", "trust/brier", "trust/brier_raw", "trust/ece",
-                           "trust/ece_raw"};
-    double vals[] = {rep->auc, rep->brier, rep->brier_raw, rep->ece, rep->ece_raw};
-    for (int i = 0; i < 5; i++)
-        if (isfinite(vals[i])) SL_TRY(sl_registry_add_metric(reg, run, names[i], last, vals[i]));
-    return SL_OK;
-}
-
 /* --- train --------------------------------------------------------------------------- */
 
 /* `trust train`'s command line (the parser, its checks and the shared rows of encode). */
@@ -236,17 +180,6 @@ static int trust_train(int argc, char **argv) {
     if (!out) return sl_cli_usage_error(cmd, "--output is required");
     if (sl_trust_config_check(&cfg) != SL_OK) return sl_cli_usage_error(cmd, "%s", sl_last_error());
 
-    float *z = NULL;
-    int32_t *ids = NULL;
-    size_t n = 0;
-    int D = 0;
-    sl_loop_windows neg;
-    memset(&neg, 0, sizeof neg);
-    sl_trust_model *m = NULL;
-    sl_trust_report rep;
-    cJSON *res = NULL;
-    char *rp = NULL;
-    char dsha[65] = "", zsha[65] = "", nsha[65] = "";
     sl_registry *reg = NULL;
     int64_t run = 0;
     cJSON *conf = cJSON_CreateObject();
@@ -256,72 +189,20 @@ static int trust_train(int argc, char **argv) {
         if (npath) cJSON_AddStringToObject(conf, "negatives", npath);
         cJSON_AddStringToObject(conf, "output", out);
         if (rpath) cJSON_AddStringToObject(conf, "report", rpath);
-        add_train_config(conf, &cfg, 0);
+        sl_loop_trust_config_json(conf, &cfg, 0);
     }
     sl_status st = cli_run_begin(db, "trust train", conf, cfg.seed, &reg, &run);
-    /* both outputs are checked and staged before any work, and published together */
-    sl_outset os;
-    sl_outset_init(&os);
-    const char *st_out = NULL, *st_rp = NULL;
-    if (st == SL_OK) {
-        rp = rpath ? strdup(rpath) : sl_loop_sidecar_path(out, ".safetensors");
-        if (!rp) st = sl_set_error(SL_ERR_NOMEM, "out of memory");
-    }
-    if (st == SL_OK) st = sl_outset_add(&os, out, &st_out);
-    if (st == SL_OK) st = sl_outset_add(&os, rp, &st_rp);
+    sl_loop_trust_train_config tc = {zpath, dpath, npath, out, rpath, cfg};
+    sl_loop_trust_train_result r;
+    memset(&r, 0, sizeof r);
     cli_job job;
     sl_loop_ctx ctx;
     cli_job_init(&job, reg, run, &ctx);
-    sl_loop_observe obs;
-    sl_loop_observe_begin(&ctx, &obs);
-    if (st == SL_OK) st = sl_loop_trust_latents_load(zpath, dpath, &z, &ids, &n, &D, dsha);
-    if (st == SL_OK) st = sl_sha256_file(zpath, zsha);
-    if (st == SL_OK && npath) {
-        st = sl_loop_windows_load(npath, 1, &neg);
-        if (st == SL_OK && neg.D != D)
-            st = sl_set_error(SL_ERR_SHAPE, "%s: negative windows have %d dims, the latents %d",
-                              npath, neg.D, D);
-        if (st == SL_OK) st = sl_sha256_file(npath, nsha);
-    }
-    if (st == SL_OK)
-        st = sl_trust_train(&m, &cfg, z, ids, n, D, neg.z, neg.off, neg.n, &rep);
-    if (st == SL_OK) {
-        res = cJSON_CreateObject();
-        cJSON_AddStringToObject(res, "command", "trust train");
-        sl_json_add_provenance(res, cfg.seed);
-        cJSON *cj = cJSON_AddObjectToObject(res, "config");
-        if (cj) add_train_config(cj, &cfg, D);
-        cJSON *in = cJSON_AddObjectToObject(res, "inputs");
-        cJSON_AddStringToObject(in, "latents", zpath);
-        cJSON_AddStringToObject(in, "latents_sha256", zsha);
-        if (dpath) {
-            cJSON_AddStringToObject(in, "data", dpath);
-            cJSON_AddStringToObject(in, "data_sha256", dsha);
-        }
-        if (npath) {
-            cJSON_AddStringToObject(in, "negatives", npath);
-            cJSON_AddStringToObject(in, "negatives_sha256", nsha);
-            cJSON_AddNumberToObject(in, "negative_sequences", (double)neg.n);
-        }
-        cJSON_AddStringToObject(res, "output", out);
-        sl_trust_report_to_json(cJSON_AddObjectToObject(res, "report"), &rep);
-        cJSON *meta = cJSON_CreateObject();
-        cJSON_AddStringToObject(meta, "version", sl_version());
-        cJSON_AddStringToObject(meta, "git", sl_git_describe());
-        cJSON_AddStringToObject(meta, "time", sl_json_str(res, "time", ""));
-        cJSON_AddStringToObject(meta, "latents_sha256", zsha);
-        st = sl_trust_save(m, st_out, meta);
-        cJSON_Delete(meta);
-    }
-    if (st == SL_OK) st = sl_json_write_file(st_rp, res);
-    if (st == SL_OK) st = sl_loop_report(&ctx, "trust train", 1, 1, NULL, 0);
-    sl_loop_observe_end(&obs);
+    if (st == SL_OK) st = sl_loop_trust_train(&tc, &ctx, &r);
     st = cli_job_finish(&job, st);
-    if (st == SL_OK) st = sl_outset_commit(&os);
-    sl_outset_free(&os);
-    if (st == SL_OK)
-        st = record_train(reg, run, out, rp, &cfg, &rep,
-                          cJSON_GetObjectItemCaseSensitive(res, "report"));
+    const cJSON *res = r.json;
+    const sl_trust_report rep = r.report;
+    const char *rp = r.report_path;
     int exit_rc = cli_run_finish(reg, run, st, res);
     if (exit_rc == 0) {
         if (json) {
@@ -349,12 +230,7 @@ static int trust_train(int argc, char **argv) {
             printf("wrote %s and %s\n", out, rp);
         }
     }
-    free(rp);
-    cJSON_Delete(res);
-    sl_trust_free(m);
-    sl_loop_windows_free(&neg);
-    free(z);
-    free(ids);
+    sl_loop_trust_train_result_free(&r);
     return exit_rc;
 }
 

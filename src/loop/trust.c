@@ -8,7 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "synthloop/sl_json.h"
 #include "synthloop/sl_loop.h"
+#include "synthloop/sl_nn.h"
 #include "synthloop/sl_npz.h"
 
 void sl_loop_windows_free(sl_loop_windows *w) {
@@ -179,4 +181,162 @@ void sl_loop_trust_pass_rates(const double *p, const uint8_t *fin, size_t n,
         for (size_t i = 0; i < n; i++) pass += fin[i] && p[i] >= g.trust_floor;
         rates[k] = n ? (double)pass / (double)n : 0.0;
     }
+}
+
+/* --- trust train ------------------------------------------------------------------------ */
+
+/* The training options (z_dim only when D > 0, i.e. known). */
+void sl_loop_trust_config_json(cJSON *cj, const sl_trust_config *cfg, int D) {
+    cJSON_AddStringToObject(cj, "arch", sl_trust_arch_name(cfg->arch));
+    if (D > 0) cJSON_AddNumberToObject(cj, "z_dim", D);
+    cJSON_AddNumberToObject(cj, "hidden", cfg->hidden);
+    cJSON_AddNumberToObject(cj, "n_hidden", cfg->n_hidden);
+    cJSON *l = cJSON_AddArrayToObject(cj, "lengths");
+    for (int i = 0; l && i < cfg->n_lengths; i++)
+        cJSON_AddItemToArray(l, cJSON_CreateNumber(cfg->lengths[i]));
+    cJSON_AddNumberToObject(cj, "steps", cfg->steps);
+    cJSON_AddNumberToObject(cj, "batch", cfg->batch);
+    cJSON_AddNumberToObject(cj, "lr", (double)cfg->lr);
+    cJSON_AddBoolToObject(cj, "use_noise", cfg->use_noise);
+    cJSON_AddBoolToObject(cj, "use_inflate", cfg->use_inflate);
+    cJSON_AddBoolToObject(cj, "use_drift", cfg->use_drift);
+    cJSON_AddBoolToObject(cj, "position_features", cfg->position_features);
+    cJSON_AddNumberToObject(cj, "noise_scale", cfg->noise_scale);
+    cJSON_AddNumberToObject(cj, "inflate_lo", cfg->inflate_lo);
+    cJSON_AddNumberToObject(cj, "inflate_hi", cfg->inflate_hi);
+    cJSON_AddNumberToObject(cj, "drift_scale", cfg->drift_scale);
+    cJSON_AddNumberToObject(cj, "eval_windows", cfg->eval_windows);
+    cJSON_AddNumberToObject(cj, "threads", sl_nn_get_threads());
+}
+
+/* Rows of a finished `trust train`: the model (metrics = the report), the report file, the
+ * report as a result, the training BCE of the first and last 10% of updates (the library
+ * reports only those; steps = the end of each window) and the held-out AUC, Brier and ECE
+ * (before and after calibration) at the last step. */
+static sl_status record_train(sl_registry *reg, int64_t run, const char *out, const char *rp,
+                              const sl_trust_config *cfg, const sl_trust_report *rep,
+                              const cJSON *report) {
+    if (!reg) return SL_OK;
+    char *rj = cJSON_PrintUnformatted(report);
+    if (!rj) return sl_set_error(SL_ERR_NOMEM, "trust train: out of memory");
+    char apath[4096];
+    sl_status st =
+        sl_registry_add_model(reg, run, "trust", sl_loop_abs_path(out, apath), 0, rj, NULL);
+    if (st == SL_OK) st = sl_registry_add_result(reg, run, "trust_report", rj);
+    free(rj);
+    SL_TRY(st);
+    SL_TRY(sl_registry_add_artifact(reg, run, "trust_report.json", sl_loop_abs_path(rp, apath)));
+    int64_t last = cfg->steps, first = (cfg->steps + 9) / 10;
+    int64_t steps[2] = {first, last};
+    double loss[2] = {rep->train_loss_first, rep->train_loss_last};
+    size_t n = first < last ? 2 : 1;
+    SL_TRY(sl_registry_add_metrics(reg, run, "trust/train_loss", steps + 2 - n, loss + 2 - n, n));
+    const char *names[] = {"trust/roc_auc", "trust/brier", "trust/brier_raw", "trust/ece",
+                           "trust/ece_raw"};
+    double vals[] = {rep->auc, rep->brier, rep->brier_raw, rep->ece, rep->ece_raw};
+    for (int i = 0; i < 5; i++)
+        if (isfinite(vals[i])) SL_TRY(sl_registry_add_metric(reg, run, names[i], last, vals[i]));
+    return SL_OK;
+}
+
+void sl_loop_trust_train_result_free(sl_loop_trust_train_result *r) {
+    if (!r) return;
+    cJSON_Delete(r->json);
+    free(r->report_path);
+    memset(r, 0, sizeof *r);
+}
+
+typedef struct tt_inputs {
+    float *z;
+    int32_t *ids;
+    size_t n;
+    int D;
+    sl_loop_windows neg;
+    char dsha[65], zsha[65], nsha[65];
+} tt_inputs;
+
+static sl_status tt_load(const sl_loop_trust_train_config *c, tt_inputs *in) {
+    SL_TRY(sl_loop_trust_latents_load(c->latents, c->data, &in->z, &in->ids, &in->n, &in->D,
+                                      in->dsha));
+    SL_TRY(sl_sha256_file(c->latents, in->zsha));
+    if (!c->negatives) return SL_OK;
+    SL_TRY(sl_loop_windows_load(c->negatives, 1, &in->neg));
+    if (in->neg.D != in->D)
+        return sl_set_error(SL_ERR_SHAPE, "%s: negative windows have %d dims, the latents %d",
+                            c->negatives, in->neg.D, in->D);
+    return sl_sha256_file(c->negatives, in->nsha);
+}
+
+/* The report file's content: config, inputs with their hashes, the report. */
+static cJSON *tt_json(const sl_loop_trust_train_config *c, const tt_inputs *in,
+                      const sl_trust_report *rep) {
+    cJSON *res = cJSON_CreateObject();
+    if (!res) return NULL;
+    cJSON_AddStringToObject(res, "command", "trust train");
+    sl_json_add_provenance(res, c->cfg.seed);
+    cJSON *cj = cJSON_AddObjectToObject(res, "config");
+    if (cj) sl_loop_trust_config_json(cj, &c->cfg, in->D);
+    cJSON *inp = cJSON_AddObjectToObject(res, "inputs");
+    cJSON_AddStringToObject(inp, "latents", c->latents);
+    cJSON_AddStringToObject(inp, "latents_sha256", in->zsha);
+    if (c->data) {
+        cJSON_AddStringToObject(inp, "data", c->data);
+        cJSON_AddStringToObject(inp, "data_sha256", in->dsha);
+    }
+    if (c->negatives) {
+        cJSON_AddStringToObject(inp, "negatives", c->negatives);
+        cJSON_AddStringToObject(inp, "negatives_sha256", in->nsha);
+        cJSON_AddNumberToObject(inp, "negative_sequences", (double)in->neg.n);
+    }
+    cJSON_AddStringToObject(res, "output", c->output);
+    sl_trust_report_to_json(cJSON_AddObjectToObject(res, "report"), rep);
+    return res;
+}
+
+sl_status sl_loop_trust_train(const sl_loop_trust_train_config *c, sl_loop_ctx *ctx,
+                              sl_loop_trust_train_result *r) {
+    memset(r, 0, sizeof *r);
+    if (!c->latents || !c->output)
+        return sl_set_error(SL_ERR_ARG, "trust train: latents and output are required");
+    /* both outputs are checked and staged before any work, and published together */
+    sl_outset os;
+    sl_outset_init(&os);
+    const char *st_out = NULL, *st_rp = NULL;
+    r->report_path = c->report ? strdup(c->report) : sl_loop_sidecar_path(c->output, ".safetensors");
+    sl_status st = r->report_path ? SL_OK : sl_set_error(SL_ERR_NOMEM, "trust train: out of memory");
+    if (st == SL_OK) st = sl_outset_add(&os, c->output, &st_out);
+    if (st == SL_OK) st = sl_outset_add(&os, r->report_path, &st_rp);
+    tt_inputs in;
+    memset(&in, 0, sizeof in);
+    sl_trust_model *m = NULL;
+    sl_loop_observe obs;
+    sl_loop_observe_begin(ctx, &obs);
+    if (st == SL_OK) st = tt_load(c, &in);
+    if (st == SL_OK)
+        st = sl_trust_train(&m, &c->cfg, in.z, in.ids, in.n, in.D, in.neg.z, in.neg.off, in.neg.n,
+                            &r->report);
+    sl_loop_observe_end(&obs);
+    if (st == SL_OK) st = sl_loop_report(ctx, "trust train", 1, 1, NULL, 0);
+    if (st == SL_OK && !(r->json = tt_json(c, &in, &r->report)))
+        st = sl_set_error(SL_ERR_NOMEM, "trust train: out of memory");
+    if (st == SL_OK) {
+        cJSON *meta = cJSON_CreateObject();
+        cJSON_AddStringToObject(meta, "version", sl_version());
+        cJSON_AddStringToObject(meta, "git", sl_git_describe());
+        cJSON_AddStringToObject(meta, "time", sl_json_str(r->json, "time", ""));
+        cJSON_AddStringToObject(meta, "latents_sha256", in.zsha);
+        st = sl_trust_save(m, st_out, meta);
+        cJSON_Delete(meta);
+    }
+    if (st == SL_OK) st = sl_json_write_file(st_rp, r->json);
+    if (st == SL_OK) st = sl_outset_commit(&os);
+    sl_outset_free(&os);
+    if (st == SL_OK && ctx)
+        st = record_train(ctx->reg, ctx->run_id, c->output, r->report_path, &c->cfg, &r->report,
+                          cJSON_GetObjectItemCaseSensitive(r->json, "report"));
+    sl_trust_free(m);
+    sl_loop_windows_free(&in.neg);
+    free(in.z);
+    free(in.ids);
+    return st;
 }
