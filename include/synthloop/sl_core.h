@@ -38,6 +38,7 @@ typedef enum sl_status {
     SL_ERR_STATE,     /* operation not valid in the object's current state */
     SL_ERR_INTERNAL,  /* broken invariant inside synthloop (a bug) */
     SL_ERR_BUSY,      /* resource locked by another process (e.g. registry); retry later */
+    SL_ERR_CANCELLED, /* a job stopped because its caller asked it to (sl_loop.h) */
     SL_STATUS_COUNT
 } sl_status;
 
@@ -180,6 +181,63 @@ int sl_all_finite_f32(const float *x, size_t n);
 int sl_all_finite_f64(const double *x, size_t n);
 /* a * b into *out unless it overflows size_t (returns SL_ERR_RANGE). */
 sl_status sl_mul_size(size_t a, size_t b, size_t *out);
+
+/* --- loop layer support (issue 12): allocation hook, progress observer, output sets --- */
+
+/* Allocation used by the recording paths (weight rows, branch rows, trust samples): malloc /
+ * calloc of max(n, 1) bytes, with a test hook. Free with free(). */
+void *sl_alloc(size_t n);
+void *sl_calloc(size_t n, size_t size);
+/* Test hook: after `n` more successful sl_alloc/sl_calloc calls (on any thread), the next one
+ * returns NULL, once; then the hook disarms. n < 0 disarms it. */
+void sl_test_fail_alloc_after(long n);
+
+/* Progress observer: every sl_progress_update / sl_progress_end on this thread also calls
+ * fn(ctx, label, done, total, extra) (extra may be NULL). The job layer uses it to forward
+ * the stage modules' progress (and the "name value" pairs of extra as metrics) to its
+ * callback. fn == NULL removes it. Thread-local; the previous observer is returned through
+ * *prev_fn / *prev_ctx when non-NULL so that nested jobs can restore it. */
+typedef void (*sl_progress_observer_fn)(void *ctx, const char *label, uint64_t done,
+                                        uint64_t total, const char *extra);
+void sl_progress_set_observer(sl_progress_observer_fn fn, void *ctx,
+                              sl_progress_observer_fn *prev_fn, void **prev_ctx);
+
+/* Remove files "<name>.tmp.<pid>" in directory `dir` whose <pid> is not a live process (left
+ * by a writer killed during an atomic write). Only regular files directly in dir whose name
+ * starts with `prefix` (NULL = any) are considered; returns the number removed in *removed
+ * (may be NULL). Never fails on a file it cannot remove (it is left). */
+sl_status sl_sweep_stale_tmp(const char *dir, const char *prefix, size_t *removed);
+
+/* An output set: the files one job publishes, all or none.
+ *   sl_outset os; sl_outset_init(&os);
+ *   SL_TRY(sl_outset_add(&os, "out/model.safetensors", &stage));  // before any compute
+ *   ... write the file to `stage` (with any writer; the stage path is owned by os) ...
+ *   sl_outset_commit(&os) renames every staged file onto its final path (or, on failure,
+ *   removes the staged files); sl_outset_abort(&os) removes them. sl_outset_free releases
+ *   the set (after commit or abort; aborts first if neither was called).
+ * sl_outset_add validates the output before anything is computed: its directory must exist
+ * and be writable (a probe file is created there: the staged file itself, empty), it must not
+ * be a directory, an existing read-only file is refused (never replaced), and the same path
+ * cannot be added twice. It also sweeps stale temp files of dead writers beside it.
+ * Commit renames in the order added; a rename can only fail after all files were written and
+ * validated (then the remaining staged files are removed and the error names the file). */
+typedef struct sl_outset {
+    size_t n, cap;
+    char **final_path, **stage_path; /* owned */
+    int done;
+} sl_outset;
+void sl_outset_init(sl_outset *o);
+sl_status sl_outset_add(sl_outset *o, const char *final_path, const char **stage_path);
+sl_status sl_outset_commit(sl_outset *o);
+void sl_outset_abort(sl_outset *o);
+void sl_outset_free(sl_outset *o);
+/* What every atomic writer does before it creates its temp file (sl_atomic_open and the NPZ
+ * writer call it): refuse an existing read-only file (SL_ERR_IO, never replaced) and sweep
+ * "<path>.tmp.<pid>" files of dead writers. */
+sl_status sl_atomic_prepare(const char *path);
+/* Check one output path the way sl_outset_add does, without creating anything. */
+sl_status sl_output_check(const char *path);
+/* --- end loop layer support --- */
 
 #ifdef __cplusplus
 }

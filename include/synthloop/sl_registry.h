@@ -587,6 +587,13 @@ sl_status sl_registry_add_synthetic_job(sl_registry *reg, int64_t run_id,
 /* JSON array text of a run's synthetic_jobs rows (all runs when run_id <= 0), oldest first.
  * *out malloc'd (caller frees). */
 sl_status sl_registry_synthetic_jobs_json(sl_registry *reg, int64_t run_id, char **out);
+/* --- run status (src/store/run_status.c; the job layer's cancellation check) --- */
+
+/* The current status of run run_id (e.g. SL_RUN_FAILED after sl_run_mark_failed, the
+ * dashboard's POST /api/runs/ID/mark-failed). SL_ERR_NOTFOUND if there is no such run;
+ * SL_ERR_ARG when reg is NULL. */
+sl_status sl_run_get_status(sl_registry *reg, int64_t run_id, sl_run_status *out);
+/* --- end run status --- */
 
 #ifdef __cplusplus
 }

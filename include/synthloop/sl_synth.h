@@ -133,6 +133,12 @@ sl_status sl_synth_certify(sl_synth_certificate *out, const sl_world *w, const s
 cJSON *sl_branches_summary_json(const sl_branches *b);
 /* Write FILE.npz (keys above) atomically; refuses non-finite values. */
 sl_status sl_branches_save_npz(const sl_branches *b, const char *path);
+/* Read a branch file written by sl_branches_save_npz (or any NPZ with its per-branch keys:
+ * branch_states f4 [n, H+1, Z], branch_actions f4 [n, H, A], branch_rewards f4 [n, H], trust,
+ * delta_mpl, delta_error, delta_ep f8 [n], passed b1 [n], source_episode, source_t, brick_id
+ * i4 [n]; optional std_ratio, reason, member, real_states and the generator certificate).
+ * Econ columns are not read (n_econ = 0). *out owned by the caller (sl_branches_free). */
+sl_status sl_branches_load_npz(sl_branches **out, const char *path);
 
 #ifdef __cplusplus
 }

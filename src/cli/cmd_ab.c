@@ -6,6 +6,7 @@
 
 #include "cli.h"
 #include "pipeline.h"
+#include "cli_job.h"
 #include "run_record.h"
 #include "synthloop/sl_json.h"
 #include "synthloop/sl_nn.h"
@@ -101,25 +102,21 @@ int cmd_ab(int argc, char **argv) {
     int json = 0, threads = 0;
     sl_ab_config cfg = sl_ab_config_default();
     cfg.updates = 3000;
-    pl_synth_opts so;
-    pl_synth_opts_default(&so);
+    sl_loop_synth_opts so;
+    sl_loop_synth_opts_default(&so);
     enum { O_RECORD = 1100 };
     static const struct option opts[] = {
         {"data", 1, 0, 'd'},        {"latents", 1, 0, 'z'},      {"encoder", 1, 0, 'e'},
-        {"synth-data", 1, 0, 's'},  PL_SYNTH_LONG_OPTS,          {"record-outcomes", 1, 0, O_RECORD},
+        {"synth-data", 1, 0, 's'},  PL_SYNTH_LONG_OPTS, PL_RL_LONG_OPTS,          {"record-outcomes", 1, 0, O_RECORD},
         {"seeds", 1, 0, 'n'},
-        {"updates", 1, 0, 'u'},     {"eval-episodes", 1, 0, 'E'}, {"algo", 1, 0, 'a'},
-        {"hidden", 1, 0, 'H'},      {"batch", 1, 0, 'B'},        {"sampling", 1, 0, 'S'},
-        {"holdout", 1, 0, 'h'},     {"seed", 1, 0, 'r'},         {"threads", 1, 0, 'T'},
+        {"updates", 1, 0, 'u'},     {"eval-episodes", 1, 0, 'E'}, {"holdout", 1, 0, 'h'},     {"seed", 1, 0, 'r'},         {"threads", 1, 0, 'T'},
         {"output", 1, 0, 'o'},      {"db", 1, 0, 'D'},           {"json", 0, 0, 'j'},
-        {"quiet", 0, 0, 'q'},       {"alpha-bc", 1, 0, 'A'},     {"lr", 1, 0, 'l'},       {"weight-log", 1, 0, 'L'},
-        {"iql-beta", 1, 0, 'b'},    {"iql-expectile", 1, 0, 'x'}, {"reward-scale", 1, 0, 'R'},
+        {"quiet", 0, 0, 'q'},       {"weight-log", 1, 0, 'L'},
         {0, 0, 0, 0}};
     optind = 1;
     opterr = 0;
     int c;
     long v;
-    double dv;
     double d;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
@@ -132,26 +129,6 @@ int cmd_ab(int argc, char **argv) {
         case 'L': wlog = optarg; break;
         case 'j': json = 1; break;
         case 'q': break;
-        case 'A':
-            if (sl_cli_parse_double("ab", "--alpha-bc", optarg, 0, 1e6, &dv)) return 2;
-            cfg.rl.alpha_bc = (float)dv;
-            break;
-        case 'l':
-            if (sl_cli_parse_double("ab", "--lr", optarg, 1e-8, 1, &dv)) return 2;
-            cfg.rl.lr_actor = cfg.rl.lr_critic = (float)dv;
-            break;
-        case 'b':
-            if (sl_cli_parse_double("ab", "--iql-beta", optarg, 0, 100, &dv)) return 2;
-            cfg.rl.iql_beta = (float)dv;
-            break;
-        case 'x':
-            if (sl_cli_parse_double("ab", "--iql-expectile", optarg, 0.01, 0.99, &dv)) return 2;
-            cfg.rl.iql_expectile = (float)dv;
-            break;
-        case 'R':
-            if (sl_cli_parse_double("ab", "--reward-scale", optarg, 1e-6, 1e6, &dv)) return 2;
-            cfg.rl.reward_scale = (float)dv;
-            break;
         case O_RECORD: so.record_path = optarg; break;
         case 'n':
             if (sl_cli_parse_int("ab", "--seeds", optarg, 1, 1000, &v)) return 2;
@@ -165,22 +142,6 @@ int cmd_ab(int argc, char **argv) {
             if (sl_cli_parse_int("ab", "--eval-episodes", optarg, 0, 100000, &v)) return 2;
             cfg.eval_episodes = (int)v;
             break;
-        case 'a':
-            if (sl_rl_algo_parse(optarg, &cfg.rl.algo) != SL_OK)
-                return sl_cli_usage_error("ab", "%s", sl_last_error());
-            break;
-        case 'H':
-            if (sl_cli_parse_int("ab", "--hidden", optarg, 1, 65536, &v)) return 2;
-            cfg.rl.hidden = (int)v;
-            break;
-        case 'B':
-            if (sl_cli_parse_int("ab", "--batch", optarg, 1, 65536, &v)) return 2;
-            cfg.rl.batch = (int)v;
-            break;
-        case 'S':
-            if (sl_rl_sampling_parse(optarg, &cfg.rl.sampling) != SL_OK)
-                return sl_cli_usage_error("ab", "%s", sl_last_error());
-            break;
         case 'h':
             if (sl_cli_parse_double("ab", "--holdout", optarg, 0, 0.9, &d)) return 2;
             cfg.holdout_frac = d;
@@ -193,7 +154,8 @@ int cmd_ab(int argc, char **argv) {
             threads = (int)v;
             break;
         default: {
-            int r = pl_parse_synth_option("ab", c, optarg, &so);
+            int r = pl_parse_rl_option("ab", c, optarg, &cfg.rl);
+            if (r < 0) r = pl_parse_synth_option("ab", c, optarg, &so);
             if (r > 0) return r;
             if (r < 0)
                 return sl_cli_usage_error("ab", "unknown or incomplete option '%s'", argv[optind - 1]);
@@ -212,23 +174,33 @@ int cmd_ab(int argc, char **argv) {
     /* the registry holds absolute paths, so that it means the same from any directory */
     char abs_data[PATH_MAX], abs_latents[PATH_MAX], abs_enc[PATH_MAX], abs_synth[PATH_MAX],
         abs_output[PATH_MAX];
-    cJSON *conf = pl_ab_config_json(
-        &cfg, &so, cli_abs_path(data, abs_data),
-        strcmp(latents, "none") == 0 ? latents : cli_abs_path(latents, abs_latents),
-        encoder ? cli_abs_path(encoder, abs_enc) : NULL,
-        synth ? cli_abs_path(synth, abs_synth) : NULL);
+    sl_loop_ab_config lc = {cfg, so, cli_abs_path(data, abs_data),
+                            strcmp(latents, "none") == 0 ? latents
+                                                         : cli_abs_path(latents, abs_latents),
+                            encoder ? cli_abs_path(encoder, abs_enc) : NULL,
+                            synth ? cli_abs_path(synth, abs_synth) : NULL};
+    cJSON *conf = sl_loop_ab_config_json(&lc);
     char *conf_txt = cJSON_PrintUnformatted(conf);
     sl_registry *reg = NULL;
     int64_t run = 0;
     sl_status s = sl_registry_open_default(db, &reg);
     if (s == SL_OK) s = sl_run_begin(reg, "ab", conf_txt, cfg.seed, &run);
-    so.reg = reg;
-    so.run_id = run;
+    lc.synth.reg = reg;
+    lc.synth.run_id = run;
+    /* the job reads the files as given (messages name them as typed) */
+    lc.data = data;
+    lc.latents = latents;
+    lc.encoder = encoder;
+    lc.branches = synth;
     sl_ab_outcome out;
     memset(&out, 0, sizeof out);
     cJSON *res = NULL;
-    if (s == SL_OK)
-        s = pl_ab_execute(&cfg, &so, data, latents, encoder, synth, reg, run, &out, &res);
+    cli_job job;
+    sl_loop_ctx ctx;
+    cli_job_init(&job, reg, run, &ctx);
+    if (s == SL_OK && output) s = sl_output_check(output);
+    if (s == SL_OK) s = sl_loop_ab(&lc, &ctx, &out, &res);
+    s = cli_job_finish(&job, s);
     if (s == SL_OK) {
         cJSON_AddItemToObject(res, "inputs", cJSON_Duplicate(conf, 1));
         if (output) s = sl_json_write_file(output, res);
@@ -237,9 +209,9 @@ int cmd_ab(int argc, char **argv) {
         if (s == SL_OK && wlog && reg)
             s = sl_registry_add_artifact(reg, run, "weight_log.jsonl",
                                          cli_abs_out_path(wlog, abs_output));
-        if (s == SL_OK && so.record_path && synth && reg)
+        if (s == SL_OK && lc.synth.record_path && synth && reg)
             s = sl_registry_add_artifact(reg, run, "outcomes.jsonl",
-                                         cli_abs_out_path(so.record_path, abs_output));
+                                         cli_abs_out_path(lc.synth.record_path, abs_output));
     }
     if (s == SL_OK) {
         if (json) {

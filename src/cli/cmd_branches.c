@@ -11,7 +11,9 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cli_job.h"
 #include "pipeline.h"
+#include "synthloop/sl_loop.h"
 #include "run_record.h"
 #include "synthloop/sl_dataset.h"
 #include "synthloop/sl_json.h"
@@ -74,75 +76,6 @@ static const struct option opts[] = {
     {"help", 0, 0, O_HELP},          {"db", 1, 0, O_DB},         {"encoder", 1, 0, O_ENC},
     {"no-certify", 0, 0, O_NOCERT},  {"policy", 1, 0, O_POLICY},
     {0, 0, 0, 0}};
-
-static char *sidecar_path(const char *out) {
-    size_t n = strlen(out);
-    char *p = malloc(n + 6);
-    if (!p) return NULL;
-    memcpy(p, out, n + 1);
-    if (n > 4 && strcmp(out + n - 4, ".npz") == 0) p[n - 4] = 0;
-    strcat(p, ".json");
-    return p;
-}
-
-/* --encoder: attach the encoder's latent sphere to the model (sl_world_set_sphere). */
-static sl_status attach_sphere(sl_world *w, const char *enc_path) {
-    if (!enc_path) return SL_OK;
-    sl_latent_encoder *enc = NULL;
-    SL_TRY(sl_latent_load(&enc, enc_path));
-    sl_status st = SL_OK;
-    if (sl_latent_z_dim(enc) != sl_world_z_dim(w))
-        st = sl_set_error(SL_ERR_SHAPE, "%s: encoder latents have %d dims, the world model %d",
-                          enc_path, sl_latent_z_dim(enc), sl_world_z_dim(w));
-    const float *m = NULL, *sd = NULL;
-    if (st == SL_OK) {
-        sl_latent_z_norm(enc, &m, &sd);
-        st = sl_world_set_sphere(w, m, sd);
-    }
-    sl_latent_free(enc);
-    return st;
-}
-
-/* Brick id per episode from `synthloop bricks --assign-output` (or any NPZ with
- * episode_brick_ids [n_episodes] or brick_ids [n] per row). *out malloc'd. */
-static sl_status load_bricks(const char *path, const sl_world_data *d, int32_t **out) {
-    *out = NULL;
-    sl_npz *z;
-    SL_TRY(sl_npz_open(&z, path));
-    const sl_array *a = NULL;
-    sl_status st = SL_OK;
-    int per_episode = 0;
-    if (sl_npz_has(z, "episode_brick_ids")) {
-        st = sl_npz_get(z, "episode_brick_ids", &a);
-        per_episode = 1;
-    } else if (sl_npz_has(z, "brick_ids")) {
-        st = sl_npz_get(z, "brick_ids", &a);
-    } else {
-        st = sl_set_error(SL_ERR_NOTFOUND, "%s: neither 'episode_brick_ids' nor 'brick_ids'", path);
-    }
-    if (st == SL_OK && (a->dtype != SL_DTYPE_I32 || a->ndim != 1 ||
-                        a->shape[0] != (per_episode ? d->n_episodes : d->n)))
-        st = sl_set_error(SL_ERR_SHAPE, "%s: '%s' must be i4 [%zu], the dataset's %s", path,
-                          per_episode ? "episode_brick_ids" : "brick_ids",
-                          per_episode ? d->n_episodes : d->n, per_episode ? "episodes" : "rows");
-    int32_t *b = NULL;
-    if (st == SL_OK && !(b = malloc(d->n_episodes * sizeof *b)))
-        st = sl_set_error(SL_ERR_NOMEM, "out of memory");
-    for (size_t e = 0; st == SL_OK && e < d->n_episodes; e++) {
-        const int32_t *v = a->data;
-        b[e] = per_episode ? v[e] : v[d->ep_start[e]];
-        if (b[e] < -1 || b[e] > 1000000)
-            st = sl_set_error(SL_ERR_RANGE, "%s: brick id %d of episode %zu out of range", path,
-                              (int)b[e], e);
-    }
-    sl_npz_close(z);
-    if (st != SL_OK) {
-        free(b);
-        return st;
-    }
-    *out = b;
-    return SL_OK;
-}
 
 int cmd_branches(int argc, char **argv) {
     const char *cmd = "branches";
@@ -234,16 +167,6 @@ int cmd_branches(int argc, char **argv) {
     if (min_trust >= 0) sc.gate.trust_floor = min_trust;
     sc.seed = seed;
 
-    sl_dataset *ds = NULL;
-    float *z = NULL, *zn = NULL;
-    size_t n;
-    int zd;
-    sl_world_data d = {0};
-    sl_world *w = NULL;
-    sl_trust_model *tm = NULL;
-    int32_t *bk = NULL;
-    sl_branches *b = NULL;
-    cJSON *res = NULL;
     sl_registry *reg = NULL;
     int64_t run = 0;
     sl_status st;
@@ -261,73 +184,17 @@ int cmd_branches(int argc, char **argv) {
         }
         st = cli_run_begin(db, "branches collect", conf, seed, &reg, &run);
     }
-    if (st == SL_OK) st = sl_world_load(&w, wm);
-    if (st == SL_OK) st = attach_sphere(w, encp);
-    if (st == SL_OK) st = sl_trust_load(&tm, tmp);
-    if (st == SL_OK) st = sl_dataset_load_npz(&ds, data);
-    if (st == SL_OK) st = sl_world_load_latents(lat, ds, &z, &zn, &n, &zd);
-    if (st == SL_OK) {
-        const sl_world_config *wc = sl_world_get_config(w);
-        st = sl_world_data_init(&d, ds, z, zn, zd, (const char(*)[SL_WORLD_NAME_MAX])wc->econ_names,
-                                wc->n_econ);
-    }
-    if (st == SL_OK && bricks) st = load_bricks(bricks, &d, &bk);
-    sl_agent *agent = NULL;
-    sl_synth_agent_policy *ap = NULL;
-    if (st == SL_OK && polp) st = sl_agent_load(&agent, polp);
-    if (st == SL_OK && polp) st = sl_synth_agent_policy_new(&ap, agent, &d, sc.policy_noise);
-    if (st == SL_OK)
-        st = sl_synth_collect(&b, w, &d, tm, bk, ap ? sl_synth_agent_policy_act : NULL, ap, &sc);
-    /* the generator's certificate: its std ratio per horizon 5..60 on held-out real starts */
-    if (st == SL_OK && certify) st = sl_synth_certify(&b->cert, w, &d, sc.rollout_noise, seed);
-    if (st == SL_OK) st = sl_branches_save_npz(b, out);
-    if (st == SL_OK) {
-        res = sl_branches_summary_json(b);
-        if (!res) st = sl_set_error(SL_ERR_NOMEM, "out of memory");
-    }
-    if (st == SL_OK) {
-        cJSON *cfg = sl_synth_config_json(&sc);
-        cJSON_AddStringToObject(cfg, "band", sl_gate_preset_name(preset));
-        cJSON_AddStringToObject(cfg, "data", data);
-        cJSON_AddStringToObject(cfg, "latents", lat);
-        cJSON_AddStringToObject(cfg, "world_model", wm);
-        cJSON_AddStringToObject(cfg, "trust_model", tmp);
-        if (bricks) cJSON_AddStringToObject(cfg, "bricks", bricks);
-        cJSON_AddStringToObject(cfg, "action_source", polp ? "policy" : "behaviour_clone");
-        if (polp) cJSON_AddStringToObject(cfg, "policy", polp);
-        cJSON_AddBoolToObject(cfg, "sphere_projection", sl_world_has_sphere(w));
-        cJSON_AddNumberToObject(cfg, "world_noise_scale",
-                                sc.rollout_noise < 0 ? (double)sl_world_get_config(w)->noise_scale
-                                                     : (double)sc.rollout_noise);
-        cJSON_AddItemToObject(res, "config", cfg);
-        cJSON_AddStringToObject(res, "output", out);
-        sl_json_add_provenance(res, seed);
-        char *sc_path = sidecar_path(out);
-        st = sc_path ? sl_json_write_file(sc_path, res) : sl_set_error(SL_ERR_NOMEM, "out of memory");
-        if (st == SL_OK && reg) {
-            char apath[PATH_MAX];
-            st = sl_registry_add_dataset(reg, run, cli_abs_path(out, apath), "branches",
-                                         (int64_t)(b->n * (size_t)b->horizon), (int64_t)b->n, NULL);
-            sl_branch_row *rows = st == SL_OK ? malloc((b->n ? b->n : 1) * sizeof *rows) : NULL;
-            if (st == SL_OK && !rows) st = sl_set_error(SL_ERR_NOMEM, "out of memory");
-            for (size_t i = 0; st == SL_OK && i < b->n; i++)
-                rows[i] = (sl_branch_row){b->source_episode[i], b->source_t[i], b->horizon,
-                                          b->brick_id[i], b->trust[i], b->std_ratio[i],
-                                          b->passed[i]};
-            if (st == SL_OK) st = sl_registry_add_branch_batch(reg, run, rows, b->n);
-            free(rows);
-            double pr = sl_json_num(res, "pass_rate", NAN);
-            if (st == SL_OK && isfinite(pr))
-                st = sl_registry_add_metric(reg, run, "branches/pass_rate", b->horizon, pr);
-            char *rj = st == SL_OK ? cJSON_PrintUnformatted(res) : NULL;
-            if (st == SL_OK && !rj) st = sl_set_error(SL_ERR_NOMEM, "out of memory");
-            if (st == SL_OK) st = sl_registry_add_result(reg, run, "branches_summary", rj);
-            free(rj);
-            if (st == SL_OK)
-                st = sl_registry_add_artifact(reg, run, "branches.json", cli_abs_path(sc_path, apath));
-        }
-        free(sc_path);
-    }
+    sl_loop_branches_config bc = {data, lat, wm, tmp, bricks, encp, polp, out, sc,
+                                  sl_gate_preset_name(preset), certify};
+    sl_loop_branches_result r;
+    memset(&r, 0, sizeof r);
+    cli_job job;
+    sl_loop_ctx ctx;
+    cli_job_init(&job, reg, run, &ctx);
+    if (st == SL_OK) st = sl_loop_branches(&bc, &ctx, &r);
+    st = cli_job_finish(&job, st);
+    const sl_branches *b = r.b;
+    const cJSON *res = r.json;
     int rc = cli_run_finish(reg, run, st, NULL);
     if (rc) {
         /* error already printed */
@@ -344,22 +211,12 @@ int cmd_branches(int argc, char **argv) {
         if (b->cert.n > 0) pl_print_certificate("  ", &b->cert);
         printf("  trust p05 %.4f  p50 %.4f  p95 %.4f\n", sl_json_num(q, "p05", 0),
                sl_json_num(q, "p50", 0), sl_json_num(q, "p95", 0));
-        const cJSON *r = cJSON_GetObjectItemCaseSensitive(res, "reasons");
+        const cJSON *reasons = cJSON_GetObjectItemCaseSensitive(res, "reasons");
         const cJSON *it;
         printf("  reasons:");
-        cJSON_ArrayForEach(it, r) printf(" %s %d", it->string, (int)it->valuedouble);
+        cJSON_ArrayForEach(it, reasons) printf(" %s %d", it->string, (int)it->valuedouble);
         printf("\n");
     }
-    cJSON_Delete(res);
-    sl_branches_free(b);
-    free(bk);
-    sl_synth_agent_policy_free(ap);
-    sl_agent_free(agent);
-    sl_trust_free(tm);
-    sl_world_free(w);
-    sl_world_data_clear(&d);
-    sl_dataset_free(ds);
-    free(z);
-    free(zn);
+    sl_loop_branches_result_free(&r);
     return rc;
 }

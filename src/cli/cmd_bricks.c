@@ -168,7 +168,15 @@ static sl_status record_outputs(sl_registry *reg, int64_t run, const sl_bricks *
     return SL_OK;
 }
 
-int cmd_bricks(int argc, char **argv) {
+/* The options of `bricks` (getopt; SL_IMPORT_LONGOPTS shared with import). */
+typedef struct bricks_args {
+    const char *data, *latents, *output, *assign, *db;
+    sl_bricks_config cfg;
+    sl_import_options iopt;
+    int json, help;
+} bricks_args;
+
+static int parse_bricks_args(int argc, char **argv, bricks_args *a) {
     enum { O_KMIN = 2000, O_KMAX, O_NINIT, O_MAXIT, O_TOL, O_SEED, O_NOECON, O_JSON, O_DB };
     static const struct option longopts[] = {
         {"data", required_argument, 0, 'd'},
@@ -196,6 +204,7 @@ int cmd_bricks(int argc, char **argv) {
     sl_import_options iopt;
     sl_import_options_default(&iopt);
     int json = 0, c;
+    a->help = 0;
     long v;
     optind = 1;
     opterr = 0;
@@ -235,7 +244,7 @@ int cmd_bricks(int argc, char **argv) {
         case O_JSON: json = 1; break;
         case O_DB: db = optarg; break;
         case 'q': break;
-        case 'h': usage(stdout); return 0;
+        case 'h': a->help = 1; return 0;
         case '?':
             return sl_cli_usage_error("bricks", "unknown or incomplete option '%s'",
                                       argv[optind - 1]);
@@ -253,6 +262,31 @@ int cmd_bricks(int argc, char **argv) {
     if (cfg.k_max - cfg.k_min + 1 > 16)
         return sl_cli_usage_error("bricks", "at most 16 values of k can be tried");
 
+    a->data = data;
+    a->latents = latents;
+    a->output = output;
+    a->assign = assign;
+    a->db = db;
+    a->cfg = cfg;
+    a->iopt = iopt;
+    a->json = json;
+    return 0;
+}
+
+int cmd_bricks(int argc, char **argv) {
+    bricks_args a;
+    memset(&a, 0, sizeof a);
+    int prc = parse_bricks_args(argc, argv, &a);
+    if (prc) return prc;
+    if (a.help) {
+        usage(stdout);
+        return 0;
+    }
+    const char *data = a.data, *latents = a.latents, *output = a.output, *assign = a.assign,
+               *db = a.db;
+    sl_bricks_config cfg = a.cfg;
+    sl_import_options iopt = a.iopt;
+    int json = a.json;
     sl_dataset *ds = NULL;
     float *lat = NULL;
     int zd = 0;

@@ -1,7 +1,6 @@
 /* cmd_collect.c - `synthloop collect`: run a behaviour policy in the MuJoCo workcell (or any
- * MJCF model with a task spec, or a reach task from flags) and write the episodes as a
- * D4RL-style NPZ plus a JSON sidecar (config, seed, provenance, the environment record, econ
- * summary, file hash).
+ * MJCF model with a reach task) and write the episodes as a D4RL-style NPZ plus a JSON sidecar
+ * (config, seed, provenance, econ summary, file hash).
  *
  * Invariant: the NPZ is written (atomically) only after the whole dataset validated, and the
  * sidecar only after the NPZ; a failure leaves neither file half-written. The registry run
@@ -14,11 +13,12 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cli_job.h"
+#include "synthloop/sl_loop.h"
 #include "cli/run_record.h"
 #include "synthloop/sl_dataset.h"
 #include "synthloop/sl_env.h"
 #include "synthloop/sl_json.h"
-#include "synthloop/sl_rl.h"
 #include "synthloop/sl_stats.h"
 
 SL_COMMAND(collect, "run a behaviour policy in the workcell (or an MJCF model) and write a dataset")
@@ -59,17 +59,6 @@ static void usage(void) {
            "  -h, --help               this text\n");
 }
 
-/* "Z.npz" -> "Z.json"; otherwise append ".json". Caller frees. */
-static char *sidecar_path(const char *out) {
-    size_t n = strlen(out);
-    char *p = malloc(n + 6);
-    if (!p) return NULL;
-    memcpy(p, out, n + 1);
-    if (n > 4 && strcmp(out + n - 4, ".npz") == 0) p[n - 4] = 0;
-    strcat(p, ".json");
-    return p;
-}
-
 static int parse_xyz(const char *s, double v[3]) {
     char *end;
     const char *p = s;
@@ -85,66 +74,11 @@ static int parse_xyz(const char *s, double v[3]) {
     return *p ? -1 : 0;
 }
 
-static void add_mean_std(cJSON *o, const char *key, double mean, double sd) {
-    cJSON *m = cJSON_AddObjectToObject(o, key);
-    if (!m) return;
-    cJSON_AddNumberToObject(m, "mean", mean);
-    cJSON_AddNumberToObject(m, "std", sd);
-}
-
-/* Rows of a finished collection: the dataset, its sidecar, per-episode return and MPL curves
- * and 95% t-intervals of the econ metrics over episodes. */
-static sl_status record_outputs(sl_registry *reg, int64_t run, const sl_dataset *ds,
-                                const char *output, const char *side) {
-    if (!reg) return SL_OK;
-    char apath[PATH_MAX];
-    SL_TRY(sl_registry_add_dataset(reg, run, cli_abs_path(output, apath), "real", (int64_t)ds->n,
-                                   (int64_t)ds->n_episodes, NULL));
-    SL_TRY(sl_registry_add_artifact(reg, run, "dataset.json", cli_abs_path(side, apath)));
-    static const char *curves[] = {"return", "mpl"};
-    for (int i = 0; i < 2; i++) {
-        const double *x = sl_dataset_ep_col(ds, curves[i]);
-        char series[64];
-        snprintf(series, sizeof series, "collect/episode_%s", curves[i]);
-        if (x) SL_TRY(sl_registry_add_metrics(reg, run, series, NULL, x, ds->n_episodes));
-    }
-    static const char *econ[] = {"mpl", "error_rate", "energy_wh", "ep", "wage_parity", "units",
-                                 "return"};
-    for (size_t i = 0; ds->n_episodes >= 2 && i < sizeof econ / sizeof econ[0]; i++) {
-        const double *x = sl_dataset_ep_col(ds, econ[i]);
-        sl_ci ci;
-        if (!x) continue;
-        SL_TRY(sl_stats_ci_mean(x, ds->n_episodes, 0.95, &ci));
-        SL_TRY(sl_registry_add_estimate(reg, run, econ[i], NULL, ci.mean, ci.lo, ci.hi,
-                                        (int64_t)ci.n));
-    }
-    return SL_OK;
-}
-
 /* 1 if option `lng` or `shrt` appears in argv. */
 static int cli_opt_given(int argc, char **argv, const char *lng, const char *shrt) {
     for (int i = 1; i < argc; i++)
         if (strcmp(argv[i], shrt) == 0 || strncmp(argv[i], lng, strlen(lng)) == 0) return 1;
     return 0;
-}
-
-/* --policy FILE: a trained agent whose dims match the env. */
-static sl_status load_agent(const char *path, const sl_env *env, sl_agent **out) {
-    SL_TRY(sl_agent_load(out, path));
-    const sl_rl_config *c = sl_agent_config(*out);
-    if (c->obs_dim != env->obs_dim || c->act_dim != env->act_dim) {
-        sl_status st = sl_set_error(SL_ERR_SHAPE, "%s: agent has obs_dim %d / act_dim %d, environment %s has %d / %d",
-                                    path, c->obs_dim, c->act_dim, env->name, env->obs_dim, env->act_dim);
-        sl_agent_free(*out);
-        *out = NULL;
-        return st;
-    }
-    return SL_OK;
-}
-
-static sl_status agent_policy(void *ctx, sl_env *env, const float *obs, float *action) {
-    (void)env;
-    return sl_agent_act(ctx, obs, 1, action);
 }
 
 int cmd_collect(int argc, char **argv) {
@@ -256,133 +190,37 @@ int cmd_collect(int argc, char **argv) {
     sl_status st = cli_run_begin(db, "collect", conf, seed, &reg, &run);
     if (st != SL_OK) return cli_run_finish(reg, run, st, NULL);
 
-    sl_env *env = NULL;
-    if (is_workcell) {
-        sl_workcell_config wc = sl_workcell_default();
-        wc.max_steps = (int)max_steps;
-        if (frame_skip > 0) wc.frame_skip = (int)frame_skip;
-        wc.econ = econ;
-        st = sl_env_workcell_new(&env, &wc);
-    } else if (task_path) {
-        st = sl_env_task_new(&env, task_path, strcmp(env_name, "workcell") == 0 ? NULL : env_name,
-                             (int)max_steps, (int)frame_skip);
-    } else {
-        sl_mjcf_task task = sl_mjcf_task_default();
-        task.site = site;
-        task.target_site = target_site;
-        memcpy(task.target, target, sizeof target);
-        task.tolerance = tol;
-        task.max_steps = (int)max_steps;
-        if (frame_skip > 0) task.frame_skip = (int)frame_skip;
-        task.econ = econ;
-        st = sl_env_mjcf_new(&env, env_name, &task);
-    }
-    if (st == SL_OK && (mpc_k > 0 || mpc_h > 0)) {
-        sl_mpc_config mc = sl_mpc_default();
-        if (mpc_k > 0) mc.samples = (int)mpc_k;
-        if (mpc_h > 0) mc.horizon = (int)mpc_h;
-        st = sl_env_set_mpc(env, &mc);
-    }
-    sl_agent *agent = NULL;
-    if (st == SL_OK && agent_path) st = load_agent(agent_path, env, &agent);
-    if (st != SL_OK) {
-        sl_env_free(env);
-        return cli_run_finish(reg, run, st, NULL);
-    }
-
-    double t0 = sl_now();
-    sl_dataset *ds = NULL;
-    sl_collect_summary sum;
-    if (agent) st = sl_env_collect_fn(env, agent_policy, agent, (size_t)episodes, seed, &ds, &sum);
-    else st = sl_env_collect(env, kind, (size_t)episodes, seed, &ds, &sum);
-    sl_agent_free(agent);
-    double wall = sl_now() - t0;
-    char *side = NULL;
-    cJSON *j = NULL;
-    if (st == SL_OK) st = sl_dataset_save_npz(ds, output);
-    char hash[65] = "";
-    if (st == SL_OK) st = sl_sha256_file(output, hash);
-    if (st == SL_OK && !(side = sidecar_path(output))) st = sl_set_error(SL_ERR_NOMEM, "out of memory");
-    if (st == SL_OK && !(j = cJSON_CreateObject())) st = sl_set_error(SL_ERR_NOMEM, "out of memory");
-    if (st == SL_OK) {
-        cJSON_AddStringToObject(j, "kind", "dataset");
-        cJSON_AddStringToObject(j, "file", output);
-        cJSON_AddStringToObject(j, "sha256", hash);
-        cJSON *cfg = cJSON_AddObjectToObject(j, "config");
-        if (cfg) {
-            cJSON_AddStringToObject(cfg, "env", env->name);
-            if (task_path) cJSON_AddStringToObject(cfg, "task", task_path);
-            if (!is_workcell && !task_path) {
-                cJSON_AddStringToObject(cfg, "mjcf", env_name);
-                cJSON_AddStringToObject(cfg, "task_site", site);
-                if (target_site)
-                    cJSON_AddStringToObject(cfg, "task_target_site", target_site);
-                else
-                    sl_json_add_f64_array(cfg, "task_target", target, 3);
-                cJSON_AddNumberToObject(cfg, "task_tolerance", tol);
-            }
-            cJSON_AddStringToObject(cfg, "policy", agent_path ? agent_path : sl_policy_name(kind));
-            cJSON_AddNumberToObject(cfg, "episodes", (double)episodes);
-            cJSON_AddNumberToObject(cfg, "seed", (double)seed);
-            cJSON_AddNumberToObject(cfg, "max_steps", env->max_steps);
-            cJSON_AddNumberToObject(cfg, "frame_skip", env->frame_skip);
-            cJSON_AddNumberToObject(cfg, "control_dt", env->control_dt);
-            cJSON_AddNumberToObject(cfg, "value_per_unit", econ.value_per_unit);
-            cJSON_AddNumberToObject(cfg, "human_wage", econ.human_wage);
-        }
-        cJSON *envj = cJSON_AddObjectToObject(j, "environment");
-        sl_env_record rec;
-        if (envj && (st = sl_env_get_record(env, &rec)) == SL_OK) {
-            st = sl_env_record_to_json(&rec, envj);
-            sl_env_record_clear(&rec);
-        }
-        cJSON *prov = cJSON_AddObjectToObject(j, "provenance");
-        if (prov) sl_json_add_provenance(prov, seed);
-        cJSON *s = cJSON_AddObjectToObject(j, "summary");
-        if (s) {
-            cJSON_AddNumberToObject(s, "episodes", (double)sum.episodes);
-            cJSON_AddNumberToObject(s, "steps", (double)sum.steps);
-            cJSON_AddNumberToObject(s, "obs_dim", env->obs_dim);
-            cJSON_AddNumberToObject(s, "act_dim", env->act_dim);
-            cJSON *pc = cJSON_AddObjectToObject(s, "policy_episodes");
-            for (int k = 0; pc && k < SL_POLICY_KIND_COUNT; k++)
-                if (k <= SL_POLICY_RANDOM || sum.policy_counts[k])
-                    cJSON_AddNumberToObject(pc, sl_policy_name((sl_policy_kind)k), sum.policy_counts[k]);
-            cJSON_AddBoolToObject(s, "has_units", sum.has_units);
-            if (sum.has_units) { /* no units in the task: these are absent, not zero */
-                add_mean_std(s, "mpl", sum.mean_mpl, sum.std_mpl);
-                add_mean_std(s, "error_rate", sum.mean_error_rate, sum.std_error_rate);
-            }
-            add_mean_std(s, "energy_wh", sum.mean_energy_wh, sum.std_energy_wh);
-            if (sum.has_units) {
-                add_mean_std(s, "ep", sum.mean_ep, sum.std_ep);
-                add_mean_std(s, "wage_parity", sum.mean_wage_parity, sum.std_wage_parity);
-                add_mean_std(s, "units", sum.mean_units, sum.std_units);
-            }
-            add_mean_std(s, "return", sum.mean_return, sum.std_return);
-        }
-        st = sl_json_write_file(side, j);
-    }
-    if (st == SL_OK) st = record_outputs(reg, run, ds, output, side);
+    sl_loop_collect_config cc = {output, env_name, site, target_site, {target[0], target[1], target[2]},
+                                 tol, kind, episodes, max_steps, frame_skip, seed, econ,
+                                 task_path, agent_path, mpc_k, mpc_h};
+    sl_loop_collect_result r;
+    memset(&r, 0, sizeof r);
+    cli_job job;
+    sl_loop_ctx ctx;
+    cli_job_init(&job, reg, run, &ctx);
+    st = sl_loop_collect(&cc, &ctx, &r);
+    st = cli_job_finish(&job, st);
     cJSON *summary = NULL;
     if (st == SL_OK) {
-        summary = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(j, "summary"), 1);
+        summary = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(r.json, "summary"), 1);
         if (summary) {
             cJSON_AddStringToObject(summary, "output", output);
-            cJSON_AddStringToObject(summary, "sha256", hash);
-            cJSON_AddStringToObject(summary, "sidecar", side);
+            cJSON_AddStringToObject(summary, "sha256", r.sha256);
+            cJSON_AddStringToObject(summary, "sidecar", r.sidecar);
         }
     }
     int rc = cli_run_finish(reg, run, st, summary);
+    const sl_collect_summary sum = r.summary;
     if (rc == 0 && json) {
-        char *txt = cJSON_Print(j);
+        char *txt = cJSON_Print(r.json);
         if (txt) {
             printf("%s\n", txt);
             free(txt);
         }
     } else if (rc == 0 && !quiet) {
         printf("collected %zu episodes (%zu steps) with policy %s in %.2f s -> %s (+ %s)\n",
-               sum.episodes, sum.steps, agent_path ? agent_path : sl_policy_name(kind), wall, output, side);
+               sum.episodes, sum.steps, agent_path ? agent_path : sl_policy_name(kind), r.seconds,
+               output, r.sidecar);
         if (!sum.has_units)
             printf("  return %.2f +- %.2f   energy %.4f +- %.4f Wh   (the task defines no units: no MPL, "
                    "error rate or EP)\n",
@@ -397,9 +235,6 @@ int cmd_collect(int argc, char **argv) {
         }
     }
     cJSON_Delete(summary);
-    cJSON_Delete(j);
-    free(side);
-    sl_dataset_free(ds);
-    sl_env_free(env);
+    sl_loop_collect_result_free(&r);
     return rc;
 }

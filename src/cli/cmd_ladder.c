@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "cli.h"
+#include "cli_job.h"
 #include "pipeline.h"
 #include "run_record.h"
 #include "synthloop/sl_json.h"
@@ -25,8 +26,8 @@ static void usage(void) {
            "Levels (seed 000): horizon / trust floor / branches per episode / synthetic weight /\n"
            "pass criteria (share of branches whose trust reaches the floor, augmented action\n"
            "MSE within X%% of baseline); the std band gates which branches the A/B uses:\n");
-    for (int i = 0; i < PL_LADDER_LEVELS; i++) {
-        const pl_ladder_level *l = &pl_ladder_table[i];
+    for (int i = 0; i < SL_LOOP_LADDER_LEVELS; i++) {
+        const sl_loop_ladder_level *l = &sl_loop_ladder_table[i];
         printf("  level %d: h=%-2d trust>=%.2f  %d/episode  weight %.2f  band %-12s pass>%3.0f%%  "
                "mse<=+%.0f%%\n",
                i + 1, l->horizon, l->min_trust, l->branches_per_episode, l->synth_weight,
@@ -57,8 +58,9 @@ int cmd_ladder(int argc, char **argv) {
         usage();
         return 0;
     }
-    pl_ladder_opts lo;
-    pl_ladder_opts_default(&lo);
+    sl_loop_ladder_config lo;
+    sl_loop_ladder_config_default(&lo);
+    int threads = 0;
     const char *db = NULL;
     int json = 0;
     static const struct option opts[] = {
@@ -91,7 +93,7 @@ int cmd_ladder(int argc, char **argv) {
             else return sl_cli_usage_error("ladder", "--level1 expects all or real, not '%s'", optarg);
             break;
         case 'L':
-            if (sl_cli_parse_int("ladder", "--levels", optarg, 1, PL_LADDER_LEVELS, &v)) return 2;
+            if (sl_cli_parse_int("ladder", "--levels", optarg, 1, SL_LOOP_LADDER_LEVELS, &v)) return 2;
             lo.max_level = (int)v;
             break;
         case 'n':
@@ -116,7 +118,7 @@ int cmd_ladder(int argc, char **argv) {
             break;
         case 'T':
             if (sl_cli_parse_int("ladder", "--threads", optarg, 0, 1024, &v)) return 2;
-            lo.threads = (int)v;
+            threads = (int)v;
             break;
         default:
             return sl_cli_usage_error("ladder", "unknown or incomplete option '%s'", argv[optind - 1]);
@@ -126,12 +128,12 @@ int cmd_ladder(int argc, char **argv) {
     if (!lo.data || !lo.latents || !lo.encoder || !lo.world || !lo.trust)
         return sl_cli_usage_error("ladder", "--data, --latents, --encoder, --world-model and "
                                             "--trust-model are required");
-    sl_nn_set_threads(lo.threads);
+    sl_nn_set_threads(threads);
     /* the registry holds absolute paths, so that it means the same from any directory: the
      * inputs in the config, out_dir (hence the branch files named in the level rows and
      * ladder.json) for the run; messages keep the paths as given */
     char abs_in[6][PATH_MAX], abs_out[PATH_MAX];
-    pl_ladder_opts la = lo;
+    sl_loop_ladder_config la = lo;
     la.data = cli_abs_path(lo.data, abs_in[0]);
     la.latents = cli_abs_path(lo.latents, abs_in[1]);
     la.encoder = cli_abs_path(lo.encoder, abs_in[2]);
@@ -142,12 +144,16 @@ int cmd_ladder(int argc, char **argv) {
     lo.out_dir = cli_abs_out_path(lo.out_dir, abs_out);
     sl_registry *reg = NULL;
     int64_t run = 0;
-    cJSON *conf = pl_ladder_opts_json(&la);
+    cJSON *conf = sl_loop_ladder_config_json(&la);
     char *conf_txt = cJSON_PrintUnformatted(conf);
     sl_status s = sl_registry_open_default(db, &reg);
     if (s == SL_OK) s = sl_run_begin(reg, "ladder", conf_txt, lo.seed, &run);
     cJSON *res = NULL;
-    if (s == SL_OK) s = pl_ladder_run(&lo, reg, run, &res);
+    cli_job job;
+    sl_loop_ctx ctx;
+    cli_job_init(&job, reg, run, &ctx);
+    if (s == SL_OK) s = sl_loop_ladder(&lo, &ctx, &res);
+    s = cli_job_finish(&job, s);
     if (s == SL_OK) {
         cJSON_AddItemToObject(res, "config", cJSON_Duplicate(conf, 1));
         char path[4096];

@@ -11,7 +11,9 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cli_job.h"
 #include "run_record.h"
+#include "synthloop/sl_loop.h"
 #include "synthloop/sl_dataset.h"
 #include "synthloop/sl_json.h"
 #include "synthloop/sl_latent.h"
@@ -138,17 +140,6 @@ typedef struct args {
     double noise;
     uint64_t seed;
 } args;
-
-static char *sidecar_path(const char *out) {
-    size_t n = strlen(out);
-    char *p = malloc(n + 6);
-    if (!p) return NULL;
-    memcpy(p, out, n + 1);
-    char *dot = strrchr(p, '.');
-    if (dot && !strchr(dot, '/')) *dot = 0;
-    strcat(p, ".json");
-    return p;
-}
 
 /* "5,10,20" -> ints; returns count or -1. */
 static int parse_int_list(const char *s, int *out, int max) {
@@ -286,24 +277,6 @@ static int parse_args(int argc, char **argv, args *a) {
     return 0;
 }
 
-/* --encoder: attach the encoder's latent sphere to the model (sl_world_set_sphere). */
-static sl_status attach_sphere(sl_world *w, const char *enc_path) {
-    if (!enc_path) return SL_OK;
-    sl_latent_encoder *enc = NULL;
-    SL_TRY(sl_latent_load(&enc, enc_path));
-    sl_status st = SL_OK;
-    if (sl_latent_z_dim(enc) != sl_world_z_dim(w))
-        st = sl_set_error(SL_ERR_SHAPE, "%s: encoder latents have %d dims, the world model %d",
-                          enc_path, sl_latent_z_dim(enc), sl_world_z_dim(w));
-    const float *m = NULL, *sd = NULL;
-    if (st == SL_OK) {
-        sl_latent_z_norm(enc, &m, &sd);
-        st = sl_world_set_sphere(w, m, sd);
-    }
-    sl_latent_free(enc);
-    return st;
-}
-
 /* Load dataset + latents and bind the econ columns. */
 static sl_status load_data(const args *a, const char (*econ)[SL_WORLD_NAME_MAX], int n_econ,
                            sl_dataset **ds, float **z, float **zn, sl_world_data *d) {
@@ -342,17 +315,15 @@ static int pick_econ(const args *a, const sl_dataset *ds, sl_world_config *wc) {
 static int do_train(args *a) {
     if (!a->data || !a->latents || !a->output)
         return sl_cli_usage_error("world", "train needs --data, --latents and --output");
+    /* the econ columns given, or the defaults the data has */
     sl_dataset *ds = NULL;
-    float *z = NULL, *zn = NULL;
-    sl_world_data d = {0};
-    sl_world *w = NULL;
-    cJSON *res = NULL;
-    int rc = 0;
+    sl_status st = sl_dataset_load_npz(&ds, a->data);
+    int rc = st == SL_OK ? pick_econ(a, ds, &a->wc) : 0;
+    sl_dataset_free(ds);
+    if (rc) return rc;
+    a->wc.seed = a->seed;
     sl_registry *reg = NULL;
     int64_t run = 0;
-    sl_status st = sl_dataset_load_npz(&ds, a->data);
-    if (st == SL_OK && (rc = pick_econ(a, ds, &a->wc)) != 0) goto out;
-    a->wc.seed = a->seed;
     {
         cJSON *conf = cJSON_CreateObject();
         if (conf) {
@@ -364,88 +335,28 @@ static int do_train(args *a) {
         sl_status bs = cli_run_begin(a->db, "world train", conf, a->seed, &reg, &run);
         if (st == SL_OK) st = bs;
     }
-    if (st == SL_OK) {
-        sl_dataset_free(ds);
-        ds = NULL;
-        st = load_data(a, (const char(*)[SL_WORLD_NAME_MAX])a->wc.econ_names, a->wc.n_econ, &ds, &z,
-                       &zn, &d);
+    sl_loop_world_train_config wc = {a->data, a->latents, a->output, a->encoder, a->wc};
+    sl_loop_world_train_result r;
+    memset(&r, 0, sizeof r);
+    cli_job job;
+    sl_loop_ctx ctx;
+    cli_job_init(&job, reg, run, &ctx);
+    if (st == SL_OK) st = sl_loop_world_train(&wc, &ctx, &r);
+    st = cli_job_finish(&job, st);
+    rc = cli_run_finish(reg, run, st, r.json);
+    const sl_world_train_report *rep = &r.report;
+    if (rc == 0 && a->json) {
+        char *s = cJSON_Print(r.json);
+        if (s) printf("%s\n", s);
+        free(s);
+    } else if (rc == 0 && !a->quiet) {
+        printf("world model (%s, %d members, hidden %d) -> %s\n", sl_world_mode_name(a->wc.mode),
+               a->wc.members, a->wc.hidden, a->output);
+        printf("  iterations %d (best %d%s), train loss %.5g, held-out score %.5g, %.1f s\n",
+               rep->iters, rep->best_iter, rep->stopped_early ? ", early stop" : "",
+               rep->train_loss, rep->best_val, rep->seconds);
     }
-    sl_world_train_report rep;
-    memset(&rep, 0, sizeof rep);
-    if (st == SL_OK) st = sl_world_train(&w, &d, &a->wc, &rep);
-    if (st == SL_OK) st = attach_sphere(w, a->encoder);
-    if (st == SL_OK) {
-        res = cJSON_CreateObject();
-        cJSON_AddStringToObject(res, "command", "world train");
-        cJSON_AddStringToObject(res, "data", a->data);
-        cJSON_AddStringToObject(res, "latents", a->latents);
-        cJSON_AddStringToObject(res, "output", a->output);
-        cJSON_AddItemToObject(res, "config", sl_world_config_json(sl_world_get_config(w)));
-        cJSON *r = cJSON_AddObjectToObject(res, "report");
-        cJSON_AddNumberToObject(r, "iters", rep.iters);
-        cJSON_AddNumberToObject(r, "best_iter", rep.best_iter);
-        cJSON_AddNumberToObject(r, "train_loss", rep.train_loss);
-        cJSON_AddNumberToObject(r, "best_val", rep.best_val);
-        cJSON_AddBoolToObject(r, "stopped_early", rep.stopped_early);
-        cJSON_AddNumberToObject(r, "seconds", rep.seconds);
-        cJSON_AddNumberToObject(r, "threads", sl_nn_get_threads());
-        size_t nh;
-        const size_t *h = sl_world_holdout(w, &nh);
-        cJSON *ha = cJSON_AddArrayToObject(res, "holdout_episodes");
-        for (size_t i = 0; i < nh; i++) cJSON_AddItemToArray(ha, cJSON_CreateNumber((double)h[i]));
-        sl_json_add_provenance(res, a->seed);
-        cJSON *extra = cJSON_CreateObject();
-        cJSON_AddStringToObject(extra, "data", a->data);
-        cJSON_AddStringToObject(extra, "latents", a->latents);
-        st = sl_world_save(w, a->output, extra);
-        cJSON_Delete(extra);
-        char *sc = sidecar_path(a->output);
-        if (st == SL_OK && !sc) st = sl_set_error(SL_ERR_NOMEM, "world train: out of memory");
-        if (st == SL_OK) st = sl_json_write_file(sc, res);
-        if (st == SL_OK && reg) {
-            char apath[PATH_MAX];
-            char *rj = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(res, "report"));
-            st = rj ? sl_registry_add_model(reg, run, "world", cli_abs_path(a->output, apath), 0,
-                                            rj, NULL)
-                    : sl_set_error(SL_ERR_NOMEM, "world train: out of memory");
-            free(rj);
-            if (st == SL_OK)
-                st = sl_registry_add_metric(reg, run, "world/train_loss", rep.iters, rep.train_loss);
-            if (st == SL_OK && isfinite(rep.best_val))
-                st = sl_registry_add_metric(reg, run, "world/best_val", rep.best_iter, rep.best_val);
-            if (st == SL_OK)
-                st = sl_registry_add_artifact(reg, run, "world_train.json", cli_abs_path(sc, apath));
-        }
-        free(sc);
-    }
-    {
-        int frc = cli_run_finish(reg, run, st, res);
-        reg = NULL;
-        if (frc) {
-            rc = frc;
-            goto out;
-        }
-    }
-    {
-        if (a->json) {
-            char *s = cJSON_Print(res);
-            if (s) printf("%s\n", s);
-            free(s);
-        } else if (!a->quiet) {
-            printf("world model (%s, %d members, hidden %d) -> %s\n", sl_world_mode_name(a->wc.mode),
-                   a->wc.members, a->wc.hidden, a->output);
-            printf("  iterations %d (best %d%s), train loss %.5g, held-out score %.5g, %.1f s\n",
-                   rep.iters, rep.best_iter, rep.stopped_early ? ", early stop" : "", rep.train_loss,
-                   rep.best_val, rep.seconds);
-        }
-    }
-out:
-    cJSON_Delete(res);
-    sl_world_free(w);
-    sl_world_data_clear(&d);
-    sl_dataset_free(ds);
-    free(z);
-    free(zn);
+    sl_loop_world_train_result_free(&r);
     return rc;
 }
 
@@ -495,7 +406,7 @@ static int do_eval(args *a) {
         const sl_world_config *wc = sl_world_get_config(w);
         st = load_data(a, (const char(*)[SL_WORLD_NAME_MAX])wc->econ_names, wc->n_econ, &ds, &z, &zn, &d);
     }
-    if (st == SL_OK) st = attach_sphere(w, a->encoder);
+    if (st == SL_OK) st = sl_loop_attach_sphere(w, a->encoder);
     if (st == SL_OK && a->tm) st = sl_trust_load(&tm, a->tm);
     const size_t *eps = NULL;
     size_t ne = 0;
@@ -610,7 +521,7 @@ static int do_rollout(args *a) {
         const sl_world_config *wc = sl_world_get_config(w);
         st = load_data(a, (const char(*)[SL_WORLD_NAME_MAX])wc->econ_names, wc->n_econ, &ds, &z, &zn, &d);
     }
-    if (st == SL_OK) st = attach_sphere(w, a->encoder);
+    if (st == SL_OK) st = sl_loop_attach_sphere(w, a->encoder);
     if (st == SL_OK) st = sl_world_generate_windows(w, &d, H, (size_t)n, (float)a->noise, a->seed, &win, starts);
     size_t T = (size_t)H + 1, Z = (size_t)d.z_dim;
     if (st == SL_OK) {
@@ -646,7 +557,7 @@ static int do_rollout(args *a) {
         cJSON_AddNumberToObject(res, "noise", a->noise < 0 ? (double)sl_world_get_config(w)->noise_scale : a->noise);
         cJSON_AddStringToObject(res, "mode", sl_world_mode_name(sl_world_get_config(w)->mode));
         sl_json_add_provenance(res, a->seed);
-        char *sc = sidecar_path(a->output);
+        char *sc = sl_loop_sidecar_path(a->output, NULL);
         if (sc) st = sl_json_write_file(sc, res);
         free(sc);
         char apath[PATH_MAX];

@@ -1,6 +1,7 @@
 /* main.c - the synthloop executable: global flags and subcommand dispatch.
  * The command table is generated at build time from SL_COMMAND lines in src/cli/cmd_*.c. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -19,6 +20,9 @@ static void print_help(void) {
 }
 
 int main(int argc, char **argv) {
+    /* test hook (tests/test_loop.c): fail the Nth allocation of the recording paths */
+    const char *fa = getenv("SYNTHLOOP_TEST_FAIL_ALLOC");
+    if (fa && *fa) sl_test_fail_alloc_after(strtol(fa, NULL, 10));
     int i = 1;
     for (; i < argc && argv[i][0] == '-'; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {

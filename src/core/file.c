@@ -66,8 +66,32 @@ static void fsync_dir_of(const char *path) {
     free(copy);
 }
 
+sl_status sl_atomic_prepare(const char *path) {
+    /* a read-only file is a user's statement: refuse instead of renaming over it */
+    struct stat pst;
+    if (stat(path, &pst) == 0 && S_ISREG(pst.st_mode) && (pst.st_mode & 0222) == 0)
+        return sl_set_error(SL_ERR_IO, "%s: exists and is read-only; not replaced (remove it "
+                            "or make it writable)", path);
+    /* temp files of this path left by writers that were killed */
+    char *copy = strdup(path), *copy2 = strdup(path);
+    if (copy && copy2) {
+        const char *b = basename(copy2);
+        size_t nb = strlen(b) + 6;
+        char *pre = malloc(nb);
+        if (pre) {
+            snprintf(pre, nb, "%s.tmp.", b);
+            sl_sweep_stale_tmp(dirname(copy), pre, NULL);
+        }
+        free(pre);
+    }
+    free(copy);
+    free(copy2);
+    return SL_OK;
+}
+
 sl_status sl_atomic_open(sl_atomic_file *f, const char *path) {
     memset(f, 0, sizeof *f);
+    SL_TRY(sl_atomic_prepare(path));
     size_t n = strlen(path) + 32;
     f->tmp_path = malloc(n);
     f->final_path = strdup(path);

@@ -83,8 +83,28 @@ static void progress_draw(sl_progress *p, const char *extra) {
     fflush(stderr);
 }
 
+static _Thread_local sl_progress_observer_fn observer;
+static _Thread_local void *observer_ctx;
+static _Thread_local int in_observer; /* a bar drawn by the observer itself is not observed */
+
+static void notify(const sl_progress *p, uint64_t done, const char *extra) {
+    if (!observer || in_observer) return;
+    in_observer = 1;
+    observer(observer_ctx, p->label, done, p->total, extra);
+    in_observer = 0;
+}
+
+void sl_progress_set_observer(sl_progress_observer_fn fn, void *ctx,
+                              sl_progress_observer_fn *prev_fn, void **prev_ctx) {
+    if (prev_fn) *prev_fn = observer;
+    if (prev_ctx) *prev_ctx = observer_ctx;
+    observer = fn;
+    observer_ctx = fn ? ctx : NULL;
+}
+
 void sl_progress_update(sl_progress *p, uint64_t done, const char *extra) {
     p->done = done;
+    notify(p, done, extra);
     if (!p->active) return;
     double t = sl_now();
     if (t - p->t_last < 0.1 && done < p->total) return;
@@ -93,6 +113,7 @@ void sl_progress_update(sl_progress *p, uint64_t done, const char *extra) {
 }
 
 void sl_progress_end(sl_progress *p) {
+    notify(p, p->total, NULL);
     if (!p->active) return;
     p->done = p->total;
     progress_draw(p, NULL);

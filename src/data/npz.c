@@ -763,6 +763,7 @@ sl_status sl_npz_writer_open(sl_npz_writer **out, const char *path, sl_npz_compr
     *out = NULL;
     if ((int)mode < 0 || mode >= SL_NPZ_COMPRESS_COUNT)
         return sl_set_error(SL_ERR_ARG, "%s: invalid compression mode %d", path, (int)mode);
+    SL_TRY(sl_atomic_prepare(path));
     sl_npz_writer *w = calloc(1, sizeof *w);
     size_t tl = strlen(path) + 32;
     if (!w || !(w->path = strdup(path)) || !(w->tmp = malloc(tl))) {

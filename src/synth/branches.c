@@ -549,3 +549,120 @@ done:
     free(bid);
     return st;
 }
+
+/* --- reading the branch file (the inverse of sl_branches_save_npz) ---------------------- */
+
+/* Fetch an array with an expected dtype and rank; the message names file and key. */
+static sl_status branch_arr(sl_npz *z, const char *path, const char *key, sl_dtype dt, int ndim,
+                            const sl_array **out) {
+    sl_status s = sl_npz_get(z, key, out);
+    if (s != SL_OK)
+        return sl_set_error(s, "%s: missing key '%s' (is this a branches file from "
+                               "'synthloop branches collect'?)", path, key);
+    if ((*out)->dtype != dt || (*out)->ndim != ndim)
+        return sl_set_error(SL_ERR_FORMAT, "%s: key '%s' has dtype %s rank %d, expected %s rank %d",
+                            path, key, sl_dtype_numpy((*out)->dtype), (*out)->ndim,
+                            sl_dtype_numpy(dt), ndim);
+    return SL_OK;
+}
+
+/* Copy an optional per-branch array of n elements when present with the right type. */
+static sl_status branch_opt(sl_npz *z, const char *path, const char *key, sl_dtype dt, size_t n,
+                            size_t elem, void *dst) {
+    if (!sl_npz_has(z, key)) return SL_OK;
+    const sl_array *a;
+    SL_TRY(branch_arr(z, path, key, dt, 1, &a));
+    if (a->shape[0] != n) return sl_set_error(SL_ERR_SHAPE, "%s: '%s' has %zu rows, expected %zu",
+                                              path, key, a->shape[0], n);
+    memcpy(dst, a->data, n * elem);
+    return SL_OK;
+}
+
+sl_status sl_branches_load_npz(sl_branches **out, const char *path) {
+    *out = NULL;
+    sl_npz *z;
+    SL_TRY(sl_npz_open(&z, path));
+    const sl_array *st, *ac, *rw, *tr, *pa, *dm, *de, *dp, *se, *stt, *br;
+    sl_status s = branch_arr(z, path, "branch_states", SL_DTYPE_F32, 3, &st);
+    if (s == SL_OK) s = branch_arr(z, path, "branch_actions", SL_DTYPE_F32, 3, &ac);
+    if (s == SL_OK) s = branch_arr(z, path, "branch_rewards", SL_DTYPE_F32, 2, &rw);
+    if (s == SL_OK) s = branch_arr(z, path, "trust", SL_DTYPE_F64, 1, &tr);
+    if (s == SL_OK) s = branch_arr(z, path, "passed", SL_DTYPE_BOOL, 1, &pa);
+    if (s == SL_OK) s = branch_arr(z, path, "delta_mpl", SL_DTYPE_F64, 1, &dm);
+    if (s == SL_OK) s = branch_arr(z, path, "delta_error", SL_DTYPE_F64, 1, &de);
+    if (s == SL_OK) s = branch_arr(z, path, "delta_ep", SL_DTYPE_F64, 1, &dp);
+    if (s == SL_OK) s = branch_arr(z, path, "source_episode", SL_DTYPE_I32, 1, &se);
+    if (s == SL_OK) s = branch_arr(z, path, "source_t", SL_DTYPE_I32, 1, &stt);
+    if (s == SL_OK) s = branch_arr(z, path, "brick_id", SL_DTYPE_I32, 1, &br);
+    size_t N = 0, H = 0, Z = 0, A = 0;
+    if (s == SL_OK) {
+        N = st->shape[0];
+        H = ac->shape[1];
+        Z = st->shape[2];
+        A = ac->shape[2];
+        if (st->shape[1] != H + 1 || ac->shape[0] != N || rw->shape[0] != N || rw->shape[1] != H ||
+            tr->shape[0] != N || pa->shape[0] != N || dm->shape[0] != N || de->shape[0] != N ||
+            dp->shape[0] != N || se->shape[0] != N || stt->shape[0] != N || br->shape[0] != N ||
+            H == 0 || Z == 0 || A == 0 || H > (size_t)SL_WORLD_MAX_HORIZON || Z > 1000000 ||
+            A > 1000000)
+            s = sl_set_error(SL_ERR_SHAPE, "%s: branch arrays disagree in shape", path);
+    }
+    sl_branches *b = NULL;
+    if (s == SL_OK) s = branches_alloc(&b, N, (int)H, (int)Z, (int)A, 0);
+    if (s == SL_OK) {
+        memcpy(b->states, st->data, N * (H + 1) * Z * sizeof(float));
+        memcpy(b->actions, ac->data, N * H * A * sizeof(float));
+        memcpy(b->rewards, rw->data, N * H * sizeof(float));
+        memcpy(b->trust, tr->data, N * sizeof(double));
+        memcpy(b->passed, pa->data, N);
+        memcpy(b->delta_mpl, dm->data, N * sizeof(double));
+        memcpy(b->delta_error, de->data, N * sizeof(double));
+        memcpy(b->delta_ep, dp->data, N * sizeof(double));
+        memcpy(b->source_episode, se->data, N * sizeof(int32_t));
+        memcpy(b->source_t, stt->data, N * sizeof(int32_t));
+        memcpy(b->brick_id, br->data, N * sizeof(int32_t));
+        for (size_t i = 0; i < N; i++) b->std_ratio[i] = NAN;
+        s = branch_opt(z, path, "std_ratio", SL_DTYPE_F64, N, sizeof(double), b->std_ratio);
+        if (s == SL_OK) s = branch_opt(z, path, "reason", SL_DTYPE_I32, N, sizeof(int32_t), b->reason);
+        if (s == SL_OK) s = branch_opt(z, path, "member", SL_DTYPE_I32, N, sizeof(int32_t), b->member);
+        for (size_t i = 0; s == SL_OK && i < N; i++)
+            if (b->brick_id[i] + 1 > b->n_bricks) b->n_bricks = b->brick_id[i] + 1;
+    }
+    if (s == SL_OK && sl_npz_has(z, "real_states")) {
+        const sl_array *rs;
+        s = branch_arr(z, path, "real_states", SL_DTYPE_F32, 3, &rs);
+        if (s == SL_OK && rs->count == N * (H + 1) * Z)
+            memcpy(b->real_states, rs->data, rs->count * sizeof(float));
+    }
+    /* optional generator certificate (sl_synth_certify): std ratio per horizon */
+    if (s == SL_OK && sl_npz_has(z, "generator_std_ratio")) {
+        const sl_array *gr, *gh = NULL;
+        s = branch_arr(z, path, "generator_std_ratio", SL_DTYPE_F64, 1, &gr);
+        if (s == SL_OK && gr->shape[0] == 0)
+            s = sl_set_error(SL_ERR_SHAPE, "%s: generator_std_ratio is empty", path);
+        if (s == SL_OK && gr->shape[0] > SL_WORLD_EVAL_MAX_H)
+            s = sl_set_error(SL_ERR_SHAPE, "%s: generator_std_ratio has %zu horizons (at most %d)",
+                             path, gr->shape[0], SL_WORLD_EVAL_MAX_H);
+        if (s == SL_OK && sl_npz_has(z, "generator_horizons")) {
+            s = branch_arr(z, path, "generator_horizons", SL_DTYPE_I32, 1, &gh);
+            if (s == SL_OK && gh->shape[0] != gr->shape[0])
+                s = sl_set_error(SL_ERR_SHAPE, "%s: generator_horizons and generator_std_ratio "
+                                 "differ in length", path);
+        }
+        const double *g = s == SL_OK ? gr->data : NULL;
+        for (size_t i = 0; s == SL_OK && i < gr->shape[0]; i++) {
+            if (!isfinite(g[i]))
+                s = sl_set_error(SL_ERR_NAN, "%s: generator_std_ratio[%zu] is not finite", path, i);
+            b->cert.std_ratio[i] = g[i];
+            b->cert.h[i] = gh ? ((const int32_t *)gh->data)[i] : 0;
+        }
+        if (s == SL_OK) b->cert.n = (int)gr->shape[0];
+    }
+    sl_npz_close(z);
+    if (s != SL_OK) {
+        sl_branches_free(b);
+        return s;
+    }
+    *out = b;
+    return SL_OK;
+}

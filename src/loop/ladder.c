@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* ladder.c - the horizon ladder engine behind `synthloop ladder` and `synthloop demo`.
  * Invariant: a level is attempted only if every level below it passed; a level passes only if
  * its branches meet the pass-rate criterion AND its A/B test shows no harm (seed 000). */
@@ -7,7 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "pipeline.h"
+#include "synthloop/sl_loop.h"
 #include "synthloop/sl_json.h"
 #include "synthloop/sl_nn.h"
 #include "synthloop/sl_npz.h"
@@ -15,7 +16,7 @@
 
 /* Seed 000's levels. Levels 4 and 5 are "only if the previous levels pass" with tighter std
  * bounds [0.9, 1.1]; their floors, counts and criteria are ours (docs/PIPELINE.md). */
-const pl_ladder_level pl_ladder_table[PL_LADDER_LEVELS] = {
+const sl_loop_ladder_level sl_loop_ladder_table[SL_LOOP_LADDER_LEVELS] = {
     {5, 0.95, 10, 0.05, SL_GATE_NORMAL, 0.999, 0.02},
     {10, 0.90, 5, 0.10, SL_GATE_NORMAL, 0.80, 0.03},
     {20, 0.85, 3, 0.10, SL_GATE_NORMAL, 0.60, 0.05},
@@ -23,9 +24,9 @@ const pl_ladder_level pl_ladder_table[PL_LADDER_LEVELS] = {
     {60, 0.85, 1, 0.10, SL_GATE_CONSERVATIVE, 0.50, 0.05},
 };
 
-void pl_ladder_opts_default(pl_ladder_opts *o) {
+void sl_loop_ladder_config_default(sl_loop_ladder_config *o) {
     memset(o, 0, sizeof *o);
-    o->max_level = PL_LADDER_LEVELS;
+    o->max_level = SL_LOOP_LADDER_LEVELS;
     o->ab = sl_ab_config_default();
     o->ab.seeds = 3;
     o->ab.updates = 3000; /* IQL at hidden 128 (sl_ab_config_default) needs >= 3000 */
@@ -34,7 +35,7 @@ void pl_ladder_opts_default(pl_ladder_opts *o) {
     o->seed = 0;
 }
 
-cJSON *pl_ladder_opts_json(const pl_ladder_opts *o) {
+cJSON *sl_loop_ladder_config_json(const sl_loop_ladder_config *o) {
     cJSON *j = cJSON_CreateObject();
     cJSON_AddStringToObject(j, "data", o->data ? o->data : "");
     cJSON_AddStringToObject(j, "latents", o->latents ? o->latents : "");
@@ -53,32 +54,13 @@ cJSON *pl_ladder_opts_json(const pl_ladder_opts *o) {
     return j;
 }
 
-static sl_status load_bricks(const char *path, size_t n_episodes, int32_t **out) {
-    *out = NULL;
-    sl_npz *z;
-    SL_TRY(sl_npz_open(&z, path));
-    const sl_array *a;
-    sl_status s = sl_npz_get(z, "episode_brick_ids", &a);
-    if (s != SL_OK) s = sl_set_error(s, "%s: missing key 'episode_brick_ids' (write it with "
-                                        "'synthloop bricks --assign-output')", path);
-    if (s == SL_OK && (a->dtype != SL_DTYPE_I32 || a->ndim != 1 || a->shape[0] != n_episodes))
-        s = sl_set_error(SL_ERR_SHAPE, "%s: episode_brick_ids must be i4 [%zu]", path, n_episodes);
-    if (s == SL_OK) {
-        *out = malloc(n_episodes * sizeof(int32_t));
-        if (!*out) s = sl_set_error(SL_ERR_NOMEM, "out of memory");
-        else memcpy(*out, a->data, n_episodes * sizeof(int32_t));
-    }
-    sl_npz_close(z);
-    return s;
-}
-
 /* Seed 000's criteria are on trust ("all branches pass trust > 0.95", "> 80% branches pass
  * trust > 0.9"): rate is the share of n branches whose trust reaches the level's floor. Level 1
  * wants every branch or, with level1_real, a share not significantly below the real windows'
  * own share `real` (of n_real windows): one-sided two-proportion z-test, alpha 0.05, i.e.
  * rate >= real - 1.6449 * sqrt(p (1 - p) (1/n + 1/n_real)) with the pooled p. The others want
  * a rate strictly above their threshold. No branches never meets a criterion. */
-static int meets(const pl_ladder_level *lv, double rate, size_t n, int level1_real, double real,
+static int meets(const sl_loop_ladder_level *lv, double rate, size_t n, int level1_real, double real,
                  size_t n_real) {
     if (n == 0) return 0;
     if (lv->min_pass_rate >= 0.999) {
@@ -131,14 +113,110 @@ static sl_status real_trust_share(sl_trust_model *tm, const sl_world_data *d, in
     return s;
 }
 
+/* One registry row per branch of a level; out of memory is an error, never a skip. */
+static sl_status record_branch_rows(sl_registry *reg, int64_t run_id, const sl_branches *br,
+                                    int horizon) {
+    if (!reg) return SL_OK;
+    sl_branch_row *rows = sl_alloc((br->n ? br->n : 1) * sizeof *rows);
+    if (!rows)
+        return sl_set_error(SL_ERR_NOMEM, "ladder: out of memory for the rows of %zu branches",
+                            br->n);
+    for (size_t i = 0; i < br->n; i++) {
+        rows[i].episode = br->source_episode[i];
+        rows[i].t = br->source_t[i];
+        rows[i].horizon = horizon;
+        rows[i].brick = br->brick_id[i];
+        rows[i].trust = br->trust[i];
+        rows[i].std_ratio = br->std_ratio[i];
+        rows[i].passed = br->passed[i];
+    }
+    sl_status s = sl_registry_add_branch_batch(reg, run_id, rows, br->n);
+    free(rows);
+    return s;
+}
+
 static sl_status ensure_dir(const char *dir) {
     if (mkdir(dir, 0777) != 0 && errno != EEXIST)
         return sl_set_error(SL_ERR_IO, "%s: cannot create directory: %s", dir, strerror(errno));
     return SL_OK;
 }
 
-sl_status pl_ladder_run(const pl_ladder_opts *o, sl_registry *reg, int64_t run_id, cJSON **out) {
+/* Per-brick pass rates of one level into bj; a brick keeps climbing while it meets the
+ * level's criterion (brick_h: its last horizon, brick_alive: still climbing). */
+static void brick_rates(const sl_loop_ladder_level *lv, const sl_branches *br, int n_bricks,
+                        int level1_real, double real_rate, size_t n_real, int *brick_h,
+                        int *brick_alive, cJSON *bj) {
+    for (int b = 0; b < n_bricks; b++) {
+        size_t nb = 0, pb = 0, tb = 0;
+        for (size_t i = 0; i < br->n; i++)
+            if (br->brick_id[i] == b) {
+                nb++;
+                pb += br->passed[i] ? 1 : 0;
+                tb += br->trust[i] >= lv->min_trust;
+            }
+        double r = nb ? (double)pb / (double)nb : 0.0, rt = nb ? (double)tb / (double)nb : 0.0;
+        cJSON *x = cJSON_CreateObject();
+        cJSON_AddNumberToObject(x, "brick", b);
+        cJSON_AddNumberToObject(x, "branches", (double)nb);
+        cJSON_AddNumberToObject(x, "pass_rate", r);
+        cJSON_AddNumberToObject(x, "trust_pass_rate", rt);
+        cJSON_AddItemToArray(bj, x);
+        if (brick_alive[b] && meets(lv, rt, nb, level1_real, real_rate, n_real))
+            brick_h[b] = lv->horizon;
+        else brick_alive[b] = 0;
+    }
+}
+
+/* The A/B of level L on its branch file. */
+static sl_loop_ab_config level_ab_config(const sl_loop_ladder_config *o, int L, sl_registry *reg,
+                                         int64_t run_id, const char *bpath) {
+    const sl_loop_ladder_level *lv = &sl_loop_ladder_table[L];
+    sl_loop_ab_config lac;
+    lac.ab = o->ab;
+    lac.ab.seed = o->seed * 1000 + (uint64_t)L;
+    sl_loop_synth_opts_default(&lac.synth);
+    lac.synth.share = lv->synth_weight;
+    lac.synth.min_trust = lv->min_trust;
+    lac.synth.reg = reg;
+    lac.synth.run_id = run_id;
+    lac.data = o->data;
+    lac.latents = o->latents;
+    lac.encoder = o->encoder;
+    lac.branches = bpath;
+    return lac;
+}
+
+/* The level's A/B criteria into lj; 1 when the level passed. */
+static int level_verdict(const sl_loop_ladder_level *lv, int L, const sl_ab_outcome *ab,
+                         int branches_ok, cJSON *lj) {
+    const sl_ab_metric_summary *mse = &ab->summary[SL_ABM_ACTION_MSE];
+    double rel = mse->valid ? mse->verdict.rel_change : 0.0;
+    int mse_ok = mse->valid && rel <= lv->mse_tol;
+    int verdict_ok = ab->headline == SL_AB_VALUE || ab->headline == SL_AB_NO_HARM;
+    int cb = 0, ca = 0;
+    for (int si = 0; si < ab->seeds; si++) {
+        cb += ab->cliffs[SL_AB_BASE][si];
+        ca += ab->cliffs[SL_AB_AUG][si];
+    }
+    int cliffs_ok = L == 0 || ca <= cb;
+    int passed_level = branches_ok && mse_ok && verdict_ok && cliffs_ok;
+    cJSON_AddNumberToObject(lj, "mse_rel_change", rel);
+    cJSON_AddNumberToObject(lj, "mse_tolerance", lv->mse_tol);
+    cJSON_AddStringToObject(lj, "ab_verdict", sl_ab_verdict_name(ab->headline));
+    cJSON_AddNumberToObject(lj, "cliffs_baseline", cb);
+    cJSON_AddNumberToObject(lj, "cliffs_augmented", ca);
+    cJSON_AddBoolToObject(lj, "gates_ok", branches_ok);
+    cJSON_AddBoolToObject(lj, "mse_ok", mse_ok);
+    cJSON_AddBoolToObject(lj, "verdict_ok", verdict_ok);
+    cJSON_AddBoolToObject(lj, "cliffs_ok", cliffs_ok);
+    cJSON_AddBoolToObject(lj, "passed", passed_level);
+    return passed_level;
+}
+
+sl_status sl_loop_ladder(const sl_loop_ladder_config *o, sl_loop_ctx *ctx, cJSON **out) {
     *out = NULL;
+    sl_registry *reg = ctx ? ctx->reg : NULL;
+    int64_t run_id = ctx ? ctx->run_id : 0;
     SL_TRY(ensure_dir(o->out_dir));
     sl_dataset *ds = NULL;
     float *z = NULL, *zn = NULL;
@@ -153,12 +231,12 @@ sl_status pl_ladder_run(const pl_ladder_opts *o, sl_registry *reg, int64_t run_i
     if (s == SL_OK) s = sl_world_load_latents(o->latents, ds, &z, &zn, &n, &zd);
     if (s == SL_OK) s = sl_world_load(&w, o->world);
     if (s == SL_OK) s = sl_trust_load(&tm, o->trust);
-    if (s == SL_OK && o->bricks) s = load_bricks(o->bricks, ds->n_episodes, &bricks);
     if (s == SL_OK) {
         const sl_world_config *wc = sl_world_get_config(w);
         s = sl_world_data_init(&d, ds, z, zn, zd, (const char(*)[SL_WORLD_NAME_MAX])wc->econ_names,
                                wc->n_econ);
     }
+    if (s == SL_OK && o->bricks) s = sl_loop_load_brick_ids(o->bricks, &d, &bricks);
     cJSON *res = cJSON_CreateObject();
     cJSON *levels = cJSON_AddArrayToObject(res, "levels");
     int practical = 0, stopped_at = 0;
@@ -168,7 +246,8 @@ sl_status pl_ladder_run(const pl_ladder_opts *o, sl_registry *reg, int64_t run_i
             if (bricks[e] + 1 > n_bricks) n_bricks = bricks[e] + 1;
     int *brick_h = calloc((size_t)(n_bricks ? n_bricks : 1), sizeof(int));
     int *brick_alive = calloc((size_t)(n_bricks ? n_bricks : 1), sizeof(int));
-    for (int b = 0; b < n_bricks; b++) brick_alive[b] = 1;
+    if (!brick_h || !brick_alive) s = sl_set_error(SL_ERR_NOMEM, "ladder: out of memory");
+    for (int b = 0; s == SL_OK && b < n_bricks; b++) brick_alive[b] = 1;
     /* the generator certificate belongs to the model (one noise scale for every level):
      * evaluated once, before the first level, and stored in every level's branch file */
     sl_synth_certificate cert = {0};
@@ -178,7 +257,9 @@ sl_status pl_ladder_run(const pl_ladder_opts *o, sl_registry *reg, int64_t run_i
         if (s == SL_OK) s = sl_synth_certify(&cert, w, &d, dc.rollout_noise, o->seed * 1000);
     }
     for (int L = 0; s == SL_OK && L < o->max_level; L++) {
-        const pl_ladder_level *lv = &pl_ladder_table[L];
+        const sl_loop_ladder_level *lv = &sl_loop_ladder_table[L];
+        s = sl_loop_report(ctx, "ladder", L, o->max_level, NULL, 0);
+        if (s != SL_OK) break;
         sl_synth_config sc;
         sl_synth_config_default(&sc);
         sc.horizon = lv->horizon;
@@ -220,87 +301,26 @@ sl_status pl_ladder_run(const pl_ladder_opts *o, sl_registry *reg, int64_t run_i
                                 lv->min_pass_rate >= 0.999 ? (o->level1_real ? "real" : "all")
                                                            : "above");
         cJSON_AddStringToObject(lj, "branches_file", bpath);
-        /* per-brick pass rates */
-        cJSON *bj = cJSON_AddArrayToObject(lj, "bricks");
-        for (int b = 0; b < n_bricks; b++) {
-            size_t nb = 0, pb = 0, tb = 0;
-            for (size_t i = 0; i < br->n; i++)
-                if (br->brick_id[i] == b) {
-                    nb++;
-                    pb += br->passed[i] ? 1 : 0;
-                    tb += br->trust[i] >= lv->min_trust;
-                }
-            double r = nb ? (double)pb / (double)nb : 0.0, rt = nb ? (double)tb / (double)nb : 0.0;
-            cJSON *x = cJSON_CreateObject();
-            cJSON_AddNumberToObject(x, "brick", b);
-            cJSON_AddNumberToObject(x, "branches", (double)nb);
-            cJSON_AddNumberToObject(x, "pass_rate", r);
-            cJSON_AddNumberToObject(x, "trust_pass_rate", rt);
-            cJSON_AddItemToArray(bj, x);
-            if (brick_alive[b] && meets(lv, rt, nb, o->level1_real, real_rate, n_real))
-                brick_h[b] = lv->horizon;
-            else brick_alive[b] = 0;
-        }
-        if (reg) {
-            sl_branch_row *rows = malloc((br->n ? br->n : 1) * sizeof *rows);
-            if (rows) {
-                for (size_t i = 0; i < br->n; i++) {
-                    rows[i].episode = br->source_episode[i];
-                    rows[i].t = br->source_t[i];
-                    rows[i].horizon = lv->horizon;
-                    rows[i].brick = br->brick_id[i];
-                    rows[i].trust = br->trust[i];
-                    rows[i].std_ratio = br->std_ratio[i];
-                    rows[i].passed = br->passed[i];
-                }
-                if (s == SL_OK) s = sl_registry_add_branch_batch(reg, run_id, rows, br->n);
-                free(rows);
-            }
-        }
+        brick_rates(lv, br, n_bricks, o->level1_real, real_rate, n_real, brick_h, brick_alive,
+                    cJSON_AddArrayToObject(lj, "bricks"));
+        if (s == SL_OK) s = record_branch_rows(reg, run_id, br, lv->horizon);
         int branches_ok = meets(lv, trust_rate, br->n, o->level1_real, real_rate, n_real);
         sl_branches_free(br);
         /* A/B at this level */
         sl_ab_outcome ab;
         memset(&ab, 0, sizeof ab);
         cJSON *abj = NULL;
-        pl_synth_opts so;
-        pl_synth_opts_default(&so);
-        so.share = lv->synth_weight;
-        so.min_trust = lv->min_trust;
-        so.reg = reg;
-        so.run_id = run_id;
-        sl_ab_config ac = o->ab;
-        ac.seed = o->seed * 1000 + (uint64_t)L;
-        if (s == SL_OK)
-            s = pl_ab_execute(&ac, &so, o->data, o->latents, o->encoder, bpath, reg, run_id, &ab, &abj);
+        sl_loop_ab_config lac = level_ab_config(o, L, reg, run_id, bpath);
+        if (s == SL_OK) s = sl_loop_ab(&lac, ctx, &ab, &abj);
         if (s != SL_OK) {
             cJSON_Delete(lj);
             break;
         }
-        const sl_ab_metric_summary *mse = &ab.summary[SL_ABM_ACTION_MSE];
-        double rel = mse->valid ? mse->verdict.rel_change : 0.0;
-        int mse_ok = mse->valid && rel <= lv->mse_tol;
-        int verdict_ok = ab.headline == SL_AB_VALUE || ab.headline == SL_AB_NO_HARM;
-        int cb = 0, ca = 0;
-        for (int si = 0; si < ab.seeds; si++) {
-            cb += ab.cliffs[SL_AB_BASE][si];
-            ca += ab.cliffs[SL_AB_AUG][si];
-        }
-        int cliffs_ok = L == 0 || ca <= cb;
-        int passed_level = branches_ok && mse_ok && verdict_ok && cliffs_ok;
-        cJSON_AddNumberToObject(lj, "mse_rel_change", rel);
-        cJSON_AddNumberToObject(lj, "mse_tolerance", lv->mse_tol);
-        cJSON_AddStringToObject(lj, "ab_verdict", sl_ab_verdict_name(ab.headline));
-        cJSON_AddNumberToObject(lj, "cliffs_baseline", cb);
-        cJSON_AddNumberToObject(lj, "cliffs_augmented", ca);
-        cJSON_AddBoolToObject(lj, "gates_ok", branches_ok);
-        cJSON_AddBoolToObject(lj, "mse_ok", mse_ok);
-        cJSON_AddBoolToObject(lj, "verdict_ok", verdict_ok);
-        cJSON_AddBoolToObject(lj, "cliffs_ok", cliffs_ok);
-        cJSON_AddBoolToObject(lj, "passed", passed_level);
+        int passed_level = level_verdict(lv, L, &ab, branches_ok, lj);
         cJSON_AddItemToObject(lj, "ab", abj);
         char *detail = cJSON_PrintUnformatted(lj);
-        if (reg && detail)
+        if (reg && !detail) s = sl_set_error(SL_ERR_NOMEM, "ladder: out of memory for level %d", L + 1);
+        else if (reg)
             s = sl_registry_add_ladder_level(reg, run_id, L + 1, lv->horizon, passed_level,
                                              sl_ab_verdict_name(ab.headline), detail);
         free(detail);
@@ -338,26 +358,4 @@ sl_status pl_ladder_run(const pl_ladder_opts *o, sl_registry *reg, int64_t run_i
     free(zn);
     sl_dataset_free(ds);
     return s;
-}
-
-void pl_ladder_print(const cJSON *res) {
-    printf("horizon ladder\n");
-    printf("  %-5s %-4s %-12s %-10s %-10s %-9s %-12s %-10s %s\n", "level", "h", "trust-pass",
-           "real", "gates", "mse", "verdict", "cliffs", "result");
-    const cJSON *lv;
-    cJSON_ArrayForEach(lv, cJSON_GetObjectItem(res, "levels")) {
-        printf("  %-5d %-4d %5.1f%% %-5s %5.1f%%     %5.1f%%     %+6.1f%%   %-12s %d/%-8d %s\n",
-               sl_json_int(lv, "level", 0), sl_json_int(lv, "horizon", 0),
-               100 * sl_json_num(lv, "trust_pass_rate", 0), sl_json_str(lv, "criterion", "?"),
-               100 * sl_json_num(lv, "real_trust_pass_rate", NAN),
-               100 * sl_json_num(lv, "pass_rate", 0),
-               100 * sl_json_num(lv, "mse_rel_change", 0), sl_json_str(lv, "ab_verdict", "?"),
-               sl_json_int(lv, "cliffs_augmented", 0), sl_json_int(lv, "cliffs_baseline", 0),
-               sl_json_bool(lv, "passed", 0) ? "pass" : "FAIL");
-    }
-    printf("practical stability horizon: %d steps\n", sl_json_int(res, "practical_horizon", 0));
-    const cJSON *b;
-    cJSON_ArrayForEach(b, cJSON_GetObjectItem(res, "brick_horizons")) {
-        printf("  brick %d: %d steps\n", sl_json_int(b, "brick", 0), sl_json_int(b, "horizon", 0));
-    }
 }
