@@ -218,9 +218,23 @@ TEST(reused_baseline_equals_retrained) {
             CHECK(reused.per_seed[SL_AB_BASE][m][s] == again.per_seed[SL_AB_BASE][m][s]);
             CHECK(reused.per_seed[SL_AB_AUG][m][s] == again.per_seed[SL_AB_AUG][m][s]);
         }
-    cfg.seeds = 3; /* the reused run has only 2 */
+    /* more seeds than the reused run: the third baseline is trained, the same as retraining */
+    cfg.seeds = 3;
+    sl_ab_outcome three, three_ref;
+    CHECK_OK(sl_ab_run(&cfg, &rt, &st, NULL, NULL, NULL, NULL, NULL, &three));
+    cfg.baseline_of = NULL;
+    CHECK_OK(sl_ab_run(&cfg, &rt, &st, NULL, NULL, NULL, NULL, NULL, &three_ref));
+    for (int s = 0; s < 3; s++)
+        CHECK(three.per_seed[SL_AB_BASE][SL_ABM_ACTION_MSE][s] == three_ref.per_seed[SL_AB_BASE][SL_ABM_ACTION_MSE][s]);
+    sl_ab_outcome_free(&three);
+    sl_ab_outcome_free(&three_ref);
+    /* a baseline from other data is refused */
+    cfg.baseline_of = &first;
+    data other = make(30 * EP_LEN, 0.2f, 0, 3, 1.0f);
+    sl_transitions ot = as_t(&other, 0);
     sl_ab_outcome bad;
-    CHECK_STATUS(sl_ab_run(&cfg, &rt, &st, NULL, NULL, NULL, NULL, NULL, &bad), SL_ERR_ARG);
+    CHECK_STATUS(sl_ab_run(&cfg, &ot, &st, NULL, NULL, NULL, NULL, NULL, &bad), SL_ERR_ARG);
+    data_free(&other);
     sl_ab_outcome_free(&first);
     sl_ab_outcome_free(&again);
     sl_ab_outcome_free(&reused);

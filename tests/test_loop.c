@@ -264,10 +264,14 @@ TEST(demo_job_through_the_library) {
         CHECK_MSG(exists(files[i]), "%s missing", files[i]);
     CHECK_OK(sl_run_end(reg, run, SL_RUN_OK, NULL));
     sl_registry_close(reg);
-    /* every branch has its row and its weight */
+    /* every branch has its row and its weight: the gated branches (rows and weights) and the
+     * ungated poisoned generator's (weights: the ungated mode logs every weight too) */
     long long nb = q1(tp("lib.db"), "select count(*) from branches");
     CHECK(nb == (long long)r.n_branches && nb > 0);
-    CHECK(q1(tp("lib.db"), "select count(*) from weights") == nb);
+    CHECK(r.have_ab_poison && r.n_branches_poison > 0);
+    CHECK(q1(tp("lib.db"), "select count(*) from weights") == nb + (long long)r.n_branches_poison);
+    CHECK(exists("demo/branches_ungated.npz") && exists("demo/ab_ungated.json"));
+    CHECK(sl_json_str(r.summary, "verdict_ungated", NULL) != NULL);
     sl_loop_demo_result_free(&r);
     sl_loop_demo_result_free(NULL);
 }

@@ -252,12 +252,15 @@ TEST(demo_tiny) {
                 S);
     CHECK_MSG(rc == 0, "demo exit %d", rc);
     if (rc != 0) sh("cat demo.txt");
-    CHECK(sh("grep -q '^verdict: ' demo.txt") == 0);
+    /* the three arms' story: two verdict lines, each decided or inconclusive with a count */
+    CHECK(sh("grep -q '^verdict (gated augmentation): ' demo.txt") == 0);
+    CHECK(sh("grep -q '^verdict (ungated unstable generator): ' demo.txt") == 0);
+    CHECK(sh("grep -A1 '^verdict' demo.txt | grep -Eq 'decided with|would decide|no feasible'") == 0);
     CHECK(sh("grep -q '^report: ' demo.txt") == 0);
     const char *files[] = {"demo/real.npz", "demo/latents.npz", "demo/encoder.safetensors",
                            "demo/bricks.json", "demo/world.safetensors", "demo/trust.safetensors",
                            "demo/world_eval.json", "demo/branches.npz", "demo/ab.json",
-                           "demo/report.html"};
+                           "demo/report.html", "demo/branches_ungated.npz", "demo/ab_ungated.json"};
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
         CHECK_MSG(exists(files[i]), "missing %s", files[i]);
     CHECK(sh(SL_PYTHON " -c \"import json,sqlite3,numpy as np; "

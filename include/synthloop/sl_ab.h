@@ -66,8 +66,8 @@ typedef struct sl_ab_config {
     /* A second augmented arm against the same baseline (e.g. the demo's gated generator and
      * an ungated poisoned one): pass the first run's outcome here and the baseline of each
      * seed is copied from it instead of being retrained. It must come from the same config,
-     * real data and seed (the copy is what retraining would give, bit for bit); its seed
-     * count must cover this run's. NULL = train the baseline. Borrowed. */
+     * real data and seed (the copy is what retraining would give, bit for bit); seed pairs
+     * beyond its count are trained here. NULL = train the baseline. Borrowed. */
     const struct sl_ab_outcome *baseline_of;
 } sl_ab_config;
 

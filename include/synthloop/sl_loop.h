@@ -391,6 +391,11 @@ typedef struct sl_loop_demo_config {
     uint64_t seed;
     int gband_set; /* generator band given (else the controller's default [0.8, 1.2]) */
     double gband_lo, gband_hi;
+    /* seed 001's failure as a third arm: branches of the unstable reference, no gates, at
+     * poison_share (0.25) against the same baseline (shared, not retrained); 0 = off */
+    int poison_arm;
+    double poison_share;
+    int until_decided, max_seeds; /* sequential A/Bs (ab --until-decided), 0 = fixed seeds */
 } sl_loop_demo_config;
 void sl_loop_demo_config_default(sl_loop_demo_config *c);
 
@@ -398,8 +403,9 @@ void sl_loop_demo_config_default(sl_loop_demo_config *c);
 extern const char *const sl_loop_demo_stage_names[SL_LOOP_DEMO_STAGES];
 
 typedef struct sl_loop_demo_result {
-    char *paths[11];  /* real, latents, encoder, bricks, world, world_unstable, trust,
-                         world_eval, branches, ab, report (absolute; owned) */
+    char *paths[13];  /* real, latents, encoder, bricks, world, world_unstable, trust,
+                         world_eval, branches, ab, report, branches_ungated, ab_ungated
+                         (absolute; owned) */
     sl_collect_summary collect;
     sl_latent_train_report latent;
     int n_bricks;
@@ -416,12 +422,16 @@ typedef struct sl_loop_demo_result {
     sl_ab_outcome ab;     /* owned (sl_ab_outcome_free) */
     int have_ab;
     cJSON *ab_json;       /* owned */
+    sl_ab_outcome ab_poison; /* real-only vs the ungated unstable generator; owned */
+    int have_ab_poison;
+    cJSON *ab_poison_json;   /* owned */
+    size_t n_branches_poison;
     cJSON *summary;       /* the run summary (verdict, next_action, ...); owned */
 } sl_loop_demo_result;
 typedef enum sl_loop_demo_path {
     SL_DEMO_REAL, SL_DEMO_LATENTS, SL_DEMO_ENCODER, SL_DEMO_BRICKS, SL_DEMO_WORLD,
     SL_DEMO_WORLD_UNSTABLE, SL_DEMO_TRUST, SL_DEMO_EVAL, SL_DEMO_BRANCHES, SL_DEMO_AB,
-    SL_DEMO_REPORT, SL_DEMO_PATH_COUNT
+    SL_DEMO_REPORT, SL_DEMO_BRANCHES_UNGATED, SL_DEMO_AB_UNGATED, SL_DEMO_PATH_COUNT
 } sl_loop_demo_path;
 /* Collect -> encode -> bricks -> world (+ unstable reference) -> trust -> world eval ->
  * gated, weighted branches -> A/B in physics. Stages are reported as "demo k/8: name". */

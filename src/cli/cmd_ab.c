@@ -19,7 +19,10 @@ static void usage(void) {
            "Trains a baseline policy on the real transitions only and an augmented policy on\n"
            "real + synthetic transitions, over the same seeds; evaluates each FINAL policy by\n"
            "action MSE on held-out real episodes and by running it in the workcell (MPL, error\n"
-           "rate, EP); reports mean, 95%% CI, Welch's t-test and seed 000's verdict.\n\n"
+           "rate, EP); reports mean, 95%% CI and the paired decision per metric: value (paired\n"
+           "t-test), no harm (equivalence within +-2%%, two one-sided tests), minor degradation /\n"
+           "poisoning (significant harm), or inconclusive with the seed pairs a power calculation\n"
+           "needs (docs/STATISTICS.md \"Decisions\").\n\n"
            "options:\n"
            "  --latents none        policies act on raw observations (no encoder)\n"
            "  --synth-data FILE     branches from 'synthloop branches collect' (none: A/A test)\n"
@@ -41,7 +44,10 @@ static void usage(void) {
            "                        lambda_outcome (share used, reward = outcome) and one\n"
            "                        econ_outcome per passed branch (docs/WEIGHTS.md)\n"
            "  --max-share S         hard cap on the synthetic share (0.4)\n"
-           "  --seeds N             seeds per arm (5)\n"
+           "  --seeds N             seed pairs (5)\n"
+           "  --until-decided       add seed pairs one at a time until the verdict is decided\n"
+           "                        (sequential design with alpha spending, docs/STATISTICS.md)\n"
+           "  --max-seeds N         cap of --until-decided (20)\n"
            "  --updates N           gradient updates per policy (3000; IQL needs >= 3000 at\n"
            "                        hidden 128 on 50 episodes, see docs/RL.md)\n"
            "  --eval-episodes N     workcell episodes per final policy (20)\n"
@@ -65,23 +71,25 @@ static void usage(void) {
 }
 
 static void print_table(const sl_ab_outcome *o) {
-    printf("A/B over %d seeds (final policies; mean [95%% CI])\n", o->seeds);
+    printf("A/B over %d seed pairs (final policies; mean [95%% CI]; paired decisions)\n", o->seeds);
     printf("  real train rows %zu, held-out rows %zu, synthetic rows %zu, synthetic share %.3f\n",
            o->n_real_train, o->n_real_holdout, o->n_synth, o->synth_share);
-    printf("  %-11s %-27s %-27s %8s %8s  %s\n", "metric", "baseline", "augmented", "change",
-           "p", "verdict");
+    printf("  %-11s %-27s %-27s %8s %-17s %8s  %s\n", "metric", "baseline", "augmented", "change",
+           "95% CI", "p", "verdict");
     for (int m = 0; m < SL_ABM_COUNT; m++) {
         const sl_ab_metric_summary *s = &o->summary[m];
-        char b[64], a[64];
+        char b[64], a[64], ci[48] = "-";
         snprintf(b, sizeof b, "%.4g [%.4g, %.4g]", s->ci[0].mean, s->ci[0].lo, s->ci[0].hi);
         snprintf(a, sizeof a, "%.4g [%.4g, %.4g]", s->ci[1].mean, s->ci[1].lo, s->ci[1].hi);
+        if (s->valid && o->seeds >= 2)
+            snprintf(ci, sizeof ci, "[%+.1f, %+.1f]%%", 100 * s->dec.ci_lo, 100 * s->dec.ci_hi);
         if (s->valid)
-            printf("  %-11s %-27s %-27s %+7.1f%% %8.3g  %s\n", sl_ab_metric_name((sl_ab_metric)m), b,
-                   a, 100.0 * s->verdict.rel_change, o->seeds >= 2 ? s->welch.p : 1.0,
+            printf("  %-11s %-27s %-27s %+7.1f%% %-17s %8.3g  %s\n", sl_ab_metric_name((sl_ab_metric)m),
+                   b, a, 100.0 * s->verdict.rel_change, ci, o->seeds >= 2 ? s->dec.p_two_sided : 1.0,
                    sl_ab_verdict_name(s->verdict.verdict));
         else
-            printf("  %-11s %-27s %-27s %8s %8s  undefined\n", sl_ab_metric_name((sl_ab_metric)m),
-                   b, a, "-", "-");
+            printf("  %-11s %-27s %-27s %8s %-17s %8s  undefined\n", sl_ab_metric_name((sl_ab_metric)m),
+                   b, a, "-", "-", "-");
     }
     int cb = 0, ca = 0;
     for (int i = 0; i < o->seeds; i++) {
@@ -90,6 +98,16 @@ static void print_table(const sl_ab_outcome *o) {
     }
     printf("  learning-curve cliffs: baseline %d, augmented %d\n", cb, ca);
     printf("verdict: %s -> %s\n", sl_ab_verdict_name(o->headline), sl_ab_verdict_action(o->headline));
+    if (o->offline_only)
+        printf("         offline only: no policy ran in physics (--eval-episodes 0); this is a verdict on\n"
+               "         action MSE, not on the policy in the world\n");
+    if (o->headline == SL_AB_INCONCLUSIVE && o->seeds_needed > 0)
+        printf("         not decided with %d seed pairs: about %ld would decide it (power 0.8 at the observed\n"
+               "         effect; ab --until-decided --max-seeds %ld)\n", o->seeds, o->seeds_needed,
+               o->seeds_needed);
+    else if (o->headline == SL_AB_INCONCLUSIVE)
+        printf("         not decided with %d seed pairs, and no feasible number of pairs would decide it\n",
+               o->seeds);
 }
 
 int cmd_ab(int argc, char **argv) {
@@ -108,7 +126,7 @@ int cmd_ab(int argc, char **argv) {
     static const struct option opts[] = {
         {"data", 1, 0, 'd'},        {"latents", 1, 0, 'z'},      {"encoder", 1, 0, 'e'},
         {"synth-data", 1, 0, 's'},  PL_SYNTH_LONG_OPTS, PL_RL_LONG_OPTS,          {"record-outcomes", 1, 0, O_RECORD},
-        {"seeds", 1, 0, 'n'},
+        {"seeds", 1, 0, 'n'},       {"until-decided", 0, 0, 'U'}, {"max-seeds", 1, 0, 'M'},
         {"updates", 1, 0, 'u'},     {"eval-episodes", 1, 0, 'E'}, {"holdout", 1, 0, 'h'},     {"seed", 1, 0, 'r'},         {"threads", 1, 0, 'T'},
         {"output", 1, 0, 'o'},      {"db", 1, 0, 'D'},           {"json", 0, 0, 'j'},
         {"quiet", 0, 0, 'q'},       {"weight-log", 1, 0, 'L'},
@@ -133,6 +151,11 @@ int cmd_ab(int argc, char **argv) {
         case 'n':
             if (sl_cli_parse_int("ab", "--seeds", optarg, 1, 1000, &v)) return 2;
             cfg.seeds = (int)v;
+            break;
+        case 'U': cfg.until_decided = 1; break;
+        case 'M':
+            if (sl_cli_parse_int("ab", "--max-seeds", optarg, 2, 1000, &v)) return 2;
+            cfg.max_seeds = (int)v;
             break;
         case 'u':
             if (sl_cli_parse_int("ab", "--updates", optarg, 1, 100000000, &v)) return 2;

@@ -33,7 +33,7 @@ SL_COMMAND(demo, "run the whole pipeline on built-in defaults and print the verd
 typedef struct demo_cli {
     sl_loop_demo_config c;
     const char *db;
-    int threads, quiet;
+    int threads, quiet, full, no_poison;
 } demo_cli;
 
 static int parse_band(const char *cmd, const char *arg, void *dst) {
@@ -68,6 +68,19 @@ static const cli_opt demo_opts[] = {
      "world-model ensemble size (3)", "members", 0, NULL},
     {"wm-iters", CLI_INT, F(c.wm_iters), 1, 1000000, "N",
      "world-model optimiser steps per member (300)", "wm_iters", 0, NULL},
+    {"poison-share", CLI_DOUBLE, F(c.poison_share), 0.01, 0.95, "W",
+     "synthetic share of the ungated unstable generator's arm (0.25)", "poison_share", 0, NULL},
+    {"no-poison", CLI_FLAG, F(no_poison), 0, 0, NULL, "skip the ungated poisoned-generator arm",
+     "no_poison", 1, NULL},
+    {"until-decided", CLI_FLAG, F(c.until_decided), 0, 0, NULL,
+     "add seed pairs until each A/B is decided (sequential design, docs/STATISTICS.md)",
+     "until_decided", 1, NULL},
+    {"max-seeds", CLI_INT, F(c.max_seeds), 2, 1000, "N", "cap of --until-decided (30)", "max_seeds",
+     0, NULL},
+    {"full", CLI_FLAG, F(full), 0, 0, NULL,
+     "the decisive version: 25 episodes, 20 evaluation episodes, --until-decided\n"
+     "                       from 10 to 30 seed pairs (takes several minutes; prints its time)",
+     "full", 1, NULL},
     {"seed", CLI_U64, F(c.seed), 0, 0, "N", "seed (0)", NULL, 0, NULL},
     {"threads", CLI_INT, F(threads), 0, 1024, "N", "compute threads (0 = all cores)", NULL, 0, NULL},
     {"db", CLI_STRING, F(db), 0, 0, "PATH|none", "registry (default synthloop.db or $SYNTHLOOP_DB)",
@@ -131,12 +144,11 @@ static void print_stage_detail(int k, const sl_loop_demo_result *r) {
     }
 }
 
-static void print_ab(const sl_loop_demo_result *r) {
-    const sl_ab_outcome *out = &r->ab;
-    printf("\n      %d seeds per arm, final policies, mean [95%% CI]; synthetic share %.3f "
-           "(%zu synthetic rows)\n", out->seeds, out->synth_share, out->n_synth);
+static void print_ab_table(const sl_ab_outcome *out, const cJSON *ab_json, const char *arm) {
+    printf("\n      real-only vs %s: %d seed pairs, final policies, mean [95%% CI]; synthetic share "
+           "%.3f (%zu synthetic rows)\n", arm, out->seeds, out->synth_share, out->n_synth);
     const cJSON *rl = cJSON_GetObjectItemCaseSensitive(
-        cJSON_GetObjectItemCaseSensitive(r->ab_json, "synthetic"), "rails");
+        cJSON_GetObjectItemCaseSensitive(ab_json, "synthetic"), "rails");
     const cJSON *it;
     cJSON_ArrayForEach(it, rl) {
         if (cJSON_IsString(it) && (strcmp(it->valuestring, "low_pass_rate") == 0 ||
@@ -146,11 +158,38 @@ static void print_ab(const sl_loop_demo_result *r) {
     }
     for (int m = 0; m < SL_ABM_COUNT; m++) {
         const sl_ab_metric_summary *ms = &out->summary[m];
-        printf("      %-11s baseline %9.4g [%.4g, %.4g]  augmented %9.4g [%.4g, %.4g]",
+        printf("      %-11s real-only %9.4g [%.4g, %.4g]  %-8s %9.4g [%.4g, %.4g]",
                sl_ab_metric_name((sl_ab_metric)m), ms->ci[0].mean, ms->ci[0].lo, ms->ci[0].hi,
-               ms->ci[1].mean, ms->ci[1].lo, ms->ci[1].hi);
-        if (ms->valid) printf("  %+.1f%% (p %.2g)\n", 100 * ms->verdict.rel_change, ms->verdict.p_value);
+               strcmp(arm, "gated augmentation") == 0 ? "gated" : "ungated", ms->ci[1].mean,
+               ms->ci[1].lo, ms->ci[1].hi);
+        if (ms->valid && out->seeds >= 2)
+            printf("  %+.1f%% [%+.1f, %+.1f] (paired p %.2g) %s\n", 100 * ms->dec.improvement,
+                   100 * ms->dec.ci_lo, 100 * ms->dec.ci_hi, ms->dec.p_two_sided,
+                   sl_ab_verdict_name(ms->dec.verdict));
         else printf("\n");
+    }
+}
+
+static void print_ab(const sl_loop_demo_result *r) {
+    print_ab_table(&r->ab, r->ab_json, "gated augmentation");
+    if (r->have_ab_poison) print_ab_table(&r->ab_poison, r->ab_poison_json, "ungated unstable generator");
+}
+
+/* one verdict line: decided, or inconclusive with the pairs a power calculation asks for */
+static void print_verdict(const char *label, const sl_ab_outcome *o) {
+    printf("verdict (%s): %s -> %s\n", label, sl_ab_verdict_name(o->headline),
+           sl_ab_verdict_action(o->headline));
+    if (o->headline == SL_AB_INCONCLUSIVE) {
+        if (o->seeds_needed > 0)
+            printf("         nothing is decided with %d seed pairs: about %ld pairs would decide it at the "
+                   "observed effect and variance (power 0.8; synthloop demo --full)\n", o->seeds,
+                   o->seeds_needed);
+        else
+            printf("         nothing is decided with %d seed pairs, and no feasible number of pairs would "
+                   "decide it at the observed effect\n", o->seeds);
+    } else {
+        printf("         decided with %d seed pairs (paired tests at alpha %.3g%s)\n", o->seeds,
+               o->alpha_last, o->looks > 1 ? ", sequential" : "");
     }
 }
 
@@ -175,6 +214,15 @@ int cmd_demo(int argc, char **argv) {
     sl_loop_demo_config_default(&dc.c);
     int prc = cli_opts_parse("demo", demo_opts, N_DEMO_OPTS, &dc, argc, argv, NULL);
     if (prc) return prc;
+    if (dc.no_poison) dc.c.poison_arm = 0;
+    if (dc.full) {
+        dc.c.episodes = 25;
+        dc.c.eval_episodes = 20;
+        dc.c.seeds = 10;
+        dc.c.until_decided = 1;
+        if (dc.c.max_seeds <= 0) dc.c.max_seeds = 30;
+    }
+    if (dc.c.until_decided && dc.c.max_seeds <= 0) dc.c.max_seeds = 30;
     const sl_loop_demo_config o = dc.c;
     const char *db = dc.db;
     int threads = dc.threads;
@@ -224,13 +272,9 @@ int cmd_demo(int argc, char **argv) {
     if (s != SL_OK) {
         rc = sl_cli_fail(s);
     } else {
-        printf("\nverdict: %s -> %s\n", sl_json_str(r.summary, "verdict", "?"),
-               sl_json_str(r.summary, "next_action", ""));
-        if (cJSON_GetObjectItem(r.summary, "significant_harms") &&
-            sl_json_num(r.summary, "significant_harms", 0) == 0)
-            printf("         (seed 000's table reads the means; no change in that direction is "
-                   "significant at p < 0.05 with %.0f seeds: a sign, not a result)\n",
-                   sl_json_num(r.summary, "seeds", 0));
+        printf("\n");
+        print_verdict("gated augmentation", &r.ab);
+        if (r.have_ab_poison) print_verdict("ungated unstable generator", &r.ab_poison);
         if (reg)
             printf("report: %s  (run %lld in %s)\n", r.paths[SL_DEMO_REPORT], (long long)run,
                    sl_registry_path(reg));

@@ -399,17 +399,16 @@ sl_status sl_ab_run(const sl_ab_config *cfg, const sl_transitions *real,
      * seed, data and config), so it is copied instead of re-trained (an A/A run at half cost). */
     int same_arms = !synth || synth->n == 0;
     if (s == SL_OK && c.baseline_of &&
-        (c.baseline_of->seeds < (c.until_decided ? n : c.seeds) ||
-         c.baseline_of->curve_points != out->curve_points || c.baseline_of->n_real_train != sp.n_train))
-        s = sl_set_error(SL_ERR_ARG, "ab: the baseline to reuse has %d seeds, %d curve points and %zu "
-                         "training rows; this run needs %d, %d and %zu", c.baseline_of->seeds,
-                         c.baseline_of->curve_points, c.baseline_of->n_real_train,
-                         c.until_decided ? n : c.seeds, out->curve_points, sp.n_train);
+        (c.baseline_of->curve_points != out->curve_points || c.baseline_of->n_real_train != sp.n_train))
+        s = sl_set_error(SL_ERR_ARG, "ab: the baseline to reuse has %d curve points and %zu training "
+                         "rows; this run needs %d and %zu", c.baseline_of->curve_points,
+                         c.baseline_of->n_real_train, out->curve_points, sp.n_train);
     int done = 0, n_prev = 0;
     out->looks = 0;
     for (int si = 0; s == SL_OK && si < n && !done; si++) {
         for (int a = 0; s == SL_OK && a < SL_AB_ARMS; a++) {
-            if (a == SL_AB_BASE && c.baseline_of) { /* the same training, done once already */
+            if (a == SL_AB_BASE && c.baseline_of && si < c.baseline_of->seeds) {
+                /* the same training, done once already (seeds beyond it are trained here) */
                 const sl_ab_outcome *b = c.baseline_of;
                 for (int m = 0; m < SL_ABM_COUNT; m++) out->per_seed[a][m][si] = b->per_seed[SL_AB_BASE][m][si];
                 out->cliffs[a][si] = b->cliffs[SL_AB_BASE][si];

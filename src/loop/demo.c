@@ -26,15 +26,21 @@ const char *const sl_loop_demo_stage_names[SL_LOOP_DEMO_STAGES] = {
     "train the world model (residual GRU ensemble) and an unstable reference",
     "train trust_net: real windows vs the unstable reference and noisy negatives",
     "world-model stability per horizon (stable model vs unstable reference)",
-    "collect gated branches and weight them",
-    "A/B: real-only baseline vs gated augmentation, final policies in the workcell",
+    "collect gated branches and weight them (and ungated ones from the unstable reference)",
+    "A/B in the workcell: real-only vs gated augmentation vs an ungated poisoned generator",
 };
 
 static const char *const demo_file_names[SL_DEMO_PATH_COUNT] = {
     "real.npz",          "latents.npz",       "encoder.safetensors",
     "bricks.json",       "world.safetensors", "world_unstable.safetensors",
     "trust.safetensors", "world_eval.json",   "branches.npz",
-    "ab.json",           "report.html"};
+    "ab.json",           "report.html",       "branches_ungated.npz",
+    "ab_ungated.json"};
+_Static_assert(sizeof demo_file_names / sizeof demo_file_names[0] == SL_DEMO_PATH_COUNT,
+               "demo file names");
+_Static_assert(SL_DEMO_PATH_COUNT <= sizeof ((sl_loop_demo_result *)0)->paths /
+                                         sizeof ((sl_loop_demo_result *)0)->paths[0],
+               "demo paths");
 
 void sl_loop_demo_config_default(sl_loop_demo_config *c) {
     memset(c, 0, sizeof *c);
@@ -49,6 +55,10 @@ void sl_loop_demo_config_default(sl_loop_demo_config *c) {
     c->hidden = 128;
     c->share = 0.1;
     c->min_trust = 0.9;
+    c->poison_arm = 1;
+    c->poison_share = 0.25;
+    c->until_decided = 0;
+    c->max_seeds = 0;
 }
 
 void sl_loop_demo_result_free(sl_loop_demo_result *r) {
@@ -56,6 +66,8 @@ void sl_loop_demo_result_free(sl_loop_demo_result *r) {
     for (int i = 0; i < SL_DEMO_PATH_COUNT; i++) free(r->paths[i]);
     if (r->have_ab) sl_ab_outcome_free(&r->ab);
     cJSON_Delete(r->ab_json);
+    if (r->have_ab_poison) sl_ab_outcome_free(&r->ab_poison);
+    cJSON_Delete(r->ab_poison_json);
     cJSON_Delete(r->summary);
     memset(r, 0, sizeof *r);
 }
@@ -305,6 +317,20 @@ static sl_status demo_branches(demo_state *d) {
         cJSON_AddNumberToObject(bj, "horizon", sc.horizon);
     }
     sl_branches_free(br);
+    br = NULL;
+    /* seed 001's failure: the unstable reference's branches, to be used without gates (their
+     * trust is still scored and stored: trust is never bypassed, the ungated weighting
+     * ignores it on purpose, and the A/B shows what that costs) */
+    if (s == SL_OK && d->o->poison_arm) {
+        sc.seed = d->o->seed + 17;
+        s = sl_synth_collect(&br, d->ref, &d->wd, d->tm, d->bk->brick_of_episode, NULL, NULL, &sc);
+        if (s == SL_OK) s = sl_branches_save_npz(br, d->p[SL_DEMO_BRANCHES_UNGATED]);
+        if (s == SL_OK)
+            s = sl_registry_add_dataset(d->reg, d->run, d->p[SL_DEMO_BRANCHES_UNGATED], "branches",
+                                        (int64_t)(br->n * (size_t)sc.horizon), (int64_t)br->n, NULL);
+        if (s == SL_OK) d->r->n_branches_poison = br->n;
+        sl_branches_free(br);
+    }
     return s;
 }
 
@@ -319,6 +345,8 @@ static sl_status demo_ab(demo_state *d) {
     ac.ab.updates = o->updates;
     ac.ab.eval_episodes = o->eval_episodes;
     ac.ab.seed = o->seed;
+    ac.ab.until_decided = o->until_decided;
+    if (o->until_decided) ac.ab.max_seeds = o->max_seeds > o->seeds ? o->max_seeds : o->seeds;
     sl_loop_synth_opts_default(&ac.synth);
     ac.synth.share = o->share;
     ac.synth.min_trust = o->min_trust;
@@ -337,17 +365,25 @@ static sl_status demo_ab(demo_state *d) {
     r->have_ab = 1;
     SL_TRY(sl_json_write_file(d->p[SL_DEMO_AB], r->ab_json));
     SL_TRY(sl_registry_add_artifact(d->reg, d->run, "ab.json", d->p[SL_DEMO_AB]));
-    /* a harm verdict reads the means; count the harms that are also significant */
-    int harm = r->ab.headline == SL_AB_MINOR_DEGRADATION || r->ab.headline == SL_AB_POISONING;
-    int n_sig = 0;
-    for (int m = 0; m < SL_ABM_COUNT; m++) {
-        const sl_ab_result *v = &r->ab.summary[m].verdict;
-        if (r->ab.summary[m].valid && v->significant && v->improvement < 0) n_sig++;
-    }
-    if (harm) cJSON_AddNumberToObject(r->summary, "significant_harms", n_sig);
     cJSON_AddStringToObject(r->summary, "verdict", sl_ab_verdict_name(r->ab.headline));
     cJSON_AddStringToObject(r->summary, "next_action", sl_ab_verdict_action(r->ab.headline));
     cJSON_AddNumberToObject(r->summary, "seeds", r->ab.seeds);
+    if (r->ab.headline == SL_AB_INCONCLUSIVE) cJSON_AddNumberToObject(r->summary, "seeds_needed", (double)r->ab.seeds_needed);
+    if (!o->poison_arm) return SL_OK;
+    /* third arm: the ungated unstable generator against the same baseline */
+    ac.synth.mode = SL_LOOP_WEIGHT_UNGATED;
+    ac.synth.share = o->poison_share;
+    ac.branches = d->p[SL_DEMO_BRANCHES_UNGATED];
+    ac.ab.baseline_of = &r->ab;
+    SL_TRY(sl_loop_ab(&ac, d->ctx, &r->ab_poison, &r->ab_poison_json));
+    r->have_ab_poison = 1;
+    SL_TRY(sl_json_write_file(d->p[SL_DEMO_AB_UNGATED], r->ab_poison_json));
+    SL_TRY(sl_registry_add_artifact(d->reg, d->run, "ab_ungated.json", d->p[SL_DEMO_AB_UNGATED]));
+    cJSON_AddStringToObject(r->summary, "verdict_ungated", sl_ab_verdict_name(r->ab_poison.headline));
+    cJSON_AddStringToObject(r->summary, "next_action_ungated", sl_ab_verdict_action(r->ab_poison.headline));
+    cJSON_AddNumberToObject(r->summary, "seeds_ungated", r->ab_poison.seeds);
+    if (r->ab_poison.headline == SL_AB_INCONCLUSIVE)
+        cJSON_AddNumberToObject(r->summary, "seeds_needed_ungated", (double)r->ab_poison.seeds_needed);
     return SL_OK;
 }
 
