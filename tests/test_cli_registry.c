@@ -217,7 +217,7 @@ TEST(test_ladder_level1_criterion) {
              " 2>/dev/null", BIN, g_db) == 2);
     int rc = sh("%s ladder --data d.npz --latents z.npz --encoder enc.safetensors "
                 "--world-model w.safetensors --trust-model t.safetensors --levels 1 --seeds 1 "
-                "--updates 50 --hidden 16 --eval-episodes 0 --threads 1 --level1 real --out lad3 "
+                "--updates 50 --hidden 16 --eval-episodes 0 --threads 1 --out lad3 "
                 "--quiet " DBOPT " > /dev/null", BIN, g_db);
     CHECK_MSG(rc == 0, "ladder --level1 real exit %d", rc);
     nruns++;
@@ -248,6 +248,10 @@ TEST(test_ladder_level1_criterion) {
             "p = (t * n + rs * m) / (n + m)\n"
             "ok = t >= rs - 1.6448536269514722 * (p * (1 - p) * (1 / n + 1 / m)) ** 0.5\n"
             "assert lv['gates_ok'] == ok, (lv, ok)\n"
+            "from scipy.stats import norm\n"
+            "p0 = min(rs, 0.999); se = (p0 * (1 - p0) * (1 / n + 1 / m)) ** 0.5\n"
+            "pw = norm.cdf(0.05 / se - 1.6448536269514722) if se > 0 else 1.0\n"
+            "assert abs(lv['level1_test_power_5pt'] - pw) < 1e-9, (lv['level1_test_power_5pt'], pw)\n"
             "print('  ladder level 1: trust pass %%.3f, real windows %%.3f' %% (lv['trust_pass_rate'], rs))\n"
             "\"", SL_PYTHON, BIN, SL_PYTHON);
     CHECK_MSG(rc == 0, "ladder.json level 1 does not match the branch file / real windows (%d)", rc);

@@ -163,7 +163,7 @@ static void print_ab_table(const sl_ab_outcome *out, const cJSON *ab_json, const
                strcmp(arm, "gated augmentation") == 0 ? "gated" : "ungated", ms->ci[1].mean,
                ms->ci[1].lo, ms->ci[1].hi);
         if (ms->valid && out->seeds >= 2)
-            printf("  %+.1f%% [%+.1f, %+.1f] (paired p %.2g) %s\n", 100 * ms->dec.improvement,
+            printf("  better by %+.1f%% [%+.1f, %+.1f] (paired p %.2g) %s\n", 100 * ms->dec.improvement,
                    100 * ms->dec.ci_lo, 100 * ms->dec.ci_hi, ms->dec.p_two_sided,
                    sl_ab_verdict_name(ms->dec.verdict));
         else printf("\n");

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "synthloop/sl_loop.h"
+#include "synthloop/sl_stats.h"
 #include "synthloop/sl_json.h"
 #include "synthloop/sl_nn.h"
 #include "synthloop/sl_npz.h"
@@ -27,6 +28,7 @@ const sl_loop_ladder_level sl_loop_ladder_table[SL_LOOP_LADDER_LEVELS] = {
 void sl_loop_ladder_config_default(sl_loop_ladder_config *o) {
     memset(o, 0, sizeof *o);
     o->max_level = SL_LOOP_LADDER_LEVELS;
+    o->level1_real = 1; /* issue 14's decision: level 1 is read against real windows */
     o->ab = sl_ab_config_default();
     o->ab.seeds = 3;
     o->ab.updates = 3000; /* IQL at hidden 128 (sl_ab_config_default) needs >= 3000 */
@@ -192,7 +194,8 @@ static int level_verdict(const sl_loop_ladder_level *lv, int L, const sl_ab_outc
     const sl_ab_metric_summary *mse = &ab->summary[SL_ABM_ACTION_MSE];
     double rel = mse->valid ? mse->verdict.rel_change : 0.0;
     int mse_ok = mse->valid && rel <= lv->mse_tol;
-    int verdict_ok = ab->headline == SL_AB_VALUE || ab->headline == SL_AB_NO_HARM;
+    /* a level fails on decided harm; an inconclusive A/B does not fail it, and says so */
+    int verdict_ok = ab->headline != SL_AB_MINOR_DEGRADATION && ab->headline != SL_AB_POISONING;
     int cb = 0, ca = 0;
     for (int si = 0; si < ab->seeds; si++) {
         cb += ab->cliffs[SL_AB_BASE][si];
@@ -208,6 +211,9 @@ static int level_verdict(const sl_loop_ladder_level *lv, int L, const sl_ab_outc
     cJSON_AddBoolToObject(lj, "gates_ok", branches_ok);
     cJSON_AddBoolToObject(lj, "mse_ok", mse_ok);
     cJSON_AddBoolToObject(lj, "verdict_ok", verdict_ok);
+    cJSON_AddBoolToObject(lj, "ab_decided", ab->headline != SL_AB_INCONCLUSIVE);
+    if (ab->headline == SL_AB_INCONCLUSIVE && ab->seeds_needed > 0)
+        cJSON_AddNumberToObject(lj, "ab_seeds_needed", (double)ab->seeds_needed);
     cJSON_AddBoolToObject(lj, "cliffs_ok", cliffs_ok);
     cJSON_AddBoolToObject(lj, "passed", passed_level);
     return passed_level;
@@ -296,6 +302,14 @@ sl_status sl_loop_ladder(const sl_loop_ladder_config *o, sl_loop_ctx *ctx, cJSON
         cJSON_AddNumberToObject(lj, "trust_pass_rate", trust_rate); /* the criterion's rate */
         if (isfinite(real_rate)) cJSON_AddNumberToObject(lj, "real_trust_pass_rate", real_rate);
         cJSON_AddNumberToObject(lj, "real_windows", (double)n_real);
+        if (lv->min_pass_rate >= 0.999 && isfinite(real_rate) && n_real > 0 && br->n > 0) {
+            /* power of the one-sided test (alpha 0.05) to see a branch share 5 points below the
+             * real windows' share: Phi(0.05 / se - 1.645), se = sqrt(p(1-p)(1/n + 1/n_real)) */
+            double p0 = real_rate > 0.999 ? 0.999 : real_rate;
+            double se = sqrt(p0 * (1.0 - p0) * (1.0 / (double)br->n + 1.0 / (double)n_real));
+            double pw = se > 0 ? sl_stats_norm_cdf(0.05 / se - 1.6448536269514722) : 1.0;
+            cJSON_AddNumberToObject(lj, "level1_test_power_5pt", pw);
+        }
         cJSON_AddNumberToObject(lj, "required_pass_rate", lv->min_pass_rate);
         cJSON_AddStringToObject(lj, "criterion",
                                 lv->min_pass_rate >= 0.999 ? (o->level1_real ? "real" : "all")
