@@ -206,18 +206,6 @@ static int qint(const char *query, const char *key, long long lo, long long hi, 
     return 0;
 }
 
-int sl_http_token_ok(const sl_serve_config *c, const char *authorization) {
-    if (!c || !c->token || !*c->token || !authorization) return 0;
-    static const char prefix[] = "Bearer ";
-    if (strncasecmp(authorization, prefix, sizeof prefix - 1) != 0) return 0;
-    const char *given = authorization + sizeof prefix - 1;
-    /* Hash both sides so the comparison takes the same time whatever the lengths. */
-    unsigned char a[crypto_generichash_BYTES], b[crypto_generichash_BYTES];
-    crypto_generichash(a, sizeof a, (const unsigned char *)given, strlen(given), NULL, 0);
-    crypto_generichash(b, sizeof b, (const unsigned char *)c->token, strlen(c->token), NULL, 0);
-    return sodium_memcmp(a, b, sizeof a) == 0;
-}
-
 /* 1 if the JSON text has a \u0000 escape inside a string (cJSON would cut the string there,
  * silently dropping the rest). */
 static int has_nul_escape(const char *s, size_t n) {
