@@ -181,6 +181,19 @@ int sl_all_finite_f64(const double *x, size_t n);
 /* a * b into *out unless it overflows size_t (returns SL_ERR_RANGE). */
 sl_status sl_mul_size(size_t a, size_t b, size_t *out);
 
+
+/* --- HTTP client (src/core/http_client.c) ------------------------------------------------- */
+
+/* POST `body` (JSON text) to an http:// URL ("http://host[:port]/path"; no TLS) with
+ * "Authorization: Bearer <bearer>" when bearer is not NULL. One connection per request; the
+ * whole exchange must finish within timeout_s seconds (<= 0: 60 s). On SL_OK, *status is the
+ * HTTP status (whatever it is) and *resp the body, NUL-terminated, owned by the caller (free);
+ * on failure (SL_ERR_IO: resolve, connect, send, receive, timeout, not HTTP) *resp is NULL. */
+sl_status sl_http_post(const char *url, const char *body, const char *bearer, double timeout_s,
+                       int *status, char **resp, size_t *resp_len);
+/* GET an http:// URL, the same way (no token). */
+sl_status sl_http_get(const char *url, double timeout_s, int *status, char **resp, size_t *resp_len);
+
 #ifdef __cplusplus
 }
 #endif

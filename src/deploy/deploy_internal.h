@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* deploy_internal.h - a registered policy version loaded for acting (its agent plus the encoder
+ * its lineage names), shared by the policy server (serving.c) and the physics evaluation
+ * (evaluate.c) so that both compute an action the same way. Internal to src/deploy. */
+#ifndef SL_DEPLOY_INTERNAL_H
+#define SL_DEPLOY_INTERNAL_H
+
+#include "synthloop/sl_deploy.h"
+#include "synthloop/sl_latent.h"
+#include "synthloop/sl_rl.h"
+
+typedef struct dp_policy {
+    int64_t id;
+    sl_agent *agent;        /* owned */
+    sl_latent_encoder *enc; /* owned, NULL = the policy acts on observations directly */
+    int obs_dim;            /* what the caller passes (the encoder's input, else the policy's) */
+    int state_dim, act_dim; /* the policy's input and output */
+} dp_policy;
+
+/* Load version `id` (kind policy; lineage {"encoder": PATH} loads the encoder and checks its
+ * latent size against the policy; at most 64 action dims). On failure *p is zeroed. */
+sl_status dp_policy_load(sl_registry *reg, int64_t id, dp_policy *p);
+void dp_policy_free(dp_policy *p); /* NULL and zeroed ok */
+/* One observation [obs_dim] -> one action [act_dim] in [-1, 1]; SL_ERR_NAN if not finite. */
+sl_status dp_policy_act(const dp_policy *p, const float *obs, float *act);
+
+#endif
