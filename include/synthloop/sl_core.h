@@ -193,6 +193,16 @@ sl_status sl_http_post(const char *url, const char *body, const char *bearer, do
                        int *status, char **resp, size_t *resp_len);
 /* GET an http:// URL, the same way (no token). */
 sl_status sl_http_get(const char *url, double timeout_s, int *status, char **resp, size_t *resp_len);
+/* A keep-alive connection to one server (base URL "http://host:port"), for many requests from
+ * one thread: requests go out one at a time on the same socket, replies must carry a
+ * Content-Length (the synthloop server's do). A connection the server closed between requests
+ * is reopened once, transparently. timeout_s (<= 0: 60) covers each request. Not thread-safe;
+ * sl_http_conn_close(NULL) is harmless. *resp as for sl_http_post. */
+typedef struct sl_http_conn sl_http_conn;
+sl_status sl_http_conn_open(const char *url, double timeout_s, sl_http_conn **out);
+sl_status sl_http_conn_post(sl_http_conn *c, const char *path, const char *body, const char *bearer,
+                            int *status, char **resp, size_t *resp_len);
+void sl_http_conn_close(sl_http_conn *c);
 
 #ifdef __cplusplus
 }

@@ -383,8 +383,9 @@ int sl_ps_obs_dim(sl_policy_server *ps);
  * (paired: episode e of both is reset with seed + e). The reference is `against` (a policy
  * version), else the endpoint's live version when `endpoint` has one, else the environment's
  * scripted expert (noise-free). Observations go through the encoder a version's lineage names.
- * Per candidate episode: score = units / attempts (0 without attempts), failure = any failed
- * attempt (timeouts included), reward = return / control steps. Metrics of the "workcell" gate
+ * Per candidate episode: score = units / (units + failed attempts), the successful share of
+ * the attempts that ended (0 when none ended), failure = any failed attempt (timeouts
+ * included), reward = return / control steps. Metrics of the "workcell" gate
  * profile: mpl_ratio = candidate MPL / reference MPL (units per simulated hour summed over the
  * episodes; 0 when both are 0, capped at 100), error_rate = failed attempts / attempts,
  * latency_p99_ms = p99 of the candidate's action computation (encoder + policy, wall clock),
@@ -417,7 +418,10 @@ char *sl_physics_eval_json(const sl_physics_eval *e);
  * [-1, 1] are scaled to the actuator bounds as sl_ab_eval_policy does. An episode is
  * attributed to the version that served its first action (episodes served by two versions,
  * when a canary share grows mid-episode, are counted in `mixed`). A failed request abandons
- * its episode (no feedback) and counts in `errors`; a client stops after 5 in a row. */
+ * its episode (no feedback) and counts in `errors`; a client stops after 5 in a row. Feedback
+ * answered 404 because its version stopped being served while the episode ran (a completed
+ * or rolled-back rollout) is counted in `late_feedback`, not as an error. Each client keeps one
+ * keep-alive connection (sl_http_conn). */
 typedef struct sl_traffic_config {
     const char *url;    /* "http://127.0.0.1:8765" (the server's base URL) */
     const char *token;  /* bearer token of the server */
@@ -438,6 +442,7 @@ typedef struct sl_traffic_version {
 } sl_traffic_version;
 typedef struct sl_traffic_result {
     long episodes, acts, feedbacks, errors, mixed;
+    long late_feedback; /* feedback answered 404: its version stopped being served meanwhile */
     double seconds, acts_per_s, act_p50_ms, act_p99_ms, act_max_ms;
     int n_versions;
     sl_traffic_version versions[SL_TRAFFIC_VERSIONS_MAX];

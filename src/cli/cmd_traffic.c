@@ -116,6 +116,7 @@ int cmd_traffic(int argc, char **argv) {
         cJSON_AddNumberToObject(j, "feedbacks", (double)r.feedbacks);
         cJSON_AddNumberToObject(j, "errors", (double)r.errors);
         cJSON_AddNumberToObject(j, "mixed_episodes", (double)r.mixed);
+        cJSON_AddNumberToObject(j, "late_feedback", (double)r.late_feedback);
         cJSON_AddNumberToObject(j, "seconds", r.seconds);
         cJSON_AddNumberToObject(j, "requests_per_s", r.acts_per_s);
         cJSON_AddNumberToObject(j, "act_p50_ms", r.act_p50_ms);
@@ -146,8 +147,9 @@ int cmd_traffic(int argc, char **argv) {
         cJSON_Delete(j);
     } else {
         printf("%ld episodes (%ld served by two versions), %ld act requests in %.1f s: %.0f requests/s, "
-               "p50 %.2f ms, p99 %.2f ms, max %.1f ms; %ld failed requests\n", r.episodes, r.mixed, r.acts,
-               r.seconds, r.acts_per_s, r.act_p50_ms, r.act_p99_ms, r.act_max_ms, r.errors);
+               "p50 %.2f ms, p99 %.2f ms, max %.1f ms; %ld failed requests, %ld late feedbacks\n", r.episodes, r.mixed,
+               r.acts, r.seconds, r.acts_per_s, r.act_p50_ms, r.act_p99_ms, r.act_max_ms, r.errors,
+               r.late_feedback);
         for (int i = 0; i < r.n_versions; i++) {
             const sl_traffic_version *x = &r.versions[i];
             printf("  version %-5lld %6ld episodes  mean score %.3f  failures %.3f  mean reward %.4f\n",

@@ -10,6 +10,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -281,4 +283,149 @@ sl_status sl_http_post(const char *url, const char *body, const char *bearer, do
 
 sl_status sl_http_get(const char *url, double timeout_s, int *status, char **resp, size_t *resp_len) {
     return http_do("GET", url, NULL, NULL, timeout_s, status, resp, resp_len);
+}
+
+/* --- keep-alive connections ------------------------------------------------------------------ */
+
+struct sl_http_conn {
+    url_parts u;
+    char base[300]; /* "http://host:port" for messages */
+    double timeout_s;
+    int fd;         /* -1 = not connected */
+    char *buf;      /* bytes received past the previous response (none with a well-behaved server) */
+    size_t cap;
+};
+
+sl_status sl_http_conn_open(const char *url, double timeout_s, sl_http_conn **out) {
+    *out = NULL;
+    sl_http_conn *c = calloc(1, sizeof *c);
+    if (!c) return sl_set_error(SL_ERR_NOMEM, "http: out of memory");
+    sl_status s = parse_url(url, NULL, &c->u);
+    if (s != SL_OK) {
+        free(c);
+        return s;
+    }
+    snprintf(c->base, sizeof c->base, "http://%s:%s", c->u.host, c->u.port);
+    c->timeout_s = timeout_s > 0 ? timeout_s : 60.0;
+    c->fd = -1;
+    c->cap = 16384;
+    c->buf = malloc(c->cap);
+    if (!c->buf) {
+        free(c);
+        return sl_set_error(SL_ERR_NOMEM, "http: out of memory");
+    }
+    *out = c;
+    return SL_OK;
+}
+
+void sl_http_conn_close(sl_http_conn *c) {
+    if (!c) return;
+    if (c->fd >= 0) close(c->fd);
+    free(c->buf);
+    free(c);
+}
+
+static void conn_drop(sl_http_conn *c) {
+    if (c->fd >= 0) close(c->fd);
+    c->fd = -1;
+}
+
+/* read one response with a Content-Length body (what the synthloop server sends) */
+static sl_status conn_read(sl_http_conn *c, double deadline, int *status, char **resp, size_t *resp_len,
+                           int *got_any) {
+    size_t n = 0, need = 0;
+    char *hend = NULL;
+    *got_any = 0;
+    for (;;) {
+        if (hend && n >= need) break;
+        if (n + 4096 + 1 > c->cap) {
+            if (c->cap >= HTTP_MAX_RESPONSE)
+                return sl_set_error(SL_ERR_IO, "%s: response larger than %u bytes", c->base, HTTP_MAX_RESPONSE);
+            char *nb = realloc(c->buf, c->cap * 2);
+            if (!nb) return sl_set_error(SL_ERR_NOMEM, "%s: out of memory", c->base);
+            c->buf = nb;
+            c->cap *= 2;
+        }
+        int w = wait_fd(c->fd, POLLIN, deadline);
+        if (w != 1)
+            return sl_set_error(SL_ERR_IO, "%s: receive: %s", c->base, w == 0 ? "timed out" : strerror(errno));
+        ssize_t k = recv(c->fd, c->buf + n, c->cap - n - 1, 0);
+        if (k < 0 && (errno == EAGAIN || errno == EINTR)) continue;
+        if (k <= 0)
+            return sl_set_error(SL_ERR_IO, "%s: connection closed %s", c->base, n ? "mid-response" : "before a response");
+        *got_any = 1;
+        n += (size_t)k;
+        c->buf[n] = 0;
+        if (!hend && (hend = strstr(c->buf, "\r\n\r\n")) != NULL) {
+            long long clen = -1;
+            for (char *l = strchr(c->buf, '\n'); l && l < hend; l = strchr(l, '\n')) {
+                l++;
+                if (strncasecmp(l, "content-length:", 15) == 0) clen = atoll(l + 15);
+                if (strncasecmp(l, "transfer-encoding:", 18) == 0)
+                    return sl_set_error(SL_ERR_IO, "%s: chunked reply on a keep-alive connection", c->base);
+            }
+            if (clen < 0 || (unsigned long long)clen > HTTP_MAX_RESPONSE)
+                return sl_set_error(SL_ERR_IO, "%s: reply without a usable Content-Length", c->base);
+            need = (size_t)(hend - c->buf) + 4 + (size_t)clen;
+        }
+    }
+    int code = 0;
+    if (sscanf(c->buf, "HTTP/1.%*[01] %d", &code) != 1 || code < 100 || code > 599)
+        return sl_set_error(SL_ERR_IO, "%s: not an HTTP response", c->base);
+    size_t off = (size_t)(hend - c->buf) + 4, bn = need - off;
+    char *out = malloc(bn + 1);
+    if (!out) return sl_set_error(SL_ERR_NOMEM, "%s: out of memory", c->base);
+    memcpy(out, c->buf + off, bn);
+    out[bn] = 0;
+    if (strcasestr(c->buf, "\r\nconnection: close") && strcasestr(c->buf, "\r\nconnection: close") < hend)
+        conn_drop(c);
+    *status = code;
+    *resp = out;
+    *resp_len = bn;
+    return SL_OK;
+}
+
+sl_status sl_http_conn_post(sl_http_conn *c, const char *path, const char *body, const char *bearer,
+                            int *status, char **resp, size_t *resp_len) {
+    *resp = NULL;
+    *resp_len = 0;
+    *status = 0;
+    size_t bl = body ? strlen(body) : 0;
+    if (bearer && (strlen(bearer) > 512 || strpbrk(bearer, "\r\n")))
+        return sl_set_error(SL_ERR_ARG, "%s: bearer token longer than 512 bytes or with a line break", c->base);
+    if (strlen(path) > 1024 || strpbrk(path, "\r\n "))
+        return sl_set_error(SL_ERR_ARG, "%s: bad request path", c->base);
+    /* header and body in one send: two small writes would wait for the delayed ACK (Nagle) */
+    char *req = malloc(2200 + bl);
+    if (!req) return sl_set_error(SL_ERR_NOMEM, "%s: out of memory", c->base);
+    int hn = snprintf(req, 2200,
+                      "POST %s HTTP/1.1\r\nHost: %s:%s\r\nContent-Type: application/json\r\n"
+                      "Content-Length: %zu\r\n%s%s%s\r\n", path, c->u.host, c->u.port, bl,
+                      bearer ? "Authorization: Bearer " : "", bearer ? bearer : "", bearer ? "\r\n" : "");
+    if (hn < 0 || hn >= 2200) {
+        free(req);
+        return sl_set_error(SL_ERR_ARG, "%s: request header too long", c->base);
+    }
+    if (bl) memcpy(req + hn, body, bl);
+    size_t rl = (size_t)hn + bl;
+    sl_status s = SL_OK;
+    /* a reused connection the server closed meanwhile fails before any reply byte: reconnect
+     * once and send again (nothing was processed: the server answers every request it reads) */
+    for (int attempt = 0; attempt < 2; attempt++) {
+        double deadline = now_s() + c->timeout_s;
+        int reused = c->fd >= 0;
+        s = reused ? SL_OK : connect_to(&c->u, deadline, &c->fd);
+        if (s == SL_OK && !reused) {
+            int one = 1;
+            setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        }
+        if (s == SL_OK) s = send_all(c->fd, req, rl, deadline, c->base);
+        int got = 0;
+        if (s == SL_OK) s = conn_read(c, deadline, status, resp, resp_len, &got);
+        if (s == SL_OK) break;
+        conn_drop(c);
+        if (!reused || got) break;
+    }
+    free(req);
+    return s;
 }

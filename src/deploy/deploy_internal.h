@@ -6,6 +6,7 @@
 #define SL_DEPLOY_INTERNAL_H
 
 #include "synthloop/sl_deploy.h"
+#include "synthloop/sl_env.h"
 #include "synthloop/sl_latent.h"
 #include "synthloop/sl_rl.h"
 
@@ -23,5 +24,19 @@ sl_status dp_policy_load(sl_registry *reg, int64_t id, dp_policy *p);
 void dp_policy_free(dp_policy *p); /* NULL and zeroed ok */
 /* One observation [obs_dim] -> one action [act_dim] in [-1, 1]; SL_ERR_NAN if not finite. */
 sl_status dp_policy_act(const dp_policy *p, const float *obs, float *act);
+
+/* An episode's outcome as the live health and the gates see it (docs/DEPLOY.md): score = the
+ * successful share of the attempts that ended (units / (units + failed attempts); an attempt
+ * still under way when the episode ends is neither), 0 when none ended; failure = any failed
+ * attempt (timeouts included); reward = return per control step. */
+static inline sl_outcome dp_episode_outcome(const sl_env_metrics *m, double latency_ms) {
+    sl_outcome o;
+    int ended = m->units + m->failures;
+    o.score = ended > 0 ? (double)m->units / ended : 0.0;
+    o.failure = m->failures > 0;
+    o.latency_ms = latency_ms;
+    o.reward = m->steps > 0 ? m->total_reward / m->steps : 0.0;
+    return o;
+}
 
 #endif

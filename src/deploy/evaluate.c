@@ -107,8 +107,7 @@ sl_status sl_deploy_evaluate_physics(sl_registry *reg, int64_t candidate, int64_
         s = run_episode(&cand, env, seed + (uint64_t)e, lat, &n_lat, &m);
         if (s != SL_OK) break;
         add(&c, &m);
-        sl_outcome o = {m.attempts > 0 ? (double)m.units / m.attempts : 0.0, m.failures > 0, 0.0,
-                        m.steps > 0 ? m.total_reward / m.steps : 0.0};
+        sl_outcome o = dp_episode_outcome(&m, 0.0);
         score += o.score;
         fails += o.failure;
         sl_health_window_add(&win, &o);

@@ -14,8 +14,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "synthloop/sl_deploy.h"
-#include "synthloop/sl_env.h"
+#include "deploy_internal.h"
 #include "synthloop/sl_stats.h"
 
 sl_traffic_config sl_traffic_config_default(const char *url, const char *token) {
@@ -33,7 +32,7 @@ sl_traffic_config sl_traffic_config_default(const char *url, const char *token) 
 
 typedef struct shared {
     const sl_traffic_config *cfg;
-    char act_url[1100], fb_url[1100];
+    char base[1100];
     pthread_mutex_t mu;
     long next_episode;
     sl_traffic_result *res;
@@ -43,6 +42,7 @@ typedef struct client {
     shared *sh;
     int id;
     sl_env *env;
+    sl_http_conn *conn;
     double *lat; /* every act round trip, ms */
     long n_lat, cap_lat;
     sl_status status;
@@ -65,15 +65,17 @@ static void note_error(shared *sh, const char *what) {
     pthread_mutex_unlock(&sh->mu);
 }
 
-/* POST and parse a 200 JSON reply; anything else is an error with its text in msg */
-static cJSON *post_json(shared *sh, const char *url, const char *body, char *msg, size_t cap) {
+/* POST and parse a 200 JSON reply; anything else is an error with its text in msg (*code, if
+ * not NULL, receives the HTTP status, 0 when there was none) */
+static cJSON *post_json(client *c, const char *url, const char *body, char *msg, size_t cap, int *code_out) {
     int code = 0;
     char *resp = NULL;
     size_t n = 0;
-    if (sl_http_post(url, body, sh->cfg->token, sh->cfg->timeout_s, &code, &resp, &n) != SL_OK) {
+    if (sl_http_conn_post(c->conn, url, body, c->sh->cfg->token, &code, &resp, &n) != SL_OK) {
         snprintf(msg, cap, "%s", sl_last_error());
         return NULL;
     }
+    if (code_out) *code_out = code;
     cJSON *j = code == 200 ? cJSON_Parse(resp) : NULL;
     if (!j) snprintf(msg, cap, "%s: HTTP %d: %.180s", url, code, resp ? resp : "");
     free(resp);
@@ -102,7 +104,7 @@ static int run_episode(client *c, long e) {
             k += (size_t)snprintf(body + k, sizeof body - k, "%s%.9g", i ? "," : "", (double)obs[i]);
         snprintf(body + k, sizeof body - k, "]}");
         double t0 = sl_now();
-        cJSON *j = post_json(sh, sh->act_url, body, msg, sizeof msg);
+        cJSON *j = post_json(c, "/v1/act", body, msg, sizeof msg, NULL);
         double ms = (sl_now() - t0) * 1e3;
         const cJSON *a = j ? cJSON_GetObjectItem(j, "action") : NULL, *v = j ? cJSON_GetObjectItem(j, "version") : NULL;
         if (j && (!cJSON_IsArray(a) || cJSON_GetArraySize(a) != env->act_dim || !cJSON_IsNumber(v))) {
@@ -136,21 +138,27 @@ static int run_episode(client *c, long e) {
         note_error(sh, sl_last_error());
         return -1;
     }
-    double score = m.attempts > 0 ? (double)m.units / m.attempts : 0.0;
-    double reward = m.steps > 0 ? m.total_reward / m.steps : 0.0;
     double p99 = 0;
     if (c->n_lat > start) (void)sl_stats_quantile(c->lat + start, (size_t)(c->n_lat - start), 0.99, &p99);
+    sl_outcome oc = dp_episode_outcome(&m, p99);
+    double score = oc.score, reward = oc.reward;
     char decision[320] = "";
     if (sh->cfg->feedback) {
         char body[512];
         snprintf(body, sizeof body, "{\"version\":%lld,\"score\":%.9g,\"failure\":%s,\"latency_ms\":%.6g,"
                  "\"reward\":%.9g}", (long long)first, score, m.failures > 0 ? "true" : "false", p99, reward);
-        cJSON *j = post_json(sh, sh->fb_url, body, msg, sizeof msg);
-        if (!j) {
+        int code = 0;
+        cJSON *j = post_json(c, "/v1/feedback", body, msg, sizeof msg, &code);
+        if (!j && code == 404) {
+            /* the version was archived or rolled back while this episode ran: late, not lost */
+            pthread_mutex_lock(&sh->mu);
+            sh->res->late_feedback++;
+            pthread_mutex_unlock(&sh->mu);
+        } else if (!j) {
             note_error(sh, msg);
             return -1;
         }
-        const cJSON *d = cJSON_GetObjectItem(j, "decision");
+        const cJSON *d = j ? cJSON_GetObjectItem(j, "decision") : NULL;
         if (cJSON_IsString(d)) snprintf(decision, sizeof decision, "%s", d->valuestring);
         cJSON_Delete(j);
     }
@@ -204,8 +212,7 @@ sl_status sl_traffic_run(const sl_traffic_config *cfg, sl_traffic_result *out) {
     size_t ul = strlen(cfg->url);
     while (ul > 0 && cfg->url[ul - 1] == '/') ul--;
     if (ul > 1000) return sl_set_error(SL_ERR_ARG, "traffic: URL too long");
-    snprintf(sh.act_url, sizeof sh.act_url, "%.*s/v1/act", (int)ul, cfg->url);
-    snprintf(sh.fb_url, sizeof sh.fb_url, "%.*s/v1/feedback", (int)ul, cfg->url);
+    snprintf(sh.base, sizeof sh.base, "%.*s", (int)ul, cfg->url);
     pthread_mutex_init(&sh.mu, NULL);
     int n = cfg->clients;
     client *cl = calloc((size_t)n, sizeof *cl);
@@ -216,6 +223,7 @@ sl_status sl_traffic_run(const sl_traffic_config *cfg, sl_traffic_result *out) {
         cl[i].sh = &sh;
         cl[i].id = i;
         s = sl_env_workcell_new(&cl[i].env, NULL);
+        if (s == SL_OK) s = sl_http_conn_open(sh.base, cfg->timeout_s, &cl[i].conn);
         if (s == SL_OK && (cl[i].env->obs_dim > 64 || cl[i].env->act_dim > 64))
             s = sl_set_error(SL_ERR_SHAPE, "traffic: environment too large");
         long per = (cfg->episodes / n + 2) * (long)(s == SL_OK ? cl[i].env->max_steps + 1 : 1);
@@ -249,6 +257,7 @@ sl_status sl_traffic_run(const sl_traffic_config *cfg, sl_traffic_result *out) {
     out->acts_per_s = out->seconds > 0 ? (double)total / out->seconds : 0.0;
     for (int i = 0; cl && i < n; i++) {
         sl_env_free(cl[i].env);
+        sl_http_conn_close(cl[i].conn);
         free(cl[i].lat);
     }
     free(cl);
