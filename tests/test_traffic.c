@@ -25,6 +25,9 @@
 #define TOKEN "traffic-test-token"
 
 static char g_dir[700], g_db[800];
+static int g_port;
+static int64_t g_live;
+static pid_t g_pid;
 
 static const char *bin(void) {
     const char *b = getenv("SL_BIN");
@@ -79,11 +82,11 @@ static cJSON *traffic(int port, int episodes, int seed) {
     return cJSON_Parse(out);
 }
 
-static int api_deploy(int port, int64_t version) {
+static int api_deploy(int port, int64_t version, int min_episodes) {
     char url[128], body[256];
     snprintf(url, sizeof url, "http://127.0.0.1:%d/api/deploy", port);
-    snprintf(body, sizeof body, "{\"version\":%lld,\"endpoint\":\"arm\",\"strategy\":\"canary\",\"reason\":\"test\"}",
-             (long long)version);
+    snprintf(body, sizeof body, "{\"version\":%lld,\"endpoint\":\"arm\",\"strategy\":\"canary\",\"reason\":\"test\","
+             "\"min_episodes\":%d}", (long long)version, min_episodes);
     int code = 0;
     char *resp = NULL;
     size_t n = 0;
@@ -210,7 +213,7 @@ TEST(canary_and_rollback_under_traffic) {
     if (pid <= 0) return;
 
     /* 2. a good candidate: 10 % -> 50 % -> 100 %, the old version archived */
-    CHECK(api_deploy(port, v2) == 200);
+    CHECK(api_deploy(port, v2, 20) == 200);
     long cand = 0;
     char dec[400];
     long at = drive_until(port, "completed", 800, v2, &cand, dec, sizeof dec);
@@ -225,7 +228,7 @@ TEST(canary_and_rollback_under_traffic) {
     sl_registry_close(reg);
 
     /* 3. the poisoned candidate: rolled back automatically, with the reason recorded */
-    CHECK(api_deploy(port, v4) == 200);
+    CHECK(api_deploy(port, v4, 20) == 200);
     at = drive_until(port, "rolled back", 300, v4, &cand, dec, sizeof dec);
     printf("  poisoned candidate: rolled back after %ld episodes (%ld of them its own): %s\n", at, cand, dec);
     CHECK(at > 0 && at <= 300);
@@ -239,9 +242,77 @@ TEST(canary_and_rollback_under_traffic) {
     CHECK(h && strstr(h, "canary-monitor") && (strstr(h, "score dropped") || strstr(h, "failure rate rose")));
     free(h);
     sl_registry_close(reg);
-    kill(pid, SIGTERM);
-    waitpid(pid, NULL, 0);
+    g_port = port;
+    g_live = v2;
+    g_pid = pid;
     printf("  whole test %.1f s\n", sl_now() - t0);
+}
+
+/* the dashboard's lifecycle panels in headless Chromium: a third canary (good1 again as a new
+ * version, kept at 10 % by a large min_episodes) under a little traffic, then the DOM must show
+ * the versions with their status, the 90/10 split, both versions' health, and the history with
+ * the rollback above; and a screenshot that is not blank */
+TEST(dashboard_lifecycle_in_chromium) {
+    const char *chromium = "/usr/bin/chromium";
+    CHECK_MSG(access(chromium, X_OK) == 0, "%s is missing: the dashboard test cannot run", chromium);
+    CHECK(g_port > 0);
+    if (access(chromium, X_OK) != 0 || g_port <= 0) return;
+    sl_registry *reg = NULL;
+    CHECK_OK(sl_registry_open(g_db, &reg));
+    int64_t v5 = reg_policy(reg, "good1.safetensors");
+    sl_evalgate_profile wc;
+    sl_evalgate_result r;
+    CHECK_OK(sl_evalgate_profile_builtin("workcell", &wc));
+    CHECK_OK(sl_mv_record_evaluation(reg, v5, &wc, "{\"mpl_ratio\":1.1,\"error_rate\":0.01,\"latency_p99_ms\":1,"
+                                     "\"reward_stability\":0.02}", "test", &r));
+    sl_registry_close(reg);
+    CHECK(api_deploy(g_port, v5, 100000) == 200);
+    cJSON *t = traffic(g_port, 60, 77);
+    CHECK(t && sl_json_int(t, "errors", -1) == 0);
+    cJSON_Delete(t);
+    char prof[800], dom[800], png[800], cmd[4096];
+    snprintf(prof, sizeof prof, "%s/chromium", g_dir);
+    snprintf(dom, sizeof dom, "%s/dom.html", g_dir);
+    snprintf(png, sizeof png, "%s/lifecycle.png", g_dir);
+    const char *flags = "--headless --no-sandbox --disable-gpu --disable-quic --no-first-run"
+                        " --disable-background-networking --disable-component-update --disable-sync"
+                        " --disable-dev-shm-usage --hide-scrollbars";
+    snprintf(cmd, sizeof cmd, "timeout -k 5 60 %s %s --user-data-dir='%s/a' --virtual-time-budget=8000"
+             " --dump-dom 'http://127.0.0.1:%d/?live=0' > '%s' 2>/dev/null", chromium, flags, prof, g_port, dom);
+    int rc = system(cmd);
+    CHECK_MSG(WIFEXITED(rc) && WEXITSTATUS(rc) == 0, "chromium --dump-dom failed (status %d)", rc);
+    char *d = NULL;
+    size_t dl = 0;
+    CHECK_OK(sl_read_file(dom, &d, &dl));
+    if (d) {
+        char want[96];
+        snprintf(want, sizeof want, "data-version-id=\"%lld\" data-status=\"deployed\"", (long long)v5);
+        CHECK_MSG(strstr(d, want) != NULL, "version %lld not listed as deployed", (long long)v5);
+        CHECK(strstr(d, "data-status=\"rolled_back\"") && strstr(d, "data-status=\"archived\"") &&
+              strstr(d, "data-status=\"failed\""));
+        CHECK_MSG(strstr(d, "data-split=\"0.1\"") != NULL, "the 90/10 split is not drawn");
+        snprintf(want, sizeof want, "data-health-version=\"%lld\"", (long long)v5);
+        CHECK_MSG(strstr(d, want) != NULL, "no health row of the candidate");
+        snprintf(want, sizeof want, "data-health-version=\"%lld\" data-health=\"", (long long)g_live);
+        const char *h = strstr(d, want);
+        CHECK_MSG(h && (!strncmp(h + strlen(want), "healthy", 7) || !strncmp(h + strlen(want), "degraded", 8) ||
+                        !strncmp(h + strlen(want), "critical", 8)), "no health state of the live version");
+        CHECK(strstr(d, "data-event=\"rolled_back\"") != NULL && strstr(d, "score dropped") != NULL);
+    }
+    free(d);
+    snprintf(cmd, sizeof cmd, "timeout -k 5 60 %s %s --user-data-dir='%s/b' --virtual-time-budget=8000"
+             " --window-size=1400,1100 --screenshot='%s' 'http://127.0.0.1:%d/?live=0' >/dev/null 2>&1",
+             chromium, flags, prof, png, g_port);
+    rc = system(cmd);
+    CHECK_MSG(WIFEXITED(rc) && WEXITSTATUS(rc) == 0, "chromium --screenshot failed (status %d)", rc);
+    snprintf(cmd, sizeof cmd, "%s %s/tests/py/reg_png_check.py '%s'", SL_PYTHON,
+             getenv("SL_TEST_ROOT") ? getenv("SL_TEST_ROOT") : ".", png);
+    CHECK_MSG(system(cmd) == 0, "screenshot %s is blank or unreadable", png);
+    /* keep a copy for people to look at (the test directory is removed) */
+    if (getenv("SL_KEEP_SHOT")) {
+        snprintf(cmd, sizeof cmd, "cp '%s' '%s'", png, getenv("SL_KEEP_SHOT"));
+        CHECK(system(cmd) == 0);
+    }
 }
 
 TEST(traffic_bad_input) {
@@ -268,6 +339,11 @@ TEST(traffic_bad_input) {
 int main(void) {
     signal(SIGPIPE, SIG_IGN);
     RUN(canary_and_rollback_under_traffic);
+    RUN(dashboard_lifecycle_in_chromium);
+    if (g_pid > 0) {
+        kill(g_pid, SIGTERM);
+        waitpid(g_pid, NULL, 0);
+    }
     RUN(traffic_bad_input);
     return harness_done();
 }
