@@ -315,6 +315,43 @@ TEST(dashboard_lifecycle_in_chromium) {
     }
 }
 
+/* `models evaluate --physics` from the command line: a new version of good1 against the live
+ * version of endpoint arm; --physics with --metrics is a usage error */
+TEST(cli_physics_evaluate) {
+    CHECK(g_port > 0);
+    if (g_port <= 0) return;
+    sl_registry *reg = NULL;
+    CHECK_OK(sl_registry_open(g_db, &reg));
+    int64_t v = reg_policy(reg, "good1.safetensors");
+    sl_registry_close(reg);
+    char cmd[2048], out[4096];
+    snprintf(cmd, sizeof cmd, "'%s' models evaluate %lld --physics --endpoint arm --episodes 8 --db '%s' --json",
+             bin(), (long long)v, g_db);
+    FILE *p = popen(cmd, "r");
+    size_t n = p ? fread(out, 1, sizeof out - 1, p) : 0;
+    out[n] = 0;
+    int rc = p ? pclose(p) : -1;
+    CHECK_MSG(rc == 0, "models evaluate --physics failed: %s", out);
+    cJSON *j = cJSON_Parse(out);
+    CHECK(j && sl_json_int(j, "id", 0) == v && cJSON_IsBool(cJSON_GetObjectItem(j, "passed")));
+    cJSON_Delete(j);
+    CHECK_OK(sl_registry_open(g_db, &reg));
+    sl_model_version mv;
+    CHECK_OK(sl_mv_get(reg, v, &mv));
+    /* the stored report has the measured metrics and the live version (2) as the reference */
+    CHECK(mv.metrics_json && strstr(mv.metrics_json, "\"mpl_ratio\"") && strstr(mv.metrics_json, "\"reference_version\":2"));
+    sl_mv_record_clear(&mv);
+    sl_registry_close(reg);
+    snprintf(cmd, sizeof cmd, "'%s' models evaluate %lld --physics --metrics '{}' --db '%s' >/dev/null 2>&1", bin(),
+             (long long)v, g_db);
+    rc = system(cmd);
+    CHECK(WIFEXITED(rc) && WEXITSTATUS(rc) == 2);
+    snprintf(cmd, sizeof cmd, "'%s' models evaluate %lld --physics --episodes 2 --db '%s' >/dev/null 2>&1", bin(),
+             (long long)v, g_db);
+    rc = system(cmd);
+    CHECK(WIFEXITED(rc) && WEXITSTATUS(rc) == 2);
+}
+
 TEST(traffic_bad_input) {
     /* usage errors exit 2; a server that is not there: exit 1 with the reason */
     char cmd[1200];
@@ -340,6 +377,7 @@ int main(void) {
     signal(SIGPIPE, SIG_IGN);
     RUN(canary_and_rollback_under_traffic);
     RUN(dashboard_lifecycle_in_chromium);
+    RUN(cli_physics_evaluate);
     if (g_pid > 0) {
         kill(g_pid, SIGTERM);
         waitpid(g_pid, NULL, 0);
