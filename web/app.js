@@ -235,6 +235,97 @@ function connectEvents() {
   });
 }
 
+// --- model lifecycle ------------------------------------------------------------------------
+// Versions with status (/api/models), the live rollout with its traffic split and each served
+// version's health with the failing metrics (/v1/status, when the server serves an endpoint),
+// and the append-only deployment history (/api/deployments).
+
+function when(t) { return (t || "").replace("T", " ").replace("Z", ""); }
+
+function renderVersions(vs) {
+  const tb = $("lc-versions").querySelector("tbody");
+  tb.replaceChildren();
+  if (!vs.length) { const tr = el("tr"); tr.append(el("td", { colspan: 5, class: "muted" }, "no model versions registered")); tb.append(tr); }
+  for (const v of vs.slice(0, 50)) {
+    const ev = v.eval_passed === 1 ? "passed" : v.eval_passed === 0 ? "FAILED" : "-";
+    const tr = el("tr", { "data-version-id": v.id, "data-status": v.status });
+    tr.append(el("td", {}, v.id), el("td", {}, v.kind), el("td", { class: "mv-" + v.status }, v.status),
+              el("td", { class: ev === "FAILED" ? "mv-failed" : "" }, ev), el("td", {}, when(v.updated)));
+    tb.append(tr);
+  }
+}
+
+function healthRow(h, role) {
+  const tr = el("tr", { "data-health-version": h.version, "data-health": h.health });
+  const num = (x) => (typeof x === "number" ? fmt(x) : "-");
+  tr.append(el("td", {}, h.version), el("td", {}, role), el("td", { class: "health-" + h.health.replace(" ", "-") }, h.health),
+            el("td", { class: h.failing ? "mv-failed" : "" }, h.failing || (h.window ? "none" : "-")),
+            el("td", {}, h.episodes), el("td", {}, num(h.score)), el("td", {}, num(h.failure_rate)),
+            el("td", {}, num(h.latency_p99_ms)), el("td", {}, num(h.reward_stability)));
+  return tr;
+}
+
+function renderStatus(st) {
+  $("lc-endpoint").textContent = "endpoint " + st.endpoint + ", live version " + fmt(st.live);
+  const box = $("lc-rollout");
+  box.replaceChildren();
+  const ro = st.rollout;
+  const share = ro ? (ro.strategy === "shadow" ? 0 : ro.share) : 0;
+  const bar = el("div", { class: "split", "data-split": share, title: "traffic split" });
+  const live = el("div", { class: "split-live" }, "v" + fmt(st.live) + " " + Math.round(100 * (1 - share)) + "%");
+  live.style.width = (100 * (1 - share)) + "%";
+  bar.append(live);
+  if (ro && share > 0) {
+    const c = el("div", { class: "split-cand" }, "v" + ro.candidate + " " + Math.round(100 * share) + "%");
+    c.style.width = (100 * share) + "%";
+    bar.append(c);
+  }
+  if (ro) {
+    box.append(el("p", { "data-rollout-id": ro.id }, `rollout ${ro.id}: ${ro.strategy} of version ${ro.candidate}` +
+      (ro.strategy === "canary" ? `, stage ${ro.stage + 1}, ${ro.episodes_at_stage} candidate episodes at this stage` : "") +
+      (ro.strategy === "shadow" ? " (computes beside live, never answers)" : "")));
+  } else {
+    box.append(el("p", { class: "muted" }, "no rollout in progress"));
+  }
+  box.append(bar);
+  const tb = $("lc-health").querySelector("tbody");
+  tb.replaceChildren();
+  if (st.live_health) tb.append(healthRow(st.live_health, "live"));
+  if (ro && ro.candidate_health) tb.append(healthRow(ro.candidate_health, ro.strategy + " candidate"));
+  $("lc-decision").textContent = st.last_decision ? "last decision: " + st.last_decision : "";
+}
+
+function renderHistory(hs) {
+  const tb = $("lc-history").querySelector("tbody");
+  tb.replaceChildren();
+  for (const h of hs.slice(0, 40)) {
+    const tr = el("tr", { "data-event": h.event });
+    tr.append(el("td", {}, when(h.created)), el("td", {}, h.endpoint || "-"), el("td", {}, h.version_id),
+              el("td", { class: "ev-" + h.event }, h.event),
+              el("td", {}, (h.from_status || "-") + " \u2192 " + (h.to_status || "-")),
+              el("td", {}, h.share === null || h.share === undefined ? "-" : Math.round(100 * h.share) + "%"),
+              el("td", {}, h.actor), el("td", {}, h.reason || ""));
+    tb.append(tr);
+  }
+  if (!hs.length) { const tr = el("tr"); tr.append(el("td", { colspan: 8, class: "muted" }, "no deployments yet")); tb.append(tr); }
+}
+
+async function loadLifecycle() {
+  const m = await getJSON("/api/models");
+  renderVersions(m.versions || []);
+  let ep = null;
+  try {
+    const st = await getJSON("/v1/status");
+    ep = st.endpoint;
+    renderStatus(st);
+  } catch (e) {
+    $("lc-endpoint").textContent = "";
+    $("lc-rollout").replaceChildren(el("p", { class: "muted" }, "policy serving is off (synthloop serve --endpoint NAME)"));
+    $("lc-health").querySelector("tbody").replaceChildren();
+  }
+  renderHistory(await getJSON("/api/deployments" + (ep ? "?endpoint=" + encodeURIComponent(ep) : "")));
+}
+
 // --- notes ----------------------------------------------------------------------------------
 
 async function post(path, body) {
@@ -262,11 +353,15 @@ async function main() {
     await loadRuns();
     route();
     loadExperiments().catch(() => {});
+    await loadLifecycle().catch((e) => { $("lc-endpoint").textContent = "cannot load: " + e.message; });
   } catch (e) {
     $("health").textContent = "error: " + e.message;
   }
   // ?live=0 disables the event stream (headless snapshots: an open stream keeps the page
   // "loading" forever for tools that wait for network idle)
-  if (new URLSearchParams(location.search).get("live") !== "0") connectEvents();
+  if (new URLSearchParams(location.search).get("live") !== "0") {
+    connectEvents();
+    setInterval(() => loadLifecycle().catch(() => {}), 5000); // rollouts move with /v1/feedback, not events
+  }
 }
 main();

@@ -239,6 +239,28 @@ sl_status sl_atomic_prepare(const char *path);
 sl_status sl_output_check(const char *path);
 /* --- end loop layer support --- */
 
+/* --- HTTP client (src/core/http_client.c) ------------------------------------------------- */
+
+/* POST `body` (JSON text) to an http:// URL ("http://host[:port]/path"; no TLS) with
+ * "Authorization: Bearer <bearer>" when bearer is not NULL. One connection per request; the
+ * whole exchange must finish within timeout_s seconds (<= 0: 60 s). On SL_OK, *status is the
+ * HTTP status (whatever it is) and *resp the body, NUL-terminated, owned by the caller (free);
+ * on failure (SL_ERR_IO: resolve, connect, send, receive, timeout, not HTTP) *resp is NULL. */
+sl_status sl_http_post(const char *url, const char *body, const char *bearer, double timeout_s,
+                       int *status, char **resp, size_t *resp_len);
+/* GET an http:// URL, the same way (no token). */
+sl_status sl_http_get(const char *url, double timeout_s, int *status, char **resp, size_t *resp_len);
+/* A keep-alive connection to one server (base URL "http://host:port"), for many requests from
+ * one thread: requests go out one at a time on the same socket, replies must carry a
+ * Content-Length (the synthloop server's do). A connection the server closed between requests
+ * is reopened once, transparently. timeout_s (<= 0: 60) covers each request. Not thread-safe;
+ * sl_http_conn_close(NULL) is harmless. *resp as for sl_http_post. */
+typedef struct sl_http_conn sl_http_conn;
+sl_status sl_http_conn_open(const char *url, double timeout_s, sl_http_conn **out);
+sl_status sl_http_conn_post(sl_http_conn *c, const char *path, const char *body, const char *bearer,
+                            int *status, char **resp, size_t *resp_len);
+void sl_http_conn_close(sl_http_conn *c);
+
 #ifdef __cplusplus
 }
 #endif

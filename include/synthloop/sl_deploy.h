@@ -376,6 +376,84 @@ sl_status sl_ps_status_json(sl_policy_server *ps, char **out);
 /* The observation size the served policies expect (0 before a version is live). */
 int sl_ps_obs_dim(sl_policy_server *ps);
 
+
+/* --- physics evaluation and closed-loop traffic (src/deploy/evaluate.c, traffic.c) ------------ */
+
+/* The candidate policy version in physics against a reference on the same start states
+ * (paired: episode e of both is reset with seed + e). The reference is `against` (a policy
+ * version), else the endpoint's live version when `endpoint` has one, else the environment's
+ * scripted expert (noise-free). Observations go through the encoder a version's lineage names.
+ * Per candidate episode: score = units / (units + failed attempts), the successful share of
+ * the attempts that ended (0 when none ended), failure = any failed attempt (timeouts
+ * included), reward = return / control steps. Metrics of the "workcell" gate
+ * profile: mpl_ratio = candidate MPL / reference MPL (units per simulated hour summed over the
+ * episodes; 0 when both are 0, capped at 100), error_rate = failed attempts / attempts,
+ * latency_p99_ms = p99 of the candidate's action computation (encoder + policy, wall clock),
+ * reward_stability = the largest deviation of a quarter of the episodes' mean reward from the
+ * mean over all (as the live health windows compute it). Pure function of the versions, the
+ * environment config, episodes and seed, except the latency. */
+struct sl_env; /* sl_env.h */
+typedef struct sl_physics_eval {
+    int episodes;
+    int64_t candidate;
+    int64_t reference;       /* the version compared with; 0 = the scripted expert */
+    double mpl, error_rate, ep, mean_return, score, failure_rate; /* candidate */
+    double ref_mpl, ref_error_rate;                              /* reference */
+    double mpl_ratio, latency_p99_ms, latency_mean_ms, reward_stability;
+    long act_calls;
+} sl_physics_eval;
+sl_status sl_deploy_evaluate_physics(sl_registry *reg, int64_t candidate, int64_t against,
+                                     const char *endpoint, struct sl_env *env, int episodes,
+                                     uint64_t seed, sl_physics_eval *out);
+/* The evaluation as a metrics JSON object (numbers only) for sl_mv_record_evaluation; owned
+ * by the caller (free). */
+char *sl_physics_eval_json(const sl_physics_eval *e);
+
+/* Closed-loop traffic against a policy server (`synthloop traffic`): `clients` threads, each
+ * with its own workcell, run episodes whose every action comes from POST URL/v1/act and report
+ * each episode's outcome to POST URL/v1/feedback (score, failure as above, latency_ms = p99 of
+ * the episode's act round trips, reward = return / steps). Episode e is reset with seed + e and
+ * sends the request key "c<client>-e<e>", so that every act of an episode is routed to the
+ * same version (sticky) while the candidate's share is observed over episodes. Actions in
+ * [-1, 1] are scaled to the actuator bounds as sl_ab_eval_policy does. An episode is
+ * attributed to the version that served its first action (episodes served by two versions,
+ * when a canary share grows mid-episode, are counted in `mixed`). A failed request abandons
+ * its episode (no feedback) and counts in `errors`; a client stops after 5 in a row. Feedback
+ * answered 404 because its version stopped being served while the episode ran (a completed
+ * or rolled-back rollout) is counted in `late_feedback`, not as an error. Each client keeps one
+ * keep-alive connection (sl_http_conn). */
+typedef struct sl_traffic_config {
+    const char *url;    /* "http://127.0.0.1:8765" (the server's base URL) */
+    const char *token;  /* bearer token of the server */
+    int episodes;       /* in total, over all clients */
+    int clients;        /* threads, 1..256 */
+    uint64_t seed;
+    double timeout_s;   /* per request (10) */
+    int feedback;       /* 1: report outcomes (default) */
+} sl_traffic_config;
+sl_traffic_config sl_traffic_config_default(const char *url, const char *token);
+
+#define SL_TRAFFIC_VERSIONS_MAX 8
+#define SL_TRAFFIC_DECISIONS_MAX 16
+typedef struct sl_traffic_version {
+    int64_t version;
+    long episodes, failures, acts;
+    double score_sum, reward_sum;
+} sl_traffic_version;
+typedef struct sl_traffic_result {
+    long episodes, acts, feedbacks, errors, mixed;
+    long late_feedback; /* feedback answered 404: its version stopped being served meanwhile */
+    double seconds, acts_per_s, act_p50_ms, act_p99_ms, act_max_ms;
+    int n_versions;
+    sl_traffic_version versions[SL_TRAFFIC_VERSIONS_MAX];
+    int n_decisions; /* the non-empty decisions the server returned, in order (first 16) */
+    char decisions[SL_TRAFFIC_DECISIONS_MAX][320];
+    long decision_episode[SL_TRAFFIC_DECISIONS_MAX]; /* completed episodes when it came */
+    char last_error[320];
+} sl_traffic_result;
+/* SL_ERR_IO when no episode completed (server down, wrong token: last_error says which). */
+sl_status sl_traffic_run(const sl_traffic_config *cfg, sl_traffic_result *out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli/deploy_cli.h"
+#include "synthloop/sl_env.h"
 
 SL_COMMAND(models, "model versions: list, show, register, evaluate against gates, history")
 
@@ -16,6 +17,8 @@ static void usage(void) {
            "       synthloop models register --kind K --path FILE [--parent ID] [--encoder FILE]\n"
            "                                 [--lineage JSON|FILE]\n"
            "       synthloop models evaluate ID --metrics JSON|FILE [--profile seed003|workcell|FILE]\n"
+           "       synthloop models evaluate ID --physics [--against ID | --endpoint E] [--episodes N]\n"
+           "                                 [--seed N] [--profile workcell|FILE]\n"
            "       synthloop models history [--endpoint E] [--limit N]\n"
            "\n"
            "Model versions (policy, world, trust, generator, encoder) with a checked lifecycle:\n"
@@ -32,8 +35,18 @@ static void usage(void) {
            "  --encoder FILE    observation encoder the policy acts through (lineage.encoder)\n"
            "  --lineage J       lineage JSON (data, config, ...), inline or a file\n"
            "  --metrics J       evaluation metrics JSON object, inline or a file\n"
-           "  --profile P       gate profile: seed003 (default), workcell, or a JSON file\n"
-           "  --endpoint E      history of one endpoint only\n"
+           "  --profile P       gate profile: seed003 (default; workcell with --physics), or a file\n"
+           "  --physics         measure the metrics: run the policy in the workcell against the\n"
+           "                    reference on the same start states (paired), time its action\n"
+           "                    computation, and record mpl_ratio, error_rate, latency_p99_ms and\n"
+           "                    reward_stability (docs/DEPLOY.md)\n"
+           "  --against ID      reference version (default: the live version of --endpoint, else\n"
+           "                    the workcell's scripted expert)\n"
+           "  --episodes N      physics episodes per policy (default 60: seed 003's reward stability\n"
+           "                    of 0.05 needs quarters of about 15 workcell episodes)\n"
+           "  --seed N          first episode seed (default 0)\n"
+           "  --endpoint E      history of one endpoint only; with --physics: its live version is\n"
+           "                    the reference\n"
            "  --limit N         history rows (default 50)\n"
            "  --actor NAME      who does it (default $USER), recorded in the history\n"
            "  --db PATH         registry (default $SYNTHLOOP_DB or synthloop.db)\n"
@@ -75,11 +88,13 @@ int cmd_models(int argc, char **argv) {
         {"parent", 1, 0, 'P'}, {"encoder", 1, 0, 'e'},  {"lineage", 1, 0, 'l'},
         {"metrics", 1, 0, 'm'}, {"profile", 1, 0, 'f'}, {"endpoint", 1, 0, 'E'},
         {"limit", 1, 0, 'n'},  {"actor", 1, 0, 'a'},    {"db", 1, 0, 'D'},
-        {"json", 0, 0, 'j'},   {"quiet", 0, 0, 'q'},    {0, 0, 0, 0}};
+        {"json", 0, 0, 'j'},   {"quiet", 0, 0, 'q'},    {"physics", 0, 0, 'X'},
+        {"against", 1, 0, 'A'}, {"episodes", 1, 0, 'N'}, {"seed", 1, 0, 'S'}, {0, 0, 0, 0}};
     const char *status = NULL, *kind = NULL, *path = NULL, *encoder = NULL, *lineage = NULL,
-               *metrics = NULL, *profile = "seed003", *endpoint = NULL, *actor = NULL, *db = NULL;
-    long parent = 0, limit = 50;
-    int json = 0, c;
+               *metrics = NULL, *profile = NULL, *endpoint = NULL, *actor = NULL, *db = NULL;
+    long parent = 0, limit = 50, against = 0, episodes = 60;
+    uint64_t seed = 0;
+    int json = 0, physics = 0, c;
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -102,6 +117,16 @@ int cmd_models(int argc, char **argv) {
         case 'D': db = optarg; break;
         case 'j': json = 1; break;
         case 'q': break;
+        case 'X': physics = 1; break;
+        case 'A':
+            if (sl_cli_parse_int("models", "--against", optarg, 1, INT64_MAX, &against)) return 2;
+            break;
+        case 'N':
+            if (sl_cli_parse_int("models", "--episodes", optarg, 4, 100000, &episodes)) return 2;
+            break;
+        case 'S':
+            if (sl_cli_parse_u64("models", "--seed", optarg, &seed)) return 2;
+            break;
         default: return sl_cli_usage_error("models", "unknown or incomplete option '%s'", argv[optind - 1]);
         }
     }
@@ -120,7 +145,9 @@ int cmd_models(int argc, char **argv) {
     }
     if (strcmp(sub, "register") == 0 && (!kind || !path))
         return sl_cli_usage_error("models", "register needs --kind and --path");
-    if (strcmp(sub, "evaluate") == 0 && !metrics) return sl_cli_usage_error("models", "evaluate needs --metrics");
+    if (strcmp(sub, "evaluate") == 0 && !metrics == !physics)
+        return sl_cli_usage_error("models", "evaluate needs --metrics or --physics (one of them)");
+    if (!profile) profile = physics ? "workcell" : "seed003";
     if (strcmp(sub, "list") && strcmp(sub, "show") && strcmp(sub, "register") && strcmp(sub, "evaluate") &&
         strcmp(sub, "history"))
         return sl_cli_usage_error("models", "unknown subcommand '%s'", sub);
@@ -166,7 +193,25 @@ int cmd_models(int argc, char **argv) {
             s = sl_evalgate_profile_builtin(profile, &p);
         else if ((s = dcli_json_arg(profile, &pj)) == SL_OK)
             s = sl_evalgate_profile_parse(pj, &p);
-        if (s == SL_OK) s = dcli_json_arg(metrics, &m);
+        sl_physics_eval pe;
+        sl_env *env = NULL;
+        if (s == SL_OK && physics) s = sl_env_workcell_new(&env, NULL);
+        if (s == SL_OK && physics)
+            s = sl_deploy_evaluate_physics(reg, id, against, endpoint, env, (int)episodes, seed, &pe);
+        sl_env_free(env);
+        if (s == SL_OK && physics) {
+            m = sl_physics_eval_json(&pe);
+            if (!m) s = sl_set_error(SL_ERR_NOMEM, "out of memory");
+            char ref[48] = "the scripted expert";
+            if (pe.reference) snprintf(ref, sizeof ref, "version %lld", (long long)pe.reference);
+            if (m && !json)
+                printf("version %ld in the workcell, %d paired episodes against %s: MPL %.0f vs %.0f, "
+                       "error rate %.3f vs %.3f, action p99 %.3f ms, reward stability %.4f\n", id, pe.episodes,
+                       ref, pe.mpl, pe.ref_mpl, pe.error_rate, pe.ref_error_rate, pe.latency_p99_ms,
+                       pe.reward_stability);
+        } else if (s == SL_OK) {
+            s = dcli_json_arg(metrics, &m);
+        }
         sl_evalgate_result r;
         if (s == SL_OK) s = sl_mv_record_evaluation(reg, id, &p, m, dcli_actor(actor), &r);
         for (int i = 0; s == SL_OK && !json && i < p.n; i++)

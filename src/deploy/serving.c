@@ -15,15 +15,12 @@
 
 #include <cjson/cJSON.h>
 
-#include "synthloop/sl_deploy.h"
-#include "synthloop/sl_latent.h"
-#include "synthloop/sl_rl.h"
+#include "deploy_internal.h"
 
 typedef struct loaded {
     int64_t id;
-    sl_agent *agent;
-    sl_latent_encoder *enc;
-    int obs_dim, state_dim, act_dim;
+    dp_policy pol;
+    int obs_dim, act_dim; /* copies of pol's */
     sl_health_window win;
     long at_stage; /* outcomes since the current canary stage began */
     long served;
@@ -64,8 +61,7 @@ static double now_ms(void) {
 }
 
 static void slot_free(loaded *l) {
-    sl_agent_free(l->agent);
-    sl_latent_free(l->enc);
+    dp_policy_free(&l->pol);
     sl_health_window_free(&l->win);
     memset(l, 0, sizeof *l);
 }
@@ -73,33 +69,11 @@ static void slot_free(loaded *l) {
 static sl_status slot_load(sl_policy_server *ps, int64_t id, loaded *l) {
     memset(l, 0, sizeof *l);
     if (id <= 0) return SL_OK;
-    sl_model_version v;
-    SL_TRY(sl_mv_get(ps->reg, id, &v));
-    sl_status s = strcmp(v.kind, "policy") == 0
-                      ? SL_OK
-                      : sl_set_error(SL_ERR_ARG, "model version %lld is a %s, not a policy", (long long)id, v.kind);
-    if (s == SL_OK) s = sl_agent_load(&l->agent, v.path);
-    if (s == SL_OK && v.lineage_json) {
-        cJSON *lin = cJSON_Parse(v.lineage_json);
-        const cJSON *e = cJSON_GetObjectItem(lin, "encoder");
-        if (cJSON_IsString(e) && *e->valuestring) s = sl_latent_load(&l->enc, e->valuestring);
-        cJSON_Delete(lin);
-    }
-    if (s == SL_OK) {
-        const sl_rl_config *rc = sl_agent_config(l->agent);
-        l->state_dim = rc->obs_dim;
-        l->act_dim = rc->act_dim;
-        l->obs_dim = l->enc ? sl_latent_obs_dim(l->enc) : rc->obs_dim;
-        if (l->enc && sl_latent_z_dim(l->enc) != rc->obs_dim)
-            s = sl_set_error(SL_ERR_SHAPE, "version %lld: encoder gives %d-d latents, policy takes %d",
-                             (long long)id, sl_latent_z_dim(l->enc), rc->obs_dim);
-        if (l->act_dim > 64)
-            s = sl_set_error(SL_ERR_SHAPE, "version %lld: %d action dims (at most 64 served)",
-                             (long long)id, l->act_dim);
-    }
-    if (s == SL_OK) s = sl_health_window_init(&l->win, ps->cfg.window);
+    SL_TRY(dp_policy_load(ps->reg, id, &l->pol));
+    l->obs_dim = l->pol.obs_dim;
+    l->act_dim = l->pol.act_dim;
+    sl_status s = sl_health_window_init(&l->win, ps->cfg.window);
     l->id = id;
-    sl_mv_record_clear(&v);
     if (s != SL_OK) slot_free(l);
     return s;
 }
@@ -203,19 +177,7 @@ static loaded *slot_of(sl_policy_server *ps, int64_t id) {
     return NULL;
 }
 
-static sl_status compute(loaded *l, const float *obs, float *act) {
-    float state[1024];
-    if (l->state_dim > 1024) return sl_set_error(SL_ERR_SHAPE, "policy state too large to serve");
-    const float *in = obs;
-    if (l->enc) {
-        SL_TRY(sl_latent_encode(l->enc, obs, 1, l->obs_dim, state));
-        in = state;
-    }
-    SL_TRY(sl_agent_act(l->agent, in, 1, act));
-    for (int j = 0; j < l->act_dim; j++)
-        if (!isfinite(act[j])) return sl_set_error(SL_ERR_NAN, "version %lld produced a non-finite action", (long long)l->id);
-    return SL_OK;
-}
+static sl_status compute(loaded *l, const float *obs, float *act) { return dp_policy_act(&l->pol, obs, act); }
 
 sl_status sl_ps_act(sl_policy_server *ps, const char *key, const float *obs, int obs_dim,
                     sl_ps_action *out) {
