@@ -241,26 +241,41 @@ int cmd_generate(int argc, char **argv) {
     if (prc) return prc < 0 ? 0 : prc;
     if (o.quiet) sl_progress_set_quiet(1);
 
-    sl_gen_table *schema = NULL, *data = NULL, *hold = NULL, *syn = NULL;
+    sl_gen_table *schema = NULL, *data = NULL, *hold = NULL, *syn = NULL, *t = NULL;
     sl_gen_model *model = NULL;
+    sl_gen_ledger_keys keys;
+    memset(&keys, 0, sizeof keys);
     sl_gen_scores sc;
     memset(&sc, 0, sizeof sc);
     int scored = 0, released = 0;
     cJSON *summary = NULL;
-    /* inputs first: bad input fails before a run is recorded or anything trained */
+    /* inputs first: bad input fails before a run is recorded or anything trained. A schema
+     * column with role "subject" is split off: the ledger's subject key, never a column */
     sl_status st = o.schema ? sl_gen_schema_read(o.schema, &schema) : SL_OK;
-    if (st == SL_OK && o.data) st = sl_gen_table_read_csv(o.data, schema, &data);
+    if (st == SL_OK && o.data) st = sl_gen_table_read_csv(o.data, schema, &t);
+    if (st == SL_OK && t) st = sl_gen_ledger_keys_get(t, o.schema, o.data, &data, &keys);
+    sl_gen_table_free(t);
+    t = NULL;
     if (st == SL_OK && o.holdout)
-        st = sl_gen_table_read_csv(o.holdout, schema ? schema : data, &hold);
+        st = sl_gen_table_read_csv(o.holdout, schema ? schema : data, &t);
+    if (st == SL_OK && t) st = sl_gen_table_drop_subject(t, &hold);
+    sl_gen_table_free(t);
     if (st != SL_OK) {
         sl_gen_table_free(schema);
         sl_gen_table_free(data);
+        sl_gen_table_free(hold);
+        sl_gen_ledger_keys_free(&keys);
         return sl_cli_fail(st);
     }
     sl_registry *reg = NULL;
     int64_t run = 0;
     st = cli_run_begin(o.db, "generate", config_json(&o), o.cfg.seed, &reg, &run);
-    if (st == SL_OK) /* the privacy ledger's charge hook stays NULL until src/privacy lands */
+    /* a DP fit checks the ledger before training (nothing charged yet); the charge is made
+     * with the release, in the transaction that records it */
+    sl_gen_ledger_ctx lctx = {.reg = reg, .keys = &keys};
+    o.cfg.charge = sl_gen_ledger_precheck;
+    o.cfg.charge_ctx = &lctx;
+    if (st == SL_OK)
         st = o.model ? sl_gen_load(o.model, &model) : sl_gen_fit(&o.cfg, data, &model);
     size_t n = o.rows > 0 ? (size_t)o.rows : data ? data->n_rows : 1000;
     if (st == SL_OK) st = sl_gen_sample(model, n, o.cfg.seed + 1, &syn);
@@ -270,19 +285,9 @@ int cmd_generate(int argc, char **argv) {
         st = sl_gen_evaluate(data, syn, hold, &ec, &sc);
         scored = st == SL_OK;
     }
-    if (st == SL_OK && scored && sc.quality < o.threshold)
-        st = sl_set_error(SL_ERR_RANGE, "generate: quality %.4f is below the threshold %.4f: "
-                          "nothing released (%s not written)", sc.quality, o.threshold, o.out);
-    if (st == SL_OK) {
-        char line[256];
-        sl_gen_dp_line(line, sizeof line, sl_gen_model_method(model), sl_gen_model_dp(model));
-        st = sl_gen_table_write_csv(o.out, syn, line);
-        released = st == SL_OK;
-        if (st == SL_OK && o.save_model) st = sl_gen_save(model, o.save_model);
-    }
-    /* record the decision (also a refusal) */
-    if (model && reg) {
-        char apath[PATH_MAX];
+    int below = st == SL_OK && scored && sc.quality < o.threshold;
+    /* record the decision (also a refusal) with the ledger charge, then place the files */
+    if (model && (st == SL_OK || below)) {
         const sl_dp_spent *dp = sl_gen_model_dp(model);
         cJSON *sj = scored ? sl_gen_scores_json(&sc, data) : NULL;
         char *stxt = sj ? cJSON_PrintUnformatted(sj) : NULL;
@@ -304,12 +309,27 @@ int cmd_generate(int argc, char **argv) {
             .epsilon = dp->epsilon,
             .delta = dp->delta,
             .threshold = scored ? o.threshold : (double)NAN,
-            .released = released,
-            .out_path = released ? cli_abs_path(o.out, apath) : NULL,
         };
-        sl_status rs = sl_registry_add_synthetic_job(reg, run, &row, NULL);
-        if (rs == SL_OK && released)
-            rs = sl_registry_add_artifact(reg, run, "synthetic.csv", cli_abs_path(o.out, apath));
+        sl_gen_release_opts ro = {
+            .out_path = o.out,
+            .model_path = o.save_model,
+            .released = !below,
+            .charge = o.model == NULL, /* a loaded model was charged when it was fitted */
+            .keys = &keys,
+            .input_path = o.data,
+            .run_id = run,
+        };
+        sl_gen_release_result rr;
+        st = sl_gen_release(reg, model, syn, &ro, &row, &rr);
+        released = st == SL_OK && !below;
+        if (st == SL_OK && below)
+            st = sl_set_error(SL_ERR_RANGE, "generate: quality %.4f is below the threshold %.4f: "
+                              "nothing released (%s not written)%s", sc.quality, o.threshold,
+                              o.out, rr.log_id ? "; the DP fit's epsilon was charged" : "");
+        char apath[PATH_MAX];
+        sl_status rs = SL_OK;
+        if (released) rs = sl_registry_add_artifact(reg, run, "synthetic.csv",
+                                                    cli_abs_path(o.out, apath));
         if (rs == SL_OK && released && o.save_model) {
             char mpath[PATH_MAX];
             rs = sl_registry_add_model(reg, run, "generator", cli_abs_path(o.save_model, mpath), 0,
@@ -320,18 +340,22 @@ int cmd_generate(int argc, char **argv) {
         sj = NULL;
         cJSON_AddItemToObject(summary, "dp_statement", sl_gen_dp_json(dp));
         cJSON_AddBoolToObject(summary, "released", released);
+        if (rr.log_id) {
+            cJSON *c = cJSON_AddObjectToObject(summary, "privacy_charge");
+            cJSON_AddNumberToObject(c, "log_id", (double)rr.log_id);
+            cJSON_AddStringToObject(c, "dataset", keys.dataset);
+            cJSON_AddNumberToObject(c, "epsilon", rr.epsilon_charged);
+            cJSON_AddNumberToObject(c, "subjects", (double)keys.n);
+            cJSON_AddNumberToObject(c, "max_subject_epsilon", rr.max_subject_epsilon);
+        }
         free(stxt);
         free(ptxt);
     }
     if (model && scored && (released || st != SL_OK) && !o.json) print_scores(&sc, model);
-    if (st == SL_OK && o.json) {
-        cJSON *j = scored ? sl_gen_scores_json(&sc, data) : cJSON_CreateObject();
-        cJSON_AddItemToObject(j, "dp_statement", sl_gen_dp_json(sl_gen_model_dp(model)));
-        cJSON_AddBoolToObject(j, "released", released);
-        char *t = cJSON_Print(j);
-        if (t) printf("%s\n", t);
-        free(t);
-        cJSON_Delete(j);
+    if (st == SL_OK && o.json && summary) {
+        char *txt = cJSON_Print(summary); /* scores, dp_statement, released, privacy_charge */
+        if (txt) printf("%s\n", txt);
+        free(txt);
     } else if (st == SL_OK && !scored && !o.quiet) {
         fprintf(stderr, "synthloop: no real table given: quality not measured, threshold not "
                 "applied\n");
@@ -346,5 +370,6 @@ int cmd_generate(int argc, char **argv) {
     sl_gen_table_free(hold);
     sl_gen_table_free(data);
     sl_gen_table_free(schema);
+    sl_gen_ledger_keys_free(&keys);
     return rc;
 }
