@@ -22,6 +22,7 @@
 #include "synthloop/sl_json.h"
 #include "synthloop/sl_privacy.h"
 #include "synthloop/sl_registry.h"
+#include "synthloop/sl_serve.h"
 
 static const char *tmp_path(const char *name) {
     static char buf[8][PATH_MAX];
@@ -516,11 +517,107 @@ TEST(generate_command_charges_refuses_and_exports) {
     cJSON_Delete(j);
 }
 
+/* --- the API: POST /api/synthetic/generate, GET /api/synthetic/jobs ------------------------ */
+
+static int route(sl_registry *reg, const sl_serve_config *c, const char *method,
+                 const char *target, const char *auth, const char *body, cJSON **json) {
+    sl_http_request rq = {method, target, auth, body, body ? strlen(body) : 0, NULL};
+    sl_http_response rs;
+    sl_http_route(c, reg, &rq, &rs);
+    if (json) *json = rs.body ? cJSON_ParseWithLength(rs.body, rs.body_len) : NULL;
+    int st = rs.status;
+    if (st >= 400) {
+        cJSON *e = rs.body ? cJSON_ParseWithLength(rs.body, rs.body_len) : NULL;
+        CHECK_MSG(e && cJSON_IsString(cJSON_GetObjectItem(e, "error")), "%s %s: error not JSON",
+                  method, target);
+        cJSON_Delete(e);
+    }
+    sl_http_response_free(&rs);
+    return st;
+}
+
+TEST(api_generate_charges_refuses_and_lists_jobs) {
+    char cwd[PATH_MAX];
+    if (!getcwd(cwd, sizeof cwd) || chdir(harness_tmpdir()) != 0) {
+        CHECK(0);
+        return;
+    }
+    write_text("people.schema.json", SCHEMA);
+    make_people("api.csv", 300, 40, 11);
+    setenv("MAX_PRIVACY_EPSILON", "20", 1);
+    sl_registry *reg = NULL;
+    CHECK_OK(sl_registry_open("api.db", &reg));
+    if (reg) CHECK_OK(sl_budget_set(reg, "dataset", "people", SL_PERIOD_MONTHLY, 3.0));
+    sl_serve_config c;
+    sl_serve_config_default(&c);
+    c.token = "0123456789abcdef0123456789abcdef";
+    const char *auth = "Bearer 0123456789abcdef0123456789abcdef";
+    const char *fmt =
+        "{\"method\": \"vae\", \"data\": \"api.csv\", \"schema\": \"people.schema.json\","
+        " \"out\": \"%s\", \"dp_epsilon\": %g, \"dp_delta\": 1e-4, \"epochs\": 2,"
+        " \"hidden\": 16, \"latent\": 4, \"batch\": 64, \"dp_reproducible\": true,"
+        " \"quality_threshold\": 0}";
+    char body1[1024], body2[1024];
+    snprintf(body1, sizeof body1, fmt, "api1.csv", 1.0);
+    snprintf(body2, sizeof body2, fmt, "api2.csv", 2.5);
+    /* the token */
+    CHECK(route(reg, &c, "POST", "/api/synthetic/generate", NULL, body1, NULL) == 401);
+    CHECK(route(reg, &c, "POST", "/api/synthetic/generate", "Bearer nope", body1, NULL) == 401);
+    sl_serve_config c0 = c;
+    c0.token = NULL;
+    CHECK(route(reg, &c0, "POST", "/api/synthetic/generate", auth, body1, NULL) == 403);
+    CHECK(route(reg, &c, "GET", "/api/synthetic/generate", auth, NULL, NULL) == 405);
+    CHECK(!file_exists("api1.csv"));
+    /* paths outside the working directory, bad values, bad input */
+    CHECK(route(reg, &c, "POST", "/api/synthetic/generate", auth,
+                "{\"method\": \"copula\", \"data\": \"/etc/passwd\", \"out\": \"x.csv\"}", NULL) == 400);
+    CHECK(route(reg, &c, "POST", "/api/synthetic/generate", auth,
+                "{\"method\": \"copula\", \"data\": \"api.csv\", \"out\": \"a/../../x.csv\"}", NULL) == 400);
+    CHECK(route(reg, &c, "POST", "/api/synthetic/generate", auth,
+                "{\"method\": \"gan\", \"data\": \"api.csv\", \"out\": \"x.csv\"}", NULL) == 400);
+    CHECK(route(reg, &c, "POST", "/api/synthetic/generate", auth,
+                "{\"method\": \"copula\", \"data\": \"missing.csv\", \"out\": \"x.csv\"}", NULL) == 404);
+    CHECK(route(reg, &c, "POST", "/api/synthetic/generate", auth, "[1]", NULL) == 400);
+    CHECK(!file_exists("x.csv"));
+    /* released and charged */
+    cJSON *j = NULL;
+    CHECK(route(reg, &c, "POST", "/api/synthetic/generate", auth, body1, &j) == 200);
+    CHECK(file_exists("api1.csv"));
+    const cJSON *pc = cJSON_GetObjectItem(j, "privacy_charge");
+    double eps = sl_json_num(pc, "epsilon", -1);
+    CHECK(eps > 0.9 && eps <= 1.0 && sl_json_int(pc, "subjects", 0) == 40);
+    CHECK(cJSON_IsTrue(cJSON_GetObjectItem(j, "released")) && sl_json_int(j, "run_id", 0) > 0);
+    int64_t d1 = reg ? spent(reg, "dataset", "people") : -1;
+    CHECK(d1 == llround(eps * 1e9));
+    cJSON_Delete(j);
+    /* the budget cannot pay 2.5 more: 409 with the remaining budget, nothing written/charged */
+    j = NULL;
+    CHECK(route(reg, &c, "POST", "/api/synthetic/generate", auth, body2, &j) == 409);
+    const char *err = sl_json_str(j, "error", "");
+    CHECK(strstr(err, "budget exceeded: dataset 'people', monthly") && strstr(err, "remaining"));
+    cJSON_Delete(j);
+    CHECK(!file_exists("api2.csv"));
+    CHECK(reg && spent(reg, "dataset", "people") == d1);
+    /* the jobs list carries the charge */
+    j = NULL;
+    CHECK(route(reg, &c, "GET", "/api/synthetic/jobs", NULL, NULL, &j) == 200);
+    CHECK(cJSON_GetArraySize(j) == 1);
+    const cJSON *row = cJSON_GetArrayItem(j, 0);
+    CHECK(sl_json_num(row, "charged_epsilon", -1) == eps && sl_json_int(row, "ledger_log_id", 0) > 0);
+    cJSON_Delete(j);
+    CHECK(route(reg, &c, "GET", "/api/synthetic/jobs?run=0", NULL, NULL, NULL) == 400);
+    CHECK(route(reg, &c, "POST", "/api/synthetic/jobs", auth, "{}", NULL) == 405);
+    sl_registry_close(reg);
+    unsetenv("MAX_PRIVACY_EPSILON");
+    CHECK(chdir(cwd) == 0);
+}
+
 int main(void) {
     RUN(subject_column_is_split_off_as_the_ledger_key);
     RUN(dp_release_charges_dataset_and_subjects_with_the_release);
     RUN(non_dp_release_is_recorded_without_a_charge);
     RUN(kill_after_the_charge_is_completed_by_recovery);
     RUN(generate_command_charges_refuses_and_exports);
+    RUN(api_generate_charges_refuses_and_lists_jobs);
     return harness_done();
 }

@@ -294,6 +294,48 @@ sl_status sl_gen_release(sl_registry *reg, const sl_gen_model *m, const sl_gen_t
                          const sl_gen_release_opts *o, const sl_synthetic_job_row *job,
                          sl_gen_release_result *res);
 
+/* --- the generate job (what `synthloop generate` and POST /api/synthetic/generate run;
+ * src/gen/job.c) ---------------------------------------------------------------------------
+ * Two phases so that bad input fails before a run is recorded: sl_gen_job_prepare reads and
+ * checks every input (schema, data with its subject column split off, holdout), then
+ * sl_gen_job_run fits (or loads), samples, scores, applies the quality threshold and
+ * releases through sl_gen_release (ledger charge + synthetic_jobs row + files). */
+typedef struct sl_gen_job {
+    const char *method;       /* "copula" | "vae" | "rules"; NULL when model_path is set */
+    const char *data, *schema, *holdout, *model_path, *save_model, *out;
+    size_t rows;              /* 0: as many as the data, else 1000 */
+    double threshold;         /* release only if quality >= threshold (with data) */
+    sl_gen_config cfg;        /* method options; charge/charge_ctx are set by the job */
+    const char *params_json;  /* recorded in synthetic_jobs.params (may be NULL) */
+} sl_gen_job;
+
+typedef struct sl_gen_job_state {
+    sl_gen_table *schema, *data, *hold; /* owned */
+    sl_gen_ledger_keys keys;
+} sl_gen_job_state;
+
+typedef struct sl_gen_job_result {
+    int scored, released;
+    size_t n_rows;
+    sl_gen_scores scores;     /* when scored (sl_gen_job_result_free frees it) */
+    sl_dp_spent dp;           /* the model's statement */
+    sl_gen_method method;
+    sl_gen_release_result rel;
+    cJSON *summary;           /* scores, dp_statement, released, privacy_charge (owned) */
+} sl_gen_job_result;
+
+/* Validate the job's combination of options (SL_ERR_ARG naming the option) and read the
+ * inputs. *st owned by the caller (sl_gen_job_state_free). */
+sl_status sl_gen_job_prepare(const sl_gen_job *j, sl_gen_job_state *st);
+/* Run it. A quality below the threshold is SL_ERR_RANGE "quality q is below the threshold t"
+ * (nothing written; a DP fit charged and recorded); a budget that cannot pay is SL_ERR_RANGE
+ * with the remaining budget (nothing trained, written or charged). res is filled as far as
+ * the job got (free it in every case). */
+sl_status sl_gen_job_run(sl_registry *reg, int64_t run_id, const sl_gen_job *j,
+                         sl_gen_job_state *st, sl_gen_job_result *res);
+void sl_gen_job_state_free(sl_gen_job_state *st);
+void sl_gen_job_result_free(sl_gen_job_result *res);
+
 #ifdef __cplusplus
 }
 #endif
