@@ -241,6 +241,11 @@ TEST(branch_files_and_summary) {
     const cJSON *bk = cJSON_GetObjectItemCaseSensitive(j, "bricks");
     CHECK(cJSON_GetArraySize(bk) == 3);
     CHECK(cJSON_GetObjectItemCaseSensitive(j, "trust_quantiles") != NULL);
+    /* the generator's (eps, delta): the world model has none, and the file says so */
+    const cJSON *dpj = cJSON_GetObjectItemCaseSensitive(j, "dp");
+    CHECK(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(dpj, "epsilon")));
+    CHECK(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(dpj, "delta")));
+    CHECK(strcmp(sl_json_str(dpj, "mechanism", ""), "none") == 0);
     cJSON_Delete(j);
     char path[600];
     snprintf(path, sizeof path, "%s/br.npz", harness_tmpdir());
@@ -259,6 +264,11 @@ TEST(branch_files_and_summary) {
     size_t nt = 0;
     for (size_t i = 0; i < tout->count; i++) nt += ((const uint8_t *)tout->data)[i];
     CHECK(nt == np);
+    const sl_array *dpa = NULL, *de = NULL;
+    CHECK_OK(sl_npz_get(z, "dp", &dpa)); /* no DP guarantee: dp = [False], no epsilon */
+    CHECK(dpa && dpa->count == 1 && ((const uint8_t *)dpa->data)[0] == 0);
+    CHECK(sl_npz_get(z, "dp_epsilon", &de) != SL_OK);
+    sl_clear_error();
     sl_npz_close(z);
     sl_branches_free(b);
 }

@@ -38,6 +38,7 @@
 
 #include "sl_core.h"
 #include "sl_nn_dp.h"
+#include "sl_registry.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -211,6 +212,129 @@ sl_status sl_gen_evaluate(const sl_gen_table *real, const sl_gen_table *synth,
                           sl_gen_scores *out);
 void sl_gen_scores_free(sl_gen_scores *s); /* frees the arrays, not s itself; NULL harmless */
 cJSON *sl_gen_scores_json(const sl_gen_scores *s, const sl_gen_table *real);
+
+/* --- releases charged to the privacy ledger (genpriv; src/gen/release.c) ------
+ *
+ * The unit of privacy of a DP fit is one row. A schema column with role "subject" names whose
+ * rows they are: it is split off before fitting (never a generator column) and each subject
+ * with m rows is charged m * epsilon (group privacy), the dataset epsilon once. The ledger's
+ * dataset key is the schema's "dataset", else the schema file's name up to the first dot,
+ * else the data file's (the privacy module's rule). */
+
+typedef struct sl_gen_ledger_keys {
+    char *dataset;   /* owned */
+    char **subject;  /* [n] distinct subject labels, sorted (owned) */
+    uint32_t *rows;  /* [n] rows of each subject in the training table */
+    size_t n;
+    char *subject_column; /* name of the subject column (owned), NULL if none */
+} sl_gen_ledger_keys;
+void sl_gen_ledger_keys_free(sl_gen_ledger_keys *k); /* frees the members, not k; NULL ok */
+
+/* The ledger keys of a training table and the table without its subject column (*features,
+ * a deep copy owned by the caller; the columns with role "subject" dropped). More than one
+ * subject column is SL_ERR_FORMAT. schema_path and data_path may be NULL (they name the
+ * dataset key only). */
+sl_status sl_gen_ledger_keys_get(const sl_gen_table *data, const char *schema_path,
+                                 const char *data_path, sl_gen_table **features,
+                                 sl_gen_ledger_keys *k);
+/* t without its "subject" columns (deep copy); for holdout tables. */
+sl_status sl_gen_table_drop_subject(const sl_gen_table *t, sl_gen_table **out);
+
+/* Context of the pre-training budget check: pass sl_gen_ledger_precheck as
+ * sl_gen_config.charge with a pointer to this as charge_ctx. The check writes nothing; the
+ * charge itself is made by sl_gen_release in the transaction that records the release. */
+typedef struct sl_gen_ledger_ctx {
+    sl_registry *reg;
+    const sl_gen_ledger_keys *keys;
+    const sl_budget_defaults *def; /* NULL: sl_budget_defaults_from_env */
+    int64_t now;                   /* 0: the clock */
+    double epsilon, delta;         /* set by the check: what the fit will spend */
+    int checked;
+} sl_gen_ledger_ctx;
+/* SL_ERR_RANGE "generate: budget exceeded: dataset 'd', monthly: spent .. of .., remaining
+ * .., requested .." when the budget cannot pay epsilon now; SL_ERR_ARG without a registry. */
+sl_status sl_gen_ledger_precheck(void *ctx, double epsilon, double delta, const char *mechanism);
+
+typedef struct sl_gen_release_opts {
+    const char *out_path;     /* the synthetic CSV (required when released) */
+    const char *model_path;   /* NULL, or where to save the model with the CSV */
+    int released;             /* 1: write the files; 0: refused (nothing written) */
+    int charge;               /* 1: the model was fitted with DP in this process: charge its
+                               * epsilon (released or not: the fit ran and was scored) */
+    const sl_gen_ledger_keys *keys; /* required when charging */
+    const char *input_path;   /* the real table (its sha256 goes to the log); may be NULL */
+    const char *actor;        /* default $USER */
+    int64_t run_id, now;      /* now 0: the clock */
+    const sl_budget_defaults *def; /* NULL: from the environment */
+    /* test hook: after the charge committed, before the rename (kill -9 tests) */
+    void (*after_charge)(void *ctx);
+    void *hook_ctx;
+} sl_gen_release_opts;
+
+typedef struct sl_gen_release_result {
+    int64_t log_id;           /* anonymization_logs row (0: no charge) */
+    int64_t job_id;           /* synthetic_jobs row (0 without a registry) */
+    double epsilon_charged;   /* dataset charge (0: none) */
+    double max_subject_epsilon;
+    char out_sha256[65];
+} sl_gen_release_result;
+
+/* Release (or record the refusal of) a synthetic table:
+ *   1. released: write the CSV (first line: the model's (eps, delta) comment) and the model to
+ *      "<path>.tmp.<pid>", fsynced;
+ *   2. one registry transaction: the ledger's budget check, its log row and charges (when
+ *      o->charge and the model has DP) and the synthetic_jobs row `job` with the charge;
+ *      over budget: SL_ERR_RANGE with the remaining budget, the temps removed, nothing
+ *      written, nothing charged;
+ *   3. rename the temps into place, mark the log row 'placed'.
+ * A refusal (released 0) of a DP fit is still charged (log status 'logged', no output): the
+ * model was trained on the rows and scored against them. reg may be NULL only when nothing is
+ * charged. job->released / out_path are taken from o. */
+sl_status sl_gen_release(sl_registry *reg, const sl_gen_model *m, const sl_gen_table *syn,
+                         const sl_gen_release_opts *o, const sl_synthetic_job_row *job,
+                         sl_gen_release_result *res);
+
+/* --- the generate job (what `synthloop generate` and POST /api/synthetic/generate run;
+ * src/gen/job.c) ---------------------------------------------------------------------------
+ * Two phases so that bad input fails before a run is recorded: sl_gen_job_prepare reads and
+ * checks every input (schema, data with its subject column split off, holdout), then
+ * sl_gen_job_run fits (or loads), samples, scores, applies the quality threshold and
+ * releases through sl_gen_release (ledger charge + synthetic_jobs row + files). */
+typedef struct sl_gen_job {
+    const char *method;       /* "copula" | "vae" | "rules"; NULL when model_path is set */
+    const char *data, *schema, *holdout, *model_path, *save_model, *out;
+    size_t rows;              /* 0: as many as the data, else 1000 */
+    double threshold;         /* release only if quality >= threshold (with data) */
+    sl_gen_config cfg;        /* method options; charge/charge_ctx are set by the job */
+    const char *params_json;  /* recorded in synthetic_jobs.params (may be NULL) */
+} sl_gen_job;
+
+typedef struct sl_gen_job_state {
+    sl_gen_table *schema, *data, *hold; /* owned */
+    sl_gen_ledger_keys keys;
+} sl_gen_job_state;
+
+typedef struct sl_gen_job_result {
+    int scored, released;
+    size_t n_rows;
+    sl_gen_scores scores;     /* when scored (sl_gen_job_result_free frees it) */
+    sl_dp_spent dp;           /* the model's statement */
+    sl_gen_method method;
+    sl_gen_release_result rel;
+    cJSON *summary;           /* scores, dp_statement, released, privacy_charge (owned) */
+} sl_gen_job_result;
+
+/* Validate the job's combination of options (SL_ERR_ARG naming the option) and read the
+ * inputs. *st owned by the caller (sl_gen_job_state_free). */
+sl_status sl_gen_job_prepare(const sl_gen_job *j, sl_gen_job_state *st);
+/* Run it. A quality below the threshold is SL_ERR_RANGE "quality q is below the threshold t"
+ * (nothing written; a DP fit charged and recorded); a budget that cannot pay is SL_ERR_RANGE
+ * with the remaining budget (nothing trained, written or charged). res is filled as far as
+ * the job got (free it in every case). */
+sl_status sl_gen_job_run(sl_registry *reg, int64_t run_id, const sl_gen_job *j,
+                         sl_gen_job_state *st, sl_gen_job_result *res);
+void sl_gen_job_state_free(sl_gen_job_state *st);
+void sl_gen_job_result_free(sl_gen_job_result *res);
 
 #ifdef __cplusplus
 }

@@ -44,8 +44,9 @@ extern "C" {
 #define SL_REGISTRY_ENV "SYNTHLOOP_DB"
 /* Schema version written to PRAGMA user_version by the newest migration. */
 /* 2: model lifecycle (src/store/deploy.c); 3: forecast tables (src/store/forecast.c);
- * 4: privacy ledger, logs and pool (src/store/privacy.c); 5: synthetic_jobs (src/store/gen.c) */
-#define SL_REGISTRY_SCHEMA_VERSION 5
+ * 4: privacy ledger, logs and pool (src/store/privacy.c); 5: synthetic_jobs (src/store/gen.c);
+ * 6: synthetic_jobs' ledger charge (src/store/gen.c, genpriv) */
+#define SL_REGISTRY_SCHEMA_VERSION 6
 
 typedef struct sl_registry sl_registry;
 
@@ -581,6 +582,11 @@ typedef struct sl_synthetic_job_row {
     double threshold;        /* NaN = none */
     int released;            /* 1: the file was written */
     const char *out_path;
+    /* the privacy-ledger charge (set by sl_registry_gen_release; 0/NULL = no charge) */
+    int64_t ledger_log_id;
+    const char *ledger_dataset;
+    double charged_epsilon;  /* the dataset's charge */
+    int64_t charged_subjects;
 } sl_synthetic_job_row;
 sl_status sl_registry_add_synthetic_job(sl_registry *reg, int64_t run_id,
                                         const sl_synthetic_job_row *row, int64_t *id);
@@ -594,6 +600,23 @@ sl_status sl_registry_synthetic_jobs_json(sl_registry *reg, int64_t run_id, char
  * SL_ERR_ARG when reg is NULL. */
 sl_status sl_run_get_status(sl_registry *reg, int64_t run_id, sl_run_status *out);
 /* --- end run status --- */
+
+/* === generate and the privacy ledger (genpriv, issue 16; src/store/privacy.c, gen.c) ===== */
+/* The budget check of sl_ledger_record alone (dataset and every subject, every period), in a
+ * read transaction that writes nothing: SL_ERR_RANGE with the same "budget exceeded: ...
+ * remaining ..." message, SL_OK if the release could be paid now. */
+sl_status sl_ledger_check(sl_registry *reg, const sl_ledger_release *rel,
+                          const sl_budget_defaults *def);
+/* One BEGIN IMMEDIATE transaction: when rel != NULL the ledger's budget check, its
+ * anonymization_logs row (status `status`, NULL = 'pending' if rel->tmp_path else 'placed')
+ * and charges (SL_ERR_RANGE over budget: nothing written), then the synthetic_jobs row, which
+ * records the charge (ledger_log_id, ledger_dataset, charged_epsilon, charged_subjects are
+ * filled in from rel). *log_id / *job_id may be NULL. */
+sl_status sl_registry_gen_release(sl_registry *reg, int64_t run_id, const sl_ledger_release *rel,
+                                  const sl_budget_defaults *def, const char *status,
+                                  const sl_synthetic_job_row *row, int64_t *log_id,
+                                  int64_t *job_id);
+/* === end generate and the privacy ledger ================================================ */
 
 #ifdef __cplusplus
 }

@@ -26,7 +26,12 @@ static void usage(void) {
            "them against REAL (and privacy against --holdout, real rows the generator never\n"
            "saw), and writes SYNTH.csv only if the overall quality >= Q; otherwise it refuses\n"
            "with exit status 1 and writes nothing. The CSV's first line is a '#' comment with\n"
-           "the (epsilon, delta) of the model, or 'dp=none'. Formats and formulas: docs/GEN.md.\n"
+           "the (epsilon, delta) of the model, or 'dp=none'. With --dp-epsilon the fit is\n"
+           "charged to the privacy ledger (the registry; budgets: synthloop budget): the\n"
+           "dataset (the schema's \"dataset\", else the schema file's name) is charged epsilon,\n"
+           "each subject of a schema column with role \"subject\" epsilon per row; a budget\n"
+           "that cannot pay is refused before training, nothing written or charged.\n"
+           "Formats and formulas: docs/GEN.md.\n"
            "\n"
            "options:\n"
            "  --method M            copula | vae | rules\n"
@@ -217,9 +222,9 @@ static cJSON *config_json(const gen_opts *o) {
     return j;
 }
 
-static void print_scores(const sl_gen_scores *s, const sl_gen_model *m) {
+static void print_scores(const sl_gen_scores *s, const sl_gen_job_result *r) {
     char line[256];
-    sl_gen_dp_line(line, sizeof line, sl_gen_model_method(m), sl_gen_model_dp(m));
+    sl_gen_dp_line(line, sizeof line, r->method, &r->dp);
     printf("%s\n", line);
     printf("quality %.4f  (fidelity %.4f, pairs %.4f, detection %.4f [auc %.4f], coverage %.4f)\n",
            s->quality, s->fidelity, s->pair_similarity, s->detection, s->detection_auc,
@@ -229,6 +234,9 @@ static void print_scores(const sl_gen_scores *s, const sl_gen_model *m) {
         printf("privacy: dcr synth %.4f vs holdout %.4f, dcr share %.4f (0.5 ideal), "
                "membership auc %.4f (0.5 ideal)\n", s->dcr_synth, s->dcr_holdout,
                s->dcr_share, s->mia_auc);
+    if (r->rel.log_id)
+        printf("privacy ledger: charged epsilon %.6g to the dataset (log row %lld)\n",
+               r->rel.epsilon_charged, (long long)r->rel.log_id);
 }
 
 int cmd_generate(int argc, char **argv) {
@@ -241,110 +249,54 @@ int cmd_generate(int argc, char **argv) {
     if (prc) return prc < 0 ? 0 : prc;
     if (o.quiet) sl_progress_set_quiet(1);
 
-    sl_gen_table *schema = NULL, *data = NULL, *hold = NULL, *syn = NULL;
-    sl_gen_model *model = NULL;
-    sl_gen_scores sc;
-    memset(&sc, 0, sizeof sc);
-    int scored = 0, released = 0;
-    cJSON *summary = NULL;
+    cJSON *pj = config_json(&o);
+    char *ptxt = pj ? cJSON_PrintUnformatted(pj) : NULL;
+    cJSON_Delete(pj);
+    sl_gen_job job = {
+        .method = o.method, .data = o.data, .schema = o.schema, .holdout = o.holdout,
+        .model_path = o.model, .save_model = o.save_model, .out = o.out,
+        .rows = o.rows > 0 ? (size_t)o.rows : 0, .threshold = o.threshold, .cfg = o.cfg,
+        .params_json = ptxt,
+    };
     /* inputs first: bad input fails before a run is recorded or anything trained */
-    sl_status st = o.schema ? sl_gen_schema_read(o.schema, &schema) : SL_OK;
-    if (st == SL_OK && o.data) st = sl_gen_table_read_csv(o.data, schema, &data);
-    if (st == SL_OK && o.holdout)
-        st = sl_gen_table_read_csv(o.holdout, schema ? schema : data, &hold);
+    sl_gen_job_state js;
+    sl_status st = sl_gen_job_prepare(&job, &js);
     if (st != SL_OK) {
-        sl_gen_table_free(schema);
-        sl_gen_table_free(data);
+        free(ptxt);
         return sl_cli_fail(st);
     }
     sl_registry *reg = NULL;
     int64_t run = 0;
+    sl_gen_job_result res;
+    memset(&res, 0, sizeof res);
     st = cli_run_begin(o.db, "generate", config_json(&o), o.cfg.seed, &reg, &run);
-    if (st == SL_OK) /* the privacy ledger's charge hook stays NULL until src/privacy lands */
-        st = o.model ? sl_gen_load(o.model, &model) : sl_gen_fit(&o.cfg, data, &model);
-    size_t n = o.rows > 0 ? (size_t)o.rows : data ? data->n_rows : 1000;
-    if (st == SL_OK) st = sl_gen_sample(model, n, o.cfg.seed + 1, &syn);
-    if (st == SL_OK && data) {
-        sl_gen_eval_config ec = sl_gen_eval_defaults();
-        ec.seed = o.cfg.seed;
-        st = sl_gen_evaluate(data, syn, hold, &ec, &sc);
-        scored = st == SL_OK;
-    }
-    if (st == SL_OK && scored && sc.quality < o.threshold)
-        st = sl_set_error(SL_ERR_RANGE, "generate: quality %.4f is below the threshold %.4f: "
-                          "nothing released (%s not written)", sc.quality, o.threshold, o.out);
-    if (st == SL_OK) {
-        char line[256];
-        sl_gen_dp_line(line, sizeof line, sl_gen_model_method(model), sl_gen_model_dp(model));
-        st = sl_gen_table_write_csv(o.out, syn, line);
-        released = st == SL_OK;
-        if (st == SL_OK && o.save_model) st = sl_gen_save(model, o.save_model);
-    }
-    /* record the decision (also a refusal) */
-    if (model && reg) {
-        char apath[PATH_MAX];
-        const sl_dp_spent *dp = sl_gen_model_dp(model);
-        cJSON *sj = scored ? sl_gen_scores_json(&sc, data) : NULL;
-        char *stxt = sj ? cJSON_PrintUnformatted(sj) : NULL;
-        cJSON *pj = config_json(&o);
-        char *ptxt = pj ? cJSON_PrintUnformatted(pj) : NULL;
-        cJSON_Delete(pj);
-        sl_synthetic_job_row row = {
-            .method = sl_gen_method_name(sl_gen_model_method(model)),
-            .params_json = ptxt,
-            .n_rows = (int64_t)n,
-            .quality = scored ? sc.quality : (double)NAN,
-            .detection_auc = scored ? sc.detection_auc : (double)NAN,
-            .coverage = scored ? sc.coverage : (double)NAN,
-            .diversity = scored ? sc.diversity : (double)NAN,
-            .dcr_share = scored && sc.has_privacy ? sc.dcr_share : (double)NAN,
-            .membership_auc = scored && sc.has_privacy ? sc.mia_auc : (double)NAN,
-            .scores_json = stxt,
-            .has_dp = dp->has_dp,
-            .epsilon = dp->epsilon,
-            .delta = dp->delta,
-            .threshold = scored ? o.threshold : (double)NAN,
-            .released = released,
-            .out_path = released ? cli_abs_path(o.out, apath) : NULL,
-        };
-        sl_status rs = sl_registry_add_synthetic_job(reg, run, &row, NULL);
-        if (rs == SL_OK && released)
-            rs = sl_registry_add_artifact(reg, run, "synthetic.csv", cli_abs_path(o.out, apath));
-        if (rs == SL_OK && released && o.save_model) {
+    if (st == SL_OK) st = sl_gen_job_run(reg, run, &job, &js, &res);
+    char apath[PATH_MAX];
+    if (res.released) {
+        sl_status rs = sl_registry_add_artifact(reg, run, "synthetic.csv", cli_abs_path(o.out, apath));
+        if (rs == SL_OK && o.save_model) {
             char mpath[PATH_MAX];
+            char *stxt = res.scored ? cJSON_PrintUnformatted(res.summary) : NULL;
             rs = sl_registry_add_model(reg, run, "generator", cli_abs_path(o.save_model, mpath), 0,
                                        stxt, NULL);
+            free(stxt);
         }
         if (st == SL_OK) st = rs;
-        summary = sj ? sj : cJSON_CreateObject();
-        sj = NULL;
-        cJSON_AddItemToObject(summary, "dp_statement", sl_gen_dp_json(dp));
-        cJSON_AddBoolToObject(summary, "released", released);
-        free(stxt);
-        free(ptxt);
     }
-    if (model && scored && (released || st != SL_OK) && !o.json) print_scores(&sc, model);
-    if (st == SL_OK && o.json) {
-        cJSON *j = scored ? sl_gen_scores_json(&sc, data) : cJSON_CreateObject();
-        cJSON_AddItemToObject(j, "dp_statement", sl_gen_dp_json(sl_gen_model_dp(model)));
-        cJSON_AddBoolToObject(j, "released", released);
-        char *t = cJSON_Print(j);
-        if (t) printf("%s\n", t);
-        free(t);
-        cJSON_Delete(j);
-    } else if (st == SL_OK && !scored && !o.quiet) {
+    if (res.scored && (res.released || st != SL_OK) && !o.json) print_scores(&res.scores, &res);
+    if (st == SL_OK && o.json && res.summary) {
+        char *txt = cJSON_Print(res.summary); /* scores, dp_statement, released, privacy_charge */
+        if (txt) printf("%s\n", txt);
+        free(txt);
+    } else if (st == SL_OK && !res.scored && !o.quiet) {
         fprintf(stderr, "synthloop: no real table given: quality not measured, threshold not "
                 "applied\n");
     }
     if (st == SL_OK && !o.quiet)
-        fprintf(stderr, "synthloop: wrote %zu rows to %s\n", n, o.out);
-    int rc = cli_run_finish(reg, run, st, summary);
-    cJSON_Delete(summary);
-    sl_gen_scores_free(&sc);
-    sl_gen_table_free(syn);
-    sl_gen_free(model);
-    sl_gen_table_free(hold);
-    sl_gen_table_free(data);
-    sl_gen_table_free(schema);
+        fprintf(stderr, "synthloop: wrote %zu rows to %s\n", res.n_rows, o.out);
+    int rc = cli_run_finish(reg, run, st, res.summary);
+    sl_gen_job_result_free(&res);
+    sl_gen_job_state_free(&js);
+    free(ptxt);
     return rc;
 }

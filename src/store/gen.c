@@ -18,22 +18,22 @@ static void bind_opt_double(sqlite3_stmt *st, int i, double v) {
     else sqlite3_bind_null(st, i);
 }
 
-sl_status sl_registry_add_synthetic_job(sl_registry *reg, int64_t run_id,
-                                        const sl_synthetic_job_row *row, int64_t *id) {
-    if (id) *id = 0;
-    if (!reg) return SL_OK;
+/* The INSERT alone (autocommit, or inside the caller's transaction). */
+static sl_status insert_job(sqlite3 *db, int64_t run_id, const sl_synthetic_job_row *row,
+                            int64_t *id) {
     if (!row->method || !*row->method || row->n_rows < 0)
         return sl_set_error(SL_ERR_ARG, "registry: synthetic job needs a method and n_rows >= 0");
     if (row->has_dp && (!(row->epsilon >= 0) || !isfinite(row->epsilon) || !(row->delta >= 0)))
         return sl_set_error(SL_ERR_ARG, "registry: synthetic job with DP needs finite epsilon, "
                             "delta >= 0");
-    sqlite3 *db = sl_registry_sqlite(reg);
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(db,
                            "INSERT INTO synthetic_jobs(run_id, method, params, n_rows, quality,"
                            " detection_auc, coverage, diversity, dcr_share, membership_auc,"
-                           " scores, epsilon, delta, threshold, released, out_path, created)"
-                           " VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17)",
+                           " scores, epsilon, delta, threshold, released, out_path, created,"
+                           " ledger_log_id, ledger_dataset, charged_epsilon, charged_subjects)"
+                           " VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,"
+                           "?18,?19,?20,?21)",
                            -1, &st, NULL) != SQLITE_OK)
         return sl_store_db_error(db, "add synthetic job");
     char ts[32];
@@ -56,10 +56,63 @@ sl_status sl_registry_add_synthetic_job(sl_registry *reg, int64_t run_id,
     sqlite3_bind_int(st, 15, row->released ? 1 : 0);
     bind_opt_text(st, 16, row->out_path);
     sqlite3_bind_text(st, 17, ts, -1, SQLITE_TRANSIENT);
+    if (row->ledger_log_id > 0) {
+        sqlite3_bind_int64(st, 18, row->ledger_log_id);
+        bind_opt_text(st, 19, row->ledger_dataset);
+        bind_opt_double(st, 20, row->charged_epsilon);
+        sqlite3_bind_int64(st, 21, row->charged_subjects);
+    } else {
+        for (int i = 18; i <= 21; i++) sqlite3_bind_null(st, i);
+    }
     int rc = sqlite3_step(st);
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE) return sl_store_db_error(db, "add synthetic job");
     if (id) *id = sqlite3_last_insert_rowid(db);
+    return SL_OK;
+}
+
+sl_status sl_registry_add_synthetic_job(sl_registry *reg, int64_t run_id,
+                                        const sl_synthetic_job_row *row, int64_t *id) {
+    if (id) *id = 0;
+    if (!reg) return SL_OK;
+    return insert_job(sl_registry_sqlite(reg), run_id, row, id);
+}
+
+sl_status sl_registry_gen_release(sl_registry *reg, int64_t run_id, const sl_ledger_release *rel,
+                                  const sl_budget_defaults *def, const char *status,
+                                  const sl_synthetic_job_row *row, int64_t *log_id,
+                                  int64_t *job_id) {
+    if (log_id) *log_id = 0;
+    if (job_id) *job_id = 0;
+    if (!reg) {
+        if (rel) return sl_set_error(SL_ERR_ARG, "generate: a DP release must be charged to the "
+                                     "privacy ledger, which needs a registry (not --db none)");
+        return SL_OK;
+    }
+    sqlite3 *db = sl_registry_sqlite(reg);
+    if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+        return sl_store_db_error(db, "begin synthetic release");
+    sl_synthetic_job_row r = *row;
+    int64_t lid = 0, jid = 0;
+    sl_status s = SL_OK;
+    if (rel) {
+        s = sl_store_ledger_insert(db, rel, def, status, &lid);
+        r.ledger_log_id = lid;
+        r.ledger_dataset = rel->dataset;
+        r.charged_epsilon = rel->epsilon;
+        r.charged_subjects = (int64_t)rel->n_subjects;
+    } else {
+        r.ledger_log_id = 0;
+    }
+    if (s == SL_OK) s = insert_job(db, run_id, &r, &jid);
+    if (s == SL_OK && sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+        s = sl_store_db_error(db, "commit synthetic release");
+    if (s != SL_OK) {
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+        return s;
+    }
+    if (log_id) *log_id = lid;
+    if (job_id) *job_id = jid;
     return SL_OK;
 }
 

@@ -348,10 +348,8 @@ static sl_status insert_charge(sqlite3_stmt *st, sqlite3 *db, int64_t log_id, co
     return SL_OK;
 }
 
-sl_status sl_ledger_record(sl_registry *reg, const sl_ledger_release *r,
-                           const sl_budget_defaults *def, int64_t *log_id) {
-    if (log_id) *log_id = 0;
-    if (!reg) return sl_set_error(SL_ERR_ARG, "privacy ledger: a release needs a registry");
+/* Validate a release (no SQL). */
+static sl_status ledger_validate(const sl_ledger_release *r) {
     if (!r->actor || !r->technique || !r->dataset || !*r->dataset)
         return sl_set_error(SL_ERR_ARG, "privacy ledger: actor, technique and dataset required");
     if (!isfinite(r->epsilon) || r->epsilon < 0 || r->epsilon > 1e6 || !isfinite(r->delta) ||
@@ -365,10 +363,13 @@ sl_status sl_ledger_record(sl_registry *reg, const sl_ledger_release *r,
         if (r->subject_rows[i] == 0 || (double)r->subject_rows[i] * r->epsilon > 1e6)
             return sl_set_error(SL_ERR_ARG, "privacy ledger: subject '%s': %u records x epsilon "
                                 "%g out of range", r->subjects[i], r->subject_rows[i], r->epsilon);
-    SL_TRY(json_ok(r->params_json, "privacy ledger: params"));
-    sqlite3 *db = reg->db;
+    return json_ok(r->params_json, "privacy ledger: params");
+}
+
+/* Check the dataset's and every subject's budgets (inside the caller's transaction). */
+static sl_status ledger_check_in_tx(sqlite3 *db, const sl_ledger_release *r,
+                                    const sl_budget_defaults *def) {
     int64_t req = to_nano(r->epsilon);
-    SL_TRY(xexec(db, "BEGIN IMMEDIATE", "begin release"));
     budget_cache cd = {0}, cs = {0};
     sqlite3_stmt *spent = NULL;
     sl_status s = cache_load(db, "dataset", &cd);
@@ -381,8 +382,18 @@ sl_status sl_ledger_record(sl_registry *reg, const sl_ledger_release *r,
     sqlite3_finalize(spent);
     cache_free(&cd);
     cache_free(&cs);
+    return s;
+}
+
+sl_status sl_store_ledger_insert(sqlite3 *db, const sl_ledger_release *r,
+                                 const sl_budget_defaults *def, const char *status,
+                                 int64_t *log_id) {
+    if (log_id) *log_id = 0;
+    SL_TRY(ledger_validate(r));
+    sl_status s = ledger_check_in_tx(db, r, def);
     int64_t id = 0;
-    if (s == SL_OK) s = insert_log(db, r, r->tmp_path ? "pending" : "placed", &id);
+    if (s == SL_OK)
+        s = insert_log(db, r, status ? status : r->tmp_path ? "pending" : "placed", &id);
     sqlite3_stmt *st = NULL;
     if (s == SL_OK)
         s = xprep(db,
@@ -410,8 +421,31 @@ sl_status sl_ledger_record(sl_registry *reg, const sl_ledger_release *r,
             s = xdone(db, p, "insert pool row");
         }
     }
+    if (s == SL_OK && log_id) *log_id = id;
+    return s;
+}
+
+sl_status sl_ledger_record(sl_registry *reg, const sl_ledger_release *r,
+                           const sl_budget_defaults *def, int64_t *log_id) {
+    if (log_id) *log_id = 0;
+    if (!reg) return sl_set_error(SL_ERR_ARG, "privacy ledger: a release needs a registry");
+    SL_TRY(ledger_validate(r));
+    sqlite3 *db = reg->db;
+    SL_TRY(xexec(db, "BEGIN IMMEDIATE", "begin release"));
+    int64_t id = 0;
+    sl_status s = sl_store_ledger_insert(db, r, def, NULL, &id);
     s = tx_end(db, s, "commit release");
     if (s == SL_OK && log_id) *log_id = id;
+    return s;
+}
+
+sl_status sl_ledger_check(sl_registry *reg, const sl_ledger_release *r,
+                          const sl_budget_defaults *def) {
+    if (!reg) return sl_set_error(SL_ERR_ARG, "privacy ledger: a budget check needs a registry");
+    SL_TRY(ledger_validate(r));
+    SL_TRY(xexec(reg->db, "BEGIN", "budget check"));
+    sl_status s = ledger_check_in_tx(reg->db, r, def);
+    sqlite3_exec(reg->db, "ROLLBACK", NULL, NULL, NULL);
     return s;
 }
 

@@ -103,6 +103,8 @@ static const struct {
                        " FROM privacy_ledger WHERE run_id=?1 ORDER BY id"},
     {"deployments", "SELECT id, model_id, strategy, traffic, reason, created FROM deployments"
                     " WHERE run_id=?1 ORDER BY id"},
+    /* genpriv (issue 16): generate's release decisions and their ledger charges */
+    {"synthetic_jobs", "SELECT * FROM synthetic_jobs WHERE run_id=?1 ORDER BY id"},
 };
 
 sl_status sl_registry_export_json(sl_registry *reg, int64_t run_id, cJSON **out) {

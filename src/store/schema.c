@@ -247,6 +247,14 @@ static const char *const migrations[] = {
     "  threshold REAL, released INTEGER NOT NULL CHECK (released IN (0,1)),"
     "  out_path TEXT, created TEXT NOT NULL);"
     "CREATE INDEX synthetic_jobs_run ON synthetic_jobs(run_id);",
+    /* 5 -> 6 (genpriv, issue 16: generate charges the privacy ledger; src/store/gen.c): the
+     * charge a synthetic_jobs row paid (NULL = none) and its anonymization_logs row. */
+    "ALTER TABLE synthetic_jobs ADD COLUMN ledger_log_id INTEGER"
+    "  REFERENCES anonymization_logs(id);"
+    "ALTER TABLE synthetic_jobs ADD COLUMN ledger_dataset TEXT;"
+    "ALTER TABLE synthetic_jobs ADD COLUMN charged_epsilon REAL"
+    "  CHECK (charged_epsilon IS NULL OR charged_epsilon >= 0);"
+    "ALTER TABLE synthetic_jobs ADD COLUMN charged_subjects INTEGER;",
 };
 
 _Static_assert(sizeof migrations / sizeof migrations[0] == SL_REGISTRY_SCHEMA_VERSION,

@@ -46,4 +46,12 @@ sl_status sl_store_row_object(const sl_rows *rows, size_t i, cJSON **out);
 /* Set an sl error from the connection's last error: "<path>: <what>: <sqlite message>". */
 sl_status sl_store_db_error(sqlite3 *db, const char *what);
 
+/* The privacy ledger's check and inserts of one release (privacy.c) inside the CALLER's
+ * transaction (BEGIN IMMEDIATE ... COMMIT around it), so that another table's row (gen.c:
+ * the synthetic_jobs row) commits together with the charge. status NULL: 'pending' when
+ * rel->tmp_path is set, else 'placed'. */
+sl_status sl_store_ledger_insert(sqlite3 *db, const sl_ledger_release *rel,
+                                 const sl_budget_defaults *def, const char *status,
+                                 int64_t *log_id);
+
 #endif

@@ -364,6 +364,14 @@ cJSON *sl_branches_summary_json(const sl_branches *b) {
         }
     }
     cJSON_AddNumberToObject(j, "n_branches", (double)b->n);
+    /* every synthetic file says the (eps, delta) of its generator or that it has none: the
+     * world models are not trained with DP (docs/GEN.md, "What is not done") */
+    cJSON *dpj = cJSON_AddObjectToObject(j, "dp");
+    if (dpj) {
+        cJSON_AddNullToObject(dpj, "epsilon");
+        cJSON_AddNullToObject(dpj, "delta");
+        cJSON_AddStringToObject(dpj, "mechanism", "none");
+    }
     cJSON_AddNumberToObject(j, "n_passed", (double)pass);
     cJSON_AddNumberToObject(j, "pass_rate", b->n ? (double)pass / (double)b->n : 0.0);
     cJSON_AddNumberToObject(j, "horizon", b->horizon);
@@ -452,6 +460,10 @@ sl_status sl_branches_save_npz(const sl_branches *b, const char *path) {
     sl_status st = SL_OK;
     sl_npz_writer *wr = NULL;
     int32_t hk[SL_WORLD_EVAL_MAX_H]; /* the writer reads its arrays at commit: keep in scope */
+    /* whether the generator has a DP guarantee: the world models are trained without DP, so
+     * 0 (and no dp_epsilon / dp_delta arrays; the NPZ writer refuses non-finite values); the
+     * sidecar's "dp" says the same */
+    const uint8_t has_dp[1] = {0};
     if (!obs || !nobs || !act || !rew || !ftr || !fsr || !term || !tout || !src || !bidx || !eid ||
         !ts || !bid) {
         st = sl_set_error(SL_ERR_NOMEM, "%s: out of memory", path);
@@ -479,7 +491,7 @@ sl_status sl_branches_save_npz(const sl_branches *b, const char *path) {
     if (st != SL_OK) goto done;
     {
         size_t s_st[3] = {n, H + 1, Z}, s_ac[3] = {n, H, A}, s_rw[2] = {n, H}, s_ec[3] = {n, H, E};
-        size_t s_n[1] = {n}, s_mz[2] = {M, Z}, s_ma[2] = {M, A}, s_m[1] = {M};
+        size_t s_n[1] = {n}, s_mz[2] = {M, Z}, s_ma[2] = {M, A}, s_m[1] = {M}, s_one[1] = {1};
         struct {
             const char *name;
             sl_dtype dt;
@@ -516,6 +528,7 @@ sl_status sl_branches_save_npz(const sl_branches *b, const char *path) {
             {"episode_ids", SL_DTYPE_I32, 1, s_m, eid},
             {"timesteps", SL_DTYPE_I32, 1, s_m, ts},
             {"brick_ids", SL_DTYPE_I32, 1, s_m, bid},
+            {"dp", SL_DTYPE_BOOL, 1, s_one, has_dp},
         };
         for (size_t i = 0; i < sizeof arr / sizeof arr[0] && st == SL_OK; i++)
             st = sl_npz_writer_add(wr, arr[i].name, arr[i].dt, arr[i].nd, arr[i].shape, arr[i].data);
