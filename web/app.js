@@ -266,8 +266,10 @@ function renderPrivacy(o) {
   const bt = $("privacy-budgets").querySelector("tbody");
   bt.replaceChildren();
   for (const b of o.budgets || []) {
-    for (const p of b.periods || []) {
-      if (p.limit === null && !(p.spent > 0)) continue; // unlimited and untouched: nothing to show
+    // the limited periods; a key without any limit shows its lifetime spend only
+    const limited = (b.periods || []).filter((p) => p.limit !== null);
+    const shown = limited.length ? limited : (b.periods || []).filter((p) => p.period === "lifetime");
+    for (const p of shown) {
       const tr = el("tr", { "data-privacy-key": b.scope + ":" + b.key, "data-period": p.period });
       tr.appendChild(el("td", {}, b.scope));
       tr.appendChild(el("td", {}, b.key));
