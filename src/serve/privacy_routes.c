@@ -358,8 +358,9 @@ static int pv_out_file(const char *root, const char *rel, char *out, sl_http_res
 static pthread_mutex_t g_busy_lock = PTHREAD_MUTEX_INITIALIZER;
 static char *g_busy[64];
 
+/* 1 claimed, 0 the path is in use, -1 no free slot (64 releases running). */
 static int busy_claim(const char *path) {
-    int ok = 0, free_slot = -1;
+    int ok = -1, free_slot = -1;
     pthread_mutex_lock(&g_busy_lock);
     for (int i = 0; i < 64; i++) {
         if (g_busy[i] && strcmp(g_busy[i], path) == 0) {
@@ -368,9 +369,11 @@ static int busy_claim(const char *path) {
         }
         if (!g_busy[i] && free_slot == -1) free_slot = i;
     }
-    if (free_slot >= 0) {
+    if (free_slot == -2) {
+        ok = 0;
+    } else if (free_slot >= 0) {
         g_busy[free_slot] = strdup(path);
-        ok = g_busy[free_slot] != NULL;
+        ok = g_busy[free_slot] != NULL ? 1 : -1;
     }
     pthread_mutex_unlock(&g_busy_lock);
     return ok;
@@ -483,9 +486,13 @@ static void anonymize(const sl_serve_config *c, sl_registry *reg, const sl_http_
         cJSON_Delete(j);
         return;
     }
-    if (!busy_claim(output_p)) {
+    int claim = busy_claim(output_p);
+    if (claim <= 0) {
+        if (claim == 0)
+            pv_error(r, 409, "\"output\": '%s' is being written by another request", output);
+        else
+            pv_error(r, 503, "too many releases running in this server; retry later");
         cJSON_Delete(j);
-        pv_error(r, 409, "\"output\": '%s' is being written by another request", output);
         return;
     }
     o.epsilon = eps;
