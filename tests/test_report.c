@@ -97,6 +97,17 @@ static void full_run(sl_registry *reg, int64_t *run_out, const char *file) {
     CHECK_OK(sl_job_progress(reg, job, 10, "done"));
     CHECK_OK(sl_registry_add_result(reg, run, "world_eval_report", "{\"horizons\":[1,2,5]}"));
     CHECK_OK(sl_registry_add_privacy_spend(reg, run, "workcell", "laplace", 0.5, 0));
+    /* the report's privacy section shows the run's releases (anonymization_logs) */
+    sl_ledger_release rel = {0};
+    rel.run_id = run;
+    rel.now = 1700000000;
+    rel.actor = "test";
+    rel.technique = "dp";
+    rel.dataset = "workcell";
+    rel.epsilon = 0.5;
+    rel.formal = 1;
+    rel.n_rows = 10;
+    CHECK_OK(sl_ledger_record(reg, &rel, NULL, NULL));
     CHECK_OK(sl_registry_add_deployment(reg, run, model, "shadow", 0.0, NULL, NULL));
     CHECK_OK(sl_run_end(reg, run, SL_RUN_OK, "{\"verdict\":\"augmented_better\"}"));
     *run_out = run;
@@ -188,7 +199,7 @@ TEST(empty_run_says_no_data) {
                                        "world-model evaluation", "trust samples",
                                        "weight-controller", "estimates", "A/B experiments",
                                        "ladder levels", "datasets", "models", "jobs", "artifacts",
-                                       "privacy spends", "deployments", "other JSON results"};
+                                       "privacy releases", "deployments", "other JSON results"};
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
         int found = 0;
         for (const cJSON *c = nodata->child; c; c = c->next) found |= strstr(c->valuestring, want[i]) != NULL;

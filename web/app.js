@@ -342,6 +342,80 @@ function route() {
   if (id) selectRun(id).catch((e) => { $("pick").hidden = false; $("pick").textContent = "cannot load run " + id + ": " + e.message; $("run").hidden = true; });
 }
 
+// --- privacy panel (issue 15): budgets per period, recent releases, k-anonymity risk ----------
+
+function privacyBar(spent, limit) {
+  const w = el("div", { class: "bar pbar" });
+  const frac = limit > 0 ? Math.min(1, spent / limit) : (spent > 0 ? 1 : 0);
+  const fill = el("div", { style: "width:" + (100 * frac).toFixed(1) + "%" });
+  if (frac >= 1) fill.className = "full";
+  w.appendChild(fill);
+  return w;
+}
+
+function renderPrivacy(o) {
+  const bt = $("privacy-budgets").querySelector("tbody");
+  bt.replaceChildren();
+  for (const b of o.budgets || []) {
+    // the limited periods; a key without any limit shows its lifetime spend only
+    const limited = (b.periods || []).filter((p) => p.limit !== null);
+    const shown = limited.length ? limited : (b.periods || []).filter((p) => p.period === "lifetime");
+    for (const p of shown) {
+      const tr = el("tr", { "data-privacy-key": b.scope + ":" + b.key, "data-period": p.period });
+      tr.appendChild(el("td", {}, b.scope));
+      tr.appendChild(el("td", {}, b.key));
+      tr.appendChild(el("td", {}, p.period));
+      const td = el("td", {}, fmt(p.spent) + " / " + (p.limit === null ? "unlimited" : fmt(p.limit)));
+      if (p.limit !== null) td.appendChild(privacyBar(p.spent, p.limit));
+      tr.appendChild(td);
+      tr.appendChild(el("td", { class: p.limit !== null && p.remaining <= 0 ? "status-failed" : "" },
+                        p.limit === null ? "-" : fmt(p.remaining)));
+      bt.appendChild(tr);
+    }
+  }
+  const kt = $("privacy-kanon");
+  kt.replaceChildren();
+  const k = o.latest_kanon;
+  const rep = k && k.params && k.params.report;
+  if (!k) {
+    kt.appendChild(el("tr", {}, "")).appendChild(el("td", { class: "muted" }, "no k-anonymity release yet"));
+  } else {
+    const rows = [["release", "log " + k.id + " (" + k.technique + ", " + k.dataset + ", " + k.created + ")"],
+                  ["k / l", fmt(k.params.k) + " / " + fmt(k.params.l)]];
+    if (rep) {
+      rows.push(["prosecutor risk max", fmt(rep.risk_max)], ["prosecutor risk mean", fmt(rep.risk_mean)],
+                ["classes (min size)", fmt(rep.classes) + " (" + fmt(rep.min_class) + ")"],
+                ["NCP", fmt(rep.ncp)], ["suppressed", fmt(rep.suppressed) + " (" + fmt(100 * rep.suppressed_share) + " %)"]);
+    } else {
+      rows.push(["risk", "not recorded by this release"]);
+    }
+    for (const [a, b] of rows) {
+      const tr = el("tr", { "data-kanon": a });
+      tr.appendChild(el("th", {}, a));
+      tr.appendChild(el("td", {}, b));
+      kt.appendChild(tr);
+    }
+  }
+  const rt = $("privacy-releases").querySelector("tbody");
+  rt.replaceChildren();
+  for (const r of o.releases || []) {
+    const tr = el("tr", { "data-release": r.id, title: (r.output_path || "") + " " + (r.created || "") });
+    tr.appendChild(el("td", {}, r.id));
+    tr.appendChild(el("td", {}, r.technique));
+    tr.appendChild(el("td", {}, r.dataset));
+    tr.appendChild(el("td", {}, r.technique === "retention" ? "-" : fmt(r.epsilon) + (r.formal ? "" : " (acct.)")));
+    tr.appendChild(el("td", {}, r.n_rows));
+    tr.appendChild(el("td", { class: r.status === "placed" || r.status === "logged" ? "status-ok" : "status-failed" }, r.status));
+    rt.appendChild(tr);
+  }
+  $("privacy-empty").hidden = (o.releases || []).length > 0;
+}
+
+async function loadPrivacy() {
+  renderPrivacy(await getJSON("/api/privacy/overview"));
+}
+// --- end privacy panel ---------------------------------------------------------------------
+
 async function main() {
   $("note").addEventListener("submit", (e) => { e.preventDefault(); post("/api/runs/" + state.selected + "/notes", { note: $("note-text").value }); });
   $("mark-failed").addEventListener("click", () => post("/api/runs/" + state.selected + "/mark-failed", { reason: "marked failed from the dashboard" }));
@@ -354,6 +428,7 @@ async function main() {
     route();
     loadExperiments().catch(() => {});
     await loadLifecycle().catch((e) => { $("lc-endpoint").textContent = "cannot load: " + e.message; });
+    loadPrivacy().catch((e) => { $("privacy-empty").hidden = false; $("privacy-empty").textContent = "privacy: " + e.message; });
   } catch (e) {
     $("health").textContent = "error: " + e.message;
   }

@@ -308,7 +308,9 @@ typedef enum sl_rows_kind {
     SL_ROWS_MODELS,         /* run: id, kind, path, parent_id, sha256, metrics (JSON) */
     SL_ROWS_JOBS,           /* run: id, kind, status, done, total, message, updated */
     SL_ROWS_ARTIFACTS,      /* run: id, kind, path, bytes, sha256 */
-    SL_ROWS_PRIVACY,        /* run: dataset_key, mechanism, epsilon, delta, created */
+    SL_ROWS_PRIVACY,        /* run: the releases (anonymization_logs): id, technique, dataset,
+                               epsilon, delta, rho, formal, n_rows, n_subjects, status,
+                               output_path, output_sha256, created, charged_subjects */
     SL_ROWS_DEPLOYMENTS,    /* run: id, model_id, strategy, traffic, reason, created */
     SL_ROWS_RESULTS,        /* run: kind, json (JSON), created */
     SL_ROWS_ALL_EXPERIMENTS,/* all runs: id, run_id, command, name, verdict, created,
@@ -565,6 +567,17 @@ sl_status sl_pool_list_expired(sl_registry *reg, int64_t now, sl_pool_row **out,
 void sl_pool_rows_free(sl_pool_row *r, size_t n);
 /* Mark a pool row deleted and log it (technique 'retention') in one transaction. */
 sl_status sl_pool_mark_deleted(sl_registry *reg, int64_t id, int64_t now, const char *actor);
+/* --- privapi (issue 15, HTTP/dashboard/report readers) --- */
+/* JSON text: array of the newest `limit` (1..1000) anonymization_logs rows, newest first,
+ * optionally only of `dataset` (NULL = all) and/or only of `technique` (NULL = all):
+ * {"id","run_id"(null),"created","created_unix","actor","technique","dataset","output_path",
+ *  "output_sha256","epsilon","delta","rho","formal","n_rows","n_subjects","status",
+ *  "params"(parsed JSON or null)}. *out malloc'd. */
+sl_status sl_privacy_releases_json(sl_registry *reg, const char *dataset, const char *technique,
+                                   int limit, char **out);
+/* Distinct (scope, key) pairs that have charges or budget rows, at most `limit` (1..1000),
+ * most recently charged first: JSON array of {"scope","key","last_charge_unix"}. */
+sl_status sl_privacy_keys_json(sl_registry *reg, int limit, char **out);
 /* === end privacy ledger ================================================================ */
 /* --- synthetic record jobs (gen module, issue 16; src/store/gen.c) ------ */
 

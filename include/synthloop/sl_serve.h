@@ -55,6 +55,9 @@ typedef struct sl_serve_config {
                              a registry still locked after it answers 503 */
     struct sl_policy_server *policy; /* borrowed: serves /v1/act and /v1/feedback (sl_deploy.h);
                                         NULL = policy serving off (/v1 answers 404) */
+    const char *data_root; /* privapi: directory the privacy API may read tables from and
+                              write releases into (paths in requests are relative to it);
+                              NULL = POST /api/privacy/anonymize answers 403 */
 } sl_serve_config;
 
 void sl_serve_config_default(sl_serve_config *c);

@@ -39,6 +39,9 @@ static void usage(void) {
            "                    /v1/feedback (bearer token), GET /v1/status, with canary / A-B\n"
            "                    analysis and automatic rollback (docs/DEPLOY.md)\n"
            "  --shadow-log FILE JSON lines comparing a shadow candidate's actions with live's\n"
+           "  --data-root DIR   directory the privacy API (POST /api/privacy/anonymize) reads\n"
+           "                    tables from and writes releases into (docs/PRIVACY.md); without\n"
+           "                    it that route answers 403\n"
            "  --json            print {\"url\", \"port\", \"db\", ...} on stdout once listening\n"
            "  --quiet           no log line\n"
            "  -h, --help        this help\n");
@@ -85,6 +88,7 @@ int cmd_serve(int argc, char **argv) {
                                          {"duration", required_argument, 0, 'd'},
                                          {"endpoint", required_argument, 0, 'E'},
                                          {"shadow-log", required_argument, 0, 'S'},
+                                         {"data-root", required_argument, 0, 'R'},
                                          {"json", no_argument, 0, 'j'},
                                          {"quiet", no_argument, 0, 'q'},
                                          {"help", no_argument, 0, 'h'},
@@ -116,6 +120,7 @@ int cmd_serve(int argc, char **argv) {
             break;
         case 'E': endpoint = optarg; break;
         case 'S': shadow_log = optarg; break;
+        case 'R': cfg.data_root = optarg; break; /* privapi */
         case 'j': json = 1; break;
         case 'q': break;
         case 'h': usage(); return 0;

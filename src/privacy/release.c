@@ -353,6 +353,20 @@ sl_status sl_privacy_release(sl_registry *reg, const sl_priv_table *t, const sl_
         cJSON_AddNumberToObject(params, "l", o->l);
         if (o->technique == SL_TECH_GENERALIZE)
             cJSON_AddNumberToObject(params, "max_suppress", o->max_suppress);
+        if (st == SL_OK && kr) { /* the risk report, for the log row (dashboard, report) */
+            const sl_kanon_report *k = &kr->rep;
+            cJSON *rep = cJSON_AddObjectToObject(params, "report");
+            cJSON_AddNumberToObject(rep, "rows", (double)k->n_rows);
+            cJSON_AddNumberToObject(rep, "classes", (double)k->n_classes);
+            cJSON_AddNumberToObject(rep, "min_class", (double)k->min_class);
+            cJSON_AddNumberToObject(rep, "min_distinct_sensitive", k->min_distinct_sensitive);
+            cJSON_AddNumberToObject(rep, "risk_max", k->risk_max);
+            cJSON_AddNumberToObject(rep, "risk_mean", k->risk_mean);
+            cJSON_AddNumberToObject(rep, "ncp", k->ncp);
+            cJSON_AddNumberToObject(rep, "discernibility", k->discernibility);
+            cJSON_AddNumberToObject(rep, "suppressed", (double)k->suppressed);
+            cJSON_AddNumberToObject(rep, "suppressed_share", k->suppressed_share);
+        }
     } else if (st == SL_OK && o->technique == SL_TECH_AGGREGATE) {
         /* checked and described by sl_dp_aggregate below, before anything is written */
         eps_charge = o->epsilon;

@@ -597,8 +597,9 @@ static sl_status sec_tables(sl_buf *b, sl_registry *reg, int64_t run) {
          {"id", "kind", "status", "done", "total", "message", "updated"}, 7},
         {"artifacts", "Artifacts", "artifacts", SL_ROWS_ARTIFACTS,
          {"id", "kind", "path", "bytes", "sha256"}, 5},
-        {"privacy", "Privacy ledger", "privacy spends", SL_ROWS_PRIVACY,
-         {"dataset_key", "mechanism", "epsilon", "delta", "created"}, 5},
+        {"privacy", "Privacy releases", "privacy releases", SL_ROWS_PRIVACY,
+         {"id", "technique", "dataset", "epsilon", "formal", "n_rows", "charged_subjects",
+          "status"}, 8},
         {"deployments", "Deployments", "deployments", SL_ROWS_DEPLOYMENTS,
          {"id", "model_id", "strategy", "traffic", "reason", "created"}, 6},
     };

@@ -662,6 +662,8 @@ void sl_http_route(const sl_serve_config *c, sl_registry *reg, const sl_http_req
     if (sl_http_route_v1(c, c->policy, reg, method, path, query, req, r)) return;
     /* generateSynthetic and the synthetic_jobs rows (gen_routes.c) */
     if (sl_http_route_gen(c, reg, method, path, query, req, r)) return;
+    /* privacy API (issue 15): /api/privacy/..., src/serve/privacy_routes.c */
+    if (sl_http_route_privacy(c, reg, method, path, query, req, r)) return;
     if (strncmp(path, "/api/", 5) != 0 && strcmp(path, "/api") != 0) {
         if (!is_get) {
             reply_error(r, 405, "method %.16s not allowed for static files", method);

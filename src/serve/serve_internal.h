@@ -94,5 +94,11 @@ int sl_http_route_v1(const struct sl_serve_config *c, struct sl_policy_server *p
 int sl_http_route_gen(const struct sl_serve_config *c, struct sl_registry *reg,
                       const char *method, const char *path, const char *query,
                       const struct sl_http_request *req, struct sl_http_response *resp);
+/* --- privacy routes (privacy_routes.c, issue 15) ------------------------------------------- */
+/* Handles /api/privacy/... (anonymize, budget, history, releases, overview, retention);
+ * returns 1 if `path` was one of them (resp filled), 0 otherwise. */
+int sl_http_route_privacy(const struct sl_serve_config *c, struct sl_registry *reg,
+                          const char *method, const char *path, const char *query,
+                          const struct sl_http_request *req, struct sl_http_response *resp);
 
 #endif

@@ -34,6 +34,7 @@ struct sl_server {
     struct MHD_Daemon *d;
     sl_serve_config cfg;
     char *host, *db_path, *token, *web_root; /* owned copies behind cfg's pointers */
+    char *data_root;                         /* privapi: owned copy */
     atomic_int stopping;
     atomic_int streams; /* open event streams */
     int port;
@@ -422,6 +423,8 @@ sl_status sl_server_start(const sl_serve_config *c, sl_server **out) {
     s->cfg.db_path = s->db_path;
     s->cfg.token = s->token;
     s->cfg.web_root = s->web_root;
+    s->data_root = dup_or_null(c->data_root); /* privapi */
+    s->cfg.data_root = s->data_root;
     if (!s->cfg.max_body) s->cfg.max_body = 65536;
     if (s->cfg.max_connections <= 0) s->cfg.max_connections = 256;
     if (s->cfg.max_streams <= 0) s->cfg.max_streams = 32;
@@ -491,5 +494,6 @@ void sl_server_stop(sl_server *s) {
     free(s->db_path);
     free(s->token);
     free(s->web_root);
+    free(s->data_root);
     free(s);
 }

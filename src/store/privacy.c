@@ -746,3 +746,113 @@ sl_status sl_pool_mark_deleted(sl_registry *reg, int64_t id, int64_t now, const 
     free(src);
     return tx_end(db, s, "retention");
 }
+
+/* --- readers for the HTTP API, the dashboard and the report (privapi) ---------------------- */
+
+sl_status sl_privacy_releases_json(sl_registry *reg, const char *dataset, const char *technique,
+                                   int limit, char **out) {
+    *out = NULL;
+    if (!reg) return sl_set_error(SL_ERR_ARG, "privacy releases: needs a registry");
+    if (limit < 1 || limit > 1000)
+        return sl_set_error(SL_ERR_ARG, "privacy releases: limit %d not in [1, 1000]", limit);
+    sqlite3_stmt *st = NULL;
+    SL_TRY(xprep(reg->db,
+                 "SELECT id, run_id, created, created_unix, actor, technique, dataset,"
+                 " output_path, output_sha256, eps_nano, delta, rho, formal, n_rows, n_subjects,"
+                 " status, params FROM anonymization_logs"
+                 " WHERE (?1 IS NULL OR dataset=?1) AND (?2 IS NULL OR technique=?2)"
+                 " ORDER BY id DESC LIMIT ?3",
+                 &st, "privacy releases"));
+    btext(st, 1, dataset);
+    btext(st, 2, technique);
+    sqlite3_bind_int(st, 3, limit);
+    cJSON *arr = cJSON_CreateArray();
+    sl_status s = arr ? SL_OK : sl_set_error(SL_ERR_NOMEM, "privacy releases: out of memory");
+    int rc = SQLITE_DONE;
+    while (s == SL_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        cJSON *o = cJSON_CreateObject();
+        if (!o || !cJSON_AddItemToArray(arr, o)) {
+            cJSON_Delete(o);
+            s = sl_set_error(SL_ERR_NOMEM, "privacy releases: out of memory");
+            break;
+        }
+        cJSON_AddNumberToObject(o, "id", (double)sqlite3_column_int64(st, 0));
+        if (sqlite3_column_type(st, 1) == SQLITE_NULL)
+            cJSON_AddNullToObject(o, "run_id");
+        else
+            cJSON_AddNumberToObject(o, "run_id", (double)sqlite3_column_int64(st, 1));
+        static const struct {
+            int col;
+            const char *name;
+        } txt[] = {{2, "created"}, {4, "actor"}, {5, "technique"}, {6, "dataset"},
+                   {7, "output_path"}, {8, "output_sha256"}, {15, "status"}};
+        for (size_t i = 0; i < sizeof txt / sizeof txt[0]; i++) {
+            const unsigned char *t = sqlite3_column_text(st, txt[i].col);
+            if (t)
+                cJSON_AddStringToObject(o, txt[i].name, (const char *)t);
+            else
+                cJSON_AddNullToObject(o, txt[i].name);
+        }
+        cJSON_AddNumberToObject(o, "created_unix", (double)sqlite3_column_int64(st, 3));
+        cJSON_AddNumberToObject(o, "epsilon", (double)sqlite3_column_int64(st, 9) * 1e-9);
+        cJSON_AddNumberToObject(o, "delta", sqlite3_column_double(st, 10));
+        cJSON_AddNumberToObject(o, "rho", sqlite3_column_double(st, 11));
+        cJSON_AddBoolToObject(o, "formal", sqlite3_column_int(st, 12));
+        cJSON_AddNumberToObject(o, "n_rows", (double)sqlite3_column_int64(st, 13));
+        cJSON_AddNumberToObject(o, "n_subjects", (double)sqlite3_column_int64(st, 14));
+        const unsigned char *pj = sqlite3_column_text(st, 16);
+        cJSON *p = pj ? cJSON_Parse((const char *)pj) : NULL;
+        if (p)
+            cJSON_AddItemToObject(o, "params", p);
+        else
+            cJSON_AddNullToObject(o, "params");
+    }
+    if (s == SL_OK && rc != SQLITE_DONE) s = sl_store_db_error(reg->db, "privacy releases");
+    sqlite3_finalize(st);
+    if (s == SL_OK) {
+        *out = cJSON_PrintUnformatted(arr);
+        if (!*out) s = sl_set_error(SL_ERR_NOMEM, "privacy releases: out of memory");
+    }
+    cJSON_Delete(arr);
+    return s;
+}
+
+sl_status sl_privacy_keys_json(sl_registry *reg, int limit, char **out) {
+    *out = NULL;
+    if (!reg) return sl_set_error(SL_ERR_ARG, "privacy keys: needs a registry");
+    if (limit < 1 || limit > 1000)
+        return sl_set_error(SL_ERR_ARG, "privacy keys: limit %d not in [1, 1000]", limit);
+    sqlite3_stmt *st = NULL;
+    SL_TRY(xprep(reg->db,
+                 "SELECT scope, key, max(t) FROM (SELECT scope, key, created_unix AS t FROM"
+                 " privacy_charges UNION ALL SELECT scope, key, NULL FROM privacy_budgets"
+                 " WHERE key <> '*') GROUP BY scope, key ORDER BY max(t) IS NULL, max(t) DESC,"
+                 " scope, key LIMIT ?1",
+                 &st, "privacy keys"));
+    sqlite3_bind_int(st, 1, limit);
+    cJSON *arr = cJSON_CreateArray();
+    sl_status s = arr ? SL_OK : sl_set_error(SL_ERR_NOMEM, "privacy keys: out of memory");
+    int rc = SQLITE_DONE;
+    while (s == SL_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        cJSON *o = cJSON_CreateObject();
+        if (!o || !cJSON_AddItemToArray(arr, o)) {
+            cJSON_Delete(o);
+            s = sl_set_error(SL_ERR_NOMEM, "privacy keys: out of memory");
+            break;
+        }
+        cJSON_AddStringToObject(o, "scope", (const char *)sqlite3_column_text(st, 0));
+        cJSON_AddStringToObject(o, "key", (const char *)sqlite3_column_text(st, 1));
+        if (sqlite3_column_type(st, 2) == SQLITE_NULL)
+            cJSON_AddNullToObject(o, "last_charge_unix");
+        else
+            cJSON_AddNumberToObject(o, "last_charge_unix", (double)sqlite3_column_int64(st, 2));
+    }
+    if (s == SL_OK && rc != SQLITE_DONE) s = sl_store_db_error(reg->db, "privacy keys");
+    sqlite3_finalize(st);
+    if (s == SL_OK) {
+        *out = cJSON_PrintUnformatted(arr);
+        if (!*out) s = sl_set_error(SL_ERR_NOMEM, "privacy keys: out of memory");
+    }
+    cJSON_Delete(arr);
+    return s;
+}

@@ -101,6 +101,16 @@ static const struct {
     {"results", "SELECT id, kind, json, created FROM results WHERE run_id=?1 ORDER BY id"},
     {"privacy_ledger", "SELECT id, dataset_key, mechanism, epsilon, delta, created"
                        " FROM privacy_ledger WHERE run_id=?1 ORDER BY id"},
+    /* privapi: the run's releases and their charges (issue 15's tables; privacy_ledger above
+     * is migration 1's table, superseded and written by nothing but the legacy
+     * sl_registry_add_privacy_spend) */
+    {"anonymization_logs", "SELECT id, created, created_unix, actor, technique, dataset,"
+                           " input_path, input_sha256, output_path, output_sha256, params,"
+                           " eps_nano, delta, rho, formal, n_rows, n_subjects, status"
+                           " FROM anonymization_logs WHERE run_id=?1 ORDER BY id"},
+    {"privacy_charges", "SELECT c.id, c.log_id, c.scope, c.key, c.eps_nano, c.rho, c.formal,"
+                        " c.created_unix FROM privacy_charges c JOIN anonymization_logs l"
+                        " ON l.id = c.log_id WHERE l.run_id=?1 ORDER BY c.id"},
     {"deployments", "SELECT id, model_id, strategy, traffic, reason, created FROM deployments"
                     " WHERE run_id=?1 ORDER BY id"},
     /* genpriv (issue 16): generate's release decisions and their ledger charges */

@@ -59,8 +59,13 @@ static const char *const kind_sql[SL_ROWS_KIND_COUNT] = {
                      " WHERE run_id=?1 ORDER BY id",
     [SL_ROWS_ARTIFACTS] = "SELECT id, kind, path, bytes, sha256 FROM artifacts WHERE run_id=?1"
                           " ORDER BY id",
-    [SL_ROWS_PRIVACY] = "SELECT dataset_key, mechanism, epsilon, delta, created FROM privacy_ledger"
-                        " WHERE run_id=?1 ORDER BY id",
+    /* privapi: the releases of the run (anonymization_logs, issue 15), not the unused
+     * privacy_ledger table of migration 1 */
+    [SL_ROWS_PRIVACY] = "SELECT id, technique, dataset, eps_nano * 1e-9 AS epsilon, delta, rho,"
+                        " formal, n_rows, n_subjects, status, output_path, output_sha256,"
+                        " created, (SELECT count(*) FROM privacy_charges c WHERE c.log_id ="
+                        " anonymization_logs.id AND c.scope = 'subject') AS charged_subjects"
+                        " FROM anonymization_logs WHERE run_id=?1 ORDER BY id",
     [SL_ROWS_DEPLOYMENTS] = "SELECT id, model_id, strategy, traffic, reason, created FROM"
                             " deployments WHERE run_id=?1 ORDER BY id",
     [SL_ROWS_RESULTS] = "SELECT kind, json, created FROM results WHERE run_id=?1 ORDER BY id",

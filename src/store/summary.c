@@ -70,7 +70,8 @@ sl_status sl_registry_run_summary(sl_registry *reg, int64_t run_id, cJSON **out)
                           " (SELECT count(*) FROM weights WHERE run_id=?1) AS weights,"
                           " (SELECT count(*) FROM samples WHERE run_id=?1) AS sample_sets,"
                           " (SELECT count(*) FROM metrics WHERE run_id=?1) AS metric_points,"
-                          " (SELECT count(*) FROM privacy_ledger WHERE run_id=?1) AS privacy_spends,"
+                          " (SELECT count(*) FROM anonymization_logs WHERE run_id=?1)"
+                          "   AS privacy_releases,"
                           " (SELECT count(*) FROM deployments WHERE run_id=?1) AS deployments",
                           b, 1, &counts);
     if (s != SL_OK) {

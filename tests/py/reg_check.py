@@ -48,7 +48,7 @@ tables = {"datasets": "datasets", "models": "models", "artifacts": "artifacts", 
           "world_eval": "world_eval", "branches": "branches", "weights": "weights",
           "estimates": "estimates", "samples": "samples", "ab_experiments": "ab_experiments",
           "ladder": "ladder_levels", "results": "results", "privacy_ledger": "privacy_ledger",
-          "deployments": "deployments"}
+          "deployments": "deployments", "anonymization_logs": "anonymization_logs"}
 for key, table in tables.items():
     n = con.execute(f"SELECT count(*) FROM {table} WHERE run_id=?", (run,)).fetchone()[0]
     same(n, len(exp[key]), f"row count of {table}")
