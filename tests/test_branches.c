@@ -212,6 +212,24 @@ TEST(poison_drifts_and_is_rejected_stable_passes) {
     for (size_t i = 0; i < bp->n; i++)
         if (!bp->passed[i]) rej += bp->reason[i] == SL_GATE_LOW_TRUST || bp->reason[i] == SL_GATE_STD_HIGH;
     CHECK_MSG(rej >= bp->n * 9 / 10, "poison rejections for low trust / high std: %zu of %zu", rej, bp->n);
+    /* 3. the detection AUC beside mean trust (issue 13 item 5): a fresh detector separates
+     * the poison from its real continuations; the summary reports the gated set's AUC */
+    double auc_p = NAN, auc_s = NAN;
+    size_t np_used = 0;
+    CHECK_OK(sl_synth_detect_auc(bp, 0, 5, 0, &auc_p, &np_used));
+    CHECK_OK(sl_synth_detect_auc(bs, 1, 5, 0, &auc_s, NULL));
+    printf("  detection AUC: poison (all) %.3f | stable (passed) %.3f\n", auc_p, auc_s);
+    CHECK(np_used == bp->n);
+    CHECK_MSG(auc_p > 0.9, "poison detection AUC %.3f", auc_p);
+    cJSON *js = sl_branches_summary_json(bs);
+    const cJSON *dp = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(js, "detection"), "passed");
+    size_t nps = 0;
+    for (size_t i = 0; i < bs->n; i++) nps += bs->passed[i];
+    CHECK(sl_json_int(dp, "n", -1) == (int)nps);
+    CHECK_CLOSE(sl_json_num(dp, "auc", NAN), auc_s, 1e-12);
+    CHECK(sl_json_num(dp, "trust_mean", NAN) >= bs->gate.trust_floor);
+    cJSON_Delete(js);
     sl_branches_free(bp);
     sl_branches_free(bs);
 }
@@ -383,6 +401,87 @@ TEST(exploded_rollouts_are_rejected_without_nan) {
     sl_world_free(w);
 }
 
+/* sl_synth_detect_auc on hand-made branch sets: branches equal to their real continuations
+ * cannot be told apart (AUC 0.5: every score ties), branches scaled 2x around their mean are
+ * separated (AUC > 0.95); passed_only picks the gated set; fewer windows than folds give NaN
+ * and a null "auc" in the summary. */
+TEST(detection_auc_of_the_gated_set) {
+    const int H = 6, T = H + 1, Z = 3;
+    const size_t n = 40;
+    sl_branches b;
+    memset(&b, 0, sizeof b);
+    b.n = n;
+    b.horizon = H;
+    b.z_dim = Z;
+    float *st = calloc(n * T * Z, sizeof(float)), *re = calloc(n * T * Z, sizeof(float));
+    double tr[40];
+    uint8_t pass[40];
+    int32_t reason[40];
+    sl_rng r;
+    sl_rng_seed(&r, 3, 0);
+    for (size_t i = 0; i < n * T * Z; i++) re[i] = (float)sl_rng_normal(&r);
+    memcpy(st, re, n * T * Z * sizeof(float));
+    for (size_t i = 0; i < n; i++) {
+        pass[i] = i < n / 2;
+        reason[i] = pass[i] ? SL_GATE_PASS : SL_GATE_LOW_TRUST;
+        tr[i] = pass[i] ? 0.95 : 0.1;
+        if (!pass[i]) /* the rejected half: 2x inflated around each dim's window mean */
+            for (int d = 0; d < Z; d++) {
+                double m = 0;
+                for (int t = 0; t < T; t++) m += re[(i * T + t) * Z + d];
+                m /= T;
+                for (int t = 0; t < T; t++) {
+                    size_t k = (i * T + t) * Z + d;
+                    st[k] = (float)(m + 2.0 * (re[k] - m));
+                }
+            }
+    }
+    b.states = st;
+    b.real_states = re;
+    b.trust = tr;
+    b.passed = pass;
+    b.reason = reason;
+    double zero[40] = {0};
+    int32_t none[40];
+    for (size_t i = 0; i < n; i++) none[i] = -1;
+    b.std_ratio = b.delta_mpl = b.delta_error = b.delta_ep = zero;
+    b.brick_id = b.member = b.source_episode = b.source_t = none;
+    double a_pass = NAN, a_all = NAN;
+    size_t n_pass = 0, n_all = 0;
+    CHECK_OK(sl_synth_detect_auc(&b, 1, 5, 0, &a_pass, &n_pass));
+    CHECK_OK(sl_synth_detect_auc(&b, 0, 5, 0, &a_all, &n_all));
+    CHECK(n_pass == n / 2 && n_all == n);
+    CHECK_CLOSE(a_pass, 0.5, 1e-12);
+    CHECK_MSG(a_all > 0.6, "all: AUC %.3f", a_all);
+    /* only the inflated ones, against their real windows */
+    for (size_t i = 0; i < n; i++) {
+        pass[i] = !pass[i];
+        reason[i] = pass[i] ? SL_GATE_PASS : SL_GATE_LOW_TRUST;
+    }
+    CHECK_OK(sl_synth_detect_auc(&b, 1, 5, 0, &a_pass, NULL));
+    CHECK_MSG(a_pass > 0.95, "inflated: AUC %.3f", a_pass);
+    cJSON *j = sl_branches_summary_json(&b);
+    const cJSON *det = cJSON_GetObjectItemCaseSensitive(j, "detection");
+    CHECK_CLOSE(sl_json_num(cJSON_GetObjectItemCaseSensitive(det, "passed"), "auc", NAN), a_pass, 1e-12);
+    CHECK_CLOSE(sl_json_num(cJSON_GetObjectItemCaseSensitive(det, "all"), "auc", NAN), a_all, 1e-12);
+    CHECK_CLOSE(sl_json_num(cJSON_GetObjectItemCaseSensitive(det, "passed"), "trust_mean", NAN), 0.1, 1e-12);
+    cJSON_Delete(j);
+    /* 3 passed branches cannot fill 5 folds: NaN, null in the summary */
+    for (size_t i = 0; i < n; i++) {
+        pass[i] = i < 3;
+        reason[i] = pass[i] ? SL_GATE_PASS : SL_GATE_LOW_TRUST;
+    }
+    CHECK_OK(sl_synth_detect_auc(&b, 1, 5, 0, &a_pass, &n_pass));
+    CHECK(isnan(a_pass) && n_pass == 3);
+    j = sl_branches_summary_json(&b);
+    det = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j, "detection"), "passed");
+    CHECK(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(det, "auc")));
+    cJSON_Delete(j);
+    CHECK(sl_synth_detect_auc(&b, 0, 1, 0, &a_all, NULL) == SL_ERR_ARG);
+    free(st);
+    free(re);
+}
+
 int main(void) {
     sl_log_set_level(SL_LOG_WARN);
     sl_progress_set_quiet(1);
@@ -390,6 +489,7 @@ int main(void) {
     setup();
     RUN(poison_drifts_and_is_rejected_stable_passes);
     RUN(branch_files_and_summary);
+    RUN(detection_auc_of_the_gated_set);
     RUN(exploded_rollouts_are_rejected_without_nan);
     RUN(agent_policy_drives_branches);
     teardown();

@@ -131,6 +131,16 @@ sl_status sl_synth_certify(sl_synth_certificate *out, const sl_world *w, const s
 /* Pass rate, trust quantiles/histogram, per-brick and per-reason counts, and the certificate
  * ("generator": {"horizons", "std_ratio", "min", "max"}) when present; caller deletes. */
 cJSON *sl_branches_summary_json(const sl_branches *b);
+/* Detection test of a branch set (docs/WORLD.md "detect_auc"): every branch window (steps
+ * 0..H) is paired with the real continuation window of its start (real_states); a fresh
+ * logistic-regression detector's out-of-fold ROC-AUC over `folds` folds (sl_world_detect_auc).
+ * passed_only = 1: the passed branches only (the gated set), else every finite branch.
+ * *n_used = windows used; *auc = NaN (and SL_OK) when fewer than `folds`. 0.5 = the detector
+ * cannot tell them from real, 1 = perfectly separable. The summary JSON reports it under
+ * "detection" with SL_SYNTH_DETECT_FOLDS folds and seed 0. */
+#define SL_SYNTH_DETECT_FOLDS 5
+sl_status sl_synth_detect_auc(const sl_branches *b, int passed_only, int folds, uint64_t seed,
+                              double *auc, size_t *n_used);
 /* Write FILE.npz (keys above) atomically; refuses non-finite values. */
 sl_status sl_branches_save_npz(const sl_branches *b, const char *path);
 
