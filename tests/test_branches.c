@@ -428,11 +428,11 @@ TEST(detection_auc_of_the_gated_set) {
         if (!pass[i]) /* the rejected half: 2x inflated around each dim's window mean */
             for (int d = 0; d < Z; d++) {
                 double m = 0;
-                for (int t = 0; t < T; t++) m += re[(i * T + t) * Z + d];
+                for (int t = 0; t < T; t++) m += (double)re[(i * T + t) * Z + d];
                 m /= T;
                 for (int t = 0; t < T; t++) {
                     size_t k = (i * T + t) * Z + d;
-                    st[k] = (float)(m + 2.0 * (re[k] - m));
+                    st[k] = (float)(m + 2.0 * ((double)re[k] - m));
                 }
             }
     }
@@ -482,6 +482,111 @@ TEST(detection_auc_of_the_gated_set) {
     free(re);
 }
 
+/* Trust negatives from the generator being gated (issue 13 item 5): sl_trust_split_episodes
+ * agrees with the split training makes; sl_synth_world_negatives' windows start at real states
+ * of the allowed episodes only, have the requested lengths, skip lengths no episode holds and
+ * repeat bit for bit; a trust net trained against them gives the stable model's branches
+ * (which the fixture's trust net passes near 1 although a detector separates them) lower trust,
+ * while held-out real windows keep theirs. */
+TEST(world_negatives_from_the_gated_generator) {
+    if (!W_stable || !TM) {
+        CHECK(0);
+        return;
+    }
+    sl_trust_config tc = sl_trust_config_default();
+    tc.steps = 400;
+    tc.n_lengths = 3;
+    tc.lengths[0] = 5;
+    tc.lengths[1] = 11;
+    tc.lengths[2] = 21;
+    tc.eval_windows = 100;
+    tc.seed = 9;
+    uint8_t part[NE], part2[NE], ok[NE];
+    CHECK_OK(sl_trust_split_episodes(&tc, NE, part));
+    CHECK_OK(sl_trust_split_episodes(&tc, NE, part2));
+    CHECK(memcmp(part, part2, NE) == 0);
+    size_t cnt[3] = {0};
+    for (int e = 0; e < NE; e++) {
+        CHECK(part[e] <= 2);
+        cnt[part[e] % 3]++;
+        ok[e] = part[e] != 0;
+    }
+    CHECK(cnt[0] == 28 && cnt[1] == 6 && cnt[2] == 6);
+    CHECK_STATUS(sl_trust_split_episodes(&tc, 2, part2), SL_ERR_ARG);
+
+    float *nz = NULL, *nz2 = NULL;
+    size_t *off = NULL, *off2 = NULL, ns = 0, ns2 = 0;
+    CHECK_OK(sl_synth_world_negatives(W_stable, &D, ok, tc.lengths, 3, 40, -1.0f, 11, &nz, &off, &ns));
+    CHECK_OK(sl_synth_world_negatives(W_stable, &D, ok, tc.lengths, 3, 40, -1.0f, 11, &nz2, &off2, &ns2));
+    CHECK(ns == 120 && ns2 == 120);
+    if (ns != 120 || ns2 != 120) return;
+    CHECK(memcmp(off, off2, 121 * sizeof *off) == 0);
+    CHECK(memcmp(nz, nz2, off[120] * ZD * sizeof(float)) == 0);
+    size_t bad_start = 0, bad_len = 0;
+    for (size_t i = 0; i < ns; i++) {
+        if (off[i + 1] - off[i] != (size_t)tc.lengths[i / 40]) bad_len++;
+        /* step 0 is the real start: find it among the real rows */
+        int found_ep = -1;
+        for (size_t r = 0; r < P.ds->n && found_ep < 0; r++)
+            if (memcmp(P.z + r * ZD, nz + off[i] * ZD, ZD * sizeof(float)) == 0)
+                found_ep = P.ds->episode_ids[r];
+        if (found_ep < 0 || !ok[found_ep]) bad_start++;
+    }
+    CHECK_MSG(bad_len == 0, "%zu windows of the wrong length", bad_len);
+    CHECK_MSG(bad_start == 0, "%zu windows do not start in an allowed episode", bad_start);
+    CHECK(sl_all_finite_f32(nz, off[ns] * ZD));
+    free(nz2);
+    free(off2);
+    /* lengths longer than every episode are skipped; nothing allowed / bad lengths refused */
+    const int lens2[2] = {5, 40};
+    CHECK_OK(sl_synth_world_negatives(W_stable, &D, ok, lens2, 2, 10, -1.0f, 11, &nz2, &off2, &ns2));
+    CHECK(ns2 == 10 && off2[10] == 50);
+    free(nz2);
+    free(off2);
+    uint8_t none[NE] = {0};
+    CHECK_STATUS(sl_synth_world_negatives(W_stable, &D, none, tc.lengths, 3, 10, -1.0f, 1, &nz2, &off2, &ns2),
+                 SL_ERR_ARG);
+    const int lens_bad[1] = {1};
+    CHECK_STATUS(sl_synth_world_negatives(W_stable, &D, ok, lens_bad, 1, 10, -1.0f, 1, &nz2, &off2, &ns2),
+                 SL_ERR_ARG);
+    CHECK(nz2 == NULL && off2 == NULL && ns2 == 0);
+
+    /* a trust net trained against them */
+    sl_trust_model *tw = NULL;
+    sl_trust_report rep;
+    CHECK_OK(sl_trust_train(&tw, &tc, P.z, P.ds->episode_ids, P.ds->n, ZD, nz, off, ns, &rep));
+    CHECK(rep.n_episodes[0] == cnt[0] && rep.n_episodes[1] == cnt[1] && rep.n_episodes[2] == cnt[2]);
+    free(nz);
+    free(off);
+    if (!tw) return;
+    sl_synth_config sc;
+    sl_synth_config_default(&sc);
+    sc.horizon = 10;
+    sc.branches_per_episode = 5;
+    sc.bc_iters = 300;
+    sc.policy_noise = 0.15f;
+    sc.seed = 4;
+    sl_branches *b_old = NULL, *b_new = NULL;
+    CHECK_OK(sl_synth_collect(&b_old, W_stable, &D, TM, NULL, NULL, NULL, &sc));
+    CHECK_OK(sl_synth_collect(&b_new, W_stable, &D, tw, NULL, NULL, NULL, &sc));
+    if (b_old && b_new) {
+        double auc = NAN;
+        CHECK_OK(sl_synth_detect_auc(b_old, 0, 5, 0, &auc, NULL));
+        printf("  stable branches: detection AUC %.3f; mean trust %.4f (noise + reference "
+               "negatives) -> %.4f (+ its own rollouts); held-out real %.4f, world %.4f; pass "
+               "%.3f -> %.3f\n", auc, mean_trust(b_old), mean_trust(b_new),
+               rep.mean_trust[SL_TRUST_KIND_REAL], rep.mean_trust[SL_TRUST_KIND_EXTERNAL],
+               pass_rate(b_old), pass_rate(b_new));
+        CHECK_MSG(mean_trust(b_new) < mean_trust(b_old) - 0.1, "trust %.4f -> %.4f",
+                  mean_trust(b_old), mean_trust(b_new));
+        CHECK_MSG(rep.mean_trust[SL_TRUST_KIND_REAL] > 0.5, "held-out real trust %.4f",
+                  rep.mean_trust[SL_TRUST_KIND_REAL]);
+    }
+    sl_branches_free(b_old);
+    sl_branches_free(b_new);
+    sl_trust_free(tw);
+}
+
 int main(void) {
     sl_log_set_level(SL_LOG_WARN);
     sl_progress_set_quiet(1);
@@ -490,6 +595,7 @@ int main(void) {
     RUN(poison_drifts_and_is_rejected_stable_passes);
     RUN(branch_files_and_summary);
     RUN(detection_auc_of_the_gated_set);
+    RUN(world_negatives_from_the_gated_generator);
     RUN(exploded_rollouts_are_rejected_without_nan);
     RUN(agent_policy_drives_branches);
     teardown();

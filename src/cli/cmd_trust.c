@@ -22,13 +22,15 @@
 #include "synthloop/sl_nn.h"
 #include "synthloop/sl_npz.h"
 #include "synthloop/sl_stats.h"
+#include "synthloop/sl_synth.h"
 #include "synthloop/sl_trust.h"
 
 SL_COMMAND(trust, "train trust_net (calibrated p(real) of latent windows) or score windows")
 
 static void usage(void) {
     printf("usage: synthloop trust train --latents Z.npz [--data D.npz] --output TRUST.safetensors\n"
-           "                             [--negatives NEG.npz] [--temporal] [options]\n"
+           "                             [--negatives NEG.npz] [--world-model WM.safetensors]\n"
+           "                             [--temporal] [options]\n"
            "       synthloop trust score --model TRUST.safetensors (--windows W.npz |\n"
            "                             --latents Z.npz --window T [--stride S] [--data D.npz])\n"
            "                             [--output S.npz] [--json]\n"
@@ -43,6 +45,14 @@ static void usage(void) {
            "\"window_lengths\" [N]. Episode ids come from --data, else from Z.npz's episode_ids.\n"
            "\n"
            "train options:\n"
+           "  --world-model PATH   also train against the generator being gated: free-running\n"
+           "                       windows of this world model (every configured length) from\n"
+           "                       real starts of episodes the positives do not come from\n"
+           "                       (needs --data; docs/TRUST.md \"World-model negatives\")\n"
+           "  --world-windows N    such windows per length (default 64)\n"
+           "  --world-noise X      their rollout noise scale (default: the model's own)\n"
+           "  --encoder PATH       attach the encoder's latent sphere to the world model (as\n"
+           "                       branches collect --encoder)\n"
            "  --temporal           GRU over the window instead of the feature MLP\n"
            "  --seed N             random seed (default 0)\n"
            "  --steps N            Adam updates (default 3000; 600 with --temporal)\n"
@@ -87,6 +97,23 @@ static void wins_free(wins *w) {
     free(w->z);
     free(w->off);
     memset(w, 0, sizeof *w);
+}
+
+/* dst += src (sequences appended; dst may be empty). */
+static sl_status wins_append(wins *dst, const wins *src, int D) {
+    size_t r0 = dst->n ? dst->off[dst->n] : 0, r1 = src->off[src->n];
+    float *z = realloc(dst->z, (r0 + r1 ? r0 + r1 : 1) * (size_t)D * sizeof(float));
+    if (!z) return sl_set_error(SL_ERR_NOMEM, "out of memory");
+    dst->z = z;
+    size_t *off = realloc(dst->off, (dst->n + src->n + 1) * sizeof(size_t));
+    if (!off) return sl_set_error(SL_ERR_NOMEM, "out of memory");
+    dst->off = off;
+    if (dst->n == 0) off[0] = 0;
+    memcpy(z + r0 * (size_t)D, src->z, r1 * (size_t)D * sizeof(float));
+    for (size_t i = 1; i <= src->n; i++) off[dst->n + i] = r0 + src->off[i];
+    dst->n += src->n;
+    dst->D = D;
+    return SL_OK;
 }
 
 static sl_status read_windows(const char *path, wins *w, int finite_only) {
@@ -286,8 +313,13 @@ static int trust_train(int argc, char **argv) {
         {"with-inflate", no_argument, 0, '8'},     {"with-drift", no_argument, 0, '9'},
         {"threads", required_argument, 0, 'T'},    {"json", no_argument, 0, 'j'},
         {"quiet", no_argument, 0, 'q'},            {"db", required_argument, 0, 'D'},
+        {"world-model", required_argument, 0, 'M'}, {"world-windows", required_argument, 0, 'N'},
+        {"world-noise", required_argument, 0, 'X'}, {"encoder", required_argument, 0, 'e'},
         {0, 0, 0, 0}};
     const char *zpath = NULL, *dpath = NULL, *npath = NULL, *out = NULL, *rpath = NULL;
+    const char *wmpath = NULL, *encpath = NULL;
+    long world_windows = 64;
+    float world_noise = -1.0f;
     const char *db = NULL;
     int json = 0, rc;
     long v;
@@ -309,6 +341,16 @@ static int trust_train(int argc, char **argv) {
         case 'o': out = optarg; break;
         case 'r': rpath = optarg; break;
         case 'D': db = optarg; break;
+        case 'M': wmpath = optarg; break;
+        case 'e': encpath = optarg; break;
+        case 'N':
+            if ((rc = sl_cli_parse_int(cmd, "--world-windows", optarg, 1, 100000, &world_windows)))
+                return rc;
+            break;
+        case 'X':
+            if ((rc = sl_cli_parse_double(cmd, "--world-noise", optarg, 0, 1000, &x))) return rc;
+            world_noise = (float)x;
+            break;
         case 'G': temporal = 1; break;
         case 'j': json = 1; break;
         case 'q': sl_cli_quiet = 1; sl_progress_set_quiet(1); break;
@@ -377,6 +419,8 @@ static int trust_train(int argc, char **argv) {
     if (optind < argc) return sl_cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
     if (!zpath) return sl_cli_usage_error(cmd, "--latents is required");
     if (!out) return sl_cli_usage_error(cmd, "--output is required");
+    if (wmpath && !dpath) return sl_cli_usage_error(cmd, "--world-model needs --data");
+    if (encpath && !wmpath) return sl_cli_usage_error(cmd, "--encoder needs --world-model");
     if (sl_trust_config_check(&cfg) != SL_OK) return sl_cli_usage_error(cmd, "%s", sl_last_error());
 
     float *z = NULL;
@@ -397,6 +441,7 @@ static int trust_train(int argc, char **argv) {
         cJSON_AddStringToObject(conf, "latents", zpath);
         if (dpath) cJSON_AddStringToObject(conf, "data", dpath);
         if (npath) cJSON_AddStringToObject(conf, "negatives", npath);
+        if (wmpath) cJSON_AddStringToObject(conf, "world_model", wmpath);
         cJSON_AddStringToObject(conf, "output", out);
         if (rpath) cJSON_AddStringToObject(conf, "report", rpath);
         add_train_config(conf, &cfg, 0);
@@ -410,6 +455,16 @@ static int trust_train(int argc, char **argv) {
             st = sl_set_error(SL_ERR_SHAPE, "%s: negative windows have %d dims, the latents %d",
                               npath, neg.D, D);
         if (st == SL_OK) st = sl_sha256_file(npath, nsha);
+    }
+    size_t n_world = 0;
+    if (st == SL_OK && wmpath) {
+        wins wn = {NULL, NULL, 0, D};
+        st = sl_synth_world_negatives_files(wmpath, encpath, dpath, zpath, &cfg,
+                                            (size_t)world_windows, world_noise, &wn.z, &wn.off,
+                                            &wn.n);
+        if (st == SL_OK) st = wins_append(&neg, &wn, D);
+        n_world = wn.n;
+        wins_free(&wn);
     }
     if (st == SL_OK)
         st = sl_trust_train(&m, &cfg, z, ids, n, D, neg.z, neg.off, neg.n, &rep);
@@ -429,7 +484,16 @@ static int trust_train(int argc, char **argv) {
         if (npath) {
             cJSON_AddStringToObject(in, "negatives", npath);
             cJSON_AddStringToObject(in, "negatives_sha256", nsha);
-            cJSON_AddNumberToObject(in, "negative_sequences", (double)neg.n);
+            cJSON_AddNumberToObject(in, "negative_sequences", (double)(neg.n - n_world));
+        }
+        if (wmpath) {
+            char wsha[65] = "";
+            if (sl_sha256_file(wmpath, wsha) == SL_OK)
+                cJSON_AddStringToObject(in, "world_model_sha256", wsha);
+            cJSON_AddStringToObject(in, "world_model", wmpath);
+            if (encpath) cJSON_AddStringToObject(in, "encoder", encpath);
+            cJSON_AddNumberToObject(in, "world_windows", (double)n_world);
+            if (world_noise >= 0) cJSON_AddNumberToObject(in, "world_noise", (double)world_noise);
         }
         cJSON_AddStringToObject(res, "output", out);
         sl_trust_report_to_json(cJSON_AddObjectToObject(res, "report"), &rep);
