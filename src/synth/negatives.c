@@ -158,7 +158,11 @@ sl_status sl_synth_world_negatives_files(const char *world_path, const char *enc
     if (st == SL_OK && zd != sl_world_z_dim(w))
         st = sl_set_error(SL_ERR_SHAPE, "%s: latents have %d dims, the world model %s has %d",
                           latents_path, zd, world_path, sl_world_z_dim(w));
-    if (st == SL_OK) st = sl_world_data_init(&d, ds, z, zn, zd, NULL, 0);
+    if (st == SL_OK) {
+        const sl_world_config *wc = sl_world_get_config(w);
+        st = sl_world_data_init(&d, ds, z, zn, zd, (const char(*)[SL_WORLD_NAME_MAX])wc->econ_names,
+                                wc->n_econ);
+    }
     if (st == SL_OK && !(part = malloc(d.n_episodes)))
         st = sl_set_error(SL_ERR_NOMEM, "world negatives: out of memory");
     if (st == SL_OK) st = sl_trust_split_episodes(cfg, d.n_episodes, part);
