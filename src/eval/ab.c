@@ -376,10 +376,10 @@ sl_status sl_ab_run(const sl_ab_config *cfg, const sl_transitions *real,
     sl_ab_config c = *cfg;
     c.rl.obs_dim = real->obs_dim;
     c.rl.act_dim = real->act_dim;
+    if (c.until_decided && c.max_seeds < c.seeds) /* before the split: nothing to free */
+        return sl_set_error(SL_ERR_ARG, "ab: --max-seeds %d is below --seeds %d", c.max_seeds, c.seeds);
     split sp;
     SL_TRY(make_split(real, c.holdout_frac, c.seed, &sp));
-    if (c.until_decided && c.max_seeds < c.seeds)
-        return sl_set_error(SL_ERR_ARG, "ab: --max-seeds %d is below --seeds %d", c.max_seeds, c.seeds);
     int n = c.until_decided ? c.max_seeds : c.seeds; /* capacity */
     out->seeds = n;
     out->curve_points = c.curve_every > 0 ? c.updates / c.curve_every : 20;
