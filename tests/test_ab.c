@@ -3,6 +3,7 @@
  * unambiguous; the physics evaluation is covered by the end-to-end pipeline test. */
 #include "harness.h"
 #include "synthloop/sl_ab.h"
+#include "synthloop/sl_json.h"
 #include "synthloop/sl_nn.h"
 
 #define OD 4
@@ -169,6 +170,141 @@ TEST(headline_value_needs_economics) {
     CHECK(headline_of(base, base, 20) == SL_AB_NO_HARM);
 }
 
+/* Issue 13 item 4: a task without units has no MPL, error rate or EP: those metrics are
+ * absent (no numbers, no verdict) and the task's own return decides the headline; with units
+ * (the workcell) nothing changes and the JSON has no "units" key. */
+static sl_ab_outcome given(const double *mpl_aug, const double *ret_aug, int no_units) {
+    sl_ab_config cfg = small_cfg();
+    cfg.eval_episodes = 20;
+    sl_ab_outcome o;
+    memset(&o, 0, sizeof o);
+    o.seeds = 6;
+    o.no_units = no_units;
+    o.curve_points = 1; /* for the JSON */
+    o.curve_step = calloc(1, sizeof(int));
+    for (int a = 0; a < SL_AB_ARMS; a++) {
+        o.cliffs[a] = calloc(6, sizeof(int));
+        o.curve[a] = calloc(6, sizeof(double));
+    }
+    for (int a = 0; a < SL_AB_ARMS; a++)
+        for (int m = 0; m < SL_ABM_COUNT; m++) {
+            o.per_seed[a][m] = calloc(6, sizeof(double));
+            for (int s = 0; s < 6; s++) o.per_seed[a][m][s] = 1.0 + 0.01 * s;
+        }
+    for (int s = 0; s < 6; s++) {
+        o.per_seed[SL_AB_BASE][SL_ABM_MPL][s] = 500 + 5 * s;
+        o.per_seed[SL_AB_AUG][SL_ABM_MPL][s] = mpl_aug[s];
+        o.per_seed[SL_AB_BASE][SL_ABM_RETURN][s] = -10.0 - 0.3 * s;
+        o.per_seed[SL_AB_AUG][SL_ABM_RETURN][s] = ret_aug[s];
+    }
+    sl_ab_summarise(&cfg, &o);
+    return o;
+}
+
+TEST(no_units_task_decides_on_return) {
+    double mpl_same[6], mpl_worse[6], ret_same[6], ret_better[6], ret_worse[6];
+    for (int s = 0; s < 6; s++) {
+        mpl_same[s] = 500 + 5 * s;
+        mpl_worse[s] = 0.7 * (500 + 5 * s);
+        ret_same[s] = -10.0 - 0.3 * s;
+        ret_better[s] = 0.8 * (-10.0 - 0.3 * s); /* 20% less negative */
+        ret_worse[s] = 1.3 * (-10.0 - 0.3 * s);
+    }
+    /* with units: MPL decides (30% fewer units per hour is harm), return is not key */
+    sl_ab_outcome o = given(mpl_worse, ret_better, 0);
+    CHECK(o.headline == SL_AB_POISONING);
+    CHECK(!o.summary[SL_ABM_MPL].absent && o.summary[SL_ABM_MPL].valid);
+    sl_ab_config cfg = small_cfg();
+    cfg.eval_episodes = 20;
+    cJSON *j = sl_ab_outcome_to_json(&o, &cfg);
+    CHECK(cJSON_GetObjectItemCaseSensitive(j, "units") == NULL);
+    cJSON_Delete(j);
+    sl_ab_outcome_free(&o);
+    /* without units: the same MPL numbers are ignored (absent), the return decides */
+    o = given(mpl_worse, ret_better, 1);
+    CHECK_MSG(o.headline == SL_AB_VALUE, "headline %s", sl_ab_verdict_name(o.headline));
+    CHECK(o.summary[SL_ABM_MPL].absent && !o.summary[SL_ABM_MPL].valid);
+    CHECK(o.summary[SL_ABM_ERROR_RATE].absent && o.summary[SL_ABM_EP].absent);
+    CHECK(!o.summary[SL_ABM_RETURN].absent && o.summary[SL_ABM_RETURN].valid);
+    j = sl_ab_outcome_to_json(&o, &cfg);
+    const cJSON *u = cJSON_GetObjectItemCaseSensitive(j, "units");
+    CHECK(cJSON_IsBool(u) && cJSON_IsFalse(u));
+    const cJSON *mj = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j, "metrics"), "mpl");
+    CHECK(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(mj, "absent")));
+    CHECK(cJSON_GetObjectItemCaseSensitive(mj, "baseline") == NULL);
+    CHECK(cJSON_GetObjectItemCaseSensitive(mj, "verdict") == NULL);
+    mj = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j, "metrics"), "return");
+    CHECK(cJSON_GetObjectItemCaseSensitive(mj, "baseline") != NULL);
+    cJSON_Delete(j);
+    sl_ab_outcome_free(&o);
+    o = given(mpl_worse, ret_worse, 1);
+    CHECK(o.headline == SL_AB_POISONING);
+    sl_ab_outcome_free(&o);
+    o = given(mpl_worse, ret_same, 1);
+    CHECK(o.headline == SL_AB_NO_HARM);
+    sl_ab_outcome_free(&o);
+    o = given(mpl_same, ret_same, 0);
+    CHECK(o.headline == SL_AB_NO_HARM);
+    sl_ab_outcome_free(&o);
+}
+
+/* sl_ab_run takes no_units from the environment: a task spec without "units" -> 1, the same
+ * spec with units -> 0 (random transitions of the env's dims, a few updates, 1 episode). */
+static const char *src_root(void) {
+    const char *r = getenv("SL_TEST_ROOT");
+    return r && *r ? r : ".";
+}
+
+TEST(ab_run_reads_units_from_the_env) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/tests/models/reach_motor.json", src_root());
+    cJSON *spec = NULL;
+    CHECK_OK(sl_json_read_file(path, &spec));
+    if (!spec) return;
+    for (int with_units = 1; with_units >= 0; with_units--) {
+        if (!with_units) cJSON_DeleteItemFromObjectCaseSensitive(spec, "units");
+        sl_env *env = NULL;
+        char model[512];
+        snprintf(model, sizeof model, "%s/tests/models/arm_motor.xml", src_root());
+        CHECK_OK(sl_env_task_new_json(&env, spec, path, model));
+        if (!env) break;
+        CHECK(sl_env_has_units(env) == with_units);
+        size_t n = 4 * EP_LEN;
+        int od = env->obs_dim, ad = env->act_dim;
+        float *obs = calloc(n * (size_t)od, 4), *act = calloc(n * (size_t)ad, 4),
+              *rew = calloc(n, 4), *next = calloc(n * (size_t)od, 4), *done = calloc(n, 4);
+        int32_t *ep = calloc(n, 4);
+        sl_rng r;
+        sl_rng_seed(&r, 5, 0);
+        for (size_t i = 0; i < n * (size_t)od; i++) obs[i] = next[i] = (float)sl_rng_normal(&r);
+        for (size_t i = 0; i < n * (size_t)ad; i++) act[i] = (float)sl_rng_uniform_range(&r, -1, 1);
+        for (size_t i = 0; i < n; i++) ep[i] = (int32_t)(i / EP_LEN);
+        sl_transitions t = {n, od, ad, obs, act, rew, next, done, NULL, ep};
+        sl_ab_config c = small_cfg();
+        c.rl = sl_rl_config_defaults(SL_RL_TD3BC, od, ad);
+        c.rl.hidden = 16;
+        c.rl.batch = 16;
+        c.updates = 20;
+        c.curve_every = 10;
+        c.seeds = 2;
+        c.eval_episodes = 1;
+        sl_ab_outcome o;
+        CHECK_OK(sl_ab_run(&c, &t, NULL, env, NULL, NULL, NULL, NULL, &o));
+        CHECK(o.no_units == !with_units);
+        CHECK(o.summary[SL_ABM_MPL].absent == !with_units);
+        CHECK(o.summary[SL_ABM_RETURN].absent == 0);
+        sl_ab_outcome_free(&o);
+        free(obs);
+        free(act);
+        free(rew);
+        free(next);
+        free(done);
+        free(ep);
+        sl_env_free(env);
+    }
+    cJSON_Delete(spec);
+}
+
 /* ab --until-decided: pairs are added until the headline is decided; a clear harm decides
  * early, and the looks are recorded */
 TEST(until_decided_stops_when_decided) {
@@ -261,6 +397,8 @@ int main(void) {
     RUN(identical_synthetic_copy_is_no_harm);
     RUN(poisoned_synthetic_is_poisoning);
     RUN(headline_value_needs_economics);
+    RUN(no_units_task_decides_on_return);
+    RUN(ab_run_reads_units_from_the_env);
     RUN(until_decided_stops_when_decided);
     RUN(reused_baseline_equals_retrained);
     RUN(bad_config_and_shapes);

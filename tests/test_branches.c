@@ -212,6 +212,24 @@ TEST(poison_drifts_and_is_rejected_stable_passes) {
     for (size_t i = 0; i < bp->n; i++)
         if (!bp->passed[i]) rej += bp->reason[i] == SL_GATE_LOW_TRUST || bp->reason[i] == SL_GATE_STD_HIGH;
     CHECK_MSG(rej >= bp->n * 9 / 10, "poison rejections for low trust / high std: %zu of %zu", rej, bp->n);
+    /* 3. the detection AUC beside mean trust (issue 13 item 5): a fresh detector separates
+     * the poison from its real continuations; the summary reports the gated set's AUC */
+    double auc_p = NAN, auc_s = NAN;
+    size_t np_used = 0;
+    CHECK_OK(sl_synth_detect_auc(bp, 0, 5, 0, &auc_p, &np_used));
+    CHECK_OK(sl_synth_detect_auc(bs, 1, 5, 0, &auc_s, NULL));
+    printf("  detection AUC: poison (all) %.3f | stable (passed) %.3f\n", auc_p, auc_s);
+    CHECK(np_used == bp->n);
+    CHECK_MSG(auc_p > 0.9, "poison detection AUC %.3f", auc_p);
+    cJSON *js = sl_branches_summary_json(bs);
+    const cJSON *dp = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(js, "detection"), "passed");
+    size_t nps = 0;
+    for (size_t i = 0; i < bs->n; i++) nps += bs->passed[i];
+    CHECK(sl_json_int(dp, "n", -1) == (int)nps);
+    CHECK_CLOSE(sl_json_num(dp, "auc", NAN), auc_s, 1e-12);
+    CHECK(sl_json_num(dp, "trust_mean", NAN) >= bs->gate.trust_floor);
+    cJSON_Delete(js);
     sl_branches_free(bp);
     sl_branches_free(bs);
 }
@@ -393,6 +411,192 @@ TEST(exploded_rollouts_are_rejected_without_nan) {
     sl_world_free(w);
 }
 
+/* sl_synth_detect_auc on hand-made branch sets: branches equal to their real continuations
+ * cannot be told apart (AUC 0.5: every score ties), branches scaled 2x around their mean are
+ * separated (AUC > 0.95); passed_only picks the gated set; fewer windows than folds give NaN
+ * and a null "auc" in the summary. */
+TEST(detection_auc_of_the_gated_set) {
+    const int H = 6, T = H + 1, Z = 3;
+    const size_t n = 40;
+    sl_branches b;
+    memset(&b, 0, sizeof b);
+    b.n = n;
+    b.horizon = H;
+    b.z_dim = Z;
+    float *st = calloc(n * T * Z, sizeof(float)), *re = calloc(n * T * Z, sizeof(float));
+    double tr[40];
+    uint8_t pass[40];
+    int32_t reason[40];
+    sl_rng r;
+    sl_rng_seed(&r, 3, 0);
+    for (size_t i = 0; i < n * T * Z; i++) re[i] = (float)sl_rng_normal(&r);
+    memcpy(st, re, n * T * Z * sizeof(float));
+    for (size_t i = 0; i < n; i++) {
+        pass[i] = i < n / 2;
+        reason[i] = pass[i] ? SL_GATE_PASS : SL_GATE_LOW_TRUST;
+        tr[i] = pass[i] ? 0.95 : 0.1;
+        if (!pass[i]) /* the rejected half: 2x inflated around each dim's window mean */
+            for (int d = 0; d < Z; d++) {
+                double m = 0;
+                for (int t = 0; t < T; t++) m += (double)re[(i * T + t) * Z + d];
+                m /= T;
+                for (int t = 0; t < T; t++) {
+                    size_t k = (i * T + t) * Z + d;
+                    st[k] = (float)(m + 2.0 * ((double)re[k] - m));
+                }
+            }
+    }
+    b.states = st;
+    b.real_states = re;
+    b.trust = tr;
+    b.passed = pass;
+    b.reason = reason;
+    double zero[40] = {0};
+    int32_t none[40];
+    for (size_t i = 0; i < n; i++) none[i] = -1;
+    b.std_ratio = b.delta_mpl = b.delta_error = b.delta_ep = zero;
+    b.brick_id = b.member = b.source_episode = b.source_t = none;
+    double a_pass = NAN, a_all = NAN;
+    size_t n_pass = 0, n_all = 0;
+    CHECK_OK(sl_synth_detect_auc(&b, 1, 5, 0, &a_pass, &n_pass));
+    CHECK_OK(sl_synth_detect_auc(&b, 0, 5, 0, &a_all, &n_all));
+    CHECK(n_pass == n / 2 && n_all == n);
+    CHECK_CLOSE(a_pass, 0.5, 1e-12);
+    CHECK_MSG(a_all > 0.6, "all: AUC %.3f", a_all);
+    /* only the inflated ones, against their real windows */
+    for (size_t i = 0; i < n; i++) {
+        pass[i] = !pass[i];
+        reason[i] = pass[i] ? SL_GATE_PASS : SL_GATE_LOW_TRUST;
+    }
+    CHECK_OK(sl_synth_detect_auc(&b, 1, 5, 0, &a_pass, NULL));
+    CHECK_MSG(a_pass > 0.95, "inflated: AUC %.3f", a_pass);
+    cJSON *j = sl_branches_summary_json(&b);
+    const cJSON *det = cJSON_GetObjectItemCaseSensitive(j, "detection");
+    CHECK_CLOSE(sl_json_num(cJSON_GetObjectItemCaseSensitive(det, "passed"), "auc", NAN), a_pass, 1e-12);
+    CHECK_CLOSE(sl_json_num(cJSON_GetObjectItemCaseSensitive(det, "all"), "auc", NAN), a_all, 1e-12);
+    CHECK_CLOSE(sl_json_num(cJSON_GetObjectItemCaseSensitive(det, "passed"), "trust_mean", NAN), 0.1, 1e-12);
+    cJSON_Delete(j);
+    /* 3 passed branches cannot fill 5 folds: NaN, null in the summary */
+    for (size_t i = 0; i < n; i++) {
+        pass[i] = i < 3;
+        reason[i] = pass[i] ? SL_GATE_PASS : SL_GATE_LOW_TRUST;
+    }
+    CHECK_OK(sl_synth_detect_auc(&b, 1, 5, 0, &a_pass, &n_pass));
+    CHECK(isnan(a_pass) && n_pass == 3);
+    j = sl_branches_summary_json(&b);
+    det = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j, "detection"), "passed");
+    CHECK(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(det, "auc")));
+    cJSON_Delete(j);
+    CHECK(sl_synth_detect_auc(&b, 0, 1, 0, &a_all, NULL) == SL_ERR_ARG);
+    free(st);
+    free(re);
+}
+
+/* Trust negatives from the generator being gated (issue 13 item 5): sl_trust_split_episodes
+ * agrees with the split training makes; sl_synth_world_negatives' windows start at real states
+ * of the allowed episodes only, have the requested lengths, skip lengths no episode holds and
+ * repeat bit for bit; a trust net trained against them gives the stable model's branches
+ * (which the fixture's trust net passes near 1 although a detector separates them) lower trust,
+ * while held-out real windows keep theirs. */
+TEST(world_negatives_from_the_gated_generator) {
+    if (!W_stable || !TM) {
+        CHECK(0);
+        return;
+    }
+    sl_trust_config tc = sl_trust_config_default();
+    tc.steps = 400;
+    tc.n_lengths = 3;
+    tc.lengths[0] = 5;
+    tc.lengths[1] = 11;
+    tc.lengths[2] = 21;
+    tc.eval_windows = 100;
+    tc.seed = 9;
+    uint8_t part[NE], part2[NE], ok[NE];
+    CHECK_OK(sl_trust_split_episodes(&tc, NE, part));
+    CHECK_OK(sl_trust_split_episodes(&tc, NE, part2));
+    CHECK(memcmp(part, part2, NE) == 0);
+    size_t cnt[3] = {0};
+    for (int e = 0; e < NE; e++) {
+        CHECK(part[e] <= 2);
+        cnt[part[e] % 3]++;
+        ok[e] = part[e] != 0;
+    }
+    CHECK(cnt[0] == 28 && cnt[1] == 6 && cnt[2] == 6);
+    CHECK_STATUS(sl_trust_split_episodes(&tc, 2, part2), SL_ERR_ARG);
+
+    float *nz = NULL, *nz2 = NULL;
+    size_t *off = NULL, *off2 = NULL, ns = 0, ns2 = 0;
+    CHECK_OK(sl_synth_world_negatives(W_stable, &D, ok, tc.lengths, 3, 40, -1.0f, 11, &nz, &off, &ns));
+    CHECK_OK(sl_synth_world_negatives(W_stable, &D, ok, tc.lengths, 3, 40, -1.0f, 11, &nz2, &off2, &ns2));
+    CHECK(ns == 120 && ns2 == 120);
+    if (ns != 120 || ns2 != 120) return;
+    CHECK(memcmp(off, off2, 121 * sizeof *off) == 0);
+    CHECK(memcmp(nz, nz2, off[120] * ZD * sizeof(float)) == 0);
+    size_t bad_start = 0, bad_len = 0;
+    for (size_t i = 0; i < ns; i++) {
+        if (off[i + 1] - off[i] != (size_t)tc.lengths[i / 40]) bad_len++;
+        /* step 0 is the real start: find it among the real rows */
+        int found_ep = -1;
+        for (size_t r = 0; r < P.ds->n && found_ep < 0; r++)
+            if (memcmp(P.z + r * ZD, nz + off[i] * ZD, ZD * sizeof(float)) == 0)
+                found_ep = P.ds->episode_ids[r];
+        if (found_ep < 0 || !ok[found_ep]) bad_start++;
+    }
+    CHECK_MSG(bad_len == 0, "%zu windows of the wrong length", bad_len);
+    CHECK_MSG(bad_start == 0, "%zu windows do not start in an allowed episode", bad_start);
+    CHECK(sl_all_finite_f32(nz, off[ns] * ZD));
+    free(nz2);
+    free(off2);
+    /* lengths longer than every episode are skipped; nothing allowed / bad lengths refused */
+    const int lens2[2] = {5, 40};
+    CHECK_OK(sl_synth_world_negatives(W_stable, &D, ok, lens2, 2, 10, -1.0f, 11, &nz2, &off2, &ns2));
+    CHECK(ns2 == 10 && off2[10] == 50);
+    free(nz2);
+    free(off2);
+    uint8_t none[NE] = {0};
+    CHECK_STATUS(sl_synth_world_negatives(W_stable, &D, none, tc.lengths, 3, 10, -1.0f, 1, &nz2, &off2, &ns2),
+                 SL_ERR_ARG);
+    const int lens_bad[1] = {1};
+    CHECK_STATUS(sl_synth_world_negatives(W_stable, &D, ok, lens_bad, 1, 10, -1.0f, 1, &nz2, &off2, &ns2),
+                 SL_ERR_ARG);
+    CHECK(nz2 == NULL && off2 == NULL && ns2 == 0);
+
+    /* a trust net trained against them */
+    sl_trust_model *tw = NULL;
+    sl_trust_report rep;
+    CHECK_OK(sl_trust_train(&tw, &tc, P.z, P.ds->episode_ids, P.ds->n, ZD, nz, off, ns, &rep));
+    CHECK(rep.n_episodes[0] == cnt[0] && rep.n_episodes[1] == cnt[1] && rep.n_episodes[2] == cnt[2]);
+    free(nz);
+    free(off);
+    if (!tw) return;
+    sl_synth_config sc;
+    sl_synth_config_default(&sc);
+    sc.horizon = 10;
+    sc.branches_per_episode = 5;
+    sc.bc_iters = 300;
+    sc.policy_noise = 0.15f;
+    sc.seed = 4;
+    sl_branches *b_old = NULL, *b_new = NULL;
+    CHECK_OK(sl_synth_collect(&b_old, W_stable, &D, TM, NULL, NULL, NULL, &sc));
+    CHECK_OK(sl_synth_collect(&b_new, W_stable, &D, tw, NULL, NULL, NULL, &sc));
+    if (b_old && b_new) {
+        double auc = NAN;
+        CHECK_OK(sl_synth_detect_auc(b_old, 0, 5, 0, &auc, NULL));
+        printf("  stable branches: detection AUC %.3f; mean trust %.4f (noise + reference "
+               "negatives) -> %.4f (+ its own rollouts); held-out real %.4f, world %.4f; pass "
+               "%.3f -> %.3f\n", auc, mean_trust(b_old), mean_trust(b_new),
+               rep.mean_trust[SL_TRUST_KIND_REAL], rep.mean_trust[SL_TRUST_KIND_EXTERNAL],
+               pass_rate(b_old), pass_rate(b_new));
+        CHECK_MSG(mean_trust(b_new) < mean_trust(b_old) - 0.1, "trust %.4f -> %.4f",
+                  mean_trust(b_old), mean_trust(b_new));
+        CHECK_MSG(rep.mean_trust[SL_TRUST_KIND_REAL] > 0.5, "held-out real trust %.4f",
+                  rep.mean_trust[SL_TRUST_KIND_REAL]);
+    }
+    sl_branches_free(b_old);
+    sl_branches_free(b_new);
+    sl_trust_free(tw);
+}
+
 int main(void) {
     sl_log_set_level(SL_LOG_WARN);
     sl_progress_set_quiet(1);
@@ -400,6 +604,8 @@ int main(void) {
     setup();
     RUN(poison_drifts_and_is_rejected_stable_passes);
     RUN(branch_files_and_summary);
+    RUN(detection_auc_of_the_gated_set);
+    RUN(world_negatives_from_the_gated_generator);
     RUN(exploded_rollouts_are_rejected_without_nan);
     RUN(agent_policy_drives_branches);
     teardown();

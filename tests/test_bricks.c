@@ -9,6 +9,7 @@
 #include "harness.h"
 #include "synthloop/sl_bricks.h"
 #include "synthloop/sl_dataset.h"
+#include "synthloop/sl_env.h"
 #include "synthloop/sl_json.h"
 #include "synthloop/sl_npz.h"
 
@@ -483,6 +484,51 @@ TEST(cli_bricks) {
     sl_dataset_free(ds);
 }
 
+/* Issue 13 item 4: bricks over data from a task spec without units carry no MPL, error rate
+ * or EP profile (the columns are absent, not zero); with units they do. Random episodes of
+ * the motor arm (reach_motor.json, with and without its "units"). */
+TEST(bricks_of_a_task_without_units_have_no_econ) {
+    char path[512], model[512];
+    snprintf(path, sizeof path, "%s/tests/models/reach_motor.json", root());
+    snprintf(model, sizeof model, "%s/tests/models/arm_motor.xml", root());
+    cJSON *spec = NULL;
+    CHECK_OK(sl_json_read_file(path, &spec));
+    if (!spec) return;
+    for (int with_units = 1; with_units >= 0; with_units--) {
+        if (!with_units) cJSON_DeleteItemFromObjectCaseSensitive(spec, "units");
+        sl_env *env = NULL;
+        CHECK_OK(sl_env_task_new_json(&env, spec, path, model));
+        if (!env) break;
+        sl_dataset *ds = NULL;
+        CHECK_OK(sl_env_collect(env, SL_POLICY_RANDOM, 8, 3, &ds, NULL));
+        sl_env_free(env);
+        if (!ds) break;
+        sl_bricks_config cfg;
+        sl_bricks_config_default(&cfg);
+        cfg.k = 2;
+        sl_bricks *b = NULL;
+        CHECK_OK(sl_bricks_fit(&b, ds, NULL, 0, &cfg));
+        if (b) {
+            CHECK(b->econ_present[SL_BRICK_ECON_MPL] == with_units);
+            CHECK(b->econ_present[SL_BRICK_ECON_ERROR] == with_units);
+            CHECK(b->econ_present[SL_BRICK_ECON_EP] == with_units);
+            CHECK(b->econ_present[SL_BRICK_ECON_ENERGY]); /* measured either way */
+            cJSON *man = NULL;
+            CHECK_OK(sl_bricks_manifest_json(b, ds, &man));
+            const cJSON *ec = cJSON_GetObjectItemCaseSensitive(
+                cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(man, "bricks"), 0), "econ");
+            CHECK((cJSON_GetObjectItemCaseSensitive(ec, "mpl") != NULL) == with_units);
+            CHECK((cJSON_GetObjectItemCaseSensitive(ec, "error_rate") != NULL) == with_units);
+            for (int f = 0; f < b->n_feat; f++)
+                if (!with_units) CHECK(strcmp(b->feat_names[f], "econ_mpl") != 0);
+            cJSON_Delete(man);
+        }
+        sl_bricks_free(b);
+        sl_dataset_free(ds);
+    }
+    cJSON_Delete(spec);
+}
+
 int main(void) {
     RUN(kmeans_matches_sklearn);
     RUN(kmeans_reproducible);
@@ -492,5 +538,6 @@ int main(void) {
     RUN(bricks_latents_and_fixed_k);
     RUN(bricks_too_few_episodes);
     RUN(cli_bricks);
+    RUN(bricks_of_a_task_without_units_have_no_econ);
     return harness_done();
 }

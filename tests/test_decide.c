@@ -182,6 +182,26 @@ TEST(known_verdicts) {
     CHECK_OK(sl_stats_ab_decide(b, a, 8, SL_HIGHER_IS_BETTER, NULL, 0, &d));
     CHECK(d.verdict == SL_AB_NO_HARM);
     CHECK(d.ci_lo > -0.02 && d.ci_hi < 0.02);
+    /* a negative baseline (a return): less negative is better; the relative change is
+     * (mean a - mean b) / |mean b| and the verdicts mirror the positive case */
+    double nb[8], na[8];
+    for (int i = 0; i < 8; i++) {
+        nb[i] = -b[i] / 100.0;
+        na[i] = nb[i] * (0.8 + 0.005 * (i % 3)); /* 20% less negative */
+    }
+    CHECK_OK(sl_stats_ab_decide(nb, na, 8, SL_HIGHER_IS_BETTER, NULL, 0, &d));
+    double mb = 0, ma = 0;
+    for (int i = 0; i < 8; i++) {
+        mb += nb[i] / 8;
+        ma += na[i] / 8;
+    }
+    CHECK_CLOSE(d.rel_change, (ma - mb) / fabs(mb), 1e-12);
+    CHECK(d.improvement > 0.15 && d.verdict == SL_AB_VALUE);
+    CHECK_OK(sl_stats_ab_decide(nb, na, 8, SL_LOWER_IS_BETTER, NULL, 0, &d));
+    CHECK(d.improvement < -0.15 && d.verdict == SL_AB_POISONING);
+    for (int i = 0; i < 8; i++) na[i] = nb[i] * (1.2 + 0.005 * (i % 3)); /* 20% more negative */
+    CHECK_OK(sl_stats_ab_decide(nb, na, 8, SL_HIGHER_IS_BETTER, NULL, 0, &d));
+    CHECK(d.verdict == SL_AB_POISONING);
     /* too few seeds: 3 noisy pairs, a 10% drop in the mean -> inconclusive with a count */
     double b3[3] = {500, 600, 400}, a3[3] = {380, 640, 330};
     CHECK_OK(sl_stats_ab_decide(b3, a3, 3, SL_HIGHER_IS_BETTER, NULL, 0, &d));

@@ -9,7 +9,10 @@
  * paired decision sl_stats_ab_decide (equivalence, harm and value tests with power; Welch's
  * test is kept in the JSON for comparison). The headline is decided over the key metrics:
  * MPL and error rate when the policies ran in physics, action MSE otherwise (then the run is
- * marked offline_only and its verdict is not a statement about the policy in the world):
+ * marked offline_only and its verdict is not a statement about the policy in the world);
+ * when the environment's task defines no units (sl_env_has_units 0: docs/TASKS.md), MPL,
+ * error rate and EP are absent (summary[m].absent, no numbers in the JSON or the tables) and
+ * the key metric is the task's own return:
  *   any key metric POISONING -> POISONING; else any MINOR_DEGRADATION -> MINOR_DEGRADATION;
  *   else any VALUE -> VALUE; else all NO_HARM -> NO_HARM; else INCONCLUSIVE with the largest
  *   seeds_needed of the undecided key metrics.
@@ -95,6 +98,7 @@ typedef struct sl_ab_metric_summary {
     sl_ab_decision dec;    /* paired decision (n >= 2) */
     int bounded;           /* 1: the per-arm CIs are percentile bootstrap */
     int valid;             /* 0 if the statistic could not be computed (e.g. baseline 0) */
+    int absent;            /* 1: the metric does not exist for this task (no units): valid 0 */
 } sl_ab_metric_summary;
 
 typedef struct sl_ab_outcome {
@@ -108,6 +112,9 @@ typedef struct sl_ab_outcome {
     sl_ab_verdict headline;                     /* see the header comment */
     long seeds_needed;                          /* headline INCONCLUSIVE: pairs for power 0.8 */
     int offline_only;                           /* no physics evaluation: action MSE only */
+    int no_units;                               /* 1: the task defines no units (set by
+                                                 * sl_ab_run from the environment): MPL, error
+                                                 * rate and EP absent, return is the key */
     int looks;                                  /* sequential looks taken (1 without) */
     double alpha_last;                          /* the level of the last look */
     double synth_share;                         /* synthetic weight share in the aug buffer */

@@ -226,8 +226,8 @@ typedef struct sl_ab_decision {
     const char *reason;     /* static string: which rule fired */
     size_t n;               /* seed pairs */
     double mean_base, mean_aug;
-    double rel_change;      /* R - 1 */
-    double improvement;     /* s (R - 1): > 0 means better */
+    double rel_change;      /* (aug - base) / |base| = (R - 1) sign(base) */
+    double improvement;     /* s * rel_change: > 0 means better */
     double se;              /* SE of improvement */
     double ci_lo, ci_hi;    /* 95% CI of improvement */
     double diff, t, df;     /* paired t-test of a - b */

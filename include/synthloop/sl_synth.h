@@ -128,9 +128,44 @@ void sl_branches_free(sl_branches *b);
 sl_status sl_synth_certify(sl_synth_certificate *out, const sl_world *w, const sl_world_data *d,
                            float noise, uint64_t seed);
 
+/* Negatives for trust_net from the generator being gated (issue 13 item 5, docs/TRUST.md
+ * "World-model negatives"): for every window length L of lengths[n_lengths] that fits
+ * (L - 1 <= the longest allowed episode), n_per_length free-running windows of L steps
+ * (sl_world_generate_windows: horizon L - 1, the real actions, noise scale `noise`, -1 = the
+ * model's own; sphere as attached to w) whose real start lies in an episode e with
+ * episode_ok[e] != 0 (NULL: every episode) -- e.g. the episodes sl_trust_split_episodes does
+ * not give to the positives. Output as external negative sequences for sl_trust_train:
+ * *neg_z [rows, Z], *neg_offsets [*n_seq + 1] (both malloc'd, caller frees), sequences grouped
+ * by length in the order given. Same inputs and seed -> same bits. */
+sl_status sl_synth_world_negatives(const sl_world *w, const sl_world_data *d,
+                                   const uint8_t *episode_ok, const int *lengths, int n_lengths,
+                                   size_t n_per_length, float noise, uint64_t seed,
+                                   float **neg_z, size_t **neg_offsets, size_t *n_seq);
+
+/* The same from files, as `trust train --world-model` runs it: loads the world model (and
+ * attaches the encoder's latent sphere when encoder_path is not NULL, as `branches collect
+ * --encoder` does), the dataset and its latents; the allowed episodes are those
+ * sl_trust_split_episodes(cfg) puts into calibration or test (not the positives' training
+ * episodes); lengths = cfg's; seed = cfg->seed + 0x5eed. */
+sl_status sl_synth_world_negatives_files(const char *world_path, const char *encoder_path,
+                                         const char *data_path, const char *latents_path,
+                                         const sl_trust_config *cfg, size_t n_per_length,
+                                         float noise, float **neg_z, size_t **neg_offsets,
+                                         size_t *n_seq);
+
 /* Pass rate, trust quantiles/histogram, per-brick and per-reason counts, and the certificate
  * ("generator": {"horizons", "std_ratio", "min", "max"}) when present; caller deletes. */
 cJSON *sl_branches_summary_json(const sl_branches *b);
+/* Detection test of a branch set (docs/WORLD.md "detect_auc"): every branch window (steps
+ * 0..H) is paired with the real continuation window of its start (real_states); a fresh
+ * logistic-regression detector's out-of-fold ROC-AUC over `folds` folds (sl_world_detect_auc).
+ * passed_only = 1: the passed branches only (the gated set), else every finite branch.
+ * *n_used = windows used; *auc = NaN (and SL_OK) when fewer than `folds`. 0.5 = the detector
+ * cannot tell them from real, 1 = perfectly separable. The summary JSON reports it under
+ * "detection" with SL_SYNTH_DETECT_FOLDS folds and seed 0. */
+#define SL_SYNTH_DETECT_FOLDS 5
+sl_status sl_synth_detect_auc(const sl_branches *b, int passed_only, int folds, uint64_t seed,
+                              double *auc, size_t *n_used);
 /* Write FILE.npz (keys above) atomically; refuses non-finite values. */
 sl_status sl_branches_save_npz(const sl_branches *b, const char *path);
 /* Read a branch file written by sl_branches_save_npz (or any NPZ with its per-branch keys:

@@ -165,6 +165,10 @@ sl_status sl_trust_train(sl_trust_model **out, const sl_trust_config *cfg, const
                          const int32_t *episode_ids, size_t n, int D, const float *neg_z,
                          const size_t *neg_offsets, size_t n_neg, sl_trust_report *report);
 void sl_trust_free(sl_trust_model *m);
+/* The episode split sl_trust_train makes for n_episodes real episodes under cfg (its seed and
+ * fractions): part[e] = 0 train (the positives), 1 calibration, 2 test. Lets a caller build
+ * negatives from episodes the positives do not come from (sl_synth_world_negatives). */
+sl_status sl_trust_split_episodes(const sl_trust_config *cfg, size_t n_episodes, uint8_t *part);
 
 sl_status sl_trust_save(const sl_trust_model *m, const char *path, const cJSON *extra_meta);
 sl_status sl_trust_load(sl_trust_model **out, const char *path);

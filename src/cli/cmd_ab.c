@@ -78,6 +78,7 @@ static void print_table(const sl_ab_outcome *o) {
            "95% CI", "p", "verdict");
     for (int m = 0; m < SL_ABM_COUNT; m++) {
         const sl_ab_metric_summary *s = &o->summary[m];
+        if (s->absent) continue; /* the task defines no units */
         char b[64], a[64], ci[48] = "-";
         snprintf(b, sizeof b, "%.4g [%.4g, %.4g]", s->ci[0].mean, s->ci[0].lo, s->ci[0].hi);
         snprintf(a, sizeof a, "%.4g [%.4g, %.4g]", s->ci[1].mean, s->ci[1].lo, s->ci[1].hi);

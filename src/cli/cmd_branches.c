@@ -211,6 +211,10 @@ int cmd_branches(int argc, char **argv) {
         if (b->cert.n > 0) pl_print_certificate("  ", &b->cert);
         printf("  trust p05 %.4f  p50 %.4f  p95 %.4f\n", sl_json_num(q, "p05", 0),
                sl_json_num(q, "p50", 0), sl_json_num(q, "p95", 0));
+        const cJSON *dp = cJSON_GetObjectItemCaseSensitive(
+            cJSON_GetObjectItemCaseSensitive(res, "detection"), "passed");
+        printf("  passed set: mean trust %.4f  detection AUC vs real %.4f (0.5 = indistinguishable)\n",
+               sl_json_num(dp, "trust_mean", NAN), sl_json_num(dp, "auc", NAN));
         const cJSON *reasons = cJSON_GetObjectItemCaseSensitive(res, "reasons");
         const cJSON *it;
         printf("  reasons:");

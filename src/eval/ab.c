@@ -281,6 +281,11 @@ static int arm_ci(const double *x, int n, int bounded, uint64_t seed, sl_ci *ci)
     return 1;
 }
 
+/* The metrics that need the task's units (MPL, error rate, EP). */
+static int is_unit_metric(int m) {
+    return m == SL_ABM_MPL || m == SL_ABM_ERROR_RATE || m == SL_ABM_EP;
+}
+
 void sl_ab_summarise(const sl_ab_config *cfg, sl_ab_outcome *o) {
     sl_ab_summarise_at(cfg, o, cfg->th.alpha);
 }
@@ -295,6 +300,10 @@ void sl_ab_summarise_at(const sl_ab_config *cfg, sl_ab_outcome *o, double alpha)
     for (int m = 0; m < SL_ABM_COUNT; m++) {
         sl_ab_metric_summary *ms = &o->summary[m];
         memset(ms, 0, sizeof *ms);
+        if (o->no_units && is_unit_metric(m)) { /* absent, not zero: no statistics, no verdict */
+            ms->absent = 1;
+            continue;
+        }
         ms->valid = 1;
         ms->bounded = sl_ab_metric_bounded((sl_ab_metric)m);
         for (int a = 0; a < SL_AB_ARMS; a++)
@@ -327,7 +336,8 @@ void sl_ab_summarise_at(const sl_ab_config *cfg, sl_ab_outcome *o, double alpha)
                 ms->dec.seeds_needed = -1;
             }
         }
-        int key = econ ? (m == SL_ABM_MPL || m == SL_ABM_ERROR_RATE) : (m == SL_ABM_ACTION_MSE);
+        int key = !econ ? m == SL_ABM_ACTION_MSE
+                  : o->no_units ? m == SL_ABM_RETURN : (m == SL_ABM_MPL || m == SL_ABM_ERROR_RATE);
         if (!key) continue;
         n_key++;
         if (!ms->valid) { /* e.g. a baseline mean of 0: more seeds cannot decide it */
@@ -366,10 +376,10 @@ sl_status sl_ab_run(const sl_ab_config *cfg, const sl_transitions *real,
     sl_ab_config c = *cfg;
     c.rl.obs_dim = real->obs_dim;
     c.rl.act_dim = real->act_dim;
+    if (c.until_decided && c.max_seeds < c.seeds) /* before the split: nothing to free */
+        return sl_set_error(SL_ERR_ARG, "ab: --max-seeds %d is below --seeds %d", c.max_seeds, c.seeds);
     split sp;
     SL_TRY(make_split(real, c.holdout_frac, c.seed, &sp));
-    if (c.until_decided && c.max_seeds < c.seeds)
-        return sl_set_error(SL_ERR_ARG, "ab: --max-seeds %d is below --seeds %d", c.max_seeds, c.seeds);
     int n = c.until_decided ? c.max_seeds : c.seeds; /* capacity */
     out->seeds = n;
     out->curve_points = c.curve_every > 0 ? c.updates / c.curve_every : 20;
@@ -378,6 +388,7 @@ sl_status sl_ab_run(const sl_ab_config *cfg, const sl_transitions *real,
     out->n_real_train = sp.n_train;
     out->n_real_holdout = sp.n_hold;
     out->n_synth = synth ? synth->n : 0;
+    out->no_units = env && !sl_env_has_units(env);
     sl_status s = SL_OK;
     out->curve_step = calloc((size_t)out->curve_points, sizeof(int));
     if (!out->curve_step) s = sl_set_error(SL_ERR_NOMEM, "ab: oom");
@@ -508,6 +519,7 @@ cJSON *sl_ab_outcome_to_json(const sl_ab_outcome *o, const sl_ab_config *cfg) {
         else cJSON_AddNullToObject(j, "seeds_needed");
     }
     cJSON_AddBoolToObject(j, "offline_only", o->offline_only != 0);
+    if (o->no_units) cJSON_AddBoolToObject(j, "units", 0); /* only then: workcell JSON unchanged */
     cJSON_AddStringToObject(j, "design", "paired (same agent seed and evaluation start states per pair)");
     cJSON_AddNumberToObject(j, "looks", o->looks);
     cJSON_AddNumberToObject(j, "alpha_last_look", o->alpha_last);
@@ -515,6 +527,11 @@ cJSON *sl_ab_outcome_to_json(const sl_ab_outcome *o, const sl_ab_config *cfg) {
     for (int m = 0; m < SL_ABM_COUNT; m++) {
         const sl_ab_metric_summary *s = &o->summary[m];
         cJSON *mj = cJSON_AddObjectToObject(ms, metric_names[m]);
+        if (s->absent) { /* the task defines no units: no numbers at all */
+            cJSON_AddBoolToObject(mj, "absent", 1);
+            cJSON_AddStringToObject(mj, "reason", "the task defines no units");
+            continue;
+        }
         cJSON_AddStringToObject(mj, "direction", sl_direction_name(sl_ab_metric_direction((sl_ab_metric)m)));
         for (int a = 0; a < SL_AB_ARMS; a++) {
             cJSON *aj = ci_json(&s->ci[a]);

@@ -384,7 +384,10 @@ double sl_loop_ab_outcome_score(const sl_ab_outcome *out) {
                                *err = &out->summary[SL_ABM_ERROR_RATE],
                                *mse = &out->summary[SL_ABM_ACTION_MSE];
     double score = 0.0;
-    if (mpl->valid && err->valid)
+    const sl_ab_metric_summary *ret = &out->summary[SL_ABM_RETURN];
+    if (out->no_units && !out->offline_only && ret->valid) /* no units: the task's return */
+        score = ret->verdict.improvement;
+    else if (mpl->valid && err->valid)
         score = 0.5 * (mpl->verdict.improvement + err->verdict.improvement);
     else if (mse->valid)
         score = mse->verdict.improvement;

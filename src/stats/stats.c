@@ -795,7 +795,9 @@ sl_status sl_stats_ab_decide(const double *base, const double *aug, size_t n, sl
         return sl_set_error(SL_ERR_RANGE, "sl_stats_ab_decide: baseline mean is 0 (relative change undefined)");
     double sgn = dir == SL_HIGHER_IS_BETTER ? 1.0 : -1.0;
     double R = r.mean_aug / r.mean_base;
-    r.rel_change = R - 1.0;
+    /* (aug - base) / |base|: R - 1 for a positive baseline; its sign flipped for a negative
+     * one (e.g. a return), so that "higher is better" stays higher with a negative baseline */
+    r.rel_change = r.mean_base < 0.0 ? 1.0 - R : R - 1.0;
     r.improvement = sgn * r.rel_change;
     r.df = (double)n - 1.0;
     /* paired differences and the ratio's linearised residuals, two-pass */

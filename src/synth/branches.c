@@ -335,6 +335,60 @@ sl_status sl_synth_certify(sl_synth_certificate *out, const sl_world *w, const s
     return SL_OK;
 }
 
+sl_status sl_synth_detect_auc(const sl_branches *b, int passed_only, int folds, uint64_t seed,
+                              double *auc, size_t *n_used) {
+    *auc = NAN;
+    if (n_used) *n_used = 0;
+    if (folds < 2) return sl_set_error(SL_ERR_ARG, "branch detection: %d folds < 2", folds);
+    size_t m = 0;
+    for (size_t i = 0; i < b->n; i++)
+        if (b->reason[i] != SL_GATE_NONFINITE && (!passed_only || b->passed[i])) m++;
+    if (n_used) *n_used = m;
+    if (m < (size_t)folds) return SL_OK; /* too few windows: undefined, NaN */
+    const int T = b->horizon + 1, Z = b->z_dim;
+    size_t W = (size_t)T * (size_t)Z;
+    float *syn = malloc(m * W * sizeof(float)), *real = malloc(m * W * sizeof(float));
+    if (!syn || !real) {
+        free(syn);
+        free(real);
+        return sl_set_error(SL_ERR_NOMEM, "branch detection: out of memory for %zu windows", m);
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < b->n; i++) {
+        if (b->reason[i] == SL_GATE_NONFINITE || (passed_only && !b->passed[i])) continue;
+        memcpy(syn + k * W, b->states + i * W, W * sizeof(float));
+        memcpy(real + k * W, b->real_states + i * W, W * sizeof(float));
+        k++;
+    }
+    sl_status st = sl_world_detect_auc(real, syn, m, T, Z, folds, seed, auc);
+    free(syn);
+    free(real);
+    return st;
+}
+
+/* "detection": {"passed": {...}, "all": {...}}, each {"n", "auc" (null when fewer than 5
+ * windows), "trust_mean"}: a fresh classifier's out-of-fold AUC of the branches against the
+ * real continuation windows of the same starts and length (sl_synth_detect_auc). */
+static void add_detection(cJSON *j, const sl_branches *b) {
+    cJSON *d = cJSON_AddObjectToObject(j, "detection");
+    if (!d) return;
+    cJSON_AddNumberToObject(d, "folds", SL_SYNTH_DETECT_FOLDS);
+    for (int pass_only = 1; pass_only >= 0; pass_only--) {
+        cJSON *o = cJSON_AddObjectToObject(d, pass_only ? "passed" : "all");
+        if (!o) return;
+        double auc = NAN, ts = 0;
+        size_t n = 0;
+        sl_status st = sl_synth_detect_auc(b, pass_only, SL_SYNTH_DETECT_FOLDS, 0, &auc, &n);
+        for (size_t i = 0; i < b->n; i++)
+            if (b->reason[i] != SL_GATE_NONFINITE && (!pass_only || b->passed[i])) ts += b->trust[i];
+        cJSON_AddNumberToObject(o, "n", (double)n);
+        if (st == SL_OK && isfinite(auc)) cJSON_AddNumberToObject(o, "auc", auc);
+        else cJSON_AddNullToObject(o, "auc");
+        if (n) cJSON_AddNumberToObject(o, "trust_mean", ts / (double)n);
+        else cJSON_AddNullToObject(o, "trust_mean");
+    }
+}
+
 cJSON *sl_branches_summary_json(const sl_branches *b) {
     cJSON *j = cJSON_CreateObject();
     if (!j) return NULL;
@@ -440,6 +494,7 @@ cJSON *sl_branches_summary_json(const sl_branches *b) {
         cJSON_AddNumberToObject(gen, "min", lo);
         cJSON_AddNumberToObject(gen, "max", hi);
     }
+    add_detection(j, b);
     free(tv);
     free(rv);
     return j;

@@ -137,6 +137,22 @@ static sl_status fit_input_stats(sl_trust_model *m, const sl_tr_gen *g, const in
     return st;
 }
 
+sl_status sl_trust_split_episodes(const sl_trust_config *cfg, size_t n_episodes, uint8_t *part) {
+    if (!cfg || !part) return sl_set_error(SL_ERR_ARG, "trust split: NULL argument");
+    if (n_episodes < 3)
+        return sl_set_error(SL_ERR_ARG, "trust split: need >= 3 episodes, have %zu", n_episodes);
+    size_t *idx = malloc(n_episodes * sizeof *idx);
+    if (!idx) return sl_set_error(SL_ERR_NOMEM, "trust split: out of memory");
+    size_t n_cal = 0, n_test = 0;
+    sl_rng r;
+    sl_rng_seed(&r, cfg->seed, 1); /* the same draw as split_build's */
+    split3(&r, idx, n_episodes, cfg, &n_cal, &n_test);
+    for (size_t i = 0; i < n_episodes; i++)
+        part[idx[i]] = (uint8_t)(i < n_cal ? 1 : i < n_cal + n_test ? 2 : 0);
+    free(idx);
+    return SL_OK;
+}
+
 /* The three parts of the data: 0 train, 1 calibration, 2 test episodes (and external
  * negative sequences split the same way when there are at least 3 of them). */
 typedef struct split {
