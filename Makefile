@@ -60,8 +60,11 @@ BENCH_BIN:= $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 LIB      := $(BUILD)/libsynthloop.a
 BIN      := $(BUILD)/synthloop
 DEPS_OK  := build/.deps-ok
+# test references (torch, scipy, sklearn, h5py, chromium, wrk, valgrind, clang): `make test`,
+# `make bench` and `make fuzz` only; `make` and `make demo` install build/run packages alone
+DEPS_TEST_OK := build/.deps-test-ok
 
-.PHONY: all test demo bench fuzz clean deps tests
+.PHONY: all test demo bench fuzz clean deps deps-test tests
 .DEFAULT_GOAL := all
 
 all: $(DEPS_OK) $(BIN) $(LIB)
@@ -72,6 +75,11 @@ $(DEPS_OK): scripts/deps.sh
 	@scripts/deps.sh
 	@touch $@
 deps: $(DEPS_OK)
+$(DEPS_TEST_OK): scripts/deps.sh
+	@mkdir -p build
+	@scripts/deps.sh --test
+	@touch $@
+deps-test: $(DEPS_TEST_OK)
 
 $(BUILD)/%.o: %.c | $(DEPS_OK)
 	@mkdir -p $(dir $@)
@@ -113,12 +121,12 @@ ifeq ($(VALGRIND),1)
 # the small tests under valgrind (memcheck, definite leaks are errors); T= narrows further
 VG_TESTS ?= test_core test_npz test_safetensors test_dataset test_dataset_npz test_stats \
             test_weight test_bricks test_import test_registry test_nn
-test: all $(TEST_BIN)
+test: $(DEPS_TEST_OK) all $(TEST_BIN)
 	@SL_BUILD=$(BUILD) SL_BIN=$(abspath $(BIN)) PYTHON=$(PYTHON) SL_ONLY="$(VG_TESTS)" \
 	  SL_WRAP="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite" \
 	  OPENBLAS_CORETYPE=Haswell tests/run.sh $(BUILD)/tests $(T)
 else
-test: all $(TEST_BIN)
+test: $(DEPS_TEST_OK) all $(TEST_BIN)
 	@SL_BUILD=$(BUILD) SL_BIN=$(abspath $(BIN)) PYTHON=$(PYTHON) tests/run.sh $(BUILD)/tests $(T)
 endif
 
@@ -126,11 +134,11 @@ demo: all
 	@mkdir -p demo-out
 	$(BIN) demo --out demo-out
 
-bench: all $(BENCH_BIN)
+bench: $(DEPS_TEST_OK) all $(BENCH_BIN)
 	@for b in $(BENCH_BIN); do echo "== $$b"; $$b || exit 1; done
 
 FUZZ_SRC := $(wildcard fuzz/fuzz_*.c)
-fuzz: $(DEPS_OK)
+fuzz: $(DEPS_TEST_OK)
 	@scripts/fuzz.sh $(FUZZ_SRC)
 
 clean:

@@ -177,6 +177,9 @@ int cmd_collect(int argc, char **argv) {
     if (is_workcell && (site || target_site))
         return sl_cli_usage_error(cmd, "--task-* options apply to an MJCF file, not the workcell");
     if (quiet) sl_progress_set_quiet(1);
+    /* an unusable output path fails now, not after the episodes are collected */
+    sl_status ost = sl_file_check_output(output);
+    if (ost != SL_OK) return sl_cli_fail(ost);
 
     /* the run's config: the options as given (the sidecar holds the resolved values) */
     cJSON *conf = cJSON_CreateObject();
