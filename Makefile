@@ -1,6 +1,7 @@
 # synthloop - plain Makefile front door.
 #   make            build build/synthloop and build/libsynthloop.a
 #   make test       build and run every test; ends with "N passed, N failed"
+#   make shared     build build/libsynthloop.so (the Python binding's library, python/)
 #   make demo       run the main job on built-in defaults
 #   make bench      run the benchmarks (C against PyTorch, same machine, same run)
 #   make fuzz       build the libFuzzer targets with clang and run each briefly
@@ -114,19 +115,37 @@ $(BUILD)/bench/%: bench/%.c $(LIB) | $(DEPS_OK)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -Ibench $(CFLAGS) -o $@ $< $(LIB) $(LDFLAGS) $(LDLIBS)
 
-tests: $(TEST_BIN) $(BIN)
+# --- shared library for the Python binding (python/synthloop, docs/PYTHON.md) -----------------
+# The same library sources compiled again with -fPIC into $(BUILD)/pic/ (the static library
+# keeps its non-PIC objects); `make shared` builds it, `make test` too (tests/test_python).
+SHLIB    := $(BUILD)/libsynthloop.so
+PIC_OBJ  := $(LIB_SRC:%.c=$(BUILD)/pic/%.o)
+
+$(BUILD)/pic/%.o: %.c | $(DEPS_OK)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -fPIC -c $< -o $@
+$(BUILD)/pic/src/core/status.o: $(BUILD)/gen/version.h
+
+$(SHLIB): $(PIC_OBJ)
+	$(CC) -shared -Wl,-soname,libsynthloop.so -Wl,--no-undefined $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+.PHONY: shared
+shared: $(SHLIB)
+# --- end shared library ------------------------------------------------------------------
+
+tests: $(TEST_BIN) $(BIN) $(SHLIB)
 
 # Run all tests (or only those matching T=pattern). Prints "N passed, N failed".
 ifeq ($(VALGRIND),1)
 # the small tests under valgrind (memcheck, definite leaks are errors); T= narrows further
 VG_TESTS ?= test_core test_npz test_safetensors test_dataset test_dataset_npz test_stats \
             test_weight test_bricks test_import test_registry test_nn
-test: $(DEPS_TEST_OK) all $(TEST_BIN)
+test: $(DEPS_TEST_OK) all $(TEST_BIN) $(SHLIB)
 	@SL_BUILD=$(BUILD) SL_BIN=$(abspath $(BIN)) PYTHON=$(PYTHON) SL_ONLY="$(VG_TESTS)" \
 	  SL_WRAP="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite" \
 	  OPENBLAS_CORETYPE=Haswell tests/run.sh $(BUILD)/tests $(T)
 else
-test: $(DEPS_TEST_OK) all $(TEST_BIN)
+test: $(DEPS_TEST_OK) all $(TEST_BIN) $(SHLIB)
 	@SL_BUILD=$(BUILD) SL_BIN=$(abspath $(BIN)) PYTHON=$(PYTHON) tests/run.sh $(BUILD)/tests $(T)
 endif
 
@@ -144,4 +163,4 @@ fuzz: $(DEPS_TEST_OK)
 clean:
 	rm -rf build build-san build-vg demo-out
 
--include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(PIC_OBJ:.o=.d)
