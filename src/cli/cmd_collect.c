@@ -177,9 +177,6 @@ int cmd_collect(int argc, char **argv) {
     if (is_workcell && (site || target_site))
         return sl_cli_usage_error(cmd, "--task-* options apply to an MJCF file, not the workcell");
     if (quiet) sl_progress_set_quiet(1);
-    /* an unusable output path fails now, not after the episodes are collected */
-    sl_status ost = sl_file_check_output(output);
-    if (ost != SL_OK) return sl_cli_fail(ost);
 
     /* the run's config: the options as given (the sidecar holds the resolved values) */
     cJSON *conf = cJSON_CreateObject();
@@ -202,6 +199,9 @@ int cmd_collect(int argc, char **argv) {
     sl_registry *reg = NULL;
     int64_t run = 0;
     sl_status st = cli_run_begin(db, "collect", conf, seed, &reg, &run);
+    if (st != SL_OK) return cli_run_finish(reg, run, st, NULL);
+    /* an unusable output path fails now (a failed run), not after the episodes are collected */
+    st = sl_file_check_output(output);
     if (st != SL_OK) return cli_run_finish(reg, run, st, NULL);
 
     sl_env *env = NULL;
