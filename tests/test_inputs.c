@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* test_inputs.c - input and output paths that are not ordinary files (issue 12, "Inputs").
+/* test_inputs.c - input and output paths that are not ordinary files (issue 12, "Inputs"),
+ * for every reader of input files (datasets, imports, checkpoints, hashes, MJCF models).
  *
  * Each case failed before the fix: /dev/zero was read until memory ran out and a FIFO blocked
  * `info`/`import` forever (an alarm bounds the test so a hang is a failure, not a stuck run);
@@ -15,8 +16,10 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "synthloop/sl_env.h"
 #include "synthloop/sl_import.h"
 #include "synthloop/sl_npz.h"
+#include "synthloop/sl_safetensors.h"
 
 static const char *root(void) {
     const char *r = getenv("SL_TEST_ROOT");
@@ -103,6 +106,18 @@ TEST(devices_fifos_and_directories_are_refused) {
     expect(sl_import_d4rl(&ds, fifo, NULL, NULL), SL_ERR_IO, "d4rl fifo", "FIFO");
     expect(sl_import_minari(&ds, fifo, NULL, NULL), SL_ERR_IO, "minari fifo", "FIFO");
     expect(sl_dataset_load_npz(&ds, fifo), SL_ERR_IO, "npz fifo", "FIFO");
+    /* the other readers of input files: checkpoints, hashes, MJCF models */
+    sl_safetensors *st = NULL;
+    expect(sl_safetensors_read(&st, fifo), SL_ERR_IO, "safetensors fifo", "FIFO");
+    CHECK(st == NULL);
+    char hex[65];
+    expect(sl_sha256_file(fifo, hex), SL_ERR_IO, "sha256 fifo", "FIFO");
+    expect(sl_sha256_file("/dev/zero", hex), SL_ERR_IO, "sha256 /dev/zero", "character device");
+    sl_env *env = NULL;
+    sl_mjcf_task task = sl_mjcf_task_default();
+    task.site = "tip";
+    expect(sl_env_mjcf_new(&env, fifo, &task), SL_ERR_IO, "mjcf fifo", "FIFO");
+    CHECK(env == NULL);
     expect(sl_import_file(&ds, harness_tmpdir(), NULL, NULL), SL_ERR_IO, "import dir",
            "a directory");
     expect(sl_import_file(&ds, tmp_path("absent.csv"), NULL, NULL), SL_ERR_IO, "absent",

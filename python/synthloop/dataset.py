@@ -123,6 +123,8 @@ class Dataset:
         if obs.ndim != 2:
             raise ValueError("observations must be [n, obs_dim]")
         n, od = obs.shape
+        if n == 0:
+            raise ValueError("Dataset.from_arrays: no rows")
         act = np.ascontiguousarray(actions, dtype=np.float32).reshape(n, -1)
         ad = act.shape[1]
         eid = (np.zeros(n, np.int32) if episode_ids is None

@@ -244,6 +244,8 @@ sl_status sl_write_file_atomic(const char *path, const void *data, size_t len) {
 }
 
 sl_status sl_sha256_file(const char *path, char hex[65]) {
+    /* never hash a device or a FIFO (endless, or blocking) */
+    SL_TRY(sl_file_check_input(path, UINT64_MAX, NULL));
     FILE *f = fopen(path, "rb");
     if (!f) return sl_set_error(SL_ERR_IO, "%s: %s", path, strerror(errno));
     crypto_hash_sha256_state st;
