@@ -61,7 +61,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     /* mutations would grow the registry without bound; keep the file fixed-size */
     int mutate = strcmp(method, "POST") == 0;
     if (mutate && auth) auth = "Bearer wrong-token";
-    sl_http_request rq = {method, target, auth, body, body_len};
+    /* the high bit of the first byte sends the second line as the Host header instead */
+    const char *host = (data[0] & 0x80) && auth ? auth : NULL;
+    if (host) auth = NULL;
+    sl_http_request rq = {method, target, auth, body, body_len, host};
     sl_http_response rs;
     sl_http_route(&cfg, reg, &rq, &rs);
     if (rs.status < 200 || rs.status > 599) abort();

@@ -169,6 +169,65 @@ TEST(headline_value_needs_economics) {
     CHECK(headline_of(base, base, 20) == SL_AB_NO_HARM);
 }
 
+/* ab --until-decided: pairs are added until the headline is decided; a clear harm decides
+ * early, and the looks are recorded */
+TEST(until_decided_stops_when_decided) {
+    data real = make(40 * EP_LEN, 0.2f, 0, 3, 1.0f);
+    sl_transitions rt = as_t(&real, 0);
+    data syn = make(800, 0.0f, 1, 4, 1.0f);
+    sl_transitions st = as_t(&syn, 1);
+    sl_ab_config cfg = small_cfg();
+    cfg.rl.alpha_bc = 0.0f;
+    cfg.seeds = 3;
+    cfg.until_decided = 1;
+    cfg.max_seeds = 10;
+    sl_ab_outcome o;
+    CHECK_OK(sl_ab_run(&cfg, &rt, &st, NULL, NULL, NULL, NULL, NULL, &o));
+    printf("  poisoned, sequential: %s after %d pairs (%d looks, last alpha %.4f)\n",
+           sl_ab_verdict_name(o.headline), o.seeds, o.looks, o.alpha_last);
+    CHECK(o.headline == SL_AB_POISONING);
+    CHECK(o.seeds >= 3 && o.seeds < 10);
+    CHECK(o.looks == o.seeds - 2);
+    cJSON *j = sl_ab_outcome_to_json(&o, &cfg);
+    CHECK(cJSON_IsTrue(cJSON_GetObjectItem(j, "decided")));
+    CHECK((int)cJSON_GetObjectItem(j, "n_seeds")->valuedouble == o.seeds);
+    cJSON_Delete(j);
+    sl_ab_outcome_free(&o);
+    cfg.max_seeds = 2;
+    CHECK_STATUS(sl_ab_run(&cfg, &rt, &st, NULL, NULL, NULL, NULL, NULL, &o), SL_ERR_ARG);
+    data_free(&real);
+    data_free(&syn);
+}
+
+/* a second augmented arm reuses the first run's baseline: the same numbers as retraining */
+TEST(reused_baseline_equals_retrained) {
+    data real = make(40 * EP_LEN, 0.2f, 0, 3, 1.0f);
+    sl_transitions rt = as_t(&real, 0);
+    data syn = make(400, 0.0f, 1, 4, 1.0f);
+    sl_transitions st = as_t(&syn, 1);
+    sl_ab_config cfg = small_cfg();
+    cfg.seeds = 2;
+    cfg.updates = 200;
+    sl_ab_outcome first, again, reused;
+    CHECK_OK(sl_ab_run(&cfg, &rt, NULL, NULL, NULL, NULL, NULL, NULL, &first));
+    CHECK_OK(sl_ab_run(&cfg, &rt, &st, NULL, NULL, NULL, NULL, NULL, &again));
+    cfg.baseline_of = &first;
+    CHECK_OK(sl_ab_run(&cfg, &rt, &st, NULL, NULL, NULL, NULL, NULL, &reused));
+    for (int m = 0; m < SL_ABM_COUNT; m++)
+        for (int s = 0; s < 2; s++) {
+            CHECK(reused.per_seed[SL_AB_BASE][m][s] == again.per_seed[SL_AB_BASE][m][s]);
+            CHECK(reused.per_seed[SL_AB_AUG][m][s] == again.per_seed[SL_AB_AUG][m][s]);
+        }
+    cfg.seeds = 3; /* the reused run has only 2 */
+    sl_ab_outcome bad;
+    CHECK_STATUS(sl_ab_run(&cfg, &rt, &st, NULL, NULL, NULL, NULL, NULL, &bad), SL_ERR_ARG);
+    sl_ab_outcome_free(&first);
+    sl_ab_outcome_free(&again);
+    sl_ab_outcome_free(&reused);
+    data_free(&real);
+    data_free(&syn);
+}
+
 TEST(bad_config_and_shapes) {
     data real = make(100, 0.2f, 0, 5, 1.0f);
     sl_transitions rt = as_t(&real, 0);
@@ -188,6 +247,8 @@ int main(void) {
     RUN(identical_synthetic_copy_is_no_harm);
     RUN(poisoned_synthetic_is_poisoning);
     RUN(headline_value_needs_economics);
+    RUN(until_decided_stops_when_decided);
+    RUN(reused_baseline_equals_retrained);
     RUN(bad_config_and_shapes);
     return harness_done();
 }

@@ -54,7 +54,7 @@ TEST(stages_end_to_end) {
              "m=j['metrics']; assert j['n_seeds']==2 and j['policy']=='final'; "
              "assert all(len(m[k][a]['per_seed'])==2 for k in m for a in ('baseline','augmented')); "
              "assert 'git' in j and 'seed' in j and j['inputs']['updates']==150; "
-             "assert j['verdict'] in ('value','no_harm','minor_degradation','poisoning')\"") == 0);
+             "assert j['verdict'] in ('value','no_harm','minor_degradation','poisoning','inconclusive')\"") == 0);
     /* registry: the train and ab runs are ok, with config and metrics */
     CHECK(sh(SL_PYTHON " -c \"import sqlite3; c=sqlite3.connect('t.db'); "
              "r=dict(c.execute(\\\"select command,status from runs where command in ('train','ab')\\\").fetchall()); "

@@ -8,7 +8,6 @@
 #include <unistd.h>
 
 #include "harness.h"
-#include "store/store_internal.h"
 #include "synthloop/sl_json.h"
 #include "synthloop/sl_registry.h"
 

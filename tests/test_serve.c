@@ -59,7 +59,7 @@ static void make_fixture(void) {
 
 static int route(sl_registry *reg, const sl_serve_config *c, const char *method, const char *target,
                  const char *auth, const char *body, cJSON **json) {
-    sl_http_request rq = {method, target, auth, body, body ? strlen(body) : 0};
+    sl_http_request rq = {method, target, auth, body, body ? strlen(body) : 0, NULL};
     sl_http_response rs;
     sl_http_route(c, reg, &rq, &rs);
     if (json) *json = rs.body ? cJSON_ParseWithLength(rs.body, rs.body_len) : NULL;
@@ -127,7 +127,7 @@ TEST(router_status_codes) {
     snprintf(t, sizeof t, "/api/runs/%lld/export", (long long)g_run);
     CHECK(route(reg, &c, "GET", t, NULL, NULL, NULL) == 200);
     /* event stream accepted but not produced by the router */
-    sl_http_request rq = {"GET", "/api/events?max_seconds=5", NULL, NULL, 0};
+    sl_http_request rq = {"GET", "/api/events?max_seconds=5", NULL, NULL, 0, NULL};
     sl_http_response rs;
     sl_http_route(&c, reg, &rq, &rs);
     CHECK(rs.status == 200 && rs.is_event_stream == 1 && rs.stream_max_s == 5);
@@ -368,13 +368,13 @@ TEST(server_http) {
     /* huge bodies: declared (rejected before reading) and chunked (discarded while reading) */
     size_t big = 1u << 20;
     char *req = malloc(big + 512);
-    int n = snprintf(req, 512, "POST /api/runs/1/notes HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+    int n = snprintf(req, 512, "POST /api/runs/1/notes HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
                                "Authorization: Bearer " TOKEN "\r\nContent-Length: %zu\r\n\r\n", big);
     memset(req + n, 'x', big);
     CHECK(http_raw(g_port, req, (size_t)n + big, &r) == 0);
     CHECK(r.status == 413 && is_json_error(&r));
     free(r.head);
-    n = snprintf(req, 512, "POST /api/runs/1/notes HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+    n = snprintf(req, 512, "POST /api/runs/1/notes HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
                            "Authorization: Bearer " TOKEN "\r\nTransfer-Encoding: chunked\r\n\r\n");
     size_t off = (size_t)n;
     for (int k = 0; k < 8; k++) {
@@ -403,7 +403,7 @@ TEST(server_event_stream) {
     int fd = connect_to(g_port, 10.0);
     CHECK(fd >= 0);
     if (fd < 0) return;
-    static const char req[] = "GET /api/events?max_seconds=8 HTTP/1.0\r\nHost: x\r\n\r\n";
+    static const char req[] = "GET /api/events?max_seconds=8 HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
     CHECK(send(fd, req, sizeof req - 1, MSG_NOSIGNAL) == (ssize_t)(sizeof req - 1));
     char buf[65536];
     size_t n = 0;

@@ -212,7 +212,11 @@ function connectEvents() {
   let refresh = null;
   const later = () => { if (!refresh) refresh = setTimeout(() => { refresh = null; loadRuns().catch(() => {}); }, 300); };
   es.addEventListener("open", () => $("live").classList.remove("off"));
-  es.addEventListener("error", () => $("live").classList.add("off"));
+  es.addEventListener("error", () => {
+    $("live").classList.add("off");
+    // a refused stream (e.g. 503: the server's stream limit) is not retried by the browser
+    if (es.readyState === EventSource.CLOSED && state.es === es) setTimeout(connectEvents, 5000);
+  });
   es.addEventListener("run", (e) => {
     later();
     const r = JSON.parse(e.data);

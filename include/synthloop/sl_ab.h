@@ -4,12 +4,18 @@
  *
  * Per seed s, both arms use the same agent seed, the same held-out split and the same
  * evaluation episode seeds, so the arms differ only in the synthetic data they saw.
- * Aggregates: mean, 95% Student-t CI, Welch's t-test (augmented vs baseline) and the seed 000
- * verdict (sl_stats_ab_verdict) for every metric; the headline verdict is the worst harm
- * (poisoning, then minor degradation) over MPL, error rate and action MSE; else value if an
- * economic metric (MPL, error rate) is significantly better (action MSE instead when
- * eval_episodes is 0); else do no harm. A lower action MSE alone is not value: policies
- * that imitate smooth synthetic actions better can be worse in physics (docs/RESULTS.md).
+ * Aggregates per metric: mean and 95% CI per arm (Student t; percentile bootstrap for metrics
+ * with a natural bound, so that a rate's interval stays in [0, 1] and MPL's above 0), and the
+ * paired decision sl_stats_ab_decide (equivalence, harm and value tests with power; Welch's
+ * test is kept in the JSON for comparison). The headline is decided over the key metrics:
+ * MPL and error rate when the policies ran in physics, action MSE otherwise (then the run is
+ * marked offline_only and its verdict is not a statement about the policy in the world):
+ *   any key metric POISONING -> POISONING; else any MINOR_DEGRADATION -> MINOR_DEGRADATION;
+ *   else any VALUE -> VALUE; else all NO_HARM -> NO_HARM; else INCONCLUSIVE with the largest
+ *   seeds_needed of the undecided key metrics.
+ * With until_decided, seed pairs are added one at a time after the first `seeds` until the
+ * headline is decided or max_seeds is reached; look k uses the spent level
+ * sl_stats_seq_alpha (docs/STATISTICS.md).
  *
  * Learning-curve cliffs: every `curve_every` updates the held-out action MSE is recorded; a
  * cliff is a checkpoint whose MSE exceeds the previous checkpoint's by more than
@@ -55,6 +61,14 @@ typedef struct sl_ab_config {
     int curve_every;     /* updates between learning-curve points (0 = updates / 20) */
     double cliff_frac;   /* relative jump that counts as a cliff (0.5) */
     sl_ab_thresholds th; /* verdict thresholds */
+    int until_decided;   /* 1: sequential design, add seed pairs until decided */
+    int max_seeds;       /* cap for until_decided (>= seeds) */
+    /* A second augmented arm against the same baseline (e.g. the demo's gated generator and
+     * an ungated poisoned one): pass the first run's outcome here and the baseline of each
+     * seed is copied from it instead of being retrained. It must come from the same config,
+     * real data and seed (the copy is what retraining would give, bit for bit); its seed
+     * count must cover this run's. NULL = train the baseline. Borrowed. */
+    const struct sl_ab_outcome *baseline_of;
 } sl_ab_config;
 
 sl_ab_config sl_ab_config_default(void);
@@ -71,11 +85,15 @@ typedef enum sl_ab_metric {
 } sl_ab_metric;
 const char *sl_ab_metric_name(sl_ab_metric m);
 sl_direction sl_ab_metric_direction(sl_ab_metric m);
+/* 1 if the metric has a natural bound (error rate in [0,1]; MPL, EP, action MSE >= 0). */
+int sl_ab_metric_bounded(sl_ab_metric m);
 
 typedef struct sl_ab_metric_summary {
     sl_ci ci[SL_AB_ARMS];  /* per arm mean and 95% CI over seeds */
     sl_welch welch;        /* augmented vs baseline */
-    sl_ab_result verdict;
+    sl_ab_result verdict;  /* the decision's verdict, change and p (kept for older callers) */
+    sl_ab_decision dec;    /* paired decision (n >= 2) */
+    int bounded;           /* 1: the per-arm CIs are percentile bootstrap */
     int valid;             /* 0 if the statistic could not be computed (e.g. baseline 0) */
 } sl_ab_metric_summary;
 
@@ -88,6 +106,10 @@ typedef struct sl_ab_outcome {
     int *curve_step;                            /* [curve_points] */
     sl_ab_metric_summary summary[SL_ABM_COUNT];
     sl_ab_verdict headline;                     /* see the header comment */
+    long seeds_needed;                          /* headline INCONCLUSIVE: pairs for power 0.8 */
+    int offline_only;                           /* no physics evaluation: action MSE only */
+    int looks;                                  /* sequential looks taken (1 without) */
+    double alpha_last;                          /* the level of the last look */
     double synth_share;                         /* synthetic weight share in the aug buffer */
     size_t n_real_train, n_real_holdout, n_synth;
 } sl_ab_outcome;
@@ -96,6 +118,8 @@ typedef struct sl_ab_outcome {
  * metric) with cfg's thresholds and eval_episodes; what sl_ab_run does at its end. Exposed so
  * that the verdict rules can be tested on given per-seed numbers. */
 void sl_ab_summarise(const sl_ab_config *cfg, sl_ab_outcome *o);
+/* The same at an explicit level (a sequential look's spent alpha; <= 0: cfg->th.alpha). */
+void sl_ab_summarise_at(const sl_ab_config *cfg, sl_ab_outcome *o, double alpha);
 
 /* Progress callback: (ctx, arm, seed index, update, total updates). May be NULL. */
 typedef void (*sl_ab_progress_fn)(void *ctx, int arm, int seed_idx, int update, int total);

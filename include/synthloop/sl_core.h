@@ -37,6 +37,7 @@ typedef enum sl_status {
     SL_ERR_PHYSICS,   /* physics engine error (MuJoCo) */
     SL_ERR_STATE,     /* operation not valid in the object's current state */
     SL_ERR_INTERNAL,  /* broken invariant inside synthloop (a bug) */
+    SL_ERR_BUSY,      /* resource locked by another process (e.g. registry); retry later */
     SL_STATUS_COUNT
 } sl_status;
 

@@ -34,6 +34,20 @@ cJSON *sl_json_add_f32_array(cJSON *obj, const char *key, const float *x, size_t
  * the provenance every result carries. */
 void sl_json_add_provenance(cJSON *obj, uint64_t seed);
 
+/* --- flattening and UTF-8 (used by the registry's readers, reports and the HTTP API) --- */
+
+/* Flatten a JSON value into {"a.b[0]": "<leaf as JSON text>", ...} (arrays longer than 64
+ * stay one leaf). v may be NULL or null (empty object). *out owned by the caller. */
+sl_status sl_json_flatten(const cJSON *v, cJSON **out);
+
+/* 1 if s[0..n) is well-formed UTF-8 (no overlong forms, no surrogates, <= U+10FFFF). */
+int sl_utf8_valid(const char *s, size_t n);
+
+/* A malloc'd copy of the NUL-terminated s with each maximal ill-formed UTF-8 subpart replaced
+ * by one U+FFFD (Unicode's recommended practice; Python's errors='replace' agrees), so that
+ * any byte string can be emitted as valid JSON text. NULL on OOM or s NULL. */
+char *sl_utf8_sanitize(const char *s);
+
 #ifdef __cplusplus
 }
 #endif

@@ -4,8 +4,8 @@
  * Schema and migration rules: docs/REGISTRY.md.
  *
  * Guarantees:
- *   - WAL journal, foreign keys on, busy timeout 10 s; several processes may record into the
- *     same file at once (one writer at a time, readers never blocked).
+ *   - WAL journal, foreign keys on, busy timeout 10 s (then SL_ERR_BUSY); several processes
+ *     may record into the same file at once (one writer at a time, readers never blocked).
  *   - Every sl_registry_add_* call (and each batch) is one transaction: after a crash a batch
  *     is either fully present or absent, never half-written.
  *   - sl_registry_open marks runs left 'running' by a process that is gone (same host and boot,
@@ -43,7 +43,7 @@ extern "C" {
 #define SL_REGISTRY_DEFAULT_PATH "synthloop.db"
 #define SL_REGISTRY_ENV "SYNTHLOOP_DB"
 /* Schema version written to PRAGMA user_version by the newest migration. */
-#define SL_REGISTRY_SCHEMA_VERSION 1
+#define SL_REGISTRY_SCHEMA_VERSION 2
 
 typedef struct sl_registry sl_registry;
 
@@ -242,6 +242,234 @@ sl_status sl_registry_last_run(sl_registry *reg, int64_t *run_id);
 /* Resolve a run reference from the command line: a positive decimal id or "last" (the newest
  * run). SL_ERR_ARG for malformed text, SL_ERR_NOTFOUND if the run does not exist. */
 sl_status sl_registry_parse_run(sl_registry *reg, const char *ref, int64_t *run_id);
+
+
+/* === read API (store module): everything outside src/store reads the registry here ======
+ *
+ * No file outside src/store writes SQL or sees the SQLite handle. Three shapes:
+ *   - sl_rows: a table of typed cells for one named query (sl_rows_kind); the caller never
+ *     writes SQL, only picks the query and its parameters. Plain C, owned by the caller.
+ *   - sl_metric_series: the learning curves of a run as arrays.
+ *   - JSON documents (run summary, comparison, export): these are JSON by nature (the API
+ *     and the CLI print them), so they come back as cJSON trees.
+ * Every text cell and every string in a returned document is valid UTF-8: ill-formed bytes
+ * stored by older builds are replaced by U+FFFD on the way out, so any output is valid JSON.
+ * A registry locked by another writer beyond the busy timeout yields SL_ERR_BUSY. */
+
+struct cJSON;
+
+typedef enum sl_cell_type {
+    SL_CELL_NULL = 0,
+    SL_CELL_INT,  /* i */
+    SL_CELL_UINT, /* i holds the bits of a uint64 (the runs.seed column) */
+    SL_CELL_REAL, /* d (finite; a non-finite stored value reads as SL_CELL_NULL) */
+    SL_CELL_TEXT, /* s, NUL-terminated UTF-8 */
+    SL_CELL_JSON, /* s, JSON text from a JSON column (parse it; may be malformed if old) */
+    SL_CELL_F64S, /* v[0..n): a float64 sample blob */
+    SL_CELL_TYPE_COUNT
+} sl_cell_type;
+
+typedef struct sl_cell {
+    sl_cell_type type;
+    int64_t i;
+    double d;
+    const char *s;    /* owned by the sl_rows */
+    const double *v;  /* owned by the sl_rows */
+    size_t n;
+} sl_cell;
+
+typedef struct sl_rows {
+    size_t ncol, nrow;
+    const char *const *cols; /* column names (owned by the sl_rows) */
+    const sl_cell *cells;    /* nrow * ncol, row-major (owned by the sl_rows) */
+} sl_rows;
+
+/* The named queries. Parameters come from sl_rows_query (unused fields are ignored).
+ * "run" = rows of q.run; columns listed in docs/REGISTRY.md ("Read API"). */
+typedef enum sl_rows_kind {
+    SL_ROWS_RUNS = 0,       /* runs newest first: id, command, status, seed, started, ended, git,
+                               note, seconds, metric_points; filters status, command, limit */
+    SL_ROWS_RUN_EXISTS,     /* id of q.run (0 or 1 row) */
+    SL_ROWS_WORLD_EVAL,     /* run: horizon, mse, std_ratio, var_growth, trust, auc */
+    SL_ROWS_BRANCH_HORIZONS,/* run: horizon, branches, trust, std_ratio, pass_rate (means) */
+    SL_ROWS_BRANCH_TRUST,   /* run: trust, passed of up to limit branches */
+    SL_ROWS_SAMPLES,        /* run: name, label, n, data (F64S) ordered by name */
+    SL_ROWS_WEIGHTS,        /* run: step, trust, econ, lambda, w_final, rails; limit */
+    SL_ROWS_WEIGHT_CURVE,   /* run: step, trust, econ, lambda, w_final, n: means over <= ~1000
+                               equal step buckets */
+    SL_ROWS_WEIGHT_RAILS,   /* run: rails, n (rows per distinct rail bit set) */
+    SL_ROWS_ESTIMATES,      /* run: name, arm, value, ci_lo, ci_hi, n ordered by name */
+    SL_ROWS_AB,             /* run: id, name, verdict, experiment (JSON), created */
+    SL_ROWS_LADDER,         /* run: level, horizon, passed, verdict, detail (JSON) */
+    SL_ROWS_DATASETS,       /* run: id, kind, path, n_rows, n_episodes, bytes, sha256 */
+    SL_ROWS_MODELS,         /* run: id, kind, path, parent_id, sha256, metrics (JSON) */
+    SL_ROWS_JOBS,           /* run: id, kind, status, done, total, message, updated */
+    SL_ROWS_ARTIFACTS,      /* run: id, kind, path, bytes, sha256 */
+    SL_ROWS_PRIVACY,        /* run: dataset_key, mechanism, epsilon, delta, created */
+    SL_ROWS_DEPLOYMENTS,    /* run: id, model_id, strategy, traffic, reason, created */
+    SL_ROWS_RESULTS,        /* run: kind, json (JSON), created */
+    SL_ROWS_ALL_EXPERIMENTS,/* all runs: id, run_id, command, name, verdict, created,
+                               experiment (JSON), newest first; limit */
+    SL_ROWS_ALL_MODELS,     /* all runs: id, run_id, kind, path, sha256, parent_id, metrics,
+                               created, newest first; limit */
+    SL_ROWS_ALL_JOBS,       /* all runs: id, run_id, kind, status, total, done, message,
+                               started, updated, ended, newest first; status filter, limit */
+    SL_ROWS_RUN_CHANGES,    /* id, command, status, started, ended, rev of runs changed after
+                               q.after (rev), q.run filter (0 = all); limit */
+    SL_ROWS_JOB_CHANGES,    /* id, run_id, kind, status, total, done, message, updated, rev */
+    SL_ROWS_METRIC_CHANGES, /* rowid, run_id, series, step, value of points after q.after */
+    SL_ROWS_KIND_COUNT
+} sl_rows_kind;
+
+typedef struct sl_rows_query {
+    int64_t run;         /* run id (per-run kinds; a filter for *_CHANGES, 0 = all) */
+    int64_t after;       /* cursor of the *_CHANGES kinds */
+    int64_t limit;       /* max rows; <= 0 = no limit */
+    int status;          /* sl_run_status filter of RUNS / ALL_JOBS; -1 = any */
+    const char *command; /* command filter of RUNS; NULL = any */
+} sl_rows_query;
+
+/* Default query: run 0, after 0, no limit, any status, any command. */
+sl_rows_query sl_rows_query_default(void);
+
+/* Run one named query. *out owned by the caller (sl_rows_free). reg must not be NULL. */
+sl_status sl_registry_rows(sl_registry *reg, sl_rows_kind kind, const sl_rows_query *q,
+                           sl_rows **out);
+void sl_rows_free(sl_rows *rows);
+/* Cell (row, column name); NULL if the column does not exist or row >= nrow. */
+const sl_cell *sl_rows_get(const sl_rows *rows, size_t row, const char *col);
+/* The rows as a JSON array of objects (column -> value): integers exact (beyond 2^53 as raw
+ * digits), JSON cells parsed (kept as a string if malformed), F64S as number arrays. *out
+ * owned by the caller (cJSON_Delete). */
+sl_status sl_rows_to_json(const sl_rows *rows, struct cJSON **out);
+
+/* SL_OK if run_id exists, SL_ERR_NOTFOUND ("run N does not exist") if not. */
+sl_status sl_registry_run_exists(sl_registry *reg, int64_t run_id);
+
+/* Newest cursors of the event stream: max runs.rev, max jobs.rev, max metrics rowid. */
+sl_status sl_registry_event_cursors(sl_registry *reg, int64_t *run_rev, int64_t *job_rev,
+                                    int64_t *metric_rowid);
+
+/* One metric series of a run: steps ascending. */
+typedef struct sl_metric_series {
+    char *name;
+    int64_t *step;
+    double *value;
+    size_t n;
+} sl_metric_series;
+
+/* The series of run_id ordered by name (only the one named `only` when non-NULL). *out is an
+ * array of *n series owned by the caller (sl_metric_series_free); *out NULL when *n == 0. */
+sl_status sl_registry_metrics(sl_registry *reg, int64_t run_id, const char *only,
+                              sl_metric_series **out, size_t *n);
+void sl_metric_series_free(sl_metric_series *s, size_t n);
+
+/* JSON documents. *out owned by the caller (cJSON_Delete); SL_ERR_NOTFOUND for a missing run.
+ * Summary: {"run": {..., "seconds"}, "series": [{series, n, first_step, last_step, last, min,
+ * max}], "jobs", "datasets", "models", "artifacts", "ab_experiments", "ladder", "estimates",
+ * "world_eval", "results", "counts"}. Compare: {"a", "b", "config_diff", "config_same",
+ * "summary_diff", "summary_same", "series", "ab_experiments"|"ladder"|"estimates"|
+ * "world_eval"|"counts": {"a", "b"}}. Export: the `synthloop export` document. */
+sl_status sl_registry_run_summary(sl_registry *reg, int64_t run_id, struct cJSON **out);
+sl_status sl_registry_run_compare(sl_registry *reg, int64_t a, int64_t b, struct cJSON **out);
+sl_status sl_registry_export_json(sl_registry *reg, int64_t run_id, struct cJSON **out);
+
+/* The database file as SQLite resolved it (absolute; owned by reg). Servers use it to keep
+ * the path out of messages sent to clients. */
+const char *sl_registry_file(const sl_registry *reg);
+
+/* Set how long a call waits for another process's write lock before failing with
+ * SL_ERR_BUSY (default 10000 ms). ms >= 0. */
+sl_status sl_registry_set_busy_timeout(sl_registry *reg, int ms);
+/* === end of the read API ================================================================== */
+/* --- model lifecycle (used by src/deploy; docs/DEPLOY.md) ---------------------------------------
+ * The store keeps versions, endpoints, rollouts, the append-only deployment_history, reward
+ * signals and live episodes. The lifecycle's rules live in src/deploy; the store applies a
+ * change set atomically: every conditional status change, the endpoint's live version, the
+ * rollout row and the history rows commit together or not at all (a failed condition leaves
+ * everything as it was and returns SL_ERR_STATE naming it). */
+
+typedef struct sl_mv_record {
+    int64_t id, parent_id, run_id; /* 0 = none */
+    char kind[16], status[16];
+    char path[1024], sha256[65];
+    int eval_passed;               /* -1 not evaluated, 0 failed, 1 passed */
+    char created[32], updated[32];
+    char *lineage_json, *metrics_json; /* owned (NULL = none); sl_mv_record_clear */
+} sl_mv_record;
+void sl_mv_record_clear(sl_mv_record *r);
+
+typedef struct sl_rollout_record {
+    int64_t id, candidate, live;   /* live 0 = none */
+    char endpoint[64], strategy[16], state[16];
+    int stage;
+    double share;
+    char plan_json[1024];
+    char reason[256];
+} sl_rollout_record;
+
+/* One conditional change of a version: status must be `expect` (NULL: any), becomes `to`
+ * (NULL: unchanged); eval_passed set when set_eval >= -1; metrics_json replaced when non-NULL. */
+typedef struct sl_mv_change {
+    int64_t id;
+    const char *expect, *to;
+    int set_eval; /* -2 = keep */
+    const char *metrics_json;
+} sl_mv_change;
+
+typedef struct sl_history_event {
+    const char *endpoint; /* may be NULL */
+    int64_t version_id;
+    const char *event;    /* registered, evaluated, rollout_started, stage, completed, ... */
+    const char *from, *to;
+    double share;         /* NAN = none */
+    const char *reason;
+} sl_history_event;
+
+typedef struct sl_deploy_change {
+    const sl_mv_change *mv;
+    size_t n_mv;
+    const char *endpoint;     /* NULL: no endpoint change */
+    int64_t expect_live;      /* -1: no check; else the endpoint's live version must be this (0 none) */
+    int64_t new_live;         /* -1: keep */
+    sl_rollout_record *rollout; /* NULL: none; id 0 = insert (id written back), else update */
+    const char *expect_rollout_state; /* update: the row's state must be this */
+    const sl_history_event *ev;
+    size_t n_ev;
+    const char *actor;
+} sl_deploy_change;
+sl_status sl_registry_deploy_apply(sl_registry *reg, const sl_deploy_change *c);
+
+sl_status sl_registry_mv_insert(sl_registry *reg, const char *kind, const char *path,
+                                const char *sha256, int64_t parent_id, int64_t run_id,
+                                const char *lineage_json, const char *actor, int64_t *id);
+sl_status sl_registry_mv_fetch(sl_registry *reg, int64_t id, sl_mv_record *out);
+/* Newest first; status NULL = all. *out owned (free each with sl_mv_record_clear, then free). */
+sl_status sl_registry_mv_list(sl_registry *reg, const char *status, sl_mv_record **out, size_t *n);
+/* live 0 = none; *has 0 = no active rollout. */
+sl_status sl_registry_endpoint_get(sl_registry *reg, const char *endpoint, int64_t *live,
+                                   sl_rollout_record *active, int *has);
+/* Ids of all active rollouts (at most cap). */
+sl_status sl_registry_rollouts_active(sl_registry *reg, int64_t *ids, size_t cap, size_t *n);
+sl_status sl_registry_rollout_fetch(sl_registry *reg, int64_t id, sl_rollout_record *out);
+/* The version that was live on `endpoint` before `live` (0 = none). */
+sl_status sl_registry_endpoint_previous(sl_registry *reg, const char *endpoint, int64_t live,
+                                        int64_t *prev);
+/* History rows as a JSON array text, newest first; endpoint NULL = all. *out: free(). */
+sl_status sl_registry_deploy_history(sl_registry *reg, const char *endpoint, int limit, char **out);
+/* Reward components of one evaluated reward: n rows (component, raw, weight, value). */
+sl_status sl_registry_reward_signals(sl_registry *reg, int64_t version_id, int64_t episode,
+                                     int64_t t, const char *model, size_t n,
+                                     const char *const *component, const double *raw,
+                                     const double *weight, const double *value);
+/* The newest `cap` live episodes of a version, oldest first, into the caller's arrays. */
+sl_status sl_registry_recent_episodes(sl_registry *reg, int64_t version_id, size_t cap,
+                                      double *score, int *failure, double *latency_ms,
+                                      double *reward, size_t *n);
+/* One live episode outcome reported through /v1/feedback or `traffic`. */
+sl_status sl_registry_training_episode(sl_registry *reg, int64_t version_id, const char *endpoint,
+                                       double score, int failure, double latency_ms,
+                                       double reward, const char *source);
 
 #ifdef __cplusplus
 }

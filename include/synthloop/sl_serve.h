@@ -19,7 +19,9 @@
  *   POST /api/runs/ID/mark-failed        {"reason": "..."} or {} needs Authorization: Bearer
  *   GET  /, /index.html, /app.js, ...    dashboard files from the web root
  * Errors are JSON {"error": "..."} with 400 (malformed), 401 (token), 403 (mutations
- * disabled: no token configured), 404, 405, 409 (run not running), 413 (body too large).
+ * disabled: no token configured), 404, 405, 409 (run not running), 413 (body too large),
+ * 421 (Host header not a loopback name or address literal), 503 (registry locked or
+ * unavailable, too many event streams).
  */
 #ifndef SL_SERVE_H
 #define SL_SERVE_H
@@ -41,8 +43,18 @@ typedef struct sl_serve_config {
     const char *token;    /* bearer token for POST routes; NULL/"" disables them (403) */
     const char *web_root; /* directory of the dashboard files; NULL = no static files */
     size_t max_body;      /* request body limit in bytes (413 above), default 65536 */
-    int max_connections;  /* default 256 */
+    int max_connections;  /* all TCP connections, default 256 */
+    int max_streams;      /* open /api/events streams, default 32 (503 above), so that event
+                             streams can never take the connections API requests need;
+                             clamped to max_connections / 2 */
     double sse_poll_s;    /* event-stream poll interval, default 0.25 s */
+    double header_timeout_s; /* a client must send its complete request (headers and body)
+                                within this many seconds of connecting (or of its previous
+                                request ending), else it is disconnected; default 10 s */
+    int busy_ms;          /* registry busy timeout of the server's connections, default 10000;
+                             a registry still locked after it answers 503 */
+    struct sl_policy_server *policy; /* borrowed: serves /v1/act and /v1/feedback (sl_deploy.h);
+                                        NULL = policy serving off (/v1 answers 404) */
 } sl_serve_config;
 
 void sl_serve_config_default(sl_serve_config *c);
@@ -56,6 +68,8 @@ typedef struct sl_http_request {
     const char *authorization; /* Authorization header value or NULL */
     const char *body;          /* may be NULL when body_len == 0; need not be NUL-terminated */
     size_t body_len;
+    const char *host;          /* Host header value or NULL (absent: allowed, as HTTP/1.0
+                                  clients may omit it; browsers always send it) */
 } sl_http_request;
 
 typedef struct sl_http_response {
@@ -68,6 +82,13 @@ typedef struct sl_http_response {
     int64_t stream_run;       /* run filter of the event stream, 0 = all */
     double stream_max_s;      /* end the stream after this many seconds, 0 = never */
 } sl_http_response;
+
+/* 1 if a Host header value is acceptable (defence against DNS rebinding: a web page on
+ * another origin must not be able to read the API through a name that resolves to us).
+ * Accepted: "localhost" and names under ".localhost", any IPv4 literal, any bracketed IPv6
+ * literal, and the configured bind host; each optionally followed by ":port". Everything
+ * else (any other DNS name) is refused with 421 by sl_http_route. */
+int sl_http_host_ok(const sl_serve_config *c, const char *host);
 
 /* Route one request against the registry (reg may be NULL: API routes then answer 503).
  * Never blocks, never crashes on any input; always fills resp with a status and a body

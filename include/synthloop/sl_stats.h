@@ -155,6 +155,7 @@ typedef enum sl_ab_verdict {
     SL_AB_NO_HARM,               /* within the do-no-harm band, or better but not significant */
     SL_AB_MINOR_DEGRADATION,     /* worse by more than no_harm up to and including poison */
     SL_AB_POISONING,             /* worse by more than poison (default 5%) */
+    SL_AB_INCONCLUSIVE,          /* the seeds decide nothing yet (sl_stats_ab_decide) */
     SL_AB_VERDICT_COUNT
 } sl_ab_verdict;
 
@@ -197,6 +198,68 @@ sl_status sl_stats_ab_verdict(double baseline_mean, double augmented_mean, doubl
 sl_status sl_stats_ab_from_samples(const double *base, size_t nb, const double *aug, size_t na,
                                    sl_direction dir, const sl_ab_thresholds *th,
                                    sl_welch *welch_out, sl_ab_result *out);
+
+/* --- A/B decision with uncertainty (paired seeds; docs/STATISTICS.md "Decisions") ---------
+ *
+ * The arms of seed pair i were trained with the same agent seed and evaluated on the same
+ * start states (common random numbers), so the test is paired. With b_i, a_i the baseline and
+ * augmented values, n pairs, R = mean(a) / mean(b):
+ *   improvement     imp = s * (R - 1), s = +1 (higher is better) or -1 (lower is better)
+ *   its SE          se  = sd(a_i - R b_i) / (sqrt(n) |mean(b)|)   (ratio linearisation)
+ *   95% CI          imp +- t_{0.975, n-1} se
+ *   paired t-test   t = mean(a - b) / (sd(a - b) / sqrt(n)), df = n - 1 (scipy ttest_rel);
+ *                   p_two_sided; p_harm = P(T_df <= s t) (one-sided: augmented worse)
+ *   equivalence     TOST on imp with margin no_harm:
+ *                   p_equiv = max(P(T_df >= (imp + no_harm)/se), P(T_df <= (imp - no_harm)/se))
+ * Rules, in order, at level alpha (alpha_look for a sequential look):
+ *   p_harm < alpha and imp < -poison   -> POISONING
+ *   p_harm < alpha and imp < -no_harm  -> MINOR_DEGRADATION
+ *   p_two_sided < alpha and imp > 0    -> VALUE
+ *   p_equiv < alpha                    -> NO_HARM (equivalent within +-no_harm)
+ *   otherwise                          -> INCONCLUSIVE, with seeds_needed: the smallest number
+ *       of pairs at which the test that would decide (TOST when |imp| < no_harm, else the
+ *       paired test) has power >= 0.8 at the observed imp and per-pair sd (noncentral t for
+ *       the paired test, a shifted-t approximation for TOST; docs/STATISTICS.md); -1 when it
+ *       exceeds 100000 or the sd is 0. */
+typedef struct sl_ab_decision {
+    sl_ab_verdict verdict;
+    const char *reason;     /* static string: which rule fired */
+    size_t n;               /* seed pairs */
+    double mean_base, mean_aug;
+    double rel_change;      /* R - 1 */
+    double improvement;     /* s (R - 1): > 0 means better */
+    double se;              /* SE of improvement */
+    double ci_lo, ci_hi;    /* 95% CI of improvement */
+    double diff, t, df;     /* paired t-test of a - b */
+    double p_two_sided, p_harm, p_equiv;
+    double alpha;           /* the level the rules used */
+    double power;           /* power of the deciding test at the current n (approximation) */
+    long seeds_needed;      /* INCONCLUSIVE: pairs for power 0.8; 0 when decided; -1 unknown */
+    int degenerate;         /* 1 when both sds are 0 (identical or constant arms) */
+} sl_ab_decision;
+
+/* n >= 2 pairs; mean(base) != 0 (SL_ERR_RANGE); non-finite -> SL_ERR_NAN. alpha_look <= 0 uses
+ * th->alpha (th may be NULL for the defaults). */
+sl_status sl_stats_ab_decide(const double *base, const double *aug, size_t n, sl_direction dir,
+                             const sl_ab_thresholds *th, double alpha_look, sl_ab_decision *out);
+
+/* Power of the paired two-sided t-test at effect imp, per-pair sd sigma, n pairs, level alpha
+ * (exact: noncentral t, Lenth's AS 243); and of TOST with margin delta (shifted-t
+ * approximation). Exposed for tests and planning. */
+double sl_stats_power_paired(double imp, double sigma, size_t n, double alpha);
+double sl_stats_power_tost(double imp, double sigma, size_t n, double delta, double alpha);
+
+/* Standard normal quantile (inverse CDF); 0 < p < 1 (NaN outside, -inf/+inf at 0/1). */
+double sl_stats_norm_ppf(double p);
+
+/* --- sequential design (ab --until-decided) ------------------------------------------------
+ * Looks after n_1 < n_2 < ... <= n_max pairs. Look k tests at level
+ *   alpha_k = A(n_k / n_max) - A(n_{k-1} / n_max),  A(t) = alpha ln(1 + (e - 1) t)
+ * (Lan-DeMets' Pocock-type spending function; n_0 = 0). The levels sum to at most alpha, so by
+ * the union bound the chance that any look declares a false difference (or a false
+ * equivalence) is at most alpha whatever the looks' correlation: conservative, documented in
+ * docs/STATISTICS.md with a simulation in tests/test_stats.c. */
+double sl_stats_seq_alpha(size_t n_prev, size_t n_k, size_t n_max, double alpha);
 
 #ifdef __cplusplus
 }

@@ -214,6 +214,8 @@ sl_status sl_econ_loss_grad(const sl_econ_model *m, const sl_econ_record *r, siz
 typedef struct sl_lambda_model {
     double params[SL_LAMBDA_NPARAMS];
     size_t n_train;
+    double resid_std; /* seed 002 §8.3: the record-weighted residual std of the fitted share on
+                         its training records (0 = a point estimate; older files load as 0) */
 } sl_lambda_model;
 
 /* One recorded ladder / A-B run: its context, the share it used (or the best share found)
@@ -297,6 +299,25 @@ void sl_weight_ctrl_set_log_samples(sl_weight_ctrl *c, int on);
 sl_status sl_weight_ctrl_compute(sl_weight_ctrl *c, const sl_weight_global *g,
                                  const sl_weight_sample *s, size_t n, sl_weight_out *out,
                                  sl_weight_result *res);
+
+/* --- distributional lambda (seed 002 §8.3) and novelty ------------------------------------ */
+
+/* lambda ~ clamp(mean + resid_std * z, 0, max_synth_share), mean = sl_lambda_model_eval, z a
+ * standard normal from sl_rng(seed, stream = epoch): the mean sets the budget, the spread
+ * explores around it epoch by epoch, reproducibly. mean_out / std_out may be NULL. */
+sl_status sl_lambda_model_sample(const sl_lambda_model *m, const sl_weight_context *c,
+                                 uint64_t seed, uint64_t epoch, double *lambda, double *mean_out,
+                                 double *std_out);
+
+/* Novelty of each synthetic branch: d_i = mean over the branch's states of the Euclidean
+ * distance to the nearest real latent; d_ref = median over real latents of the distance to
+ * their nearest other real latent (leave-one-out); novelty_i = d_i / (d_i + d_ref) in [0, 1)
+ * (0.5: as far from the real data as real points are from each other). branches is
+ * [n_branch x rows x dim], real [n_real x dim], row-major; n_real >= 2. O(n_branch rows n_real
+ * dim), threads over branches; same result at any thread count. */
+sl_status sl_weight_novelty(const float *branches, size_t n_branch, size_t rows,
+                            const float *real, size_t n_real, size_t dim, double *novelty,
+                            double *d_ref_out);
 
 #ifdef __cplusplus
 }

@@ -5,7 +5,6 @@
 #include <string.h>
 
 #include "cli.h"
-#include "store/store_internal.h"
 #include "synthloop/sl_json.h"
 #include "synthloop/sl_registry.h"
 
@@ -61,7 +60,7 @@ int cmd_export(int argc, char **argv) {
         return st == SL_ERR_ARG ? sl_cli_usage_error("export", "%s", sl_last_error()) : sl_cli_fail(st);
     }
     cJSON *j = NULL;
-    st = sl_store_export_run(sl_registry_sqlite(reg), id, &j);
+    st = sl_registry_export_json(reg, id, &j);
     sl_registry_close(reg);
     if (st != SL_OK) return sl_cli_fail(st);
     char *txt = compact ? cJSON_PrintUnformatted(j) : cJSON_Print(j);

@@ -5,7 +5,6 @@
 #include <string.h>
 
 #include "cli.h"
-#include "store/store_internal.h"
 #include "synthloop/sl_json.h"
 #include "synthloop/sl_registry.h"
 
@@ -63,54 +62,53 @@ static int print_json_and_free(cJSON *j) {
     return 0;
 }
 
+/* Text of a TEXT cell or NULL (SQL NULL or missing). */
+static const char *cell_text(const sl_rows *rows, size_t i, const char *col) {
+    const sl_cell *c = sl_rows_get(rows, i, col);
+    return c && c->type == SL_CELL_TEXT ? c->s : NULL;
+}
+
+static int64_t cell_int(const sl_rows *rows, size_t i, const char *col) {
+    const sl_cell *c = sl_rows_get(rows, i, col);
+    return c && (c->type == SL_CELL_INT || c->type == SL_CELL_UINT) ? c->i : 0;
+}
+
 static int do_list(sl_registry *reg, long limit, const char *status, const char *command,
                    int json) {
-    sqlite3 *db = sl_registry_sqlite(reg);
-    sqlite3_stmt *st;
-    const char *sql =
-        "SELECT id, command, status, seed, started, ended, git, note,"
-        " CAST(round((julianday(ifnull(ended, strftime('%Y-%m-%dT%H:%M:%SZ','now')))"
-        "  - julianday(started)) * 86400) AS INTEGER) AS seconds"
-        " FROM runs WHERE (?1 IS NULL OR status=?1) AND (?2 IS NULL OR command=?2)"
-        " ORDER BY id DESC LIMIT ?3";
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-        return sl_cli_fail(sl_store_db_error(db, "list runs"));
-    if (status)
-        sqlite3_bind_text(st, 1, status, -1, SQLITE_STATIC);
-    else
-        sqlite3_bind_null(st, 1);
-    if (command)
-        sqlite3_bind_text(st, 2, command, -1, SQLITE_STATIC);
-    else
-        sqlite3_bind_null(st, 2);
-    sqlite3_bind_int64(st, 3, limit > 0 ? limit : -1);
+    sl_rows_query q = sl_rows_query_default();
+    q.limit = limit;
+    q.command = command;
+    if (status) {
+        sl_run_status rs;
+        if (sl_run_status_parse(status, &rs) != SL_OK) return sl_cli_fail(SL_ERR_ARG);
+        q.status = (int)rs;
+    }
+    sl_rows *rows = NULL;
+    sl_status st = sl_registry_rows(reg, SL_ROWS_RUNS, &q, &rows);
+    if (st != SL_OK) return sl_cli_fail(st);
     cJSON *arr = cJSON_CreateArray();
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    for (size_t i = 0; arr && i < rows->nrow; i++) {
         cJSON *r = cJSON_CreateObject();
-        cJSON_AddNumberToObject(r, "id", (double)sqlite3_column_int64(st, 0));
-        cJSON_AddStringToObject(r, "command", (const char *)sqlite3_column_text(st, 1));
-        cJSON_AddStringToObject(r, "status", (const char *)sqlite3_column_text(st, 2));
+        cJSON_AddNumberToObject(r, "id", (double)cell_int(rows, i, "id"));
+        cJSON_AddStringToObject(r, "command", cell_text(rows, i, "command"));
+        cJSON_AddStringToObject(r, "status", cell_text(rows, i, "status"));
         char seed[32];
-        snprintf(seed, sizeof seed, "%llu", (unsigned long long)sqlite3_column_int64(st, 3));
+        snprintf(seed, sizeof seed, "%llu", (unsigned long long)cell_int(rows, i, "seed"));
         cJSON_AddItemToObject(r, "seed", cJSON_CreateRaw(seed));
-        cJSON_AddStringToObject(r, "started", (const char *)sqlite3_column_text(st, 4));
-        for (int c = 5; c <= 7; c++) {
-            const char *t = (const char *)sqlite3_column_text(st, c);
-            const char *k = c == 5 ? "ended" : c == 6 ? "git" : "note";
+        cJSON_AddStringToObject(r, "started", cell_text(rows, i, "started"));
+        static const char *const opt[] = {"ended", "git", "note"};
+        for (int c = 0; c < 3; c++) {
+            const char *t = cell_text(rows, i, opt[c]);
             if (t)
-                cJSON_AddStringToObject(r, k, t);
+                cJSON_AddStringToObject(r, opt[c], t);
             else
-                cJSON_AddNullToObject(r, k);
+                cJSON_AddNullToObject(r, opt[c]);
         }
-        cJSON_AddNumberToObject(r, "seconds", (double)sqlite3_column_int64(st, 8));
+        cJSON_AddNumberToObject(r, "seconds", (double)cell_int(rows, i, "seconds"));
         cJSON_AddItemToArray(arr, r);
     }
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) {
-        cJSON_Delete(arr);
-        return sl_cli_fail(sl_store_db_error(db, "list runs"));
-    }
+    sl_rows_free(rows);
+    if (!arr) return sl_cli_fail(sl_set_error(SL_ERR_NOMEM, "runs: out of memory"));
     if (json) return print_json_and_free(arr);
     if (!arr->child) {
         printf("no runs recorded in %s\n", sl_registry_path(reg));
@@ -132,7 +130,7 @@ static int do_list(sl_registry *reg, long limit, const char *status, const char 
 
 static void print_flat(const char *title, const cJSON *v) {
     cJSON *flat = NULL;
-    if (sl_store_flatten_json(v, &flat) != SL_OK) return;
+    if (sl_json_flatten(v, &flat) != SL_OK) return;
     printf("%s:%s\n", title, flat->child ? "" : " (none)");
     for (const cJSON *c = flat->child; c; c = c->next)
         printf("  %-32s %s\n", c->string, c->valuestring);
@@ -141,7 +139,7 @@ static void print_flat(const char *title, const cJSON *v) {
 
 static int do_show(sl_registry *reg, int64_t id, int json) {
     cJSON *s = NULL;
-    sl_status st = sl_store_run_summary(sl_registry_sqlite(reg), id, &s);
+    sl_status st = sl_registry_run_summary(reg, id, &s);
     if (st != SL_OK) return sl_cli_fail(st);
     if (json) return print_json_and_free(s);
     const cJSON *r = cJSON_GetObjectItem(s, "run");
@@ -204,7 +202,7 @@ static int do_show(sl_registry *reg, int64_t id, int json) {
 
 static int do_compare(sl_registry *reg, int64_t a, int64_t b, int json) {
     cJSON *c = NULL;
-    sl_status st = sl_store_run_compare(sl_registry_sqlite(reg), a, b, &c);
+    sl_status st = sl_registry_run_compare(reg, a, b, &c);
     if (st != SL_OK) return sl_cli_fail(st);
     if (json) return print_json_and_free(c);
     const cJSON *ra = cJSON_GetObjectItem(c, "a"), *rb = cJSON_GetObjectItem(c, "b");

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "synthloop/sl_deploy.h"
 #include "synthloop/sl_json.h"
 #include "synthloop/sl_registry.h"
 #include "synthloop/sl_serve.h"
@@ -34,6 +35,10 @@ static void usage(void) {
            "                    next to the binary, else ./web)\n"
            "  --max-body BYTES  request body limit, 413 above (default 65536)\n"
            "  --duration SEC    stop after SEC seconds (default: run until SIGINT/SIGTERM)\n"
+           "  --endpoint NAME   also serve the policies deployed on endpoint NAME: POST /v1/act,\n"
+           "                    /v1/feedback (bearer token), GET /v1/status, with canary / A-B\n"
+           "                    analysis and automatic rollback (docs/DEPLOY.md)\n"
+           "  --shadow-log FILE JSON lines comparing a shadow candidate's actions with live's\n"
            "  --json            print {\"url\", \"port\", \"db\", ...} on stdout once listening\n"
            "  --quiet           no log line\n"
            "  -h, --help        this help\n");
@@ -78,13 +83,15 @@ int cmd_serve(int argc, char **argv) {
                                          {"web", required_argument, 0, 'w'},
                                          {"max-body", required_argument, 0, 'm'},
                                          {"duration", required_argument, 0, 'd'},
+                                         {"endpoint", required_argument, 0, 'E'},
+                                         {"shadow-log", required_argument, 0, 'S'},
                                          {"json", no_argument, 0, 'j'},
                                          {"quiet", no_argument, 0, 'q'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     sl_serve_config cfg;
     sl_serve_config_default(&cfg);
-    const char *db = NULL, *web = NULL;
+    const char *db = NULL, *web = NULL, *endpoint = NULL, *shadow_log = NULL;
     double duration = 0;
     int json = 0, c;
     long v;
@@ -107,6 +114,8 @@ int cmd_serve(int argc, char **argv) {
         case 'd':
             if (sl_cli_parse_double("serve", "--duration", optarg, 0, 1e9, &duration)) return 2;
             break;
+        case 'E': endpoint = optarg; break;
+        case 'S': shadow_log = optarg; break;
         case 'j': json = 1; break;
         case 'q': break;
         case 'h': usage(); return 0;
@@ -127,9 +136,20 @@ int cmd_serve(int argc, char **argv) {
         return sl_cli_fail(sl_set_error(SL_ERR_NOTFOUND,
                                         "dashboard files not found (%s/index.html); pass --web DIR",
                                         cfg.web_root ? cfg.web_root : "web"));
+    sl_policy_server *ps = NULL;
+    if (endpoint) {
+        sl_ps_config pc = sl_ps_config_default(cfg.db_path, endpoint);
+        pc.shadow_log = shadow_log;
+        sl_status pst = sl_ps_open(&pc, &ps);
+        if (pst != SL_OK) return sl_cli_fail(pst);
+        cfg.policy = ps;
+    }
     sl_server *srv = NULL;
     sl_status st = sl_server_start(&cfg, &srv);
-    if (st != SL_OK) return sl_cli_fail(st);
+    if (st != SL_OK) {
+        sl_ps_close(ps);
+        return sl_cli_fail(st);
+    }
     int port = sl_server_port(srv);
     char url[320];
     snprintf(url, sizeof url, strchr(cfg.host, ':') ? "http://[%s]:%d/" : "http://%s:%d/", cfg.host, port);
@@ -164,6 +184,7 @@ int cmd_serve(int argc, char **argv) {
         nanosleep(&ts, NULL);
     }
     sl_server_stop(srv);
+    sl_ps_close(ps);
     if (!sl_cli_quiet) fprintf(stderr, "synthloop: server stopped\n");
     return 0;
 }

@@ -22,6 +22,7 @@ static const char *const status_names[] = {
     [SL_ERR_PHYSICS] = "physics error",
     [SL_ERR_STATE] = "invalid state",
     [SL_ERR_INTERNAL] = "internal error",
+    [SL_ERR_BUSY] = "busy (locked by another process)",
 };
 _Static_assert(sizeof(status_names) / sizeof(status_names[0]) == SL_STATUS_COUNT,
                "status_names must cover every sl_status");

@@ -20,6 +20,10 @@ sl_direction sl_ab_metric_direction(sl_ab_metric m) {
                                                               : SL_HIGHER_IS_BETTER;
 }
 
+int sl_ab_metric_bounded(sl_ab_metric m) {
+    return m == SL_ABM_ACTION_MSE || m == SL_ABM_MPL || m == SL_ABM_ERROR_RATE || m == SL_ABM_EP;
+}
+
 sl_ab_config sl_ab_config_default(void) {
     sl_ab_config c;
     memset(&c, 0, sizeof c);
@@ -35,6 +39,8 @@ sl_ab_config sl_ab_config_default(void) {
     c.curve_every = 0;
     c.cliff_frac = 0.5;
     c.th = sl_ab_thresholds_default();
+    c.until_decided = 0;
+    c.max_seeds = 20;
     return c;
 }
 
@@ -254,52 +260,96 @@ static sl_status run_arm(const sl_ab_config *cfg, const split *sp, const sl_tran
     return s;
 }
 
+/* per-arm CI: Student t, or the percentile bootstrap for bounded metrics (its quantiles lie
+ * between the smallest and largest seed, so they respect any bound the values respect) */
+static int arm_ci(const double *x, int n, int bounded, uint64_t seed, sl_ci *ci) {
+    if (n < 2) {
+        memset(ci, 0, sizeof *ci);
+        ci->mean = ci->lo = ci->hi = x[0];
+        ci->n = 1;
+        ci->level = 0.95;
+        return 1;
+    }
+    if (sl_stats_ci_mean(x, (size_t)n, 0.95, ci) != SL_OK) return 0;
+    if (!bounded) return 1;
+    double lo, hi;
+    if (sl_stats_bootstrap_ci(x, (size_t)n, NULL, NULL, 10000, 0.95, seed, NULL, &lo, &hi) != SL_OK)
+        return 0;
+    ci->lo = lo;
+    ci->hi = hi;
+    ci->half_width = 0.5 * (hi - lo);
+    return 1;
+}
+
 void sl_ab_summarise(const sl_ab_config *cfg, sl_ab_outcome *o) {
+    sl_ab_summarise_at(cfg, o, cfg->th.alpha);
+}
+
+void sl_ab_summarise_at(const sl_ab_config *cfg, sl_ab_outcome *o, double alpha) {
     int n = o->seeds;
-    sl_ab_verdict worst;
-    int any = 0, n_poison = 0, n_minor = 0, n_value = 0;
     int econ = cfg->eval_episodes > 0; /* the policies ran in physics */
+    int n_poison = 0, n_minor = 0, n_value = 0, n_noharm = 0, n_key = 0;
+    long need = 0;
+    o->offline_only = !econ;
+    o->alpha_last = alpha > 0 ? alpha : cfg->th.alpha;
     for (int m = 0; m < SL_ABM_COUNT; m++) {
         sl_ab_metric_summary *ms = &o->summary[m];
         memset(ms, 0, sizeof *ms);
         ms->valid = 1;
-        for (int a = 0; a < SL_AB_ARMS; a++) {
-            if (n >= 2) {
-                if (sl_stats_ci_mean(o->per_seed[a][m], (size_t)n, 0.95, &ms->ci[a]) != SL_OK)
-                    ms->valid = 0;
+        ms->bounded = sl_ab_metric_bounded((sl_ab_metric)m);
+        for (int a = 0; a < SL_AB_ARMS; a++)
+            if (!arm_ci(o->per_seed[a][m], n, ms->bounded, cfg->seed * 31u + (uint64_t)(m * 2 + a),
+                        &ms->ci[a]))
+                ms->valid = 0;
+        sl_direction dir = sl_ab_metric_direction((sl_ab_metric)m);
+        if (n >= 2) {
+            const double *b = o->per_seed[SL_AB_BASE][m], *g = o->per_seed[SL_AB_AUG][m];
+            if (sl_stats_welch(g, (size_t)n, b, (size_t)n, 0.95, &ms->welch) != SL_OK ||
+                sl_stats_ab_decide(b, g, (size_t)n, dir, &cfg->th, alpha, &ms->dec) != SL_OK) {
+                ms->valid = 0;
             } else {
-                ms->ci[a].mean = ms->ci[a].lo = ms->ci[a].hi = o->per_seed[a][m][0];
-                ms->ci[a].n = 1;
-                ms->ci[a].level = 0.95;
+                ms->verdict.verdict = ms->dec.verdict;
+                ms->verdict.rel_change = ms->dec.rel_change;
+                ms->verdict.improvement = ms->dec.improvement;
+                ms->verdict.p_value = ms->dec.p_two_sided;
+                ms->verdict.significant = ms->dec.p_two_sided < ms->dec.alpha;
+                ms->verdict.reason = ms->dec.reason;
+            }
+        } else {
+            /* one seed pair decides nothing: the change is shown, the verdict is inconclusive */
+            if (sl_stats_ab_verdict(ms->ci[0].mean, ms->ci[1].mean, 1.0, dir, &cfg->th,
+                                    &ms->verdict) != SL_OK) {
+                ms->valid = 0;
+            } else {
+                ms->verdict.verdict = SL_AB_INCONCLUSIVE;
+                ms->verdict.reason = "one seed pair: no test possible";
+                ms->dec.verdict = SL_AB_INCONCLUSIVE;
+                ms->dec.seeds_needed = -1;
             }
         }
-        if (n >= 2) {
-            if (sl_stats_ab_from_samples(o->per_seed[SL_AB_BASE][m], (size_t)n,
-                                         o->per_seed[SL_AB_AUG][m], (size_t)n,
-                                         sl_ab_metric_direction((sl_ab_metric)m), &cfg->th,
-                                         &ms->welch, &ms->verdict) != SL_OK)
-                ms->valid = 0;
-        } else if (sl_stats_ab_verdict(ms->ci[0].mean, ms->ci[1].mean, 1.0,
-                                       sl_ab_metric_direction((sl_ab_metric)m), &cfg->th,
-                                       &ms->verdict) != SL_OK) {
-            ms->valid = 0;
+        int key = econ ? (m == SL_ABM_MPL || m == SL_ABM_ERROR_RATE) : (m == SL_ABM_ACTION_MSE);
+        if (!key) continue;
+        n_key++;
+        if (!ms->valid) { /* e.g. a baseline mean of 0: more seeds cannot decide it */
+            need = -1;
+            continue;
         }
-        if (ms->valid && (m == SL_ABM_MPL || m == SL_ABM_ERROR_RATE || m == SL_ABM_ACTION_MSE)) {
-            sl_ab_verdict v = ms->verdict.verdict;
-            if (v == SL_AB_POISONING) n_poison++;
-            else if (v == SL_AB_MINOR_DEGRADATION) n_minor++;
-            /* value has to show where it is meant (seeds: "does synthetic improve economic
-             * metrics?"): when policies ran in physics, only MPL or error rate can carry it;
-             * a lower action MSE alone is not a better policy (docs/RESULTS.md) */
-            else if (v == SL_AB_VALUE && (!econ || m != SL_ABM_ACTION_MSE)) n_value++;
-            any = 1;
+        switch (ms->verdict.verdict) {
+        case SL_AB_POISONING: n_poison++; break;
+        case SL_AB_MINOR_DEGRADATION: n_minor++; break;
+        case SL_AB_VALUE: n_value++; break;
+        case SL_AB_NO_HARM: n_noharm++; break;
+        default:
+            if (need >= 0) need = ms->dec.seeds_needed < 0 ? -1
+                                  : (ms->dec.seeds_needed > need ? ms->dec.seeds_needed : need);
+            break;
         }
     }
-    /* worst harm wins; value only if nothing got worse and an economic metric (or, without
-     * evaluation episodes, action MSE) is significantly better */
-    worst = n_poison ? SL_AB_POISONING
-                     : n_minor ? SL_AB_MINOR_DEGRADATION : n_value ? SL_AB_VALUE : SL_AB_NO_HARM;
-    o->headline = any ? worst : SL_AB_NO_HARM;
+    o->headline = n_poison ? SL_AB_POISONING
+                  : n_minor ? SL_AB_MINOR_DEGRADATION
+                  : n_value ? SL_AB_VALUE
+                  : (n_key > 0 && n_noharm == n_key) ? SL_AB_NO_HARM : SL_AB_INCONCLUSIVE;
+    o->seeds_needed = o->headline == SL_AB_INCONCLUSIVE ? need : 0;
 }
 
 sl_status sl_ab_run(const sl_ab_config *cfg, const sl_transitions *real,
@@ -318,7 +368,9 @@ sl_status sl_ab_run(const sl_ab_config *cfg, const sl_transitions *real,
     c.rl.act_dim = real->act_dim;
     split sp;
     SL_TRY(make_split(real, c.holdout_frac, c.seed, &sp));
-    int n = c.seeds;
+    if (c.until_decided && c.max_seeds < c.seeds)
+        return sl_set_error(SL_ERR_ARG, "ab: --max-seeds %d is below --seeds %d", c.max_seeds, c.seeds);
+    int n = c.until_decided ? c.max_seeds : c.seeds; /* capacity */
     out->seeds = n;
     out->curve_points = c.curve_every > 0 ? c.updates / c.curve_every : 20;
     if (out->curve_points < 1) out->curve_points = 1;
@@ -346,8 +398,26 @@ sl_status sl_ab_run(const sl_ab_config *cfg, const sl_transitions *real,
     /* Without synthetic rows the augmented arm would repeat the baseline bit for bit (same
      * seed, data and config), so it is copied instead of re-trained (an A/A run at half cost). */
     int same_arms = !synth || synth->n == 0;
-    for (int si = 0; s == SL_OK && si < n; si++)
+    if (s == SL_OK && c.baseline_of &&
+        (c.baseline_of->seeds < (c.until_decided ? n : c.seeds) ||
+         c.baseline_of->curve_points != out->curve_points || c.baseline_of->n_real_train != sp.n_train))
+        s = sl_set_error(SL_ERR_ARG, "ab: the baseline to reuse has %d seeds, %d curve points and %zu "
+                         "training rows; this run needs %d, %d and %zu", c.baseline_of->seeds,
+                         c.baseline_of->curve_points, c.baseline_of->n_real_train,
+                         c.until_decided ? n : c.seeds, out->curve_points, sp.n_train);
+    int done = 0, n_prev = 0;
+    out->looks = 0;
+    for (int si = 0; s == SL_OK && si < n && !done; si++) {
         for (int a = 0; s == SL_OK && a < SL_AB_ARMS; a++) {
+            if (a == SL_AB_BASE && c.baseline_of) { /* the same training, done once already */
+                const sl_ab_outcome *b = c.baseline_of;
+                for (int m = 0; m < SL_ABM_COUNT; m++) out->per_seed[a][m][si] = b->per_seed[SL_AB_BASE][m][si];
+                out->cliffs[a][si] = b->cliffs[SL_AB_BASE][si];
+                memcpy(out->curve[a] + (size_t)si * out->curve_points,
+                       b->curve[SL_AB_BASE] + (size_t)si * out->curve_points,
+                       (size_t)out->curve_points * sizeof(double));
+                continue;
+            }
             if (a == SL_AB_AUG && same_arms) {
                 for (int m = 0; m < SL_ABM_COUNT; m++)
                     out->per_seed[a][m][si] = out->per_seed[SL_AB_BASE][m][si];
@@ -362,6 +432,16 @@ sl_status sl_ab_run(const sl_ab_config *cfg, const sl_transitions *real,
             s = run_arm(&c, &sp, synth, a, si, mean, std, env, map, map_ctx, progress,
                         progress_ctx, out);
         }
+        /* sequential design: a look after each pair from the first `seeds` on */
+        if (s == SL_OK && c.until_decided && si + 1 >= c.seeds) {
+            out->seeds = si + 1;
+            double alpha = sl_stats_seq_alpha((size_t)n_prev, (size_t)(si + 1), (size_t)n, c.th.alpha);
+            sl_ab_summarise_at(&c, out, alpha);
+            out->looks++;
+            n_prev = si + 1;
+            done = out->headline != SL_AB_INCONCLUSIVE;
+        }
+    }
     free(mean);
     free(std);
     split_free(&sp);
@@ -369,7 +449,10 @@ sl_status sl_ab_run(const sl_ab_config *cfg, const sl_transitions *real,
         sl_ab_outcome_free(out);
         return s;
     }
-    sl_ab_summarise(&c, out);
+    if (!c.until_decided) {
+        sl_ab_summarise(&c, out);
+        out->looks = 1;
+    }
     return SL_OK;
 }
 
@@ -407,6 +490,11 @@ cJSON *sl_ab_outcome_to_json(const sl_ab_outcome *o, const sl_ab_config *cfg) {
     }
     cJSON_AddStringToObject(conf, "sampling", sl_rl_sampling_name(cfg->rl.sampling));
     cJSON_AddNumberToObject(conf, "cliff_frac", cfg->cliff_frac);
+    cJSON_AddNumberToObject(conf, "no_harm", cfg->th.no_harm);
+    cJSON_AddNumberToObject(conf, "poison", cfg->th.poison);
+    cJSON_AddNumberToObject(conf, "alpha", cfg->th.alpha);
+    cJSON_AddBoolToObject(conf, "until_decided", cfg->until_decided != 0);
+    if (cfg->until_decided) cJSON_AddNumberToObject(conf, "max_seeds", cfg->max_seeds);
     cJSON_AddNumberToObject(j, "n_seeds", o->seeds);
     cJSON_AddNumberToObject(j, "n_real_train", (double)o->n_real_train);
     cJSON_AddNumberToObject(j, "n_real_holdout", (double)o->n_real_holdout);
@@ -415,6 +503,15 @@ cJSON *sl_ab_outcome_to_json(const sl_ab_outcome *o, const sl_ab_config *cfg) {
     cJSON_AddStringToObject(j, "verdict", sl_ab_verdict_name(o->headline));
     cJSON_AddStringToObject(j, "next_action", sl_ab_verdict_action(o->headline));
     cJSON_AddStringToObject(j, "policy", "final");
+    cJSON_AddBoolToObject(j, "decided", o->headline != SL_AB_INCONCLUSIVE);
+    if (o->headline == SL_AB_INCONCLUSIVE) {
+        if (o->seeds_needed > 0) cJSON_AddNumberToObject(j, "seeds_needed", (double)o->seeds_needed);
+        else cJSON_AddNullToObject(j, "seeds_needed");
+    }
+    cJSON_AddBoolToObject(j, "offline_only", o->offline_only != 0);
+    cJSON_AddStringToObject(j, "design", "paired (same agent seed and evaluation start states per pair)");
+    cJSON_AddNumberToObject(j, "looks", o->looks);
+    cJSON_AddNumberToObject(j, "alpha_last_look", o->alpha_last);
     cJSON *ms = cJSON_AddObjectToObject(j, "metrics");
     for (int m = 0; m < SL_ABM_COUNT; m++) {
         const sl_ab_metric_summary *s = &o->summary[m];
@@ -433,6 +530,28 @@ cJSON *sl_ab_outcome_to_json(const sl_ab_outcome *o, const sl_ab_config *cfg) {
             cJSON_AddNumberToObject(w, "p", s->welch.p);
             cJSON_AddNumberToObject(w, "ci_lo", s->welch.ci_lo);
             cJSON_AddNumberToObject(w, "ci_hi", s->welch.ci_hi);
+        }
+        cJSON_AddStringToObject(mj, "ci_method", s->bounded && o->seeds >= 2 ? "percentile_bootstrap" : "student_t");
+        if (o->seeds >= 2 && s->valid) {
+            const sl_ab_decision *d = &s->dec;
+            cJSON *pj = cJSON_AddObjectToObject(mj, "paired");
+            cJSON_AddNumberToObject(pj, "n", (double)d->n);
+            cJSON_AddNumberToObject(pj, "diff", d->diff);
+            cJSON_AddNumberToObject(pj, "t", d->t);
+            cJSON_AddNumberToObject(pj, "df", d->df);
+            cJSON_AddNumberToObject(pj, "p", d->p_two_sided);
+            cJSON_AddNumberToObject(pj, "p_harm", d->p_harm);
+            cJSON_AddNumberToObject(pj, "p_equiv", d->p_equiv);
+            cJSON_AddNumberToObject(pj, "improvement", d->improvement);
+            cJSON_AddNumberToObject(pj, "improvement_se", d->se);
+            cJSON_AddNumberToObject(pj, "improvement_ci_lo", d->ci_lo);
+            cJSON_AddNumberToObject(pj, "improvement_ci_hi", d->ci_hi);
+            cJSON_AddNumberToObject(pj, "alpha", d->alpha);
+            cJSON_AddNumberToObject(pj, "power", d->power);
+            if (d->verdict == SL_AB_INCONCLUSIVE) {
+                if (d->seeds_needed > 0) cJSON_AddNumberToObject(pj, "seeds_needed", (double)d->seeds_needed);
+                else cJSON_AddNullToObject(pj, "seeds_needed");
+            }
         }
         if (s->valid) {
             cJSON_AddNumberToObject(mj, "rel_change", s->verdict.rel_change);

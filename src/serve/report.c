@@ -11,7 +11,6 @@
 #include <string.h>
 
 #include "serve_internal.h"
-#include "store/store_internal.h"
 #include "synthloop/sl_json.h"
 #include "synthloop/sl_report.h"
 #include "synthloop/sl_weight.h"
@@ -100,53 +99,30 @@ static int push_point(series *s, double x, double y) {
     return 1;
 }
 
-static sl_status load_metrics(sqlite3 *db, int64_t run, series **out, size_t *nout) {
+static sl_status load_metrics(sl_registry *reg, int64_t run, series **out, size_t *nout) {
     *out = NULL;
     *nout = 0;
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db,
-                           "SELECT series, step, value FROM metrics WHERE run_id=?1"
-                           " ORDER BY series, step",
-                           -1, &st, NULL) != SQLITE_OK)
-        return sl_store_db_error(db, "report: read metrics");
-    sqlite3_bind_int64(st, 1, run);
-    series *s = NULL;
-    size_t n = 0, cap = 0;
-    sl_status status = SL_OK;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *name = (const char *)sqlite3_column_text(st, 0);
-        if (!n || strcmp(s[n - 1].name, name) != 0) {
-            if (n == cap) {
-                size_t nc = cap ? cap * 2 : 16;
-                series *ns = realloc(s, nc * sizeof *ns);
-                if (!ns) {
-                    status = sl_set_error(SL_ERR_NOMEM, "report: out of memory");
-                    break;
-                }
-                s = ns;
-                cap = nc;
-            }
-            memset(&s[n], 0, sizeof s[n]);
-            s[n].name = strdup(name);
-            n++;
-            if (!s[n - 1].name) {
-                status = sl_set_error(SL_ERR_NOMEM, "report: out of memory");
-                break;
-            }
-            split_arm(name, &s[n - 1].key, &s[n - 1].arm);
-            if (!s[n - 1].key) {
-                status = sl_set_error(SL_ERR_NOMEM, "report: out of memory");
-                break;
-            }
-        }
-        if (!push_point(&s[n - 1], (double)sqlite3_column_int64(st, 1), sqlite3_column_double(st, 2))) {
+    sl_metric_series *ms = NULL;
+    size_t nm = 0;
+    SL_TRY(sl_registry_metrics(reg, run, NULL, &ms, &nm));
+    series *s = nm ? calloc(nm, sizeof *s) : NULL;
+    sl_status status = nm && !s ? sl_set_error(SL_ERR_NOMEM, "report: out of memory") : SL_OK;
+    size_t n = 0;
+    for (size_t i = 0; status == SL_OK && i < nm; i++) {
+        n++;
+        s[i].name = strdup(ms[i].name);
+        if (s[i].name) split_arm(ms[i].name, &s[i].key, &s[i].arm);
+        if (!s[i].name || !s[i].key) {
             status = sl_set_error(SL_ERR_NOMEM, "report: out of memory");
             break;
         }
+        for (size_t k = 0; k < ms[i].n; k++)
+            if (!push_point(&s[i], (double)ms[i].step[k], ms[i].value[k])) {
+                status = sl_set_error(SL_ERR_NOMEM, "report: out of memory");
+                break;
+            }
     }
-    if (status == SL_OK && rc != SQLITE_DONE) status = sl_store_db_error(db, "report: read metrics");
-    sqlite3_finalize(st);
+    sl_metric_series_free(ms, nm);
     if (status != SL_OK) {
         free_series(s, n);
         return status;
@@ -209,7 +185,7 @@ static void rows_table(sl_buf *b, const cJSON *rows, const char *const *cols, si
 
 static void kv_table(sl_buf *b, const cJSON *v, const char *what) {
     cJSON *flat = NULL;
-    if (sl_store_flatten_json(v, &flat) != SL_OK) {
+    if (sl_json_flatten(v, &flat) != SL_OK) {
         b->oom = 1;
         return;
     }
@@ -240,9 +216,17 @@ static void json_details(sl_buf *b, const char *summary, const cJSON *v) {
     free(t);
 }
 
-static sl_status rows(sqlite3 *db, const char *sql, int64_t run, cJSON **out) {
-    int64_t bnd[1] = {run};
-    return sl_store_rows_json(db, sql, bnd, 1, out);
+/* Rows of one named registry query for `run` as a JSON array (limit <= 0: all). */
+static sl_status rows(sl_registry *reg, sl_rows_kind kind, int64_t run, int64_t limit,
+                      cJSON **out) {
+    sl_rows_query q = sl_rows_query_default();
+    q.run = run;
+    q.limit = limit;
+    sl_rows *r = NULL;
+    SL_TRY(sl_registry_rows(reg, kind, &q, &r));
+    sl_status s = sl_rows_to_json(r, out);
+    sl_rows_free(r);
+    return s;
 }
 
 /* Column `col` of every row as a malloc'd double array (NaN for non-numbers). */
@@ -298,14 +282,11 @@ static void sec_curves(sl_buf *b, series *s, size_t ns) {
     sl_buf_puts(b, "</section>\n");
 }
 
-static sl_status sec_world(sl_buf *b, sqlite3 *db, int64_t run) {
+static sl_status sec_world(sl_buf *b, sl_registry *reg, int64_t run) {
     section(b, "world", "World model: std ratio and trust by horizon");
     cJSON *we = NULL, *br = NULL;
-    SL_TRY(rows(db, "SELECT horizon, mse, std_ratio, var_growth, trust, auc FROM world_eval"
-                    " WHERE run_id=?1 ORDER BY horizon", run, &we));
-    sl_status s = rows(db, "SELECT horizon, count(*) AS branches, avg(trust) AS trust,"
-                           " avg(std_ratio) AS std_ratio, avg(passed) AS pass_rate FROM branches"
-                           " WHERE run_id=?1 GROUP BY horizon ORDER BY horizon", run, &br);
+    SL_TRY(rows(reg, SL_ROWS_WORLD_EVAL, run, 0, &we));
+    sl_status s = rows(reg, SL_ROWS_BRANCH_HORIZONS, run, 0, &br);
     if (s != SL_OK) {
         cJSON_Delete(we);
         return s;
@@ -354,41 +335,27 @@ static sl_status sec_world(sl_buf *b, sqlite3 *db, int64_t run) {
     return SL_OK;
 }
 
-static sl_status sec_trust(sl_buf *b, sqlite3 *db, int64_t run) {
+static sl_status sec_trust(sl_buf *b, sl_registry *reg, int64_t run) {
     section(b, "trust", "Trust histograms: real vs synthetic");
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db,
-                           "SELECT name, label, n, data FROM samples WHERE run_id=?1"
-                           " ORDER BY name, id",
-                           -1, &st, NULL) != SQLITE_OK)
-        return sl_store_db_error(db, "report: read samples");
-    sqlite3_bind_int64(st, 1, run);
-    /* gather sets; draw one histogram per name */
+    /* gather sets (at most 64); draw one histogram per name */
     enum { MAXSETS = 64 };
+    sl_rows_query q = sl_rows_query_default();
+    q.run = run;
+    q.limit = MAXSETS;
+    sl_rows *sr = NULL;
+    SL_TRY(sl_registry_rows(reg, SL_ROWS_SAMPLES, &q, &sr));
     sl_svg_series sets[MAXSETS];
-    char *names[MAXSETS];
-    double *bufs[MAXSETS];
+    const char *names[MAXSETS];
     size_t nsets = 0;
-    while (sqlite3_step(st) == SQLITE_ROW && nsets < MAXSETS) {
-        int nb = sqlite3_column_bytes(st, 3);
-        size_t n = (size_t)nb / sizeof(double);
-        double *v = malloc((n ? n : 1) * sizeof *v);
-        char *name = strdup((const char *)sqlite3_column_text(st, 0));
-        char *label = strdup((const char *)sqlite3_column_text(st, 1));
-        if (!v || !name || !label) {
-            free(v);
-            free(name);
-            free(label);
-            b->oom = 1;
-            break;
-        }
-        if (n) memcpy(v, sqlite3_column_blob(st, 3), n * sizeof *v);
-        names[nsets] = name;
-        bufs[nsets] = v;
-        sets[nsets] = (sl_svg_series){label, NULL, v, n};
+    for (size_t i = 0; i < sr->nrow && nsets < MAXSETS; i++) {
+        const sl_cell *nm = sl_rows_get(sr, i, "name"), *lb = sl_rows_get(sr, i, "label"),
+                      *data = sl_rows_get(sr, i, "data");
+        names[nsets] = nm && nm->s ? nm->s : "";
+        sets[nsets] = (sl_svg_series){lb && lb->s ? lb->s : "", NULL,
+                                      data && data->type == SL_CELL_F64S ? data->v : NULL,
+                                      data && data->type == SL_CELL_F64S ? data->n : 0};
         nsets++;
     }
-    sqlite3_finalize(st);
     int drew = 0;
     if (nsets) {
         sl_buf_puts(b, "<div class=\"grid\">");
@@ -404,15 +371,11 @@ static sl_status sec_trust(sl_buf *b, sqlite3 *db, int64_t run) {
         }
         sl_buf_puts(b, "</div>\n");
     }
-    for (size_t i = 0; i < nsets; i++) {
-        free(names[i]);
-        free(bufs[i]);
-        free((char *)sets[i].label);
-    }
+    sl_rows_free(sr);
     if (!drew) {
         /* fall back to the branch gate: trust of passed vs rejected branches */
         cJSON *br = NULL;
-        SL_TRY(rows(db, "SELECT trust, passed FROM branches WHERE run_id=?1 LIMIT 200000", run, &br));
+        SL_TRY(rows(reg, SL_ROWS_BRANCH_TRUST, run, 200000, &br));
         size_t n = (size_t)cJSON_GetArraySize(br), np = 0, nr = 0;
         if (n) {
             double *pv = malloc(n * sizeof *pv), *rv = malloc(n * sizeof *rv);
@@ -445,20 +408,12 @@ static sl_status sec_trust(sl_buf *b, sqlite3 *db, int64_t run) {
     return SL_OK;
 }
 
-static sl_status sec_weights(sl_buf *b, sqlite3 *db, int64_t run) {
+static sl_status sec_weights(sl_buf *b, sl_registry *reg, int64_t run) {
     section(b, "weights", "Synthetic weight components");
     cJSON *w = NULL, *rails = NULL;
     /* mean per step, bucketed so that at most ~1000 points are drawn */
-    SL_TRY(rows(db,
-                "WITH r AS (SELECT min(step) AS lo, max(step) AS hi FROM weights WHERE run_id=?1),"
-                " k AS (SELECT max(1, (hi - lo) / 1000 + 1) AS width, lo FROM r)"
-                " SELECT min(step) AS step, avg(trust) AS trust, avg(econ) AS econ,"
-                " avg(lambda) AS lambda, avg(w_final) AS w_final, count(*) AS n"
-                " FROM weights, k WHERE run_id=?1 GROUP BY (step - k.lo) / k.width ORDER BY 1",
-                run, &w));
-    sl_status s = rows(db,
-                       "SELECT rails, count(*) AS n FROM weights WHERE run_id=?1 GROUP BY rails",
-                       run, &rails);
+    SL_TRY(rows(reg, SL_ROWS_WEIGHT_CURVE, run, 0, &w));
+    sl_status s = rows(reg, SL_ROWS_WEIGHT_RAILS, run, 0, &rails);
     if (s != SL_OK) {
         cJSON_Delete(w);
         return s;
@@ -507,11 +462,10 @@ static sl_status sec_weights(sl_buf *b, sqlite3 *db, int64_t run) {
     return SL_OK;
 }
 
-static sl_status sec_estimates(sl_buf *b, sqlite3 *db, int64_t run) {
+static sl_status sec_estimates(sl_buf *b, sl_registry *reg, int64_t run) {
     section(b, "econ", "Econ metrics with confidence intervals");
     cJSON *e = NULL;
-    SL_TRY(rows(db, "SELECT name, arm, value, ci_lo, ci_hi, n FROM estimates WHERE run_id=?1"
-                    " ORDER BY name, id", run, &e));
+    SL_TRY(rows(reg, SL_ROWS_ESTIMATES, run, 0, &e));
     size_t n = (size_t)cJSON_GetArraySize(e);
     if (!n) {
         no_data_note(b, "estimates (econ metrics with CIs)");
@@ -552,11 +506,10 @@ static sl_status sec_estimates(sl_buf *b, sqlite3 *db, int64_t run) {
     return SL_OK;
 }
 
-static sl_status sec_ab(sl_buf *b, sqlite3 *db, int64_t run) {
+static sl_status sec_ab(sl_buf *b, sl_registry *reg, int64_t run) {
     section(b, "ab", "A/B experiments");
     cJSON *a = NULL;
-    SL_TRY(rows(db, "SELECT id, name, verdict, experiment, created FROM ab_experiments"
-                    " WHERE run_id=?1 ORDER BY id", run, &a));
+    SL_TRY(rows(reg, SL_ROWS_AB, run, 0, &a));
     if (!a->child) no_data_note(b, "A/B experiments");
     for (const cJSON *r = a->child; r; r = r->next) {
         const char *verdict = sl_json_str(r, "verdict", "");
@@ -580,11 +533,10 @@ static sl_status sec_ab(sl_buf *b, sqlite3 *db, int64_t run) {
     return SL_OK;
 }
 
-static sl_status sec_ladder(sl_buf *b, sqlite3 *db, int64_t run) {
+static sl_status sec_ladder(sl_buf *b, sl_registry *reg, int64_t run) {
     section(b, "ladder", "Horizon ladder");
     cJSON *l = NULL;
-    SL_TRY(rows(db, "SELECT level, horizon, passed, verdict, detail FROM ladder_levels"
-                    " WHERE run_id=?1 ORDER BY level", run, &l));
+    SL_TRY(rows(reg, SL_ROWS_LADDER, run, 0, &l));
     size_t n = (size_t)cJSON_GetArraySize(l);
     if (!n) {
         no_data_note(b, "ladder levels");
@@ -630,38 +582,29 @@ static sl_status sec_ladder(sl_buf *b, sqlite3 *db, int64_t run) {
     return SL_OK;
 }
 
-static sl_status sec_tables(sl_buf *b, sqlite3 *db, int64_t run) {
+static sl_status sec_tables(sl_buf *b, sl_registry *reg, int64_t run) {
     static const struct {
-        const char *id, *title, *what, *sql;
+        const char *id, *title, *what;
+        sl_rows_kind kind;
         const char *cols[8];
         size_t ncol;
     } t[] = {
-        {"datasets", "Datasets", "datasets",
-         "SELECT id, kind, path, n_rows, n_episodes, bytes, sha256 FROM datasets WHERE run_id=?1"
-         " ORDER BY id",
+        {"datasets", "Datasets", "datasets", SL_ROWS_DATASETS,
          {"id", "kind", "path", "n_rows", "n_episodes", "bytes", "sha256"}, 7},
-        {"models", "Models", "models",
-         "SELECT id, kind, path, parent_id, sha256, metrics FROM models WHERE run_id=?1 ORDER BY id",
+        {"models", "Models", "models", SL_ROWS_MODELS,
          {"id", "kind", "path", "parent_id", "sha256", "metrics"}, 6},
-        {"jobs", "Jobs", "jobs",
-         "SELECT id, kind, status, done, total, message, updated FROM jobs WHERE run_id=?1"
-         " ORDER BY id",
+        {"jobs", "Jobs", "jobs", SL_ROWS_JOBS,
          {"id", "kind", "status", "done", "total", "message", "updated"}, 7},
-        {"artifacts", "Artifacts", "artifacts",
-         "SELECT id, kind, path, bytes, sha256 FROM artifacts WHERE run_id=?1 ORDER BY id",
+        {"artifacts", "Artifacts", "artifacts", SL_ROWS_ARTIFACTS,
          {"id", "kind", "path", "bytes", "sha256"}, 5},
-        {"privacy", "Privacy ledger", "privacy spends",
-         "SELECT dataset_key, mechanism, epsilon, delta, created FROM privacy_ledger"
-         " WHERE run_id=?1 ORDER BY id",
+        {"privacy", "Privacy ledger", "privacy spends", SL_ROWS_PRIVACY,
          {"dataset_key", "mechanism", "epsilon", "delta", "created"}, 5},
-        {"deployments", "Deployments", "deployments",
-         "SELECT id, model_id, strategy, traffic, reason, created FROM deployments"
-         " WHERE run_id=?1 ORDER BY id",
+        {"deployments", "Deployments", "deployments", SL_ROWS_DEPLOYMENTS,
          {"id", "model_id", "strategy", "traffic", "reason", "created"}, 6},
     };
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
         cJSON *r = NULL;
-        SL_TRY(rows(db, t[i].sql, run, &r));
+        SL_TRY(rows(reg, t[i].kind, run, 0, &r));
         section(b, t[i].id, t[i].title);
         if (r->child)
             rows_table(b, r, t[i].cols, t[i].ncol);
@@ -671,7 +614,7 @@ static sl_status sec_tables(sl_buf *b, sqlite3 *db, int64_t run) {
         cJSON_Delete(r);
     }
     cJSON *res = NULL;
-    SL_TRY(rows(db, "SELECT kind, json, created FROM results WHERE run_id=?1 ORDER BY id", run, &res));
+    SL_TRY(rows(reg, SL_ROWS_RESULTS, run, 0, &res));
     section(b, "results", "Other results");
     if (!res->child) no_data_note(b, "other JSON results");
     for (const cJSON *r = res->child; r; r = r->next) {
@@ -710,9 +653,8 @@ sl_status sl_report_html(sl_registry *reg, int64_t run_id, char **out, size_t *l
     *out = NULL;
     if (len) *len = 0;
     if (!reg) return sl_set_error(SL_ERR_ARG, "report: no registry open");
-    sqlite3 *db = sl_registry_sqlite(reg);
     cJSON *summary = NULL;
-    SL_TRY(sl_store_run_summary(db, run_id, &summary));
+    SL_TRY(sl_registry_run_summary(reg, run_id, &summary));
     const cJSON *run = cJSON_GetObjectItem(summary, "run");
     sl_buf b = {0};
     char t[256];
@@ -762,18 +704,18 @@ sl_status sl_report_html(sl_registry *reg, int64_t run_id, char **out, size_t *l
 
     series *s = NULL;
     size_t ns = 0;
-    sl_status st = load_metrics(db, run_id, &s, &ns);
+    sl_status st = load_metrics(reg, run_id, &s, &ns);
     if (st == SL_OK) {
         sec_curves(&b, s, ns);
         free_series(s, ns);
     }
-    if (st == SL_OK) st = sec_world(&b, db, run_id);
-    if (st == SL_OK) st = sec_trust(&b, db, run_id);
-    if (st == SL_OK) st = sec_weights(&b, db, run_id);
-    if (st == SL_OK) st = sec_estimates(&b, db, run_id);
-    if (st == SL_OK) st = sec_ab(&b, db, run_id);
-    if (st == SL_OK) st = sec_ladder(&b, db, run_id);
-    if (st == SL_OK) st = sec_tables(&b, db, run_id);
+    if (st == SL_OK) st = sec_world(&b, reg, run_id);
+    if (st == SL_OK) st = sec_trust(&b, reg, run_id);
+    if (st == SL_OK) st = sec_weights(&b, reg, run_id);
+    if (st == SL_OK) st = sec_estimates(&b, reg, run_id);
+    if (st == SL_OK) st = sec_ab(&b, reg, run_id);
+    if (st == SL_OK) st = sec_ladder(&b, reg, run_id);
+    if (st == SL_OK) st = sec_tables(&b, reg, run_id);
     char ts[32];
     sl_utc_iso8601(ts, sizeof ts);
     sl_buf_printf(&b, "</main><footer style=\"padding:0 28px 20px;color:#777;font-size:12px\">"

@@ -7,6 +7,7 @@
  * restricted characters, and the resolved real path must stay under the root's real path);
  * mutating routes check the bearer token (constant time) before touching the body.
  */
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
@@ -16,10 +17,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #include "serve_internal.h"
-#include "store/store_internal.h"
 #include "synthloop/sl_json.h"
 #include "synthloop/sl_report.h"
 #include "synthloop/sl_serve.h"
@@ -34,7 +35,10 @@ void sl_serve_config_default(sl_serve_config *c) {
     c->port = 8765;
     c->max_body = 65536;
     c->max_connections = 256;
+    c->max_streams = 32;
     c->sse_poll_s = 0.25;
+    c->header_timeout_s = 10.0;
+    c->busy_ms = 10000;
 }
 
 void sl_http_response_free(sl_http_response *r) {
@@ -88,11 +92,31 @@ static void reply_json(sl_http_response *r, int status, cJSON *j) {
     set_body(r, status, s, strlen(s), JSON_TYPE);
 }
 
-/* Map a library failure to an HTTP error. */
-static void reply_status(sl_http_response *r, sl_status s) {
+/* Replace every occurrence of `needle` in msg (size n) by "registry" (in place). */
+static void scrub(char *msg, size_t n, const char *needle) {
+    size_t nl = needle ? strlen(needle) : 0;
+    if (nl < 2) return;
+    char *p;
+    while ((p = strstr(msg, needle)) != NULL) {
+        char tail[512];
+        snprintf(tail, sizeof tail, "%s", p + nl);
+        snprintf(p, n - (size_t)(p - msg), "registry%s", tail);
+    }
+}
+
+/* Map a library failure to an HTTP error. The registry's file name never reaches the client
+ * (it tells an attacker where the server's files are): it is replaced by "registry". */
+static void reply_status(const sl_serve_config *c, sl_registry *reg, sl_http_response *r,
+                         sl_status s) {
     const char *m = sl_last_error();
-    int code = s == SL_ERR_NOTFOUND ? 404 : s == SL_ERR_ARG ? 400 : s == SL_ERR_STATE ? 409 : 500;
-    reply_error(r, code, "%s", m && *m ? m : sl_strerror(s));
+    char msg[512], real[PATH_MAX];
+    snprintf(msg, sizeof msg, "%s", m && *m ? m : sl_strerror(s));
+    scrub(msg, sizeof msg, sl_registry_file(reg));
+    if (c->db_path && realpath(c->db_path, real)) scrub(msg, sizeof msg, real);
+    scrub(msg, sizeof msg, c->db_path);
+    int code = s == SL_ERR_NOTFOUND ? 404 : s == SL_ERR_ARG ? 400 : s == SL_ERR_STATE ? 409
+             : s == SL_ERR_BUSY ? 503 : 500;
+    reply_error(r, code, "%s", msg);
 }
 
 /* --- parsing helpers ------------------------------------------------------------------- */
@@ -193,11 +217,42 @@ int sl_http_token_ok(const sl_serve_config *c, const char *authorization) {
     return sodium_memcmp(a, b, sizeof a) == 0;
 }
 
-/* Parse a JSON object body. Empty body -> empty object when allow_empty. NULL + reply on error. */
+/* 1 if the JSON text has a \u0000 escape inside a string (cJSON would cut the string there,
+ * silently dropping the rest). */
+static int has_nul_escape(const char *s, size_t n) {
+    int in_str = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!in_str) {
+            if (s[i] == '"') in_str = 1;
+            continue;
+        }
+        if (s[i] == '"') {
+            in_str = 0;
+        } else if (s[i] == '\\' && i + 1 < n) {
+            if (s[i + 1] == 'u' && i + 5 < n && s[i + 2] == '0' && s[i + 3] == '0' &&
+                s[i + 4] == '0' && s[i + 5] == '0')
+                return 1;
+            i++; /* skip the escaped character */
+        }
+    }
+    return 0;
+}
+
+/* Parse a JSON object body. Empty body -> empty object when allow_empty. NULL + reply on error.
+ * Strict: the body must be well-formed UTF-8, hold exactly one JSON object (only whitespace
+ * after it), and no string may contain a \u0000 escape. */
 static cJSON *json_body(const sl_http_request *req, sl_http_response *r, int allow_empty) {
     if (req->body_len == 0 || !req->body) {
         if (allow_empty) return cJSON_CreateObject();
         reply_error(r, 400, "request body must be a JSON object");
+        return NULL;
+    }
+    if (!sl_utf8_valid(req->body, req->body_len)) {
+        reply_error(r, 400, "request body is not valid UTF-8");
+        return NULL;
+    }
+    if (memchr(req->body, '\0', req->body_len) || has_nul_escape(req->body, req->body_len)) {
+        reply_error(r, 400, "request body must not contain NUL characters (\\u0000)");
         return NULL;
     }
     const char *end = NULL;
@@ -207,12 +262,55 @@ static cJSON *json_body(const sl_http_request *req, sl_http_response *r, int all
         reply_error(r, 400, "malformed JSON body near byte %zu", off);
         return NULL;
     }
+    size_t off = end && end >= req->body ? (size_t)(end - req->body) : req->body_len;
+    while (off < req->body_len && strchr(" \t\r\n", req->body[off])) off++;
+    if (off < req->body_len) {
+        cJSON_Delete(j);
+        reply_error(r, 400, "unexpected data after the JSON body at byte %zu", off);
+        return NULL;
+    }
     if (!cJSON_IsObject(j)) {
         cJSON_Delete(j);
         reply_error(r, 400, "request body must be a JSON object");
         return NULL;
     }
     return j;
+}
+
+/* --- Host header (DNS rebinding) ---------------------------------------------------- */
+
+int sl_http_host_ok(const sl_serve_config *c, const char *host) {
+    if (!host) return 0;
+    size_t n = strlen(host);
+    if (n == 0 || n > 255) return 0;
+    char name[256];
+    /* split off ":port" (for "[v6]:port" the port follows the bracket) */
+    if (host[0] == '[') {
+        const char *rb = strchr(host, ']');
+        if (!rb) return 0;
+        const char *rest = rb + 1;
+        if (*rest && (*rest != ':' || !rest[1] || strspn(rest + 1, "0123456789") != strlen(rest + 1)))
+            return 0;
+        size_t len = (size_t)(rb - host - 1);
+        memcpy(name, host + 1, len);
+        name[len] = '\0';
+        unsigned char a6[16];
+        if (inet_pton(AF_INET6, name, a6) == 1) return 1;
+        return 0;
+    }
+    const char *colon = strchr(host, ':');
+    size_t len = colon ? (size_t)(colon - host) : n;
+    if (colon && (!colon[1] || strspn(colon + 1, "0123456789") != strlen(colon + 1))) return 0;
+    memcpy(name, host, len);
+    name[len] = '\0';
+    for (char *p = name; *p; p++) *p = (char)tolower((unsigned char)*p);
+    if (len && name[len - 1] == '.') name[--len] = '\0'; /* "localhost." */
+    unsigned char a4[4];
+    if (inet_pton(AF_INET, name, a4) == 1) return 1;
+    if (strcmp(name, "localhost") == 0) return 1;
+    if (len > 10 && strcmp(name + len - 10, ".localhost") == 0) return 1;
+    if (c && c->host && strcasecmp(name, c->host) == 0) return 1;
+    return 0;
 }
 
 /* --- static files ------------------------------------------------------------------------ */
@@ -292,7 +390,31 @@ static void serve_static(const sl_serve_config *c, const char *path, sl_http_res
 
 /* --- API handlers ---------------------------------------------------------------------------- */
 
-static void api_runs(sqlite3 *db, const char *query, sl_http_response *r) {
+/* A named registry query answered as a JSON array. */
+static void api_rows(const sl_serve_config *c, sl_registry *reg, sl_rows_kind kind,
+                     const sl_rows_query *q, sl_http_response *r) {
+    sl_rows *rows = NULL;
+    cJSON *j = NULL;
+    sl_status s = sl_registry_rows(reg, kind, q, &rows);
+    if (s == SL_OK) s = sl_rows_to_json(rows, &j);
+    sl_rows_free(rows);
+    if (s != SL_OK)
+        reply_status(c, reg, r, s);
+    else
+        reply_json(r, 200, j);
+}
+
+/* A JSON document of the registry (summary, export, comparison). */
+static void api_doc(const sl_serve_config *c, sl_registry *reg, sl_status s, cJSON *j,
+                    sl_http_response *r) {
+    if (s != SL_OK)
+        reply_status(c, reg, r, s);
+    else
+        reply_json(r, 200, j);
+}
+
+static void api_runs(const sl_serve_config *c, sl_registry *reg, const char *query,
+                     sl_http_response *r) {
     long long limit;
     if (qint(query, "limit", 0, 100000, 200, &limit) < 0) {
         reply_error(r, 400, "limit must be an integer in [0, 100000]");
@@ -305,123 +427,67 @@ static void api_runs(sqlite3 *db, const char *query, sl_http_response *r) {
         reply_error(r, 400, "status must be running, ok, failed or aborted");
         return;
     }
-    char sql[600];
-    /* status is one of four fixed names here, so it is safe to splice */
-    snprintf(sql, sizeof sql,
-             "SELECT id, command, status, seed, started, ended, git, note,"
-             " CAST(round((julianday(ifnull(ended, strftime('%%Y-%%m-%%dT%%H:%%M:%%SZ','now')))"
-             "  - julianday(started)) * 86400) AS INTEGER) AS seconds,"
-             " (SELECT count(*) FROM metrics m WHERE m.run_id = runs.id) AS metric_points"
-             " FROM runs %s%s%s ORDER BY id DESC LIMIT ?1",
-             k == 1 ? "WHERE status='" : "", k == 1 ? sl_run_status_name(rs) : "", k == 1 ? "'" : "");
-    int64_t b[1] = {limit > 0 ? limit : -1};
-    cJSON *j = NULL;
-    sl_status s = sl_store_rows_json(db, sql, b, 1, &j);
-    if (s != SL_OK)
-        reply_status(r, s);
-    else
-        reply_json(r, 200, j);
+    sl_rows_query q = sl_rows_query_default();
+    q.limit = limit;
+    q.status = k == 1 ? (int)rs : -1;
+    api_rows(c, reg, SL_ROWS_RUNS, &q, r);
 }
 
 /* Written straight into text (no JSON tree): this is the hot route of live dashboards.
  * Values are finite (the registry refuses others), so %.17g is valid, round-trip JSON. */
-static void api_metrics(sqlite3 *db, int64_t run, const char *query, sl_http_response *r) {
+static void api_metrics(const sl_serve_config *c, sl_registry *reg, int64_t run,
+                        const char *query, sl_http_response *r) {
     char series[512];
     int k = qparam(query, "series", series, sizeof series);
     if (k < 0) {
         reply_error(r, 400, "malformed series parameter");
         return;
     }
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db,
-                           "SELECT series, step, value FROM metrics WHERE run_id=?1"
-                           " AND (?2 IS NULL OR series=?2) ORDER BY series, step",
-                           -1, &st, NULL) != SQLITE_OK) {
-        reply_status(r, sl_store_db_error(db, "metrics"));
+    sl_metric_series *ms = NULL;
+    size_t n = 0;
+    sl_status s = sl_registry_metrics(reg, run, k == 1 ? series : NULL, &ms, &n);
+    if (s != SL_OK) {
+        reply_status(c, reg, r, s);
         return;
     }
-    sqlite3_bind_int64(st, 1, run);
-    if (k == 1)
-        sqlite3_bind_text(st, 2, series, -1, SQLITE_TRANSIENT);
-    else
-        sqlite3_bind_null(st, 2);
-    sl_buf out = {0}, vals = {0};
-    char *cur = NULL;
-    int rc;
+    sl_buf out = {0};
     sl_buf_printf(&out, "{\"run\":%lld,\"series\":{", (long long)run);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *name = (const char *)sqlite3_column_text(st, 0);
-        int first = 0;
-        if (!cur || strcmp(cur, name) != 0) {
-            if (cur) {
-                sl_buf_puts(&out, "],\"value\":[");
-                sl_buf_put(&out, vals.s, vals.len);
-                sl_buf_puts(&out, "]},");
-                vals.len = 0;
-            }
-            free(cur);
-            cur = strdup(name);
-            if (!cur) {
-                out.oom = 1;
-                break;
-            }
-            sl_buf_json_str(&out, name);
-            sl_buf_puts(&out, ":{\"step\":[");
-            first = 1;
-        }
-        double v = sqlite3_column_double(st, 2);
-        sl_buf_printf(&out, "%s%lld", first ? "" : ",", (long long)sqlite3_column_int64(st, 1));
-        if (isfinite(v))
-            sl_buf_printf(&vals, "%s%.17g", first ? "" : ",", v);
-        else
-            sl_buf_printf(&vals, "%snull", first ? "" : ",");
-    }
-    if (cur) {
+    for (size_t i = 0; i < n; i++) {
+        if (i) sl_buf_puts(&out, ",");
+        sl_buf_json_str(&out, ms[i].name);
+        sl_buf_puts(&out, ":{\"step\":[");
+        for (size_t p = 0; p < ms[i].n; p++)
+            sl_buf_printf(&out, "%s%lld", p ? "," : "", (long long)ms[i].step[p]);
         sl_buf_puts(&out, "],\"value\":[");
-        sl_buf_put(&out, vals.s ? vals.s : "", vals.len);
+        for (size_t p = 0; p < ms[i].n; p++) {
+            double v = ms[i].value[p];
+            if (isfinite(v))
+                sl_buf_printf(&out, "%s%.17g", p ? "," : "", v);
+            else
+                sl_buf_printf(&out, "%snull", p ? "," : "");
+        }
         sl_buf_puts(&out, "]}");
     }
     sl_buf_puts(&out, "}}");
-    free(cur);
-    sl_buf_free(&vals);
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) {
-        sl_buf_free(&out);
-        if (rc == SQLITE_ROW)
-            reply_error(r, 500, "out of memory");
-        else
-            reply_status(r, sl_store_db_error(db, "metrics"));
-        return;
-    }
-    size_t n = 0;
-    char *txt = sl_buf_take(&out, &n);
+    sl_metric_series_free(ms, n);
+    size_t len = 0;
+    char *txt = sl_buf_take(&out, &len);
     if (!txt) {
         reply_error(r, 500, "out of memory");
         return;
     }
-    set_body(r, 200, txt, n, JSON_TYPE);
+    set_body(r, 200, txt, len, JSON_TYPE);
 }
 
-static void api_rows(sqlite3 *db, const char *sql, const int64_t *b, int nb, sl_http_response *r) {
-    cJSON *j = NULL;
-    sl_status s = sl_store_rows_json(db, sql, b, nb, &j);
-    if (s != SL_OK)
-        reply_status(r, s);
-    else
-        reply_json(r, 200, j);
-}
-
-static int run_exists(sqlite3 *db, int64_t id, sl_http_response *r) {
-    int64_t b[1] = {id};
-    cJSON *j = NULL;
-    sl_status s = sl_store_row_json(db, "SELECT id FROM runs WHERE id=?1", b, 1, &j);
-    cJSON_Delete(j);
+static int run_exists(const sl_serve_config *c, sl_registry *reg, int64_t id,
+                      sl_http_response *r) {
+    sl_status s = sl_registry_run_exists(reg, id);
     if (s == SL_ERR_NOTFOUND) {
         reply_error(r, 404, "run %lld does not exist", (long long)id);
         return 0;
     }
     if (s != SL_OK) {
-        reply_status(r, s);
+        reply_status(c, reg, r, s);
         return 0;
     }
     return 1;
@@ -467,13 +533,104 @@ static void api_post(const sl_serve_config *c, sl_registry *reg, int64_t id, con
     }
     cJSON_Delete(body);
     if (s != SL_OK) {
-        reply_status(r, s);
+        reply_status(c, reg, r, s);
         return;
     }
     cJSON *ok = cJSON_CreateObject();
     cJSON_AddBoolToObject(ok, "ok", 1);
     cJSON_AddNumberToObject(ok, "id", (double)id);
     reply_json(r, 200, ok);
+}
+
+/* The GET routes of the API (route, method and id already checked; reg not NULL). */
+static void api_get(const sl_serve_config *c, sl_registry *reg, char *const *seg, int ns,
+                    int64_t id, const char *query, sl_http_response *r) {
+    sl_rows_query rq = sl_rows_query_default();
+    cJSON *doc = NULL;
+    if (ns == 1 && strcmp(seg[0], "runs") == 0) {
+        api_runs(c, reg, query, r);
+    } else if (ns == 2) {
+        sl_status s = sl_registry_run_summary(reg, id, &doc);
+        api_doc(c, reg, s, doc, r);
+    } else if (ns == 3 && strcmp(seg[2], "metrics") == 0) {
+        if (run_exists(c, reg, id, r)) api_metrics(c, reg, id, query, r);
+    } else if (ns == 3 && strcmp(seg[2], "export") == 0) {
+        sl_status s = sl_registry_export_json(reg, id, &doc);
+        api_doc(c, reg, s, doc, r);
+    } else if (ns == 3 && strcmp(seg[2], "report") == 0) {
+        char *html = NULL;
+        size_t n = 0;
+        sl_status s = sl_report_html(reg, id, &html, &n);
+        if (s != SL_OK)
+            reply_status(c, reg, r, s);
+        else
+            set_body(r, 200, html, n, "text/html; charset=utf-8");
+    } else if (strcmp(seg[0], "experiments") == 0) {
+        rq.limit = 500;
+        api_rows(c, reg, SL_ROWS_ALL_EXPERIMENTS, &rq, r);
+    } else if (strcmp(seg[0], "models") == 0) {
+        rq.limit = 1000;
+        api_rows(c, reg, SL_ROWS_ALL_MODELS, &rq, r);
+    } else if (strcmp(seg[0], "weights") == 0) {
+        char rb[32];
+        int k = qparam(query, "run", rb, sizeof rb);
+        int64_t run;
+        long long limit;
+        if (k != 1 || !parse_id(rb, &run)) {
+            reply_error(r, 400, "weights needs ?run=ID with a positive integer id");
+            return;
+        }
+        if (qint(query, "limit", 1, 100000, 10000, &limit) < 0) {
+            reply_error(r, 400, "limit must be an integer in [1, 100000]");
+            return;
+        }
+        if (!run_exists(c, reg, run, r)) return;
+        rq.run = run;
+        rq.limit = limit;
+        api_rows(c, reg, SL_ROWS_WEIGHTS, &rq, r);
+    } else if (strcmp(seg[0], "jobs") == 0) {
+        char st[16];
+        int k = qparam(query, "status", st, sizeof st);
+        sl_run_status rs;
+        if (k < 0 || (k == 1 && sl_run_status_parse(st, &rs) != SL_OK)) {
+            reply_error(r, 400, "status must be running, ok, failed or aborted");
+            return;
+        }
+        rq.status = k == 1 ? (int)rs : -1;
+        rq.limit = 500;
+        api_rows(c, reg, SL_ROWS_ALL_JOBS, &rq, r);
+    } else if (strcmp(seg[0], "compare") == 0) {
+        char a[32], b2[32];
+        int64_t ia, ib;
+        if (qparam(query, "a", a, sizeof a) != 1 || qparam(query, "b", b2, sizeof b2) != 1 ||
+            !parse_id(a, &ia) || !parse_id(b2, &ib)) {
+            reply_error(r, 400, "compare needs ?a=ID&b=ID");
+            return;
+        }
+        sl_status s = sl_registry_run_compare(reg, ia, ib, &doc);
+        api_doc(c, reg, s, doc, r);
+    } else if (strcmp(seg[0], "events") == 0) {
+        char rb[32];
+        int k = qparam(query, "run", rb, sizeof rb);
+        int64_t run = 0;
+        long long maxs;
+        if (k < 0 || (k == 1 && !parse_id(rb, &run))) {
+            reply_error(r, 400, "run must be a positive integer");
+            return;
+        }
+        if (qint(query, "max_seconds", 0, 86400 * 365, 0, &maxs) < 0) {
+            reply_error(r, 400, "max_seconds must be a non-negative integer");
+            return;
+        }
+        if (run && !run_exists(c, reg, run, r)) return;
+        r->status = 200;
+        r->content_type = "text/event-stream";
+        r->is_event_stream = 1;
+        r->stream_run = run;
+        r->stream_max_s = (double)maxs;
+    } else {
+        reply_error(r, 404, "no such route");
+    }
 }
 
 /* --- the router ----------------------------------------------------------------------------- */
@@ -492,6 +649,11 @@ void sl_http_route(const sl_serve_config *c, sl_registry *reg, const sl_http_req
         reply_error(r, 414, "request target too long");
         return;
     }
+    if (req->host && !sl_http_host_ok(c, req->host)) {
+        reply_error(r, 421, "Host header must name this server by a loopback name or an address"
+                            " (DNS rebinding protection)");
+        return;
+    }
     if (req->body_len > (c->max_body ? c->max_body : 65536)) {
         reply_error(r, 413, "request body larger than %zu bytes", c->max_body ? c->max_body : 65536);
         return;
@@ -507,6 +669,8 @@ void sl_http_route(const sl_serve_config *c, sl_registry *reg, const sl_http_req
     int is_get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
     int is_post = strcmp(method, "POST") == 0;
 
+    /* policy serving and the model lifecycle (v1.c) */
+    if (sl_http_route_v1(c, c->policy, reg, method, path, query, req, r)) return;
     if (strncmp(path, "/api/", 5) != 0 && strcmp(path, "/api") != 0) {
         if (!is_get) {
             reply_error(r, 405, "method %.16s not allowed for static files", method);
@@ -568,115 +732,9 @@ void sl_http_route(const sl_serve_config *c, sl_registry *reg, const sl_http_req
         reply_error(r, 503, "registry not available");
         return;
     }
-    sqlite3 *db = sl_registry_sqlite(reg);
     if (want_post) {
         api_post(c, reg, id, seg[2], req, r);
         return;
     }
-    if (ns == 1 && strcmp(seg[0], "runs") == 0) {
-        api_runs(db, query, r);
-    } else if (ns == 2) {
-        cJSON *j = NULL;
-        sl_status s = sl_store_run_summary(db, id, &j);
-        if (s != SL_OK)
-            reply_status(r, s);
-        else
-            reply_json(r, 200, j);
-    } else if (ns == 3 && strcmp(seg[2], "metrics") == 0) {
-        if (run_exists(db, id, r)) api_metrics(db, id, query, r);
-    } else if (ns == 3 && strcmp(seg[2], "export") == 0) {
-        cJSON *j = NULL;
-        sl_status s = sl_store_export_run(db, id, &j);
-        if (s != SL_OK)
-            reply_status(r, s);
-        else
-            reply_json(r, 200, j);
-    } else if (ns == 3 && strcmp(seg[2], "report") == 0) {
-        char *html = NULL;
-        size_t n = 0;
-        sl_status s = sl_report_html(reg, id, &html, &n);
-        if (s != SL_OK)
-            reply_status(r, s);
-        else
-            set_body(r, 200, html, n, "text/html; charset=utf-8");
-    } else if (strcmp(seg[0], "experiments") == 0) {
-        api_rows(db,
-                 "SELECT e.id, e.run_id, r.command, e.name, e.verdict, e.created, e.experiment"
-                 " FROM ab_experiments e JOIN runs r ON r.id = e.run_id ORDER BY e.id DESC"
-                 " LIMIT 500",
-                 NULL, 0, r);
-    } else if (strcmp(seg[0], "models") == 0) {
-        api_rows(db,
-                 "SELECT id, run_id, kind, path, sha256, parent_id, metrics, created FROM models"
-                 " ORDER BY id DESC LIMIT 1000",
-                 NULL, 0, r);
-    } else if (strcmp(seg[0], "weights") == 0) {
-        char rb[32];
-        int k = qparam(query, "run", rb, sizeof rb);
-        int64_t run;
-        long long limit;
-        if (k != 1 || !parse_id(rb, &run)) {
-            reply_error(r, 400, "weights needs ?run=ID with a positive integer id");
-            return;
-        }
-        if (qint(query, "limit", 1, 100000, 10000, &limit) < 0) {
-            reply_error(r, 400, "limit must be an integer in [1, 100000]");
-            return;
-        }
-        if (!run_exists(db, run, r)) return;
-        int64_t b[2] = {run, limit};
-        api_rows(db,
-                 "SELECT step, trust, econ, lambda, w_final, rails FROM weights WHERE run_id=?1"
-                 " ORDER BY id LIMIT ?2",
-                 b, 2, r);
-    } else if (strcmp(seg[0], "jobs") == 0) {
-        char st[16];
-        int k = qparam(query, "status", st, sizeof st);
-        sl_run_status rs;
-        if (k < 0 || (k == 1 && sl_run_status_parse(st, &rs) != SL_OK)) {
-            reply_error(r, 400, "status must be running, ok, failed or aborted");
-            return;
-        }
-        int64_t b[1] = {k == 1 ? (int64_t)rs : -1};
-        api_rows(db,
-                 "SELECT id, run_id, kind, status, total, done, message, started, updated, ended"
-                 " FROM jobs WHERE ?1 < 0 OR status = CASE ?1 WHEN 0 THEN 'running' WHEN 1 THEN"
-                 " 'ok' WHEN 2 THEN 'failed' ELSE 'aborted' END ORDER BY id DESC LIMIT 500",
-                 b, 1, r);
-    } else if (strcmp(seg[0], "compare") == 0) {
-        char a[32], b2[32];
-        int64_t ia, ib;
-        if (qparam(query, "a", a, sizeof a) != 1 || qparam(query, "b", b2, sizeof b2) != 1 ||
-            !parse_id(a, &ia) || !parse_id(b2, &ib)) {
-            reply_error(r, 400, "compare needs ?a=ID&b=ID");
-            return;
-        }
-        cJSON *j = NULL;
-        sl_status s = sl_store_run_compare(db, ia, ib, &j);
-        if (s != SL_OK)
-            reply_status(r, s);
-        else
-            reply_json(r, 200, j);
-    } else if (strcmp(seg[0], "events") == 0) {
-        char rb[32];
-        int k = qparam(query, "run", rb, sizeof rb);
-        int64_t run = 0;
-        long long maxs;
-        if (k < 0 || (k == 1 && !parse_id(rb, &run))) {
-            reply_error(r, 400, "run must be a positive integer");
-            return;
-        }
-        if (qint(query, "max_seconds", 0, 86400 * 365, 0, &maxs) < 0) {
-            reply_error(r, 400, "max_seconds must be a non-negative integer");
-            return;
-        }
-        if (run && !run_exists(db, run, r)) return;
-        r->status = 200;
-        r->content_type = "text/event-stream";
-        r->is_event_stream = 1;
-        r->stream_run = run;
-        r->stream_max_s = (double)maxs;
-    } else {
-        reply_error(r, 404, "no such route");
-    }
+    api_get(c, reg, seg, ns, id, query, r);
 }

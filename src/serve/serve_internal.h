@@ -73,4 +73,19 @@ void sl_svg_bars(sl_buf *b, const char *const *labels, const double *v, const in
 /* Colour of series i (cycled palette), "#rrggbb". */
 const char *sl_svg_color(size_t i);
 
+/* --- policy serving and lifecycle routes (v1.c) ------------------------------------------ */
+
+struct sl_serve_config;
+struct sl_http_request;
+struct sl_http_response;
+struct sl_policy_server;
+struct sl_registry;
+/* Handles /v1/act, /v1/feedback, /v1/status and the lifecycle routes under /api (models,
+ * deploy, rollback, deployments, deploy/health); returns 1 if `path` was one of them (resp
+ * filled), 0 otherwise. ps may be NULL (policy serving off: /v1 answers 404). */
+int sl_http_route_v1(const struct sl_serve_config *c, struct sl_policy_server *ps,
+                     struct sl_registry *reg, const char *method, const char *path,
+                     const char *query, const struct sl_http_request *req,
+                     struct sl_http_response *resp);
+
 #endif

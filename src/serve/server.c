@@ -4,12 +4,19 @@
  * Invariants: all routing decisions are made by sl_http_route (router.c); this file only
  * moves bytes. Request bodies are bounded: a Content-Length above the limit is answered 413
  * before the body is read, and a chunked body that grows past it is discarded and answered
- * 413. Event streams poll the registry from their own connection and end within one poll
- * slice (50 ms) of sl_server_stop.
+ * 413. Event streams poll the registry from their own connection, watch their socket while
+ * they wait (a client that closes the stream frees its slot, thread and registry handle
+ * within one 50 ms slice), end within one slice of sl_server_stop, and are capped at
+ * max_streams so that they never take the slots API requests need. A watchdog thread
+ * disconnects clients that have not sent a complete request (headers and body)
+ * header_timeout_s after connecting (or after their previous request), so that trickled
+ * headers or bodies cannot hold every connection slot.
  */
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,21 +25,33 @@
 #include <time.h>
 
 #include "serve_internal.h"
-#include "store/store_internal.h"
+#include "synthloop/sl_json.h"
 #include "synthloop/sl_serve.h"
+
+typedef struct conn_ctx conn_ctx;
 
 struct sl_server {
     struct MHD_Daemon *d;
     sl_serve_config cfg;
     char *host, *db_path, *token, *web_root; /* owned copies behind cfg's pointers */
     atomic_int stopping;
+    atomic_int streams; /* open event streams */
     int port;
+    /* header watchdog: every live connection, under `lock` */
+    pthread_mutex_t lock;
+    conn_ctx *conns;
+    pthread_t watchdog;
+    int watchdog_running;
 };
 
-/* Per TCP connection: a lazily opened registry handle (used only by that connection's thread). */
-typedef struct conn_ctx {
+/* Per TCP connection: a lazily opened registry handle (used only by that connection's
+ * thread), and the request deadline the watchdog enforces (0 = none: request complete). */
+struct conn_ctx {
     sl_registry *reg;
-} conn_ctx;
+    int fd;
+    double deadline; /* under srv->lock */
+    conn_ctx *prev, *next;
+};
 
 /* Per request: the raw target and the accumulated body. */
 typedef struct req_ctx {
@@ -58,53 +77,67 @@ typedef struct sse_state {
     sl_buf out;        /* pending bytes */
     size_t out_pos;
     int hello_sent;
+    int fd;            /* the client's socket, watched for close while waiting */
 } sse_state;
-
-static int64_t scalar_i64(sqlite3 *db, const char *sql) {
-    sqlite3_stmt *st;
-    int64_t v = 0;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
-        if (sqlite3_step(st) == SQLITE_ROW) v = sqlite3_column_int64(st, 0);
-        sqlite3_finalize(st);
-    }
-    return v;
-}
 
 /* Append events for rows newer than the cursors. Returns the number of events added. */
 static int sse_poll(sse_state *s) {
-    sqlite3 *db = sl_registry_sqlite(s->reg);
     int added = 0;
-    int64_t b[2];
-    cJSON *rows = NULL;
     static const struct {
-        const char *event, *sql;
-        int which; /* 0 runs, 1 jobs, 2 metrics */
+        const char *event, *cursor_col;
+        sl_rows_kind kind;
+        int64_t limit;
     } q[] = {
-        {"run", "SELECT id, command, status, started, ended, rev FROM runs WHERE rev > ?1"
-                " AND (?2 = 0 OR id = ?2) ORDER BY rev LIMIT 200", 0},
-        {"job", "SELECT id, run_id, kind, status, total, done, message, updated, rev FROM jobs"
-                " WHERE rev > ?1 AND (?2 = 0 OR run_id = ?2) ORDER BY rev LIMIT 200", 1},
-        {"metric", "SELECT rowid AS rowid, run_id, series, step, value FROM metrics"
-                   " WHERE rowid > ?1 AND (?2 = 0 OR run_id = ?2) ORDER BY rowid LIMIT 500", 2},
+        {"run", "rev", SL_ROWS_RUN_CHANGES, 200},
+        {"job", "rev", SL_ROWS_JOB_CHANGES, 200},
+        {"metric", "rowid", SL_ROWS_METRIC_CHANGES, 500},
     };
     for (int k = 0; k < 3; k++) {
         int64_t *cursor = k == 0 ? &s->run_rev : k == 1 ? &s->job_rev : &s->metric_rowid;
-        b[0] = *cursor;
-        b[1] = s->run;
-        if (sl_store_rows_json(db, q[k].sql, b, 2, &rows) != SL_OK) continue;
-        for (cJSON *r = rows->child; r; r = r->next) {
-            const cJSON *c = cJSON_GetObjectItem(r, k == 2 ? "rowid" : "rev");
-            if (cJSON_IsNumber(c) && (int64_t)c->valuedouble > *cursor) *cursor = (int64_t)c->valuedouble;
+        sl_rows_query rq = sl_rows_query_default();
+        rq.after = *cursor;
+        rq.run = s->run;
+        rq.limit = q[k].limit;
+        sl_rows *rows = NULL;
+        if (sl_registry_rows(s->reg, q[k].kind, &rq, &rows) != SL_OK) continue;
+        cJSON *arr = NULL;
+        if (sl_rows_to_json(rows, &arr) != SL_OK) {
+            sl_rows_free(rows);
+            continue;
+        }
+        for (size_t i = 0; i < rows->nrow; i++) {
+            const sl_cell *c = sl_rows_get(rows, i, q[k].cursor_col);
+            if (c && c->type == SL_CELL_INT && c->i > *cursor) *cursor = c->i;
+        }
+        for (cJSON *r = arr->child; r; r = r->next) {
             char *txt = cJSON_PrintUnformatted(r);
             if (!txt) continue;
             sl_buf_printf(&s->out, "event: %s\ndata: %s\n\n", q[k].event, txt);
             free(txt);
             added++;
         }
-        cJSON_Delete(rows);
-        rows = NULL;
+        cJSON_Delete(arr);
+        sl_rows_free(rows);
     }
     return added;
+}
+
+/* Wait up to 50 ms for the client socket to become readable; 1 if the peer closed it (EOF,
+ * reset or hang-up). Bytes the client sends on an event stream are left unread. */
+static int client_gone(int fd) {
+    if (fd < 0) {
+        sleep_s(0.05);
+        return 0;
+    }
+    struct pollfd p = {fd, POLLIN | POLLRDHUP, 0};
+    int k = poll(&p, 1, 50);
+    if (k <= 0) return 0;
+    if (p.revents & (POLLHUP | POLLERR | POLLNVAL | POLLRDHUP)) return 1;
+    char c;
+    ssize_t r = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (r == 0) return 1;
+    if (r > 0) sleep_s(0.05); /* data we do not read: do not spin on it */
+    return 0;
 }
 
 static ssize_t sse_reader(void *cls, uint64_t pos, char *buf, size_t max) {
@@ -139,34 +172,43 @@ static ssize_t sse_reader(void *cls, uint64_t pos, char *buf, size_t max) {
             sl_buf_puts(&s->out, ": ping\n\n");
             continue;
         }
-        /* sleep one poll interval in short slices so that stop is noticed quickly */
+        /* wait one poll interval in short slices, watching the socket: a client that went
+         * away ends the stream at once (its slot, thread and registry handle are freed) */
         double until = sl_now() + s->srv->cfg.sse_poll_s;
-        while (sl_now() < until && !atomic_load(&s->srv->stopping)) sleep_s(0.05);
+        while (sl_now() < until && !atomic_load(&s->srv->stopping)) {
+            if (client_gone(s->fd)) return MHD_CONTENT_READER_END_WITH_ERROR;
+        }
     }
 }
 
 static void sse_free(void *cls) {
     sse_state *s = cls;
+    atomic_fetch_sub(&s->srv->streams, 1);
     sl_registry_close(s->reg);
     sl_buf_free(&s->out);
     free(s);
 }
 
-static struct MHD_Response *sse_response(sl_server *srv, const sl_http_response *hr) {
+static struct MHD_Response *sse_response(sl_server *srv, const sl_http_response *hr, int fd) {
     sse_state *s = calloc(1, sizeof *s);
-    if (!s) return NULL;
+    if (!s) {
+        atomic_fetch_sub(&srv->streams, 1);
+        return NULL;
+    }
     s->srv = srv;
+    s->fd = fd;
     s->run = hr->stream_run;
     s->max_s = hr->stream_max_s;
     s->t0 = s->last_send = sl_now();
     if (sl_registry_open(srv->cfg.db_path, &s->reg) != SL_OK) {
-        free(s);
+        sse_free(s);
         return NULL;
     }
-    sqlite3 *db = sl_registry_sqlite(s->reg);
-    s->metric_rowid = scalar_i64(db, "SELECT ifnull(max(rowid),0) FROM metrics");
-    s->run_rev = scalar_i64(db, "SELECT ifnull(max(rev),0) FROM runs");
-    s->job_rev = scalar_i64(db, "SELECT ifnull(max(rev),0) FROM jobs");
+    sl_registry_set_busy_timeout(s->reg, srv->cfg.busy_ms);
+    if (sl_registry_event_cursors(s->reg, &s->run_rev, &s->job_rev, &s->metric_rowid) != SL_OK) {
+        sse_free(s);
+        return NULL;
+    }
     struct MHD_Response *resp =
         MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, sse_reader, s, sse_free);
     if (!resp) sse_free(s);
@@ -196,6 +238,9 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
     sl_server *srv = cls;
     req_ctx *rq = *req_cls;
     if (!rq) return MHD_NO; /* the URI log callback always allocates one */
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    conn_ctx *cc = ci ? (conn_ctx *)ci->socket_context : NULL;
     if (!rq->started) {
         rq->started = 1;
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
@@ -217,19 +262,32 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
     if (rq->too_big) return send_json_error(conn, 413, "request body too large");
     if (rq->body.oom) return send_json_error(conn, 500, "out of memory");
 
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-    conn_ctx *cc = ci ? (conn_ctx *)ci->socket_context : NULL;
-    if (cc && !cc->reg && sl_registry_open(srv->cfg.db_path, &cc->reg) != SL_OK) cc->reg = NULL;
+    if (cc) { /* the request is complete: the watchdog leaves this connection alone */
+        pthread_mutex_lock(&srv->lock);
+        cc->deadline = 0;
+        pthread_mutex_unlock(&srv->lock);
+    }
+    if (cc && !cc->reg) {
+        if (sl_registry_open(srv->cfg.db_path, &cc->reg) == SL_OK)
+            sl_registry_set_busy_timeout(cc->reg, srv->cfg.busy_ms);
+        else
+            cc->reg = NULL;
+    }
 
     sl_http_request hreq = {method, rq->target,
                             MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization"),
-                            rq->body.s, rq->body.len};
+                            rq->body.s, rq->body.len,
+                            MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Host")};
     sl_http_response hr;
     sl_http_route(&srv->cfg, cc ? cc->reg : NULL, &hreq, &hr);
     struct MHD_Response *resp;
     if (hr.is_event_stream) {
-        resp = sse_response(srv, &hr);
+        /* take a stream slot (sse_free gives it back) */
+        if (atomic_fetch_add(&srv->streams, 1) >= srv->cfg.max_streams) {
+            atomic_fetch_sub(&srv->streams, 1);
+            return send_json_error(conn, 503, "too many event streams open; retry later");
+        }
+        resp = sse_response(srv, &hr, cc ? cc->fd : -1);
         if (!resp) return send_json_error(conn, 503, "cannot open event stream");
         MHD_add_response_header(resp, "Content-Type", "text/event-stream");
         MHD_add_response_header(resp, "Cache-Control", "no-cache");
@@ -270,9 +328,16 @@ static void *uri_log(void *cls, const char *uri, struct MHD_Connection *conn) {
 
 static void completed(void *cls, struct MHD_Connection *conn, void **req_cls,
                       enum MHD_RequestTerminationCode toe) {
-    (void)cls;
-    (void)conn;
     (void)toe;
+    sl_server *srv = cls;
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    conn_ctx *cc = ci ? (conn_ctx *)ci->socket_context : NULL;
+    if (cc) { /* a kept-alive connection gets the same time for its next request's headers */
+        pthread_mutex_lock(&srv->lock);
+        cc->deadline = sl_now() + srv->cfg.header_timeout_s;
+        pthread_mutex_unlock(&srv->lock);
+    }
     req_ctx *rq = *req_cls;
     if (!rq) return;
     free(rq->target);
@@ -281,18 +346,55 @@ static void completed(void *cls, struct MHD_Connection *conn, void **req_cls,
     *req_cls = NULL;
 }
 
+/* Connections enter the watchdog's list when they open and leave it (under the lock) before
+ * libmicrohttpd closes their socket, so the watchdog never touches a reused descriptor. */
 static void notify_conn(void *cls, struct MHD_Connection *conn, void **socket_context,
                         enum MHD_ConnectionNotificationCode toe) {
-    (void)cls;
-    (void)conn;
+    sl_server *srv = cls;
     if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
-        *socket_context = calloc(1, sizeof(conn_ctx));
+        conn_ctx *cc = calloc(1, sizeof *cc);
+        *socket_context = cc;
+        if (!cc) return;
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        cc->fd = ci ? (int)ci->connect_fd : -1;
+        pthread_mutex_lock(&srv->lock);
+        cc->deadline = sl_now() + srv->cfg.header_timeout_s;
+        cc->next = srv->conns;
+        if (srv->conns) srv->conns->prev = cc;
+        srv->conns = cc;
+        pthread_mutex_unlock(&srv->lock);
     } else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
         conn_ctx *cc = *socket_context;
-        if (cc) sl_registry_close(cc->reg);
+        if (cc) {
+            pthread_mutex_lock(&srv->lock);
+            if (cc->prev) cc->prev->next = cc->next;
+            else srv->conns = cc->next;
+            if (cc->next) cc->next->prev = cc->prev;
+            pthread_mutex_unlock(&srv->lock);
+            sl_registry_close(cc->reg);
+        }
         free(cc);
         *socket_context = NULL;
     }
+}
+
+/* Disconnect clients whose request is overdue (shutdown makes libmicrohttpd's read
+ * see end-of-file; it then closes the connection itself). */
+static void *watchdog_main(void *arg) {
+    sl_server *srv = arg;
+    while (!atomic_load(&srv->stopping)) {
+        double now = sl_now();
+        pthread_mutex_lock(&srv->lock);
+        for (conn_ctx *cc = srv->conns; cc; cc = cc->next)
+            if (cc->deadline > 0 && now > cc->deadline && cc->fd >= 0) {
+                shutdown(cc->fd, SHUT_RDWR);
+                cc->deadline = 0;
+            }
+        pthread_mutex_unlock(&srv->lock);
+        sleep_s(0.05);
+    }
+    return NULL;
 }
 
 /* --- lifecycle -------------------------------------------------------------------------------- */
@@ -310,6 +412,7 @@ sl_status sl_server_start(const sl_serve_config *c, sl_server **out) {
 
     sl_server *s = calloc(1, sizeof *s);
     if (!s) return sl_set_error(SL_ERR_NOMEM, "serve: out of memory");
+    pthread_mutex_init(&s->lock, NULL);
     s->cfg = *c;
     s->host = dup_or_null(c->host ? c->host : "127.0.0.1");
     s->db_path = dup_or_null(c->db_path);
@@ -321,7 +424,12 @@ sl_status sl_server_start(const sl_serve_config *c, sl_server **out) {
     s->cfg.web_root = s->web_root;
     if (!s->cfg.max_body) s->cfg.max_body = 65536;
     if (s->cfg.max_connections <= 0) s->cfg.max_connections = 256;
+    if (s->cfg.max_streams <= 0) s->cfg.max_streams = 32;
+    if (s->cfg.max_streams > s->cfg.max_connections / 2) s->cfg.max_streams = s->cfg.max_connections / 2;
+    if (s->cfg.max_streams < 1) s->cfg.max_streams = 1;
     if (!(s->cfg.sse_poll_s > 0)) s->cfg.sse_poll_s = 0.25;
+    if (!(s->cfg.header_timeout_s > 0)) s->cfg.header_timeout_s = 10.0;
+    if (s->cfg.busy_ms <= 0) s->cfg.busy_ms = 10000;
 
     struct sockaddr_in a4;
     struct sockaddr_in6 a6;
@@ -362,6 +470,11 @@ sl_status sl_server_start(const sl_serve_config *c, sl_server **out) {
     }
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
     s->port = di ? di->port : c->port;
+    if (pthread_create(&s->watchdog, NULL, watchdog_main, s) != 0) {
+        sl_server_stop(s);
+        return sl_set_error(SL_ERR_INTERNAL, "serve: cannot start the header watchdog thread");
+    }
+    s->watchdog_running = 1;
     *out = s;
     return SL_OK;
 }
@@ -371,7 +484,9 @@ int sl_server_port(const sl_server *s) { return s ? s->port : 0; }
 void sl_server_stop(sl_server *s) {
     if (!s) return;
     atomic_store(&s->stopping, 1);
+    if (s->watchdog_running) pthread_join(s->watchdog, NULL);
     if (s->d) MHD_stop_daemon(s->d);
+    pthread_mutex_destroy(&s->lock);
     free(s->host);
     free(s->db_path);
     free(s->token);

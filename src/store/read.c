@@ -1,4 +1,4 @@
-/* read.c - reading the registry back as JSON: generic rows-to-JSON, run export, run lists.
+/* read.c - reading the registry back as JSON documents: run export, run lists, run ids.
  *
  * Invariant: reads never write. Integers are exact in the JSON text (values beyond 2^53 are
  * emitted as raw digits), JSON_TEXT columns come back as JSON values, F64_BLOB columns as
@@ -11,93 +11,22 @@
 
 #include "store_internal.h"
 
-static cJSON *int_item(sqlite3_int64 v, int is_unsigned) {
-    char buf[32];
-    if (is_unsigned) {
-        uint64_t u = (uint64_t)v;
-        if (u <= (1ull << 53)) return cJSON_CreateNumber((double)u);
-        snprintf(buf, sizeof buf, "%llu", (unsigned long long)u);
-        return cJSON_CreateRaw(buf);
-    }
-    if (v <= (1ll << 53) && v >= -(1ll << 53)) return cJSON_CreateNumber((double)v);
-    snprintf(buf, sizeof buf, "%lld", (long long)v);
-    return cJSON_CreateRaw(buf);
-}
-
-static cJSON *column_item(sqlite3_stmt *st, int i) {
-    const char *decl = sqlite3_column_decltype(st, i);
-    const char *name = sqlite3_column_name(st, i);
-    switch (sqlite3_column_type(st, i)) {
-    case SQLITE_INTEGER:
-        return int_item(sqlite3_column_int64(st, i), name && strcmp(name, "seed") == 0);
-    case SQLITE_FLOAT: {
-        double d = sqlite3_column_double(st, i);
-        return isfinite(d) ? cJSON_CreateNumber(d) : cJSON_CreateNull();
-    }
-    case SQLITE_TEXT: {
-        const char *t = (const char *)sqlite3_column_text(st, i);
-        if (decl && strcmp(decl, "JSON_TEXT") == 0) {
-            cJSON *j = cJSON_Parse(t);
-            if (j) return j;
-        }
-        return cJSON_CreateString(t ? t : "");
-    }
-    case SQLITE_BLOB: {
-        if (decl && strcmp(decl, "F64_BLOB") == 0) {
-            int nb = sqlite3_column_bytes(st, i);
-            const unsigned char *p = sqlite3_column_blob(st, i);
-            cJSON *a = cJSON_CreateArray();
-            for (int k = 0; a && p && k + (int)sizeof(double) <= nb; k += (int)sizeof(double)) {
-                double d;
-                memcpy(&d, p + k, sizeof d);
-                cJSON_AddItemToArray(a, isfinite(d) ? cJSON_CreateNumber(d) : cJSON_CreateNull());
-            }
-            return a;
-        }
-        return cJSON_CreateNull();
-    }
-    default:
-        return cJSON_CreateNull();
-    }
-}
-
 static sl_status query(sqlite3 *db, const char *sql, const int64_t *binds, int nbind,
                        int single, cJSON **out) {
     *out = NULL;
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-        return sl_store_db_error(db, "prepare query");
-    for (int i = 0; i < nbind; i++) sqlite3_bind_int64(st, i + 1, binds[i]);
-    cJSON *arr = cJSON_CreateArray();
-    if (!arr) {
-        sqlite3_finalize(st);
-        return sl_set_error(SL_ERR_NOMEM, "registry: out of memory");
-    }
-    int rc, ncol = sqlite3_column_count(st);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        cJSON *row = cJSON_CreateObject();
-        if (!row) break;
-        for (int i = 0; i < ncol; i++)
-            cJSON_AddItemToObject(row, sqlite3_column_name(st, i), column_item(st, i));
-        cJSON_AddItemToArray(arr, row);
-        if (single) break;
-    }
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-        sl_status s = sl_store_db_error(db, "read rows");
-        sqlite3_finalize(st);
-        cJSON_Delete(arr);
-        return s;
-    }
-    sqlite3_finalize(st);
+    sl_rows *rows;
+    SL_TRY(sl_store_rows(db, sql, binds, nbind, single, &rows));
+    sl_status s;
     if (single) {
-        cJSON *row = cJSON_DetachItemFromArray(arr, 0);
-        cJSON_Delete(arr);
-        if (!row) return sl_set_error(SL_ERR_NOTFOUND, "registry: no such row");
-        *out = row;
-        return SL_OK;
+        if (!rows->nrow)
+            s = sl_set_error(SL_ERR_NOTFOUND, "registry: no such row");
+        else
+            s = sl_store_row_object(rows, 0, out);
+    } else {
+        s = sl_rows_to_json(rows, out);
     }
-    *out = arr;
-    return SL_OK;
+    sl_rows_free(rows);
+    return s;
 }
 
 sl_status sl_store_rows_json(sqlite3 *db, const char *sql, const int64_t *binds, int nbind,
@@ -110,48 +39,39 @@ sl_status sl_store_row_json(sqlite3 *db, const char *sql, const int64_t *binds, 
     return query(db, sql, binds, nbind, 1, out);
 }
 
-sl_status sl_store_metrics_json(sqlite3 *db, int64_t run_id, const char *only, cJSON **out) {
+/* {"name": {"step": [...], "value": [...]}, ...} of a run (steps exact, non-finite -> null). */
+static sl_status metrics_json(sl_registry *reg, int64_t run_id, cJSON **out) {
     *out = NULL;
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db,
-                           "SELECT series, step, value FROM metrics WHERE run_id=?1"
-                           " AND (?2 IS NULL OR series=?2) ORDER BY series, step",
-                           -1, &st, NULL) != SQLITE_OK)
-        return sl_store_db_error(db, "read metrics");
-    sqlite3_bind_int64(st, 1, run_id);
-    if (only)
-        sqlite3_bind_text(st, 2, only, -1, SQLITE_TRANSIENT);
-    else
-        sqlite3_bind_null(st, 2);
+    sl_metric_series *ms;
+    size_t n;
+    SL_TRY(sl_registry_metrics(reg, run_id, NULL, &ms, &n));
     cJSON *obj = cJSON_CreateObject();
-    cJSON *steps = NULL, *vals = NULL;
-    const char *last = NULL; /* key of the current series (owned by obj) */
-    int rc = SQLITE_DONE;
-    while (obj && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *series = (const char *)sqlite3_column_text(st, 0);
-        if (!steps || strcmp(series, last) != 0) {
-            cJSON *s = cJSON_AddObjectToObject(obj, series);
-            if (!s) {
-                rc = SQLITE_NOMEM;
-                break;
+    int ok = obj != NULL;
+    for (size_t i = 0; ok && i < n; i++) {
+        cJSON *s = cJSON_AddObjectToObject(obj, ms[i].name);
+        cJSON *steps = s ? cJSON_AddArrayToObject(s, "step") : NULL;
+        cJSON *vals = s ? cJSON_AddArrayToObject(s, "value") : NULL;
+        ok = steps && vals;
+        for (size_t k = 0; ok && k < ms[i].n; k++) {
+            char buf[32];
+            int64_t st = ms[i].step[k];
+            cJSON *it;
+            if (st <= (1ll << 53) && st >= -(1ll << 53)) {
+                it = cJSON_CreateNumber((double)st);
+            } else {
+                snprintf(buf, sizeof buf, "%lld", (long long)st);
+                it = cJSON_CreateRaw(buf);
             }
-            last = s->string;
-            steps = cJSON_AddArrayToObject(s, "step");
-            vals = cJSON_AddArrayToObject(s, "value");
+            double v = ms[i].value[k];
+            ok = cJSON_AddItemToArray(steps, it) &&
+                 cJSON_AddItemToArray(vals, isfinite(v) ? cJSON_CreateNumber(v) : cJSON_CreateNull());
         }
-        cJSON_AddItemToArray(steps, int_item(sqlite3_column_int64(st, 1), 0));
-        double v = sqlite3_column_double(st, 2);
-        cJSON_AddItemToArray(vals, isfinite(v) ? cJSON_CreateNumber(v) : cJSON_CreateNull());
     }
-    if (obj && rc != SQLITE_DONE) {
-        sl_status e = rc == SQLITE_NOMEM ? sl_set_error(SL_ERR_NOMEM, "registry: out of memory")
-                                         : sl_store_db_error(db, "read metrics");
-        sqlite3_finalize(st);
+    sl_metric_series_free(ms, n);
+    if (!ok) {
         cJSON_Delete(obj);
-        return e;
+        return sl_set_error(SL_ERR_NOMEM, "registry: out of memory");
     }
-    sqlite3_finalize(st);
-    if (!obj) return sl_set_error(SL_ERR_NOMEM, "registry: out of memory");
     *out = obj;
     return SL_OK;
 }
@@ -185,8 +105,10 @@ static const struct {
                     " WHERE run_id=?1 ORDER BY id"},
 };
 
-sl_status sl_store_export_run(sqlite3 *db, int64_t run_id, cJSON **out) {
+sl_status sl_registry_export_json(sl_registry *reg, int64_t run_id, cJSON **out) {
     *out = NULL;
+    if (!reg) return sl_set_error(SL_ERR_ARG, "registry: no registry open");
+    sqlite3 *db = reg->db;
     cJSON *run = NULL;
     int64_t b[1] = {run_id};
     sl_status s = sl_store_row_json(db,
@@ -205,7 +127,7 @@ sl_status sl_store_export_run(sqlite3 *db, int64_t run_id, cJSON **out) {
     cJSON_AddNumberToObject(root, "schema_version", SL_REGISTRY_SCHEMA_VERSION);
     cJSON_AddItemToObject(root, "run", run);
     cJSON *m = NULL;
-    if ((s = sl_store_metrics_json(db, run_id, NULL, &m)) != SL_OK) goto fail;
+    if ((s = metrics_json(reg, run_id, &m)) != SL_OK) goto fail;
     cJSON_AddItemToObject(root, "metrics", m);
     for (size_t i = 0; i < sizeof run_tables / sizeof run_tables[0]; i++) {
         cJSON *rows = NULL;
@@ -230,7 +152,7 @@ sl_status sl_registry_export_run(sl_registry *reg, int64_t run_id, char **out) {
     *out = NULL;
     if (!reg) return sl_set_error(SL_ERR_ARG, "registry: no registry open");
     cJSON *j;
-    SL_TRY(sl_store_export_run(reg->db, run_id, &j));
+    SL_TRY(sl_registry_export_json(reg, run_id, &j));
     return print_json(j, out);
 }
 

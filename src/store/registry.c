@@ -14,10 +14,9 @@
 #include <unistd.h>
 
 #include "store_internal.h"
+#include "synthloop/sl_json.h"
 
 /* --- small helpers ------------------------------------------------------ */
-
-sqlite3 *sl_registry_sqlite(sl_registry *reg) { return reg ? reg->db : NULL; }
 
 const char *sl_registry_path(const sl_registry *reg) { return reg ? reg->path : ""; }
 
@@ -26,6 +25,9 @@ sl_status sl_store_db_error(sqlite3 *db, const char *what) {
     int ext = db ? sqlite3_extended_errcode(db) : 0;
     if (ext == SQLITE_CONSTRAINT_FOREIGNKEY)
         return sl_set_error(SL_ERR_NOTFOUND, "%s: %s: referenced run/model does not exist",
+                            file && *file ? file : "registry", what);
+    if ((ext & 0xff) == SQLITE_BUSY || (ext & 0xff) == SQLITE_LOCKED)
+        return sl_set_error(SL_ERR_BUSY, "%s: %s: registry locked by another process (busy timeout expired)",
                             file && *file ? file : "registry", what);
     return sl_set_error(SL_ERR_DB, "%s: %s: %s", file && *file ? file : "registry", what,
                         db ? sqlite3_errmsg(db) : "no connection");
@@ -78,8 +80,17 @@ static void bind_text(sqlite3_stmt *st, int i, const char *s) {
         sqlite3_bind_null(st, i);
 }
 
+/* Text stored in the registry must be well-formed UTF-8: it is emitted as JSON by the API,
+ * `runs --json` and `export`. */
+static sl_status check_utf8(const char *s, const char *what) {
+    if (s && !sl_utf8_valid(s, strlen(s)))
+        return sl_set_error(SL_ERR_ARG, "registry: %s is not valid UTF-8", what);
+    return SL_OK;
+}
+
 static sl_status check_json(const char *json, const char *what) {
     if (!json) return SL_OK;
+    SL_TRY(check_utf8(json, what));
     cJSON *j = cJSON_Parse(json);
     if (!j) {
         const char *e = cJSON_GetErrorPtr();
@@ -92,6 +103,12 @@ static sl_status check_json(const char *json, const char *what) {
 }
 
 static sl_status check_name(const char *s, const char *what) {
+    if (!s || !*s) return sl_set_error(SL_ERR_ARG, "registry: %s must be a non-empty string", what);
+    return check_utf8(s, what);
+}
+
+/* File paths may hold any bytes the file system allows (readers sanitise them for JSON). */
+static sl_status check_path(const char *s, const char *what) {
     if (!s || !*s) return sl_set_error(SL_ERR_ARG, "registry: %s must be a non-empty string", what);
     return SL_OK;
 }
@@ -220,7 +237,7 @@ sl_status sl_registry_open(const char *path, sl_registry **out) {
                          reg->db ? sqlite3_errmsg(reg->db) : sqlite3_errstr(rc));
         goto fail;
     }
-    sqlite3_busy_timeout(reg->db, 10000);
+    sqlite3_busy_timeout(reg->db, SL_REGISTRY_BUSY_MS);
     sqlite3_extended_result_codes(reg->db, 1);
     /* journal_mode returns a row; exec ignores it. NOTADB surfaces here. */
     if (sqlite3_exec(reg->db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL) != SQLITE_OK) {
@@ -399,6 +416,7 @@ sl_status sl_run_mark_failed(sl_registry *reg, int64_t run_id, const char *reaso
 sl_status sl_run_set_note(sl_registry *reg, int64_t run_id, const char *note) {
     if (!reg) return SL_OK;
     SL_TRY(check_run(run_id));
+    SL_TRY(check_utf8(note, "note"));
     sqlite3_stmt *st;
     SL_TRY(prepare(reg,
                    "UPDATE runs SET note=?2, rev=(SELECT ifnull(max(rev),0)+1 FROM runs)"
@@ -461,7 +479,7 @@ sl_status sl_registry_add_dataset(sl_registry *reg, int64_t run_id, const char *
     if (id) *id = 0;
     if (!reg) return SL_OK;
     SL_TRY(check_run(run_id));
-    SL_TRY(check_name(path, "dataset path"));
+    SL_TRY(check_path(path, "dataset path"));
     SL_TRY(check_name(kind, "dataset kind"));
     char hex[65];
     SL_TRY(sl_sha256_file(path, hex));
@@ -492,7 +510,7 @@ sl_status sl_registry_add_model(sl_registry *reg, int64_t run_id, const char *ki
     if (!reg) return SL_OK;
     SL_TRY(check_run(run_id));
     SL_TRY(check_name(kind, "model kind"));
-    SL_TRY(check_name(checkpoint_path, "checkpoint path"));
+    SL_TRY(check_path(checkpoint_path, "checkpoint path"));
     SL_TRY(check_json(metrics_json, "model metrics"));
     if (parent_id < 0) return sl_set_error(SL_ERR_ARG, "registry: negative parent model id");
     char hex[65];
@@ -524,7 +542,7 @@ sl_status sl_registry_add_artifact(sl_registry *reg, int64_t run_id, const char 
     if (!reg) return SL_OK;
     SL_TRY(check_run(run_id));
     SL_TRY(check_name(kind, "artifact kind"));
-    SL_TRY(check_name(path, "artifact path"));
+    SL_TRY(check_path(path, "artifact path"));
     char hex[65];
     long long bytes = file_bytes(path);
     int have_hash = bytes >= 0 && sl_sha256_file(path, hex) == SL_OK;

@@ -1,5 +1,5 @@
-/* store_internal.h - internals of the registry shared by src/store, src/serve and the
- * registry commands (not part of the public API). Invariant: every schema change is a new
+/* store_internal.h - internals of the registry shared by the files of src/store only (not
+ * part of the public API; everything else reads through the read API in sl_registry.h). Invariant: every schema change is a new
  * entry appended to the migration list in schema.c; existing entries never change. */
 #ifndef SL_STORE_INTERNAL_H
 #define SL_STORE_INTERNAL_H
@@ -14,8 +14,8 @@ struct sl_registry {
     char *path;
 };
 
-/* The registry's connection (owned by reg). */
-sqlite3 *sl_registry_sqlite(sl_registry *reg);
+/* SQLite busy timeout of every connection (docs/REGISTRY.md: 10 s, then SL_ERR_BUSY). */
+#define SL_REGISTRY_BUSY_MS 10000
 
 /* Apply all migrations newer than the file's PRAGMA user_version (each in one transaction). */
 sl_status sl_store_migrate(sqlite3 *db, const char *path);
@@ -32,26 +32,13 @@ sl_status sl_store_rows_json(sqlite3 *db, const char *sql, const int64_t *binds,
 sl_status sl_store_row_json(sqlite3 *db, const char *sql, const int64_t *binds, int nbind,
                             cJSON **out);
 
-/* Metric series of a run as {"name": {"step": [...], "value": [...]}, ...}; only the series
- * named `only` when non-NULL. *out owned by the caller. */
-sl_status sl_store_metrics_json(sqlite3 *db, int64_t run_id, const char *only, cJSON **out);
+/* Run `sql` (int64 binds as above) into a table of typed cells (rows.c); single: stop after
+ * the first row. *out owned by the caller (sl_rows_free). */
+sl_status sl_store_rows(sqlite3 *db, const char *sql, const int64_t *binds, int nbind, int single,
+                        sl_rows **out);
 
-/* Export of one run as a cJSON object (what sl_registry_export_run prints). */
-sl_status sl_store_export_run(sqlite3 *db, int64_t run_id, cJSON **out);
-
-/* Flatten a JSON value into {"a.b[0]": "<leaf as JSON text>", ...} (arrays longer than 64
- * stay one leaf). *out owned by the caller. v may be NULL (empty object). */
-sl_status sl_store_flatten_json(const cJSON *v, cJSON **out);
-
-/* Run summary: {"run": {...,"seconds"}, "series": [{series,n,first_step,last_step,last,min,
- * max}], "jobs", "datasets", "models", "artifacts", "ab_experiments", "ladder", "estimates",
- * "world_eval", "results": [...], "counts": {...}}. SL_ERR_NOTFOUND for a missing run. */
-sl_status sl_store_run_summary(sqlite3 *db, int64_t run_id, cJSON **out);
-
-/* Comparison of runs a and b: {"a","b": run fields, "config_diff": [{key,a,b}],
- * "config_same": n, "summary_diff", "summary_same", "series": [{series,a_last,b_last,diff}],
- * "ab_experiments"|"ladder"|"estimates"|"world_eval"|"counts": {"a": ..., "b": ...}}. */
-sl_status sl_store_run_compare(sqlite3 *db, int64_t a, int64_t b, cJSON **out);
+/* Row i of a table as a JSON object (the cell conversion of sl_rows_to_json). */
+sl_status sl_store_row_object(const sl_rows *rows, size_t i, cJSON **out);
 
 /* Set an sl error from the connection's last error: "<path>: <what>: <sqlite message>". */
 sl_status sl_store_db_error(sqlite3 *db, const char *what);

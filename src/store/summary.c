@@ -11,42 +11,10 @@
 #include "store_internal.h"
 #include "synthloop/sl_json.h"
 
-/* Flatten a JSON value into {"a.b[0]": leaf-as-JSON-text, ...} under prefix. */
-static void flatten(const cJSON *v, const char *prefix, cJSON *out) {
-    char key[512];
-    if (cJSON_IsObject(v) && v->child) {
-        for (const cJSON *c = v->child; c; c = c->next) {
-            if (*prefix)
-                snprintf(key, sizeof key, "%s.%s", prefix, c->string ? c->string : "");
-            else
-                snprintf(key, sizeof key, "%s", c->string ? c->string : "");
-            flatten(c, key, out);
-        }
-        return;
-    }
-    if (cJSON_IsArray(v) && v->child && cJSON_GetArraySize(v) <= 64) {
-        int i = 0;
-        for (const cJSON *c = v->child; c; c = c->next, i++) {
-            snprintf(key, sizeof key, "%s[%d]", prefix, i);
-            flatten(c, key, out);
-        }
-        return;
-    }
-    char *txt = cJSON_PrintUnformatted(v);
-    if (!txt) return;
-    cJSON_AddItemToObject(out, *prefix ? prefix : "(value)", cJSON_CreateString(txt));
-    free(txt);
-}
-
-sl_status sl_store_flatten_json(const cJSON *v, cJSON **out) {
-    *out = cJSON_CreateObject();
-    if (!*out) return sl_set_error(SL_ERR_NOMEM, "registry: out of memory");
-    if (v && !cJSON_IsNull(v)) flatten(v, "", *out);
-    return SL_OK;
-}
-
-sl_status sl_store_run_summary(sqlite3 *db, int64_t run_id, cJSON **out) {
+sl_status sl_registry_run_summary(sl_registry *reg, int64_t run_id, cJSON **out) {
     *out = NULL;
+    if (!reg) return sl_set_error(SL_ERR_ARG, "registry: no registry open");
+    sqlite3 *db = reg->db;
     int64_t b[1] = {run_id};
     cJSON *run = NULL;
     sl_status s = sl_store_row_json(db,
@@ -150,11 +118,11 @@ static const cJSON *find_series(const cJSON *arr, const char *name) {
     return NULL;
 }
 
-sl_status sl_store_run_compare(sqlite3 *db, int64_t a, int64_t b, cJSON **out) {
+sl_status sl_registry_run_compare(sl_registry *reg, int64_t a, int64_t b, cJSON **out) {
     *out = NULL;
     cJSON *sa = NULL, *sb = NULL;
-    SL_TRY(sl_store_run_summary(db, a, &sa));
-    sl_status s = sl_store_run_summary(db, b, &sb);
+    SL_TRY(sl_registry_run_summary(reg, a, &sa));
+    sl_status s = sl_registry_run_summary(reg, b, &sb);
     if (s != SL_OK) {
         cJSON_Delete(sa);
         return s;
@@ -176,8 +144,8 @@ sl_status sl_store_run_compare(sqlite3 *db, int64_t a, int64_t b, cJSON **out) {
     const char *blocks[2] = {"config", "summary"};
     for (int k = 0; k < 2; k++) {
         cJSON *fa = NULL, *fb = NULL;
-        sl_store_flatten_json(cJSON_GetObjectItem(ra, blocks[k]), &fa);
-        sl_store_flatten_json(cJSON_GetObjectItem(rb, blocks[k]), &fb);
+        sl_json_flatten(cJSON_GetObjectItem(ra, blocks[k]), &fa);
+        sl_json_flatten(cJSON_GetObjectItem(rb, blocks[k]), &fb);
         int same = 0;
         char key[32];
         snprintf(key, sizeof key, "%s_diff", blocks[k]);

@@ -161,6 +161,7 @@ sl_status sl_lambda_model_save(const sl_lambda_model *m, const char *path) {
                           cJSON_CreateStringArray(lambda_feature_names, SL_LAMBDA_NFEAT));
     add_arr(j, "w", m->params, SL_LAMBDA_NFEAT);
     add_num(j, "b", m->params[SL_LAMBDA_NFEAT]);
+    add_num(j, "resid_std", m->resid_std);
     return save_json(j, path);
 }
 
@@ -177,6 +178,12 @@ sl_status sl_lambda_model_load(sl_lambda_model *out, const char *path) {
     int v1 = cJSON_IsNumber(ver) && ver->valuedouble == 1.0;
     if (st == SL_OK) st = get_arr(j, "w", path, m.params, v1 ? SL_LAMBDA_NFEAT - 1 : SL_LAMBDA_NFEAT);
     if (st == SL_OK) st = get_num(j, "b", path, &m.params[SL_LAMBDA_NFEAT]);
+    /* optional (files before the distributional lambda have none: a point estimate) */
+    if (st == SL_OK && cJSON_GetObjectItemCaseSensitive(j, "resid_std")) {
+        st = get_num(j, "resid_std", path, &m.resid_std);
+        if (st == SL_OK && m.resid_std < 0)
+            st = sl_set_error(SL_ERR_FORMAT, "%s: resid_std must be >= 0", path);
+    }
     cJSON_Delete(j);
     if (st != SL_OK) return st;
     m.n_train = (size_t)nt;

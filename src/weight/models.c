@@ -298,6 +298,34 @@ sl_status sl_lambda_model_train(sl_lambda_model *m, const sl_lambda_record *r, s
     SL_TRY(sl_lambda_loss_grad(&w, r, n, cfg->l2, &L, NULL));
     if (loss_after) *loss_after = L;
     w.n_train = n;
+    /* residual spread for the distributional lambda: weighted by the records' rewards */
+    double sw = 0, se = 0;
+    for (size_t i = 0; i < n; i++) {
+        double lam;
+        SL_TRY(sl_lambda_model_eval(&w, &r[i].ctx, &lam));
+        sw += r[i].reward;
+        se += r[i].reward * (lam - r[i].share) * (lam - r[i].share);
+    }
+    w.resid_std = sw > 0 ? sqrt(se / sw) : 0.0;
     *m = w;
+    return SL_OK;
+}
+
+sl_status sl_lambda_model_sample(const sl_lambda_model *m, const sl_weight_context *c,
+                                 uint64_t seed, uint64_t epoch, double *lambda, double *mean_out,
+                                 double *std_out) {
+    double mean;
+    SL_TRY(sl_lambda_model_eval(m, c, &mean));
+    if (!(m->resid_std >= 0) || !isfinite(m->resid_std))
+        return sl_set_error(SL_ERR_NAN, "lambda model: residual std %g is not a finite value >= 0",
+                            m->resid_std);
+    sl_rng r;
+    sl_rng_seed(&r, seed, epoch);
+    double x = mean + m->resid_std * sl_rng_normal(&r);
+    if (x < 0) x = 0;
+    if (x > c->max_synth_share) x = c->max_synth_share;
+    *lambda = x;
+    if (mean_out) *mean_out = mean;
+    if (std_out) *std_out = m->resid_std;
     return SL_OK;
 }

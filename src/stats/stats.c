@@ -543,7 +543,7 @@ sl_status sl_stats_bootstrap_rel_change_ci(const double *base, size_t nb, const 
 /* --- A/B verdict -------------------------------------------------------- */
 
 static const char *const verdict_names[] = {"value", "no_harm", "minor_degradation",
-                                            "poisoning"};
+                                            "poisoning", "inconclusive"};
 _Static_assert(sizeof verdict_names / sizeof verdict_names[0] == SL_AB_VERDICT_COUNT,
                "verdict name table");
 static const char *const verdict_actions[] = {
@@ -551,6 +551,7 @@ static const char *const verdict_actions[] = {
     "safe but no uplift: increase synth_weight or horizon",
     "tighten gating: higher trust floor, narrower std-ratio band",
     "reduce horizon, increase trust threshold",
+    "run more seed pairs (ab --until-decided) before acting",
 };
 _Static_assert(sizeof verdict_actions / sizeof verdict_actions[0] == SL_AB_VERDICT_COUNT,
                "verdict action table");
@@ -638,4 +639,239 @@ sl_status sl_stats_ab_from_samples(const double *base, size_t nb, const double *
     SL_TRY(sl_stats_ab_verdict(w.mean_b, w.mean_a, w.p, dir, th, out));
     if (welch_out) *welch_out = w;
     return SL_OK;
+}
+
+/* --- A/B decision with uncertainty ---------------------------------------------------------- */
+
+double sl_stats_norm_ppf(double p) {
+    if (isnan(p) || p < 0.0 || p > 1.0) return NAN;
+    if (p == 0.0) return -INFINITY;
+    if (p == 1.0) return INFINITY;
+    /* Acklam's rational approximation (relative error 1.2e-9), then one Halley step on
+     * erfc, which brings it to full double precision */
+    static const double a[] = {-3.969683028665376e+01, 2.209460984245205e+02,
+                               -2.759285104469687e+02, 1.383577518672690e+02,
+                               -3.066479806614716e+01, 2.506628277459239e+00};
+    static const double b[] = {-5.447609879822406e+01, 1.615858368580409e+02,
+                               -1.556989798598866e+02, 6.680131188771972e+01,
+                               -1.328068155288572e+01};
+    static const double c[] = {-7.784894002430293e-03, -3.223964580411365e-01,
+                               -2.400758277161838e+00, -2.549732539343734e+00,
+                               4.374664141464968e+00, 2.938163982698783e+00};
+    static const double d[] = {7.784695709041462e-03, 3.224671290700398e-01,
+                               2.445134137142996e+00, 3.754408661907416e+00};
+    double x, q, r;
+    if (p < 0.02425) {
+        q = sqrt(-2.0 * log(p));
+        x = (((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) /
+            ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1.0);
+    } else if (p > 1.0 - 0.02425) {
+        q = sqrt(-2.0 * log1p(-p));
+        x = -(((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) /
+            ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1.0);
+    } else {
+        q = p - 0.5;
+        r = q * q;
+        x = (((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * q /
+            (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1.0);
+    }
+    /* the step's residual from the nearer tail: 1 - p is exact for p > 0.5 (Sterbenz) */
+    double e = p <= 0.5 ? 0.5 * erfc(-x / sqrt(2.0)) - p : (1.0 - p) - 0.5 * erfc(x / sqrt(2.0));
+    double u = e * sqrt(2.0 * M_PI) * exp(x * x / 2.0);
+    return x - u / (1.0 + x * u / 2.0);
+}
+
+/* Noncentral t CDF P(T <= t; df, delta) by Lenth's algorithm AS 243 (Guenther's twin series,
+ * as R's pnt): error bound 1e-12, at most 1000 terms. For delta^2 > 1400 (where exp(-delta^2/2)
+ * underflows) a normal approximation is used, as R does; the A/B uses it for power, where such
+ * a delta means power 1 to double precision. */
+static double nct_cdf(double t, double df, double delta) {
+    if (!(df > 0) || isnan(t) || isnan(delta)) return NAN;
+    if (delta * delta > 1400.0) {
+        double s = 1.0 / (4.0 * df);
+        return sl_stats_norm_cdf((t * (1.0 - s) - delta) / sqrt(1.0 + t * t * 2.0 * s));
+    }
+    int neg = t < 0;
+    double tt = neg ? -t : t, del = neg ? -delta : delta;
+    double x = tt * tt / (tt * tt + df), tnc = 0.0;
+    if (x > 0) {
+        double lambda = del * del;
+        double p = 0.5 * exp(-0.5 * lambda);
+        double q = sqrt(2.0 / M_PI) * p * del;
+        double s = 0.5 - p;
+        if (s < 1e-7) s = -0.5 * expm1(-0.5 * lambda);
+        double a = 0.5, b = 0.5 * df;
+        double rxb = pow(1.0 - x, b);
+        double albeta = 0.5 * log(M_PI) + lgamma(b) - lgamma(0.5 + b);
+        double xodd = sl_stats_betainc(a, b, x);
+        double godd = 2.0 * rxb * exp(a * log(x) - albeta);
+        double bx = b * x;
+        double xeven = bx < DBL_EPSILON ? bx : 1.0 - rxb;
+        double geven = bx * rxb;
+        tnc = p * xodd + q * xeven;
+        for (int en = 1; en <= 1000; en++) {
+            a += 1.0;
+            xodd -= godd;
+            xeven -= geven;
+            godd *= x * (a + b - 1.0) / a;
+            geven *= x * (a + b - 0.5) / (a + 0.5);
+            p *= lambda / (2.0 * en);
+            q *= lambda / (2.0 * en + 1.0);
+            s -= p;
+            tnc += p * xodd + q * xeven;
+            if (fabs(2.0 * s * (xodd - godd)) <= 1e-12) break;
+        }
+    }
+    tnc += sl_stats_norm_cdf(-del);
+    if (neg) tnc = 1.0 - tnc;
+    if (tnc > 1.0) tnc = 1.0;
+    if (tnc < 0.0) tnc = 0.0;
+    return tnc;
+}
+
+double sl_stats_power_paired(double imp, double sigma, size_t n, double alpha) {
+    if (n < 2 || !(sigma > 0) || !(alpha > 0 && alpha < 1) || !isfinite(imp)) return NAN;
+    double df = (double)n - 1.0;
+    double ncp = fabs(imp) * sqrt((double)n) / sigma;
+    double tc = sl_stats_t_ppf(1.0 - alpha / 2.0, df);
+    return 1.0 - nct_cdf(tc, df, ncp) + nct_cdf(-tc, df, ncp);
+}
+
+double sl_stats_power_tost(double imp, double sigma, size_t n, double delta, double alpha) {
+    if (n < 2 || !(sigma > 0) || !(alpha > 0 && alpha < 1) || !isfinite(imp) || !(delta > 0))
+        return NAN;
+    double df = (double)n - 1.0, rn = sqrt((double)n);
+    double tc = sl_stats_t_ppf(1.0 - alpha, df);
+    double pw = sl_stats_t_cdf((delta - imp) * rn / sigma - tc, df) +
+                sl_stats_t_cdf((delta + imp) * rn / sigma - tc, df) - 1.0;
+    return pw > 0.0 ? pw : 0.0;
+}
+
+/* smallest n in [2, 100000] with power >= 0.8 (power grows with n); -1 if none */
+static long seeds_for_power(double imp, double sigma, double delta, double alpha, int tost) {
+    if (!(sigma > 0) || !isfinite(sigma)) return -1;
+    size_t lo = 2, hi = 2;
+    for (;;) {
+        double pw = tost ? sl_stats_power_tost(imp, sigma, hi, delta, alpha)
+                         : sl_stats_power_paired(imp, sigma, hi, alpha);
+        if (pw >= 0.8) break;
+        if (hi >= 100000) return -1;
+        lo = hi + 1;
+        hi = hi * 2 > 100000 ? 100000 : hi * 2;
+    }
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        double pw = tost ? sl_stats_power_tost(imp, sigma, mid, delta, alpha)
+                         : sl_stats_power_paired(imp, sigma, mid, alpha);
+        if (pw >= 0.8) hi = mid;
+        else lo = mid + 1;
+    }
+    return (long)hi;
+}
+
+sl_status sl_stats_ab_decide(const double *base, const double *aug, size_t n, sl_direction dir,
+                             const sl_ab_thresholds *th, double alpha_look, sl_ab_decision *out) {
+    sl_ab_thresholds dflt = sl_ab_thresholds_default();
+    if (!th) th = &dflt;
+    if (!(th->no_harm > 0.0 && th->poison >= th->no_harm && isfinite(th->poison) &&
+          th->alpha > 0.0 && th->alpha < 1.0))
+        return sl_set_error(SL_ERR_ARG, "sl_stats_ab_decide: thresholds no_harm=%g poison=%g alpha=%g",
+                            th->no_harm, th->poison, th->alpha);
+    if ((unsigned)dir >= SL_DIRECTION_COUNT)
+        return sl_set_error(SL_ERR_ARG, "sl_stats_ab_decide: direction %d", (int)dir);
+    if (n < 2) return sl_set_error(SL_ERR_ARG, "sl_stats_ab_decide: need >= 2 seed pairs, got %zu", n);
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(base[i]) || !isfinite(aug[i]))
+            return sl_set_error(SL_ERR_NAN, "sl_stats_ab_decide: non-finite value at pair %zu", i);
+    double alpha = alpha_look > 0.0 ? alpha_look : th->alpha;
+    if (!(alpha < 1.0)) return sl_set_error(SL_ERR_ARG, "sl_stats_ab_decide: alpha %g", alpha);
+    sl_ab_decision r;
+    memset(&r, 0, sizeof r);
+    r.n = n;
+    r.alpha = alpha;
+    r.mean_base = mean_unchecked(base, n);
+    r.mean_aug = mean_unchecked(aug, n);
+    if (r.mean_base == 0.0)
+        return sl_set_error(SL_ERR_RANGE, "sl_stats_ab_decide: baseline mean is 0 (relative change undefined)");
+    double sgn = dir == SL_HIGHER_IS_BETTER ? 1.0 : -1.0;
+    double R = r.mean_aug / r.mean_base;
+    r.rel_change = R - 1.0;
+    r.improvement = sgn * r.rel_change;
+    r.df = (double)n - 1.0;
+    /* paired differences and the ratio's linearised residuals, two-pass */
+    double md = 0, su = 0, sd2 = 0, mu = 0;
+    for (size_t i = 0; i < n; i++) {
+        md += aug[i] - base[i];
+        mu += aug[i] - R * base[i];
+    }
+    md /= (double)n;
+    mu /= (double)n;
+    for (size_t i = 0; i < n; i++) {
+        double e = aug[i] - base[i] - md, u = aug[i] - R * base[i] - mu;
+        sd2 += e * e;
+        su += u * u;
+    }
+    double sdd = sqrt(sd2 / r.df), sdu = sqrt(su / r.df), rn = sqrt((double)n);
+    r.diff = md;
+    r.se = sdu / (rn * fabs(r.mean_base));
+    double tq = sl_stats_t_ppf(0.975, r.df);
+    r.ci_lo = r.improvement - tq * r.se;
+    r.ci_hi = r.improvement + tq * r.se;
+    if (sdd > 0.0) {
+        r.t = md / (sdd / rn);
+        r.p_two_sided = 2.0 * sl_stats_t_sf(fabs(r.t), r.df);
+        if (r.p_two_sided > 1.0) r.p_two_sided = 1.0;
+        r.p_harm = sl_stats_t_cdf(sgn * r.t, r.df);
+    } else {
+        r.degenerate = sdu == 0.0;
+        r.t = md == 0.0 ? 0.0 : (md > 0 ? (double)INFINITY : -(double)INFINITY);
+        r.p_two_sided = md == 0.0 ? 1.0 : 0.0;
+        r.p_harm = sgn * md < 0.0 ? 0.0 : 1.0;
+    }
+    double delta = th->no_harm;
+    if (r.se > 0.0) {
+        double p1 = sl_stats_t_sf((r.improvement + delta) / r.se, r.df);
+        double p2 = sl_stats_t_cdf((r.improvement - delta) / r.se, r.df);
+        r.p_equiv = p1 > p2 ? p1 : p2;
+    } else {
+        r.p_equiv = fabs(r.improvement) < delta ? 0.0 : 1.0;
+    }
+    double sigma = r.se * rn; /* per-pair sd of the improvement */
+    int harm = r.p_harm < alpha;
+    if (harm && r.improvement < -th->poison) {
+        r.verdict = SL_AB_POISONING;
+        r.reason = "significantly worse (one-sided paired t-test), by more than the poisoning threshold";
+    } else if (harm && r.improvement < -delta) {
+        r.verdict = SL_AB_MINOR_DEGRADATION;
+        r.reason = "significantly worse, by more than the do-no-harm band";
+    } else if (r.p_two_sided < alpha && r.improvement > 0.0) {
+        r.verdict = SL_AB_VALUE;
+        r.reason = "significantly better (two-sided paired t-test)";
+    } else if (r.p_equiv < alpha) {
+        r.verdict = SL_AB_NO_HARM;
+        r.reason = "equivalent within the do-no-harm band (two one-sided tests)";
+    } else {
+        r.verdict = SL_AB_INCONCLUSIVE;
+        r.reason = harm ? "significantly worse but possibly inside the do-no-harm band"
+                        : "neither a significant difference nor equivalence";
+    }
+    int tost = fabs(r.improvement) < delta;
+    if (sigma > 0.0) {
+        r.power = tost ? sl_stats_power_tost(r.improvement, sigma, n, delta, alpha)
+                       : sl_stats_power_paired(r.improvement, sigma, n, alpha);
+    } else {
+        r.power = r.verdict == SL_AB_INCONCLUSIVE ? 0.0 : 1.0;
+    }
+    if (r.verdict == SL_AB_INCONCLUSIVE)
+        r.seeds_needed = seeds_for_power(r.improvement, sigma, delta, alpha, tost);
+    *out = r;
+    return SL_OK;
+}
+
+double sl_stats_seq_alpha(size_t n_prev, size_t n_k, size_t n_max, double alpha) {
+    if (n_max == 0 || n_k > n_max || n_prev >= n_k || !(alpha > 0 && alpha < 1)) return 0.0;
+    double e1 = exp(1.0) - 1.0;
+    double a1 = alpha * log1p(e1 * (double)n_k / (double)n_max);
+    double a0 = alpha * log1p(e1 * (double)n_prev / (double)n_max);
+    return a1 - a0;
 }
