@@ -1,6 +1,9 @@
 /* bench_env.c - environment throughput against the raw cost of MuJoCo's mj_step on the same
- * model, the raw mj_step cost of a 2-link arm (ANCHORS.md: 1.24 us), and the wall time to
- * collect the default 50-episode dataset.
+ * model, the raw mj_step cost of a 2-link arm (ANCHORS.md: 1.24 us), the wall time to
+ * collect the default 50-episode dataset, and the MPC expert on the task-spec models of
+ * tests/models: control steps per second and its cost per control step in mj_step units
+ * (planner wall time per control step / raw mj_step time of the same model, measured in the
+ * same run), with 1 thread and with every thread.
  *
  * There is no Python MuJoCo binding on this machine (and a PyTorch reference makes no sense for
  * a physics step), so the reference here is the physics engine itself: the ratio printed is
@@ -8,8 +11,10 @@
  * detection, observation and policy on top of the simulation.
  */
 #include <mujoco/mujoco.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "env/env_internal.h"
 #include "synthloop/sl_env.h"
@@ -46,6 +51,77 @@ static double raw_step_us(const char *name, const char *xml, int steps, const do
     mj_deleteData(d);
     mj_deleteModel(m);
     return best;
+}
+
+/* Seconds per raw mj_step from the env's current state with its current controls (200 steps
+ * on a scratch copy). Measured right after each plan, so that both see the same machine load:
+ * a model's step cost also depends on its state (contacts, a body at rest on the floor). */
+static double raw_step_here(const mjModel *m, const mjData *src, mjData *d) {
+    mj_resetData(m, d);
+    memcpy(d->qpos, src->qpos, (size_t)m->nq * sizeof(double));
+    memcpy(d->qvel, src->qvel, (size_t)m->nv * sizeof(double));
+    memcpy(d->act, src->act, (size_t)m->na * sizeof(double));
+    memcpy(d->ctrl, src->ctrl, (size_t)m->nu * sizeof(double));
+    double t0 = sl_now();
+    for (int s = 0; s < 200; s++) mj_step(m, d);
+    return (sl_now() - t0) / 200.0;
+}
+
+/* The MPC expert on each task-spec model: one episode (up to 40 control steps) per thread
+ * setting. The count of mj_step + mj_forward calls per control step is exact; the measured ratio
+ * (planner time / raw mj_step time measured right after each plan) moves with machine load. */
+static int bench_mpc(void) {
+    static const char *specs[] = {"reach_motor.json", "reach_muscle.json", "hover.json", "push.json"};
+    const char *root = getenv("SL_TEST_ROOT");
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/tests/models", root && *root ? root : ".");
+    sl_mpc_config c = sl_mpc_default();
+    printf("  MPC expert (MPPI: %d samples x %d steps x %d iterations per control step)\n", c.samples, c.horizon,
+           c.iterations);
+    int nmax = omp_get_max_threads();
+    for (size_t i = 0; i < sizeof specs / sizeof specs[0]; i++) {
+        char spec[700];
+        snprintf(spec, sizeof spec, "%s/%s", dir, specs[i]);
+        for (int th = 1; th <= nmax; th = th == nmax ? nmax + 1 : nmax) {
+            sl_env *env = NULL;
+            if (sl_env_task_new(&env, spec, NULL, 0, 0) != SL_OK) {
+                fprintf(stderr, "bench_env: %s\n", sl_last_error());
+                return 1;
+            }
+            c.threads = th;
+            sl_env_set_mpc(env, &c);
+            float obs[256], act[64];
+            sl_rng rng;
+            const mjcf_env *me = env->ctx;
+            mjData *scratch = mj_makeData(me->m);
+            double t_plan = 0, t_raw = 0;
+            int steps = 0;
+            sl_rng_seed(&rng, 1, 0);
+            if (!scratch || sl_env_reset(env, 3, obs) != SL_OK) return 1;
+            for (int t = 0; t < 40 && t < env->max_steps; t++) {
+                sl_env_out ev;
+                double t0 = sl_now();
+                if (sl_policy_act(env, SL_POLICY_MPC, &rng, obs, act) != SL_OK) return 1;
+                t_plan += sl_now() - t0;
+                if (sl_env_step(env, act, obs, NULL, &ev) != SL_OK) {
+                    fprintf(stderr, "bench_env: %s\n", sl_last_error());
+                    return 1;
+                }
+                t_raw += raw_step_here(me->m, me->d, scratch);
+                steps++;
+                if (ev.terminal || ev.timeout) break;
+            }
+            mj_deleteData(scratch);
+            double best = t_plan / steps, raw = t_raw / steps * 1e6;
+            /* mj_step calls the planner makes per control step: rollouts x (frame_skip + 1 forward) */
+            double calls = (double)c.samples * c.horizon * c.iterations * (env->frame_skip + 1);
+            printf("    %-18s %d thread%s: %6.1f planned steps/s, %6.0f mj_step units per control step "
+                   "(%.0f mj_step+mj_forward calls made; raw mj_step %.2f us; %d steps)\n",
+                   specs[i], th, th > 1 ? "s" : " ", 1.0 / best, best * 1e6 / raw, calls, raw, steps);
+            sl_env_free(env);
+        }
+    }
+    return 0;
 }
 
 int main(void) {
@@ -111,5 +187,5 @@ int main(void) {
     }
     printf("  collect 50 episodes (mixed)    : %8.3f s wall (3000 control steps, 75000 mj_steps)\n", cbest);
     sl_env_free(env);
-    return 0;
+    return bench_mpc();
 }

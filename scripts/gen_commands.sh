@@ -13,7 +13,9 @@ list="$out.list.$$"
   for f in "$@"; do grep -h '^SL_COMMAND(' "$f" || true; done | sort > "$list"
   cat "$list"
   echo "static const sl_command_entry sl_command_table[] = {"
-  sed -n 's/^SL_COMMAND(\([a-z_0-9]*\), *\(".*"\))$/    {"\1", cmd_\1, \2},/p' "$list"
+  # the command's name is its C name with '_' shown as '-' (cmd_synth_eval -> "synth-eval")
+  sed -n 's/^SL_COMMAND(\([a-z_0-9]*\), *\(".*"\))$/    {"\1", cmd_\1, \2},/p' "$list" |
+    sed 's/^\(    {"[a-z0-9]*\)_/\1-/; s/^\(    {"[a-z0-9-]*\)_/\1-/; s/^\(    {"[a-z0-9-]*\)_/\1-/'
   echo "    {0, 0, 0}"
   echo "};"
 } > "$tmp"

@@ -367,6 +367,59 @@ void sl_nn_part_range(int n, int part, int nparts, int *i0, int *i1);
 /* dst = (1 - tau) * dst + tau * src. */
 void sl_nn_polyak(float *dst, const float *src, size_t n, float tau);
 
+/* --- checkpoints (checkpoint.c) ------------------------------------------- */
+
+/* The one checkpoint writer and reader for every model (encoder, trust_net, world model,
+ * policy): named tensors plus string metadata in a safetensors file (sl_safetensors.h).
+ *
+ * Writing: sl_nn_ckpt_new, then put tensors and metadata in file order, then sl_nn_ckpt_write.
+ * Tensor data is BORROWED until the write (names are copied); the builder remembers its first
+ * error, later puts do nothing, and sl_nn_ckpt_write then returns that error without touching
+ * the path. The write is atomic (old file or complete new file) and refuses NaN/Inf.
+ * Metadata keeps insertion order; setting a key that exists moves it to the end.
+ *
+ * Reading: sl_nn_ckpt_read checks the kind (metadata kind_key == kind) before anything else;
+ * sl_nn_ckpt_get_* copy a tensor only after checking its dtype and exact shape, and fail with
+ * SL_ERR_NAN if it holds NaN/Inf. Every message names the file and the tensor or key.
+ * Ownership: the caller frees an sl_nn_ckpt with sl_nn_ckpt_free (NULL is harmless); strings
+ * returned by sl_nn_ckpt_meta live until then. */
+typedef struct sl_nn_ckpt sl_nn_ckpt;
+struct cJSON;
+
+sl_status sl_nn_ckpt_new(sl_nn_ckpt **out);
+/* Every tensor of a (allocated) arena, in declaration order, named prefix + tensor name. */
+sl_status sl_nn_ckpt_put_arena(sl_nn_ckpt *c, const sl_nn_arena *a, const char *prefix);
+sl_status sl_nn_ckpt_put_f32(sl_nn_ckpt *c, const char *name, int ndim, const size_t *shape,
+                             const float *data);
+sl_status sl_nn_ckpt_put_vec_f32(sl_nn_ckpt *c, const char *name, size_t n, const float *data);
+sl_status sl_nn_ckpt_put_vec_f64(sl_nn_ckpt *c, const char *name, size_t n, const double *data);
+/* Set metadata key to a string (copied); an existing key is removed first. */
+sl_status sl_nn_ckpt_set_meta(sl_nn_ckpt *c, const char *key, const char *value);
+/* Add the members of a JSON object (may be NULL) whose keys are not set yet: strings as they
+ * are, other values as compact JSON text. */
+sl_status sl_nn_ckpt_add_meta_json(sl_nn_ckpt *c, const struct cJSON *extra);
+sl_status sl_nn_ckpt_write(const sl_nn_ckpt *c, const char *path);
+
+/* Read and validate path; if kind_key and kind are given, SL_ERR_FORMAT unless the metadata
+ * value of kind_key is kind (`what` names the expected kind in the message). */
+sl_status sl_nn_ckpt_read(sl_nn_ckpt **out, const char *path, const char *kind_key,
+                          const char *kind, const char *what);
+/* Metadata value of key, or NULL. */
+const char *sl_nn_ckpt_meta(const sl_nn_ckpt *c, const char *key);
+/* Metadata value of key parsed as JSON into *out (caller cJSON_Deletes); SL_ERR_FORMAT naming
+ * the file and key if missing or not JSON. */
+sl_status sl_nn_ckpt_meta_json(const sl_nn_ckpt *c, const char *key, struct cJSON **out);
+/* 1 if the read checkpoint holds a tensor of that name. */
+int sl_nn_ckpt_has(const sl_nn_ckpt *c, const char *name);
+/* Tensor name (F32, exactly this shape, all finite) into dst. */
+sl_status sl_nn_ckpt_get_f32(const sl_nn_ckpt *c, const char *name, int ndim,
+                             const size_t *shape, float *dst);
+sl_status sl_nn_ckpt_get_vec_f32(const sl_nn_ckpt *c, const char *name, size_t n, float *dst);
+sl_status sl_nn_ckpt_get_vec_f64(const sl_nn_ckpt *c, const char *name, size_t n, double *dst);
+/* Every tensor of an allocated arena from prefix + tensor name (shapes from the arena). */
+sl_status sl_nn_ckpt_get_arena(const sl_nn_ckpt *c, sl_nn_arena *a, const char *prefix);
+void sl_nn_ckpt_free(sl_nn_ckpt *c);
+
 #ifdef __cplusplus
 }
 #endif

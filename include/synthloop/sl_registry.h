@@ -43,7 +43,9 @@ extern "C" {
 #define SL_REGISTRY_DEFAULT_PATH "synthloop.db"
 #define SL_REGISTRY_ENV "SYNTHLOOP_DB"
 /* Schema version written to PRAGMA user_version by the newest migration. */
-#define SL_REGISTRY_SCHEMA_VERSION 2
+/* 2: model lifecycle (src/store/deploy.c); 3: forecast tables (src/store/forecast.c);
+ * 4: privacy ledger, logs and pool (src/store/privacy.c); 5: synthetic_jobs (src/store/gen.c) */
+#define SL_REGISTRY_SCHEMA_VERSION 5
 
 typedef struct sl_registry sl_registry;
 
@@ -470,6 +472,121 @@ sl_status sl_registry_recent_episodes(sl_registry *reg, int64_t version_id, size
 sl_status sl_registry_training_episode(sl_registry *reg, int64_t version_id, const char *endpoint,
                                        double score, int failure, double latency_ms,
                                        double reward, const char *source);
+/* === privacy ledger (issue 15; src/store/privacy.c, used by src/privacy) ================ *
+ * Budget periods are rolling windows ending at `now`: daily 86400 s, weekly 7 days, monthly
+ * 30 days, lifetime everything. Epsilons are stored as integers of 1e-9 (llround), so sums
+ * are exact and exactly budget/cost charges fit. A charge is checked against every period
+ * of every subject it names and of its dataset, inside the transaction that inserts it. */
+typedef enum sl_budget_period {
+    SL_PERIOD_DAILY = 0,
+    SL_PERIOD_WEEKLY,
+    SL_PERIOD_MONTHLY,
+    SL_PERIOD_LIFETIME,
+    SL_PERIOD_COUNT
+} sl_budget_period;
+const char *sl_budget_period_name(sl_budget_period p); /* "daily", ...; "unknown" */
+sl_status sl_budget_period_parse(const char *name, sl_budget_period *out);
+/* Window length in seconds; 0 for lifetime. */
+int64_t sl_budget_period_seconds(sl_budget_period p);
+
+/* Limits that apply where privacy_budgets has no row: `max_epsilon` for `period`, the other
+ * periods unlimited. From MAX_PRIVACY_EPSILON (default 1.0) and PRIVACY_BUDGET_PERIOD
+ * (default monthly); SL_ERR_ARG names the variable when its value is invalid. */
+typedef struct sl_budget_defaults {
+    double max_epsilon;
+    sl_budget_period period;
+} sl_budget_defaults;
+sl_status sl_budget_defaults_from_env(sl_budget_defaults *d);
+
+/* One release to record. Strings may be NULL where marked. */
+typedef struct sl_ledger_release {
+    int64_t run_id;            /* 0 = none */
+    int64_t now;               /* unix seconds (> 0) */
+    const char *actor, *technique, *dataset;          /* required */
+    const char *input_path, *input_sha256;            /* may be NULL */
+    const char *output_path, *output_sha256;          /* may be NULL */
+    const char *tmp_path;      /* non-NULL: status 'pending' until sl_ledger_mark_placed */
+    const char *params_json;   /* may be NULL; valid JSON */
+    double epsilon;            /* per subject (and once for the dataset), >= 0 */
+    double delta, rho;
+    int formal;                /* 1 if epsilon is a DP guarantee */
+    int64_t n_rows;
+    const char *const *subjects; /* distinct subject keys, may be NULL when n_subjects == 0 */
+    const uint32_t *subject_rows; /* NULL: each subject is charged epsilon; else subject i is
+                                     charged epsilon * subject_rows[i] (group privacy: one
+                                     epsilon per released record of the subject) */
+    size_t n_subjects;
+    const char *pool_source;   /* non-NULL: add output_path to training_data_pool */
+    int pool_days;             /* expiry for the pool row */
+} sl_ledger_release;
+
+/* Insert the release's log row, its charges (one per subject + one of epsilon for the
+ * dataset) and the pool row in one BEGIN IMMEDIATE transaction, after checking every budget
+ * of every subject with its own charge. Over budget:
+ * SL_ERR_RANGE, nothing written, message "budget exceeded: subject 'u1', monthly: spent
+ * 0.900000000 of 1.000000000, remaining 0.100000000, requested 0.300000000". */
+sl_status sl_ledger_record(sl_registry *reg, const sl_ledger_release *rel,
+                           const sl_budget_defaults *def, int64_t *log_id);
+/* status 'pending' -> 'placed' or 'orphaned'. */
+sl_status sl_ledger_set_status(sl_registry *reg, int64_t log_id, const char *status);
+
+/* Pending releases (status 'pending'). Arrays malloc'd; free with sl_ledger_pending_free. */
+typedef struct sl_ledger_pending {
+    int64_t id, pid;
+    char *host, *tmp_path, *output_path, *output_sha256;
+} sl_ledger_pending;
+sl_status sl_ledger_list_pending(sl_registry *reg, sl_ledger_pending **out, size_t *n);
+void sl_ledger_pending_free(sl_ledger_pending *p, size_t n);
+
+/* Budget limit for (scope "subject"|"dataset", key, period): an explicit row for key, else
+ * for "*", else the default. eps < 0 clears the explicit row. */
+sl_status sl_budget_set(sl_registry *reg, const char *scope, const char *key,
+                        sl_budget_period period, double eps);
+/* JSON text {"scope","key","now","periods":[{"period","limit"(null = unlimited),"spent",
+ * "remaining","formal_spent","rho_spent"}]}; *out malloc'd. */
+sl_status sl_budget_show_json(sl_registry *reg, const char *scope, const char *key,
+                              int64_t now, const sl_budget_defaults *def, char **out);
+/* JSON array of the newest `limit` charges of (scope, key) with their log rows; *out
+ * malloc'd. */
+sl_status sl_budget_history_json(sl_registry *reg, const char *scope, const char *key,
+                                 int limit, char **out);
+/* Sum of charges (eps_nano) of (scope, key) over all time, for tests and reports. */
+sl_status sl_ledger_spent_nano(sl_registry *reg, const char *scope, const char *key,
+                               int64_t *nano);
+
+/* Pool rows whose expiry <= now and not yet deleted. */
+typedef struct sl_pool_row {
+    int64_t id;
+    char *path, *sha256, *source;
+    int64_t expires_unix;
+} sl_pool_row;
+sl_status sl_pool_list_expired(sl_registry *reg, int64_t now, sl_pool_row **out, size_t *n);
+void sl_pool_rows_free(sl_pool_row *r, size_t n);
+/* Mark a pool row deleted and log it (technique 'retention') in one transaction. */
+sl_status sl_pool_mark_deleted(sl_registry *reg, int64_t id, int64_t now, const char *actor);
+/* === end privacy ledger ================================================================ */
+/* --- synthetic record jobs (gen module, issue 16; src/store/gen.c) ------ */
+
+/* One `generate` release decision. NaN in a score = not computed (stored NULL); has_dp = 0
+ * stores epsilon/delta NULL ("no DP guarantee"). params_json, scores_json, out_path may be
+ * NULL. */
+typedef struct sl_synthetic_job_row {
+    const char *method;      /* "copula", "vae", "rules" */
+    const char *params_json;
+    int64_t n_rows;
+    double quality, detection_auc, coverage, diversity, dcr_share, membership_auc;
+    const char *scores_json;
+    int has_dp;
+    double epsilon, delta;
+    double threshold;        /* NaN = none */
+    int released;            /* 1: the file was written */
+    const char *out_path;
+} sl_synthetic_job_row;
+sl_status sl_registry_add_synthetic_job(sl_registry *reg, int64_t run_id,
+                                        const sl_synthetic_job_row *row, int64_t *id);
+/* JSON array text of a run's synthetic_jobs rows (all runs when run_id <= 0), oldest first.
+ * *out malloc'd (caller frees). */
+sl_status sl_registry_synthetic_jobs_json(sl_registry *reg, int64_t run_id, char **out);
 
 #ifdef __cplusplus
 }

@@ -103,8 +103,6 @@ sl_status sl_synth_agent_policy_new(sl_synth_agent_policy **out, sl_agent *agent
 /* sl_world_policy_fn: ctx is an sl_synth_agent_policy*. */
 sl_status sl_synth_agent_policy_act(void *ctx, const float *z, int n, float *actions, sl_rng *rng);
 void sl_synth_agent_policy_free(sl_synth_agent_policy *p);
-/* Mean squared error of the (noise-free) BC action on d, in standardised action units. */
-double sl_synth_bc_mse(const sl_synth_bc *bc, const sl_world_data *d);
 void sl_synth_bc_free(sl_synth_bc *bc);
 
 /* Collect branches: for every episode of d with len >= H, branches_per_episode starts

@@ -186,7 +186,6 @@ sl_status sl_world_load(sl_world **out, const char *path);
 
 const sl_world_config *sl_world_get_config(const sl_world *w);
 int sl_world_z_dim(const sl_world *w);
-int sl_world_a_dim(const sl_world *w);
 /* Held-out episodes of the training data (owned by w). */
 const size_t *sl_world_holdout(const sl_world *w, size_t *n);
 

@@ -1,6 +1,7 @@
 /* cmd_collect.c - `synthloop collect`: run a behaviour policy in the MuJoCo workcell (or any
- * MJCF model with a reach task) and write the episodes as a D4RL-style NPZ plus a JSON sidecar
- * (config, seed, provenance, econ summary, file hash).
+ * MJCF model with a task spec, or a reach task from flags) and write the episodes as a
+ * D4RL-style NPZ plus a JSON sidecar (config, seed, provenance, the environment record, econ
+ * summary, file hash).
  *
  * Invariant: the NPZ is written (atomically) only after the whole dataset validated, and the
  * sidecar only after the NPZ; a failure leaves neither file half-written. The registry run
@@ -17,6 +18,7 @@
 #include "synthloop/sl_dataset.h"
 #include "synthloop/sl_env.h"
 #include "synthloop/sl_json.h"
+#include "synthloop/sl_rl.h"
 #include "synthloop/sl_stats.h"
 
 SL_COMMAND(collect, "run a behaviour policy in the workcell (or an MJCF model) and write a dataset")
@@ -30,16 +32,24 @@ static void usage(void) {
            "\n"
            "  -o, --output PATH        dataset file (default workcell.npz)\n"
            "  -n, --episodes N         episodes (default 50)\n"
-           "  -p, --policy NAME        expert | medium | random | medium-expert | mixed\n"
-           "                           (default mixed: 30%% expert, 40%% medium, 30%% random episodes)\n"
+           "  -p, --policy NAME|FILE   expert | medium | random | medium-expert | mixed | mpc, or a\n"
+           "                           trained agent (safetensors from `synthloop train`)\n"
+           "                           (default mixed: 30%% expert, 40%% medium, 30%% random episodes;\n"
+           "                           with a task spec the expert is the MPC planner, docs/TASKS.md)\n"
            "  -s, --seed N             seed (default 1); same seed + options => same bytes\n"
-           "  -e, --env NAME|PATH      'workcell' (default) or an MJCF file with a reach task:\n"
+           "  -e, --env NAME|PATH      'workcell' (default) or an MJCF file (with --task, or a reach\n"
+           "                           task from the --task-* flags)\n"
+           "  -t, --task FILE          task spec (JSON, docs/TASKS.md); its \"model\" is used unless\n"
+           "                           --env names an MJCF file\n"
+           "      --mpc-samples N      MPC rollouts per update (default 32)\n"
+           "      --mpc-horizon N      MPC horizon in control steps (default 15)\n"
            "      --task-site NAME     site to move (required with an MJCF file)\n"
            "      --task-target X,Y,Z  target position (default 0,0,0)\n"
            "      --task-target-site NAME  target site instead of a position\n"
            "      --task-tolerance M   success radius in metres (default 0.02)\n"
-           "      --max-steps N        control steps per episode (default 60)\n"
-           "      --frame-skip N       physics steps per control step (workcell 25, MJCF 10)\n"
+           "      --max-steps N        control steps per episode (default 60, or the task spec's)\n"
+           "      --frame-skip N       physics steps per control step (workcell 25, MJCF 10, or the\n"
+           "                           task spec's)\n"
            "      --value-per-unit X   value of a completed unit (default 0.03)\n"
            "      --wage X             human hourly wage (default 18.0)\n"
            "      --db PATH|none       run registry (default $SYNTHLOOP_DB or synthloop.db;\n"
@@ -111,13 +121,40 @@ static sl_status record_outputs(sl_registry *reg, int64_t run, const sl_dataset 
     return SL_OK;
 }
 
+/* 1 if option `lng` or `shrt` appears in argv. */
+static int cli_opt_given(int argc, char **argv, const char *lng, const char *shrt) {
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], shrt) == 0 || strncmp(argv[i], lng, strlen(lng)) == 0) return 1;
+    return 0;
+}
+
+/* --policy FILE: a trained agent whose dims match the env. */
+static sl_status load_agent(const char *path, const sl_env *env, sl_agent **out) {
+    SL_TRY(sl_agent_load(out, path));
+    const sl_rl_config *c = sl_agent_config(*out);
+    if (c->obs_dim != env->obs_dim || c->act_dim != env->act_dim) {
+        sl_status st = sl_set_error(SL_ERR_SHAPE, "%s: agent has obs_dim %d / act_dim %d, environment %s has %d / %d",
+                                    path, c->obs_dim, c->act_dim, env->name, env->obs_dim, env->act_dim);
+        sl_agent_free(*out);
+        *out = NULL;
+        return st;
+    }
+    return SL_OK;
+}
+
+static sl_status agent_policy(void *ctx, sl_env *env, const float *obs, float *action) {
+    (void)env;
+    return sl_agent_act(ctx, obs, 1, action);
+}
+
 int cmd_collect(int argc, char **argv) {
     const char *cmd = "collect";
     if (sl_cli_wants_help(argc, argv)) {
         usage();
         return 0;
     }
-    enum { O_SITE = 1000, O_TARGET, O_TSITE, O_TOL, O_MAXSTEPS, O_SKIP, O_VALUE, O_WAGE, O_JSON, O_DB };
+    enum { O_SITE = 1000, O_TARGET, O_TSITE, O_TOL, O_MAXSTEPS, O_SKIP, O_VALUE, O_WAGE, O_JSON, O_DB,
+           O_MPC_K, O_MPC_H };
     static const struct option opts[] = {
         {"output", required_argument, 0, 'o'},   {"episodes", required_argument, 0, 'n'},
         {"policy", required_argument, 0, 'p'},   {"seed", required_argument, 0, 's'},
@@ -129,19 +166,21 @@ int cmd_collect(int argc, char **argv) {
         {"frame-skip", required_argument, 0, O_SKIP},
         {"value-per-unit", required_argument, 0, O_VALUE},
         {"wage", required_argument, 0, O_WAGE},  {"json", no_argument, 0, O_JSON},
-        {"db", required_argument, 0, O_DB},
+        {"db", required_argument, 0, O_DB},      {"task", required_argument, 0, 't'},
+        {"mpc-samples", required_argument, 0, O_MPC_K},
+        {"mpc-horizon", required_argument, 0, O_MPC_H},
         {"quiet", no_argument, 0, 'q'},          {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     const char *output = "workcell.npz", *policy_name = "mixed", *env_name = "workcell";
-    const char *site = NULL, *target_site = NULL, *db = NULL;
+    const char *site = NULL, *target_site = NULL, *db = NULL, *task_path = NULL;
     double target[3] = {0, 0, 0}, tol = 0.02;
-    long episodes = 50, max_steps = 60, frame_skip = -1;
+    long episodes = 50, max_steps = -1, frame_skip = -1, mpc_k = -1, mpc_h = -1;
     uint64_t seed = 1;
     sl_econ_params econ = sl_econ_default();
     int json = 0, quiet = sl_cli_quiet, c;
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":o:n:p:s:e:qh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":o:n:p:s:e:t:qh", opts, NULL)) != -1) {
         int rc = 0;
         switch (c) {
         case 'o': output = optarg; break;
@@ -149,6 +188,9 @@ int cmd_collect(int argc, char **argv) {
         case 'p': policy_name = optarg; break;
         case 's': rc = sl_cli_parse_u64(cmd, "--seed", optarg, &seed); break;
         case 'e': env_name = optarg; break;
+        case 't': task_path = optarg; break;
+        case O_MPC_K: rc = sl_cli_parse_int(cmd, "--mpc-samples", optarg, 2, 4096, &mpc_k); break;
+        case O_MPC_H: rc = sl_cli_parse_int(cmd, "--mpc-horizon", optarg, 1, 1000, &mpc_h); break;
         case O_SITE: site = optarg; break;
         case O_TARGET:
             if (parse_xyz(optarg, target) != 0)
@@ -169,13 +211,24 @@ int cmd_collect(int argc, char **argv) {
         if (rc) return rc;
     }
     if (optind < argc) return sl_cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
-    sl_policy_kind kind;
-    if (sl_policy_parse(policy_name, &kind) != SL_OK) return sl_cli_usage_error(cmd, "%s", sl_last_error());
-    int is_workcell = strcmp(env_name, "workcell") == 0;
-    if (!is_workcell && !site)
-        return sl_cli_usage_error(cmd, "--env %s is an MJCF file: --task-site is required", env_name);
+    sl_policy_kind kind = SL_POLICY_MIXED;
+    const char *agent_path = NULL; /* --policy FILE: a trained agent */
+    if (sl_policy_parse(policy_name, &kind) != SL_OK) {
+        FILE *pf = fopen(policy_name, "rb");
+        if (!pf) return sl_cli_usage_error(cmd, "%s, and no file of that name", sl_last_error());
+        fclose(pf);
+        agent_path = policy_name;
+    }
+    int is_workcell = strcmp(env_name, "workcell") == 0 && !task_path;
+    if (task_path && strcmp(env_name, "workcell") == 0 && cli_opt_given(argc, argv, "--env", "-e"))
+        return sl_cli_usage_error(cmd, "the workcell has its own task spec: --task needs an MJCF model");
+    if (task_path && (site || target_site))
+        return sl_cli_usage_error(cmd, "--task and the --task-* flags exclude each other");
+    if (!is_workcell && !task_path && !site)
+        return sl_cli_usage_error(cmd, "--env %s is an MJCF file: give --task FILE or --task-site", env_name);
     if (is_workcell && (site || target_site))
         return sl_cli_usage_error(cmd, "--task-* options apply to an MJCF file, not the workcell");
+    if (max_steps < 0 && !task_path) max_steps = 60;
     if (quiet) sl_progress_set_quiet(1);
 
     /* the run's config: the options as given (the sidecar holds the resolved values) */
@@ -183,15 +236,17 @@ int cmd_collect(int argc, char **argv) {
     if (!conf) return sl_cli_fail(sl_set_error(SL_ERR_NOMEM, "collect: out of memory"));
     cJSON_AddStringToObject(conf, "output", output);
     cJSON_AddStringToObject(conf, "env", env_name);
-    if (!is_workcell) {
+    if (task_path) cJSON_AddStringToObject(conf, "task", task_path);
+    if (!is_workcell && !task_path) {
         cJSON_AddStringToObject(conf, "task_site", site);
         if (target_site) cJSON_AddStringToObject(conf, "task_target_site", target_site);
         else sl_json_add_f64_array(conf, "task_target", target, 3);
         cJSON_AddNumberToObject(conf, "task_tolerance", tol);
     }
-    cJSON_AddStringToObject(conf, "policy", sl_policy_name(kind));
+    cJSON_AddStringToObject(conf, "policy", agent_path ? agent_path : sl_policy_name(kind));
     cJSON_AddNumberToObject(conf, "episodes", (double)episodes);
-    cJSON_AddNumberToObject(conf, "max_steps", (double)max_steps);
+    if (max_steps > 0) cJSON_AddNumberToObject(conf, "max_steps", (double)max_steps);
+    else cJSON_AddStringToObject(conf, "max_steps", "default");
     if (frame_skip > 0) cJSON_AddNumberToObject(conf, "frame_skip", (double)frame_skip);
     else cJSON_AddStringToObject(conf, "frame_skip", "default");
     cJSON_AddNumberToObject(conf, "value_per_unit", econ.value_per_unit);
@@ -211,6 +266,9 @@ int cmd_collect(int argc, char **argv) {
         if (frame_skip > 0) wc.frame_skip = (int)frame_skip;
         wc.econ = econ;
         st = sl_env_workcell_new(&env, &wc);
+    } else if (task_path) {
+        st = sl_env_task_new(&env, task_path, strcmp(env_name, "workcell") == 0 ? NULL : env_name,
+                             (int)max_steps, (int)frame_skip);
     } else {
         sl_mjcf_task task = sl_mjcf_task_default();
         task.site = site;
@@ -222,12 +280,25 @@ int cmd_collect(int argc, char **argv) {
         task.econ = econ;
         st = sl_env_mjcf_new(&env, env_name, &task);
     }
-    if (st != SL_OK) return cli_run_finish(reg, run, st, NULL);
+    if (st == SL_OK && (mpc_k > 0 || mpc_h > 0)) {
+        sl_mpc_config mc = sl_mpc_default();
+        if (mpc_k > 0) mc.samples = (int)mpc_k;
+        if (mpc_h > 0) mc.horizon = (int)mpc_h;
+        st = sl_env_set_mpc(env, &mc);
+    }
+    sl_agent *agent = NULL;
+    if (st == SL_OK && agent_path) st = load_agent(agent_path, env, &agent);
+    if (st != SL_OK) {
+        sl_env_free(env);
+        return cli_run_finish(reg, run, st, NULL);
+    }
 
     double t0 = sl_now();
     sl_dataset *ds = NULL;
     sl_collect_summary sum;
-    st = sl_env_collect(env, kind, (size_t)episodes, seed, &ds, &sum);
+    if (agent) st = sl_env_collect_fn(env, agent_policy, agent, (size_t)episodes, seed, &ds, &sum);
+    else st = sl_env_collect(env, kind, (size_t)episodes, seed, &ds, &sum);
+    sl_agent_free(agent);
     double wall = sl_now() - t0;
     char *side = NULL;
     cJSON *j = NULL;
@@ -243,7 +314,8 @@ int cmd_collect(int argc, char **argv) {
         cJSON *cfg = cJSON_AddObjectToObject(j, "config");
         if (cfg) {
             cJSON_AddStringToObject(cfg, "env", env->name);
-            if (!is_workcell) {
+            if (task_path) cJSON_AddStringToObject(cfg, "task", task_path);
+            if (!is_workcell && !task_path) {
                 cJSON_AddStringToObject(cfg, "mjcf", env_name);
                 cJSON_AddStringToObject(cfg, "task_site", site);
                 if (target_site)
@@ -252,7 +324,7 @@ int cmd_collect(int argc, char **argv) {
                     sl_json_add_f64_array(cfg, "task_target", target, 3);
                 cJSON_AddNumberToObject(cfg, "task_tolerance", tol);
             }
-            cJSON_AddStringToObject(cfg, "policy", sl_policy_name(kind));
+            cJSON_AddStringToObject(cfg, "policy", agent_path ? agent_path : sl_policy_name(kind));
             cJSON_AddNumberToObject(cfg, "episodes", (double)episodes);
             cJSON_AddNumberToObject(cfg, "seed", (double)seed);
             cJSON_AddNumberToObject(cfg, "max_steps", env->max_steps);
@@ -260,6 +332,12 @@ int cmd_collect(int argc, char **argv) {
             cJSON_AddNumberToObject(cfg, "control_dt", env->control_dt);
             cJSON_AddNumberToObject(cfg, "value_per_unit", econ.value_per_unit);
             cJSON_AddNumberToObject(cfg, "human_wage", econ.human_wage);
+        }
+        cJSON *envj = cJSON_AddObjectToObject(j, "environment");
+        sl_env_record rec;
+        if (envj && (st = sl_env_get_record(env, &rec)) == SL_OK) {
+            st = sl_env_record_to_json(&rec, envj);
+            sl_env_record_clear(&rec);
         }
         cJSON *prov = cJSON_AddObjectToObject(j, "provenance");
         if (prov) sl_json_add_provenance(prov, seed);
@@ -270,14 +348,20 @@ int cmd_collect(int argc, char **argv) {
             cJSON_AddNumberToObject(s, "obs_dim", env->obs_dim);
             cJSON_AddNumberToObject(s, "act_dim", env->act_dim);
             cJSON *pc = cJSON_AddObjectToObject(s, "policy_episodes");
-            for (int k = 0; pc && k <= SL_POLICY_RANDOM; k++)
-                cJSON_AddNumberToObject(pc, sl_policy_name((sl_policy_kind)k), sum.policy_counts[k]);
-            add_mean_std(s, "mpl", sum.mean_mpl, sum.std_mpl);
-            add_mean_std(s, "error_rate", sum.mean_error_rate, sum.std_error_rate);
+            for (int k = 0; pc && k < SL_POLICY_KIND_COUNT; k++)
+                if (k <= SL_POLICY_RANDOM || sum.policy_counts[k])
+                    cJSON_AddNumberToObject(pc, sl_policy_name((sl_policy_kind)k), sum.policy_counts[k]);
+            cJSON_AddBoolToObject(s, "has_units", sum.has_units);
+            if (sum.has_units) { /* no units in the task: these are absent, not zero */
+                add_mean_std(s, "mpl", sum.mean_mpl, sum.std_mpl);
+                add_mean_std(s, "error_rate", sum.mean_error_rate, sum.std_error_rate);
+            }
             add_mean_std(s, "energy_wh", sum.mean_energy_wh, sum.std_energy_wh);
-            add_mean_std(s, "ep", sum.mean_ep, sum.std_ep);
-            add_mean_std(s, "wage_parity", sum.mean_wage_parity, sum.std_wage_parity);
-            add_mean_std(s, "units", sum.mean_units, sum.std_units);
+            if (sum.has_units) {
+                add_mean_std(s, "ep", sum.mean_ep, sum.std_ep);
+                add_mean_std(s, "wage_parity", sum.mean_wage_parity, sum.std_wage_parity);
+                add_mean_std(s, "units", sum.mean_units, sum.std_units);
+            }
             add_mean_std(s, "return", sum.mean_return, sum.std_return);
         }
         st = sl_json_write_file(side, j);
@@ -301,13 +385,19 @@ int cmd_collect(int argc, char **argv) {
         }
     } else if (rc == 0 && !quiet) {
         printf("collected %zu episodes (%zu steps) with policy %s in %.2f s -> %s (+ %s)\n",
-               sum.episodes, sum.steps, sl_policy_name(kind), wall, output, side);
+               sum.episodes, sum.steps, agent_path ? agent_path : sl_policy_name(kind), wall, output, side);
+        if (!sum.has_units)
+            printf("  return %.2f +- %.2f   energy %.4f +- %.4f Wh   (the task defines no units: no MPL, "
+                   "error rate or EP)\n",
+                   sum.mean_return, sum.std_return, sum.mean_energy_wh, sum.std_energy_wh);
+        else {
         printf("  MPL %.1f +- %.1f units/h   error rate %.3f +- %.3f   energy %.4f +- %.4f Wh\n",
                sum.mean_mpl, sum.std_mpl, sum.mean_error_rate, sum.std_error_rate,
                sum.mean_energy_wh, sum.std_energy_wh);
         printf("  EP %.1f +- %.1f units/Wh   wage parity %.3f +- %.3f   return %.2f +- %.2f\n",
                sum.mean_ep, sum.std_ep, sum.mean_wage_parity, sum.std_wage_parity, sum.mean_return,
                sum.std_return);
+        }
     }
     cJSON_Delete(summary);
     cJSON_Delete(j);

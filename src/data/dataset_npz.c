@@ -183,8 +183,9 @@ static sl_status read_key(sl_npz *z, const char *path, const char *key, sl_array
     return sl_npz_read(z, key, out);
 }
 
-static sl_status load_body(sl_npz *z, const char *path, sl_dataset **out) {
-    sl_array *obs = NULL, *act = NULL, *a = NULL;
+/* observations and actions: the dataset's shape; allocates *out. */
+static sl_status load_obs_act(sl_npz *z, const char *path, sl_dataset **out) {
+    sl_array *obs = NULL, *act = NULL;
     sl_dataset *ds = NULL;
     sl_status s = read_key(z, path, "observations", &obs);
     if (s == SL_OK) s = read_key(z, path, "actions", &act);
@@ -208,12 +209,22 @@ static sl_status load_body(sl_npz *z, const char *path, sl_dataset **out) {
     if (s != SL_OK) goto done;
     s = copy_floats(path, obs, n, od, ds->observations);
     if (s == SL_OK) s = copy_floats(path, act, n, ad, ds->actions);
+done:
     sl_array_free(obs);
     sl_array_free(act);
-    obs = act = NULL;
-    if (s != SL_OK) goto done;
+    if (s != SL_OK) {
+        sl_dataset_free(ds);
+        return s;
+    }
+    *out = ds;
+    return SL_OK;
+}
 
-    s = read_key(z, path, "next_observations", &a);
+/* next_observations, rewards, terminals and (optional, else zero) timeouts. */
+static sl_status load_transitions(sl_npz *z, const char *path, sl_dataset *ds) {
+    const size_t n = ds->n, od = (size_t)ds->obs_dim;
+    sl_array *a = NULL;
+    sl_status s = read_key(z, path, "next_observations", &a);
     if (s == SL_OK && !has_rows_dim(a, n, od)) s = shape_error(path, a, "[n, obs_dim]");
     if (s == SL_OK) s = copy_floats(path, a, n, od, ds->next_observations);
     sl_array_free(a);
@@ -231,27 +242,30 @@ static sl_status load_body(sl_npz *z, const char *path, sl_dataset **out) {
         s = sl_npz_read(z, "timeouts", &a);
         if (s == SL_OK) s = copy_flags(path, a, n, ds->timeouts);
         sl_array_free(a);
-        a = NULL;
     }
-    if (s != SL_OK) goto done;
+    return s;
+}
 
-    /* episode ids: from the file, else from terminal|timeout boundaries */
+/* episode ids from the file (checked: start at 0, grow by 0 or 1), else from terminal|timeout
+ * boundaries; then n_episodes and timesteps (from the file, else counted within episodes). */
+static sl_status load_episodes(sl_npz *z, const char *path, sl_dataset *ds) {
+    const size_t n = ds->n;
+    sl_array *a = NULL;
+    sl_status s = SL_OK;
     if (sl_npz_has(z, "episode_ids")) {
         s = sl_npz_read(z, "episode_ids", &a);
         if (s == SL_OK) s = copy_ints(path, a, n, ds->episode_ids);
         sl_array_free(a);
         a = NULL;
-        if (s != SL_OK) goto done;
+        if (s != SL_OK) return s;
         for (size_t i = 0; i < n; i++) {
             int32_t prev = i ? ds->episode_ids[i - 1] : 0;
             int32_t d = ds->episode_ids[i] - prev;
-            if (d != 0 && !(d == 1 && i > 0)) {
-                s = sl_set_error(SL_ERR_FORMAT,
-                                 "%s: key 'episode_ids' row %zu is %d after %d (must start at 0 "
-                                 "and increase by 0 or 1)",
-                                 path, i, (int)ds->episode_ids[i], (int)prev);
-                goto done;
-            }
+            if (d != 0 && !(d == 1 && i > 0))
+                return sl_set_error(SL_ERR_FORMAT,
+                                    "%s: key 'episode_ids' row %zu is %d after %d (must start at "
+                                    "0 and increase by 0 or 1)",
+                                    path, i, (int)ds->episode_ids[i], (int)prev);
         }
     } else {
         int32_t e = 0;
@@ -265,79 +279,88 @@ static sl_status load_body(sl_npz *z, const char *path, sl_dataset **out) {
         s = sl_npz_read(z, "timesteps", &a);
         if (s == SL_OK) s = copy_ints(path, a, n, ds->timesteps);
         sl_array_free(a);
-        a = NULL;
-        if (s != SL_OK) goto done;
-    } else {
-        for (size_t i = 0; i < n; i++)
-            ds->timesteps[i] = i && ds->episode_ids[i] == ds->episode_ids[i - 1]
-                                   ? ds->timesteps[i - 1] + 1
-                                   : 0;
+        return s;
     }
+    for (size_t i = 0; i < n; i++)
+        ds->timesteps[i] = i && ds->episode_ids[i] == ds->episode_ids[i - 1]
+                               ? ds->timesteps[i - 1] + 1
+                               : 0;
+    return SL_OK;
+}
 
-    /* extra columns, in archive order */
+/* Episode column ep_<cn> from array a ([n_episodes], f8 or f4, finite). */
+static sl_status load_ep_column(const char *path, const char *key, const char *cn,
+                                const sl_array *a, sl_dataset *ds) {
+    if (!has_rows_dim(a, ds->n_episodes, 1)) {
+        char want[64];
+        snprintf(want, sizeof want, "[n_episodes] = (%zu,)", ds->n_episodes);
+        return shape_error(path, a, want);
+    }
+    if (ds->n_episodes == 0) return SL_OK;
+    double *dst;
+    sl_status s = sl_dataset_add_ep_col(ds, cn, &dst);
+    for (size_t i = 0; s == SL_OK && i < ds->n_episodes; i++) {
+        double v;
+        if (a->dtype == SL_DTYPE_F64)
+            v = ((const double *)a->data)[i];
+        else if (a->dtype == SL_DTYPE_F32)
+            v = (double)((const float *)a->data)[i];
+        else
+            return sl_set_error(SL_ERR_DTYPE, "%s: key '%s' has dtype %s, expected <f8", path,
+                                key, sl_dtype_numpy(a->dtype));
+        if (!isfinite(v))
+            s = sl_set_error(SL_ERR_NAN, "%s: key '%s' row %zu is %s", path, key, i,
+                             isnan(v) ? "NaN" : "Inf");
+        dst[i] = v;
+    }
+    return s;
+}
+
+/* Extra columns, in archive order: ep_<name> per episode, other float [n] arrays per step;
+ * keys that are not column names (or not float [n]) are ignored with a debug message. */
+static sl_status load_extra_columns(sl_npz *z, const char *path, sl_dataset *ds) {
+    const size_t n = ds->n;
+    sl_status s = SL_OK;
     for (size_t k = 0; k < sl_npz_count(z) && s == SL_OK; k++) {
         const char *key = sl_npz_name(z, k);
         if (is_fixed_key(key)) continue;
-        int ep = strncmp(key, "ep_", 3) == 0;
-        if (ep) {
+        sl_array *a = NULL;
+        if (strncmp(key, "ep_", 3) == 0) {
             const char *cn = key + 3;
-            if (!valid_col_name(cn)) {
-                s = sl_set_error(SL_ERR_FORMAT,
-                                 "%s: key '%s': episode column names must be [A-Za-z0-9_], at "
-                                 "most %d chars",
-                                 path, key, SL_DATASET_NAME_MAX - 1);
-                break;
-            }
+            if (!valid_col_name(cn))
+                return sl_set_error(SL_ERR_FORMAT,
+                                    "%s: key '%s': episode column names must be [A-Za-z0-9_], "
+                                    "at most %d chars",
+                                    path, key, SL_DATASET_NAME_MAX - 1);
             s = sl_npz_read(z, key, &a);
-            if (s != SL_OK) break;
-            if (!has_rows_dim(a, ds->n_episodes, 1)) {
-                char want[64];
-                snprintf(want, sizeof want, "[n_episodes] = (%zu,)", ds->n_episodes);
-                s = shape_error(path, a, want);
-            } else if (ds->n_episodes > 0) {
-                double *dst;
-                s = sl_dataset_add_ep_col(ds, cn, &dst);
-                for (size_t i = 0; s == SL_OK && i < ds->n_episodes; i++) {
-                    double v;
-                    if (a->dtype == SL_DTYPE_F64)
-                        v = ((const double *)a->data)[i];
-                    else if (a->dtype == SL_DTYPE_F32)
-                        v = (double)((const float *)a->data)[i];
-                    else {
-                        s = sl_set_error(SL_ERR_DTYPE, "%s: key '%s' has dtype %s, expected <f8",
-                                         path, key, sl_dtype_numpy(a->dtype));
-                        break;
-                    }
-                    if (!isfinite(v))
-                        s = sl_set_error(SL_ERR_NAN, "%s: key '%s' row %zu is %s", path, key, i,
-                                         isnan(v) ? "NaN" : "Inf");
-                    dst[i] = v;
-                }
-            }
+            if (s == SL_OK) s = load_ep_column(path, key, cn, a, ds);
         } else {
             if (!valid_col_name(key)) {
                 SL_DEBUG("%s: ignoring key '%s' (not a column name)", path, key);
                 continue;
             }
             s = sl_npz_read(z, key, &a);
-            if (s != SL_OK) break;
-            if (has_rows_dim(a, n, 1) &&
+            if (s == SL_OK && has_rows_dim(a, n, 1) &&
                 (a->dtype == SL_DTYPE_F32 || a->dtype == SL_DTYPE_F64)) {
                 float *dst;
                 s = sl_dataset_add_step_col(ds, key, &dst);
                 if (s == SL_OK) s = copy_floats(path, a, n, 1, dst);
-            } else {
+            } else if (s == SL_OK) {
                 SL_DEBUG("%s: ignoring key '%s' (not a float array of length n)", path, key);
             }
         }
         sl_array_free(a);
-        a = NULL;
     }
+    return s;
+}
+
+static sl_status load_body(sl_npz *z, const char *path, sl_dataset **out) {
+    sl_dataset *ds = NULL;
+    sl_status s = load_obs_act(z, path, &ds);
+    if (s == SL_OK) s = load_transitions(z, path, ds);
+    if (s == SL_OK) s = load_episodes(z, path, ds);
+    if (s == SL_OK) s = load_extra_columns(z, path, ds);
     if (s == SL_OK) s = sl_dataset_validate(ds, path);
-done:
-    sl_array_free(obs);
-    sl_array_free(act);
-    sl_array_free(a);
     if (s != SL_OK) {
         sl_dataset_free(ds);
         return s;

@@ -1,6 +1,7 @@
-/* import_internal.h - shared by the importers (import_common.c, import_csv.c, import_hdf5.c):
- * a flat "raw" table the parsers fill in their own buffers, and one finishing step that turns
- * it into a validated sl_dataset.
+/* import_internal.h - shared by the importers: a flat "raw" table the parsers (import_csv.c,
+ * import_hdf5.c) fill in their own buffers, and one finishing step (import_common.c) that turns
+ * it into a validated sl_dataset. The dispatcher (import.c) calls the parsers; the parsers call
+ * only import_common.c.
  *
  * Invariant: a parser reports bad values itself (it knows the key / line / column); the
  * finishing step only assumes the raw arrays are finite and of the stated lengths.

@@ -173,7 +173,7 @@ void sl_env_free(sl_env *env) {
 
 /* --- behaviour policies --------------------------------------------------- */
 
-static const char *const policy_names[] = {"expert", "medium", "random", "medium-expert", "mixed"};
+static const char *const policy_names[] = {"expert", "medium", "random", "medium-expert", "mixed", "mpc"};
 _Static_assert(sizeof policy_names / sizeof policy_names[0] == SL_POLICY_KIND_COUNT, "policy names");
 
 const char *sl_policy_name(sl_policy_kind k) {
@@ -187,14 +187,15 @@ sl_status sl_policy_parse(const char *name, sl_policy_kind *out) {
             return SL_OK;
         }
     return sl_set_error(SL_ERR_ARG,
-                        "unknown policy '%s' (expected expert, medium, random, medium-expert or "
-                        "mixed)",
+                        "unknown policy '%s' (expected expert, medium, random, medium-expert, "
+                        "mixed or mpc)",
                         name ? name : "");
 }
 
 double sl_policy_quality(sl_policy_kind base) {
     switch (base) {
-    case SL_POLICY_EXPERT: return 1.0;
+    case SL_POLICY_EXPERT:
+    case SL_POLICY_MPC: return 1.0;
     case SL_POLICY_MEDIUM: return 0.5;
     case SL_POLICY_RANDOM: return 0.0;
     default: return -1.0;
@@ -214,6 +215,12 @@ sl_status sl_policy_act(sl_env *env, sl_policy_kind base, sl_rng *rng, const flo
         for (int i = 0; i < n; i++)
             action[i] = (float)sl_rng_uniform_range(rng, (double)env->act_lo[i], (double)env->act_hi[i]);
         return SL_OK;
+    }
+    if (base == SL_POLICY_MPC) {
+        if (!env->type->expert_is_planner)
+            return sl_set_error(SL_ERR_ARG, "%s: policy 'mpc' needs a task-spec environment (the %s's expert is "
+                                "its scripted controller: use 'expert')", env->name, env->name);
+        return env->type->expert(env, obs, action);
     }
     if (base != SL_POLICY_EXPERT && base != SL_POLICY_MEDIUM)
         return sl_set_error(SL_ERR_ARG, "sl_policy_act: '%s' is not a base policy", sl_policy_name(base));
@@ -264,13 +271,14 @@ static const char *const step_col_names[] = {"unit_done", "error_event", "attemp
                                              "energy_wh", "holding"};
 _Static_assert(sizeof step_col_names / sizeof step_col_names[0] == SC_COUNT, "step columns");
 
-sl_status sl_env_collect(sl_env *env, sl_policy_kind kind, size_t episodes, uint64_t seed,
-                         sl_dataset **out, sl_collect_summary *summary) {
+/* The collector behind both entry points: a policy kind, or a callback (fn != NULL). */
+static sl_status collect(sl_env *env, sl_policy_kind kind, sl_env_policy_fn fn, void *fn_ctx,
+                         size_t episodes, uint64_t seed, sl_dataset **out, sl_collect_summary *summary) {
     if (!env || !out) return sl_set_error(SL_ERR_ARG, "sl_env_collect: NULL argument");
     *out = NULL;
     if (episodes == 0 || episodes > 10000000)
         return sl_set_error(SL_ERR_ARG, "collect: episodes must be in [1, 1e7], got %zu", episodes);
-    if ((unsigned)kind >= SL_POLICY_KIND_COUNT)
+    if (!fn && (unsigned)kind >= SL_POLICY_KIND_COUNT)
         return sl_set_error(SL_ERR_ARG, "collect: bad policy kind %d", (int)kind);
     size_t cap;
     SL_TRY(sl_mul_size(episodes, (size_t)env->max_steps, &cap));
@@ -300,8 +308,8 @@ sl_status sl_env_collect(sl_env *env, sl_policy_kind kind, size_t episodes, uint
         sl_rng er;
         sl_rng_seed(&er, seed, 1000003u + (uint64_t)e);
         uint64_t env_seed = sl_rng_u64(&er);
-        sl_policy_kind base = episode_base(kind, &er);
-        sum.policy_counts[base]++;
+        sl_policy_kind base = fn ? SL_POLICY_KIND_COUNT : episode_base(kind, &er);
+        if (!fn) sum.policy_counts[base]++;
         if ((st = sl_env_reset(env, env_seed, obs)) != SL_OK) goto done;
         if (e == 0) {
             n_cond = env->n_cond;
@@ -309,7 +317,8 @@ sl_status sl_env_collect(sl_env *env, sl_policy_kind kind, size_t episodes, uint
         }
         for (int t = 0;; t++) {
             sl_env_out ev;
-            if ((st = sl_policy_act(env, base, &er, obs, act)) != SL_OK) goto done;
+            st = fn ? fn(fn_ctx, env, obs, act) : sl_policy_act(env, base, &er, obs, act);
+            if (st != SL_OK) goto done;
             if ((st = sl_env_step(env, act, nobs, applied, &ev)) != SL_OK) goto done;
             if (row >= cap) {
                 st = sl_set_error(SL_ERR_INTERNAL, "collect: more steps than max_steps");
@@ -349,7 +358,7 @@ sl_status sl_env_collect(sl_env *env, sl_policy_kind kind, size_t episodes, uint
         v[EC_TIMEOUTS] = m.errors_by_kind[SL_ENV_ERR_TIMEOUT];
         v[EC_SECONDS] = m.sim_seconds;
         v[EC_RETURN] = m.total_reward;
-        v[EC_QUALITY] = sl_policy_quality(base);
+        v[EC_QUALITY] = fn ? -1.0 : sl_policy_quality(base);
         for (int c = 0; c < n_cond; c++) v[EC_COUNT + c] = env->cond[c];
         sl_progress_update(&prog, e + 1, NULL);
     }
@@ -357,9 +366,14 @@ sl_status sl_env_collect(sl_env *env, sl_policy_kind kind, size_t episodes, uint
 
     ds->n = row; /* arrays keep their capacity; only the first n rows are meaningful */
     ds->n_episodes = episodes;
+    int has_units = sl_env_has_units(env);
     for (int c = 0; c < EC_COUNT + n_cond; c++) {
         double *col;
         const char *nm = c < EC_COUNT ? ep_col_names[c] : cond_names[c - EC_COUNT];
+        /* without units in the task, MPL, error rate, EP and their counts mean nothing:
+         * absent, not zero */
+        if (!has_units && c < EC_COUNT && c != EC_ENERGY && c != EC_SECONDS && c != EC_RETURN && c != EC_QUALITY)
+            continue;
         if ((st = sl_dataset_add_ep_col(ds, nm, &col)) != SL_OK) goto done;
         for (size_t e = 0; e < episodes; e++) col[e] = epv[e * (EC_COUNT + SL_ENV_MAX_COND) + (size_t)c];
     }
@@ -386,6 +400,10 @@ sl_status sl_env_collect(sl_env *env, sl_policy_kind kind, size_t episodes, uint
         mean_std(tmp, episodes, stats[s].mean, stats[s].sd);
     }
     free(tmp);
+    sum.has_units = has_units;
+    if (!has_units)
+        sum.mean_mpl = sum.std_mpl = sum.mean_error_rate = sum.std_error_rate = sum.mean_ep = sum.std_ep =
+            sum.mean_wage_parity = sum.std_wage_parity = sum.mean_units = sum.std_units = NAN;
     if (summary) *summary = sum;
     *out = ds;
     ds = NULL;
@@ -397,4 +415,15 @@ done:
     free(applied);
     free(epv);
     return st;
+}
+
+sl_status sl_env_collect(sl_env *env, sl_policy_kind kind, size_t episodes, uint64_t seed,
+                         sl_dataset **out, sl_collect_summary *summary) {
+    return collect(env, kind, NULL, NULL, episodes, seed, out, summary);
+}
+
+sl_status sl_env_collect_fn(sl_env *env, sl_env_policy_fn fn, void *ctx, size_t episodes, uint64_t seed,
+                            sl_dataset **out, sl_collect_summary *summary) {
+    if (!fn) return sl_set_error(SL_ERR_ARG, "sl_env_collect_fn: NULL policy");
+    return collect(env, SL_POLICY_KIND_COUNT, fn, ctx, episodes, seed, out, summary);
 }

@@ -85,11 +85,24 @@ static const char workcell_xml[] =
 
 const char *sl_workcell_xml(void) { return workcell_xml; }
 
-/* Reward weights (documented in docs/WORKCELL.md). */
-#define R_PROGRESS 1.0
-#define R_UNIT 10.0
-#define R_ERROR 5.0
-#define R_ENERGY_PER_WH 200.0
+/* The workcell's task spec (docs/TASKS.md): the reward weights (documented in
+ * docs/WORKCELL.md), the episode, the econ units and the item ranges. sl_env_workcell_new
+ * writes the config's values over these defaults, so the spec (and its hash) is the effective
+ * one. Reward = 1 progress + 10 units - 5 failures - 200 energy_Wh, summed in that order. */
+static const char workcell_spec[] =
+    "{\"name\": \"workcell\",\n"
+    " \"description\": \"pick items from the feeder and place them in the bin\",\n"
+    " \"max_steps\": 60, \"frame_skip\": 25,\n"
+    " \"reward\": [{\"quantity\": \"progress\", \"weight\": 1},\n"
+    "            {\"quantity\": \"units\", \"weight\": 10},\n"
+    "            {\"quantity\": \"failures\", \"weight\": -5},\n"
+    "            {\"quantity\": \"energy\", \"weight\": -200}],\n"
+    " \"units\": {\"unit\": \"item at rest in the bin\",\n"
+    "           \"mistakes\": [\"drop\", \"miss\", \"collision\", \"timeout\"]},\n"
+    " \"econ\": {\"value_per_unit\": 0.03, \"human_wage\": 18},\n"
+    " \"workcell\": {\"mass\": [0.2, 1.0], \"friction\": [0.3, 1.0], \"grip_normal_n\": 40}}\n";
+
+const char *sl_workcell_spec(void) { return workcell_spec; }
 
 /* Grasp and event thresholds. */
 #define GRASP_RADIUS 0.02      /* m, tip to the item's top face centre */
@@ -121,6 +134,8 @@ typedef struct workcell {
     int colliding_prev;
     double phi_prev;
     sl_tracker tr;
+    sl_task task;
+    sl_task_state ts;
 } workcell;
 
 sl_workcell_config sl_workcell_default(void) {
@@ -322,6 +337,8 @@ static sl_status wc_reset(sl_env *env, uint64_t seed, float *obs) {
     w->colliding_prev = 0;
     mj_forward(m, d);
     w->phi_prev = potential(w);
+    memset(&w->ts, 0, sizeof w->ts);
+    sl_task_state_update(&w->task, m, d, &w->ts);
     sl_tracker_reset(&w->tr, ATTEMPT_TIMEOUT, END_GRACE);
     env->n_cond = 2;
     snprintf(env->cond_names[0], sizeof env->cond_names[0], "item_mass");
@@ -395,8 +412,12 @@ static sl_status wc_step(sl_env *env, const float *a, int last, float *obs, sl_e
     }
     ev->energy_wh = joules / 3600.0;
     ev->holding = w->held;
-    ev->reward = (float)(R_PROGRESS * (phi_now - w->phi_prev) + R_UNIT * ev->units -
-                         R_ERROR * ev->failures - R_ENERGY_PER_WH * ev->energy_wh);
+    double control = 0;
+    for (int i = 0; i < m->nu; i++) control += d->ctrl[i] * d->ctrl[i];
+    sl_task_signals sg = {.progress = phi_now - w->phi_prev, .energy_wh = ev->energy_wh, .control = control,
+                          .units = ev->units, .failures = ev->failures};
+    ev->reward = (float)sl_task_reward(&w->task, m, d, &w->ts, &sg);
+    sl_task_state_update(&w->task, m, d, &w->ts);
     w->phi_prev = potential(w);
     observe(w, env->t + 1, obs);
     return SL_OK;
@@ -474,7 +495,41 @@ static void wc_free(void *ctx) {
     if (!w) return;
     if (w->d) mj_deleteData(w->d);
     if (w->m) mj_deleteModel(w->m);
+    sl_task_clear(&w->task);
     free(w);
+}
+
+static sl_status wc_record(const sl_env *env, sl_env_record *rec) {
+    const workcell *w = env->ctx;
+    snprintf(rec->kind, sizeof rec->kind, "workcell");
+    rec->model_path[0] = 0;
+    sl_sha256_hex(workcell_xml, strlen(workcell_xml), rec->model_sha256);
+    memcpy(rec->task_sha256, w->task.sha256, 65);
+    snprintf(rec->task_name, sizeof rec->task_name, "%s", w->task.name);
+    rec->obs_dim = env->obs_dim;
+    rec->act_dim = env->act_dim;
+    rec->task_json = strdup(w->task.canon);
+    return rec->task_json ? SL_OK : sl_set_error(SL_ERR_NOMEM, "env record: out of memory");
+}
+
+/* The workcell's spec with the config's values written over the defaults. */
+static sl_status effective_spec(const sl_workcell_config *c, cJSON **out) {
+    cJSON *j = cJSON_Parse(workcell_spec);
+    if (!j) return sl_set_error(SL_ERR_INTERNAL, "workcell: the built-in task spec does not parse");
+    struct { const char *obj, *key; double v; } set[] = {
+        {NULL, "max_steps", c->max_steps}, {NULL, "frame_skip", c->frame_skip},
+        {"econ", "value_per_unit", c->econ.value_per_unit}, {"econ", "human_wage", c->econ.human_wage},
+        {"workcell", "grip_normal_n", c->grip_normal_n}};
+    for (size_t i = 0; i < sizeof set / sizeof set[0]; i++) {
+        cJSON *o = set[i].obj ? cJSON_GetObjectItemCaseSensitive(j, set[i].obj) : j;
+        cJSON_ReplaceItemInObjectCaseSensitive(o, set[i].key, cJSON_CreateNumber(set[i].v));
+    }
+    cJSON *wc = cJSON_GetObjectItemCaseSensitive(j, "workcell");
+    double ms[2] = {c->mass_lo, c->mass_hi}, fr[2] = {c->friction_lo, c->friction_hi};
+    cJSON_ReplaceItemInObjectCaseSensitive(wc, "mass", cJSON_CreateDoubleArray(ms, 2));
+    cJSON_ReplaceItemInObjectCaseSensitive(wc, "friction", cJSON_CreateDoubleArray(fr, 2));
+    *out = j;
+    return SL_OK;
 }
 
 sl_status sl_workcell_debug_place_item(sl_env *env, const double pos[3], int attach) {
@@ -499,7 +554,8 @@ sl_status sl_workcell_debug_place_item(sl_env *env, const double pos[3], int att
 }
 
 static const sl_env_type workcell_type = {
-    .name = "workcell", .reset = wc_reset, .step = wc_step, .expert = wc_expert, .free_ctx = wc_free};
+    .name = "workcell", .reset = wc_reset, .step = wc_step, .expert = wc_expert, .free_ctx = wc_free,
+    .record = wc_record};
 
 static sl_status need_id(int id, const char *kind, const char *name) {
     if (id < 0) return sl_set_error(SL_ERR_INTERNAL, "workcell: %s '%s' missing from the model", kind, name);
@@ -557,6 +613,15 @@ sl_status sl_env_workcell_new(sl_env **out, const sl_workcell_config *cfg) {
         sl_env_free(env);
         return st;
     }
+    cJSON *spec = NULL;
+    st = effective_spec(&c, &spec);
+    if (st == SL_OK) st = sl_task_from_json(spec, "workcell task spec", m, &w->task);
+    cJSON_Delete(spec);
+    if (st != SL_OK) {
+        sl_env_free(env);
+        return st;
+    }
+    env->task = &w->task;
     w->item_qadr = m->jnt_qposadr[j_item];
     w->item_dadr = m->jnt_dofadr[j_item];
     w->base_mass = m->body_mass[w->b_item];

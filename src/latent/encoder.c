@@ -15,7 +15,6 @@
 #include "synthloop/sl_json.h"
 #include "synthloop/sl_latent.h"
 #include "synthloop/sl_nn.h"
-#include "synthloop/sl_safetensors.h"
 #include "latent_internal.h"
 
 #define ENC_CHUNK 512 /* rows per forward pass when encoding */
@@ -799,58 +798,37 @@ static cJSON *config_json(const sl_latent_encoder *e) {
 
 sl_status sl_latent_save(const sl_latent_encoder *e, const char *path, const cJSON *extra_meta) {
     if (!e || !path) return sl_set_error(SL_ERR_ARG, "latent save: NULL argument");
-    size_t nt = e->arena.n_tensors + 4;
-    sl_tensor_ref *t = calloc(nt, sizeof *t);
-    cJSON *meta = cJSON_CreateObject();
     cJSON *cfg = config_json(e);
     char *cfg_txt = cfg ? cJSON_PrintUnformatted(cfg) : NULL;
-    sl_status st = SL_OK;
-    if (!t || !meta || !cfg_txt) st = sl_set_error(SL_ERR_NOMEM, "%s: out of memory", path);
-    if (st == SL_OK) {
-        for (size_t i = 0; i < e->arena.n_tensors; i++) {
-            const sl_nn_tensor *a = &e->arena.tensors[i];
-            t[i].name = a->name;
-            t[i].dtype = SL_DTYPE_F32;
-            t[i].ndim = a->ndim;
-            for (int d = 0; d < a->ndim; d++) t[i].shape[d] = a->shape[d];
-            t[i].data = sl_nn_arena_param(&e->arena, i);
-        }
-        size_t i = e->arena.n_tensors;
-        t[i] = (sl_tensor_ref){"obs_mean", SL_DTYPE_F32, 1, {(size_t)e->obs_dim}, e->obs_mean};
-        t[i + 1] = (sl_tensor_ref){"obs_std", SL_DTYPE_F32, 1, {(size_t)e->obs_dim}, e->obs_std};
-        t[i + 2] = (sl_tensor_ref){"z_mean", SL_DTYPE_F32, 1, {(size_t)e->cfg.z_dim}, e->z_mean};
-        t[i + 3] = (sl_tensor_ref){"z_std", SL_DTYPE_F32, 1, {(size_t)e->cfg.z_dim}, e->z_std};
-        if (extra_meta)
-            for (const cJSON *it = extra_meta->child; it; it = it->next)
-                if (cJSON_IsString(it) && it->string)
-                    cJSON_AddStringToObject(meta, it->string, it->valuestring);
-        cJSON_DeleteItemFromObject(meta, "synthloop_kind");
-        cJSON_DeleteItemFromObject(meta, "config");
-        cJSON_AddStringToObject(meta, "synthloop_kind", ENC_KIND);
-        cJSON_AddStringToObject(meta, "config", cfg_txt);
-        st = sl_safetensors_write(path, t, nt, meta);
-    }
-    free(cfg_txt);
     cJSON_Delete(cfg);
-    cJSON_Delete(meta);
-    free(t);
+    if (!cfg_txt) return sl_set_error(SL_ERR_NOMEM, "%s: out of memory", path);
+    sl_nn_ckpt *c = NULL;
+    sl_status st = sl_nn_ckpt_new(&c);
+    if (st == SL_OK) {
+        const size_t od = (size_t)e->obs_dim, zd = (size_t)e->cfg.z_dim;
+        sl_nn_ckpt_put_arena(c, &e->arena, "");
+        sl_nn_ckpt_put_vec_f32(c, "obs_mean", od, e->obs_mean);
+        sl_nn_ckpt_put_vec_f32(c, "obs_std", od, e->obs_std);
+        sl_nn_ckpt_put_vec_f32(c, "z_mean", zd, e->z_mean);
+        sl_nn_ckpt_put_vec_f32(c, "z_std", zd, e->z_std);
+        /* the caller's keys first, then ours (which replace any of the same name) */
+        sl_nn_ckpt_add_meta_json(c, extra_meta);
+        sl_nn_ckpt_set_meta(c, "synthloop_kind", ENC_KIND);
+        sl_nn_ckpt_set_meta(c, "config", cfg_txt);
+        st = sl_nn_ckpt_write(c, path);
+    }
+    sl_nn_ckpt_free(c);
+    free(cfg_txt);
     return st;
 }
 
 sl_status sl_latent_load(sl_latent_encoder **out, const char *path) {
     if (!out || !path) return sl_set_error(SL_ERR_ARG, "latent load: NULL argument");
     *out = NULL;
-    sl_safetensors *stf = NULL;
-    SL_TRY(sl_safetensors_read(&stf, path));
-    const char *kind = sl_safetensors_meta(stf, "synthloop_kind");
-    const char *ctext = sl_safetensors_meta(stf, "config");
-    sl_status st = SL_OK;
+    sl_nn_ckpt *ck = NULL;
+    SL_TRY(sl_nn_ckpt_read(&ck, path, "synthloop_kind", ENC_KIND, "latent encoder"));
     cJSON *c = NULL;
-    if (!kind || strcmp(kind, ENC_KIND) != 0)
-        st = sl_set_error(SL_ERR_FORMAT, "%s: not a latent encoder checkpoint (__metadata__ "
-                          "synthloop_kind is '%s')", path, kind ? kind : "(missing)");
-    else if (!ctext || !(c = cJSON_Parse(ctext)))
-        st = sl_set_error(SL_ERR_FORMAT, "%s: __metadata__ config is missing or not JSON", path);
+    sl_status st = sl_nn_ckpt_meta_json(ck, "config", &c);
     sl_latent_encoder *e = NULL;
     if (st == SL_OK) {
         sl_latent_config cfg = sl_latent_config_default();
@@ -869,30 +847,24 @@ sl_status sl_latent_load(sl_latent_encoder **out, const char *path) {
         int od = sl_json_int(c, "obs_dim", -1);
         /* the decoder is only needed for training and reconstruction reports; a checkpoint
          * without dec.* tensors loads as an encoder without one */
-        int with_dec = cfg.recon_weight > 0.0f && sl_safetensors_find(stf, "dec.l0.weight");
+        int with_dec = cfg.recon_weight > 0.0f && sl_nn_ckpt_has(ck, "dec.l0.weight");
         st = enc_create(&e, &cfg, od, with_dec);
         if (st != SL_OK) st = sl_set_error(st, "%s: bad config: %s", path, sl_last_error());
     }
-    for (size_t i = 0; st == SL_OK && i < e->arena.n_tensors; i++) {
-        const sl_nn_tensor *a = &e->arena.tensors[i];
-        st = sl_safetensors_get_f32(stf, a->name, a->ndim, a->shape, sl_nn_arena_param(&e->arena, i));
-    }
-    size_t od = e ? (size_t)e->obs_dim : 0;
-    if (st == SL_OK) st = sl_safetensors_get_f32(stf, "obs_mean", 1, &od, e->obs_mean);
-    if (st == SL_OK) st = sl_safetensors_get_f32(stf, "obs_std", 1, &od, e->obs_std);
-    size_t zd = e ? (size_t)e->cfg.z_dim : 0;
-    if (st == SL_OK) st = sl_safetensors_get_f32(stf, "z_mean", 1, &zd, e->z_mean);
-    if (st == SL_OK) st = sl_safetensors_get_f32(stf, "z_std", 1, &zd, e->z_std);
+    if (st == SL_OK) st = sl_nn_ckpt_get_arena(ck, &e->arena, "");
+    size_t od = e ? (size_t)e->obs_dim : 0, zd = e ? (size_t)e->cfg.z_dim : 0;
+    if (st == SL_OK) st = sl_nn_ckpt_get_vec_f32(ck, "obs_mean", od, e->obs_mean);
+    if (st == SL_OK) st = sl_nn_ckpt_get_vec_f32(ck, "obs_std", od, e->obs_std);
+    if (st == SL_OK) st = sl_nn_ckpt_get_vec_f32(ck, "z_mean", zd, e->z_mean);
+    if (st == SL_OK) st = sl_nn_ckpt_get_vec_f32(ck, "z_std", zd, e->z_std);
     for (size_t j = 0; st == SL_OK && j < zd; j++)
-        if (!isfinite(e->z_mean[j]) || !(e->z_std[j] > 0.0f) || !isfinite(e->z_std[j]))
-            st = sl_set_error(SL_ERR_FORMAT, "%s: z_mean/z_std[%zu] invalid", path, j);
-    if (st == SL_OK && !sl_all_finite_f32(e->arena.params, e->arena.numel))
-        st = sl_set_error(SL_ERR_NAN, "%s: non-finite parameters", path);
+        if (!(e->z_std[j] > 0.0f))
+            st = sl_set_error(SL_ERR_FORMAT, "%s: z_std[%zu] is not positive", path, j);
     for (size_t j = 0; st == SL_OK && j < od; j++)
-        if (!isfinite(e->obs_mean[j]) || !(e->obs_std[j] > 0.0f) || !isfinite(e->obs_std[j]))
-            st = sl_set_error(SL_ERR_FORMAT, "%s: obs_mean/obs_std[%zu] invalid", path, j);
+        if (!(e->obs_std[j] > 0.0f))
+            st = sl_set_error(SL_ERR_FORMAT, "%s: obs_std[%zu] is not positive", path, j);
     cJSON_Delete(c);
-    sl_safetensors_free(stf);
+    sl_nn_ckpt_free(ck);
     if (st != SL_OK) {
         sl_latent_free(e);
         return st;

@@ -1,42 +1,19 @@
 /* arena.c - the parameter arena (params, grads, Adam m, v in one allocation), initialisation,
- * Adam/AdamW, gradient clipping, polyak averaging and thread control.
+ * Adam/AdamW, gradient clipping and polyak averaging (thread control is threads.c).
  *
  * Invariant: tensor offsets are fixed at declaration (16-float aligned, in declaration order),
  * so two arenas declared the same way have identical layouts and offsets can be shared.
  */
 #include <math.h>
-#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <cblas.h>
 #include <immintrin.h>
 
 #include "synthloop/sl_nn.h"
 #include "nn/nn_internal.h"
 
 #define ALIGN_FLOATS 16
-
-/* --- threads --- */
-
-static int g_threads = 0;
-
-void sl_nn_set_threads(int n) {
-    if (n <= 0) n = omp_get_num_procs();
-    g_threads = n;
-    /* with the AVX-512 kernel every product runs on OpenMP threads (gemm.c): OpenBLAS stays at
-     * 1 thread so that its spinning pool never competes with libgomp's */
-    openblas_set_num_threads(sl_nn_gemm_fast_available() ? 1 : n);
-    omp_set_num_threads(n);
-}
-
-int sl_nn_get_threads(void) {
-    if (g_threads <= 0) {
-        if (omp_in_parallel()) return omp_get_max_threads();
-        sl_nn_set_threads(0); /* first use: all cores, OpenBLAS pinned as above */
-    }
-    return g_threads;
-}
 
 /* --- arena --- */
 

@@ -256,12 +256,6 @@ static void gemm_small(int ta, int tb, int M, int N, int K, float alpha, const f
     }
 }
 
-int sl_nn_gemm_fast_available(void) { return 1; }
-
-#else
-
-int sl_nn_gemm_fast_available(void) { return 0; }
-
 #endif
 
 void sl_nn_sgemm_ex(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,

@@ -36,8 +36,14 @@ void sl_nn_sgemm_ex(int ta, int tb, int M, int N, int K, float alpha, const floa
 void sl_nn_sgemm_ex_st(int ta, int tb, int M, int N, int K, float alpha, const float *A,
                        int lda, const float *B, int ldb, float beta, float *C, int ldc,
                        const float *bias, float *relu);
-/* 1 if this build has the micro-kernel (AVX-512), else sl_nn_sgemm is cblas_sgemm. */
-int sl_nn_gemm_fast_available(void);
+/* 1 if this build has the micro-kernel (AVX-512), else sl_nn_sgemm is cblas_sgemm. A property
+ * of the build, so that thread control (threads.c) can read it without calling gemm.c. */
+#if defined(__AVX512F__)
+#define SL_NN_GEMM_FAST 1
+#else
+#define SL_NN_GEMM_FAST 0
+#endif
+static inline int sl_nn_gemm_fast_available(void) { return SL_NN_GEMM_FAST; }
 
 /* Element counts above which elementwise loops go parallel. */
 #define SL_NN_PAR_MIN 32768

@@ -14,7 +14,6 @@
 #include "synthloop/sl_json.h"
 #include "synthloop/sl_nn.h"
 #include "synthloop/sl_rl.h"
-#include "synthloop/sl_safetensors.h"
 
 #include "agent_internal.h"
 
@@ -551,53 +550,31 @@ sl_status sl_agent_action_mse(sl_agent *a, const float *obs, const float *act, s
 /* --- checkpoints -------------------------------------------------------- */
 
 sl_status sl_agent_save(const sl_agent *a, const char *path) {
-    const sl_nn_arena *ar = &a->actor;
-    size_t n = ar->n_tensors + 2;
-    const char **names = calloc(n, sizeof *names);
-    int *ndims = calloc(n, sizeof *ndims);
-    const size_t **shapes = calloc(n, sizeof *shapes);
-    const float **data = calloc(n, sizeof *data);
-    size_t obs_shape[1] = {(size_t)a->cfg.obs_dim};
-    sl_status s = SL_OK;
-    if (!names || !ndims || !shapes || !data) s = sl_set_error(SL_ERR_NOMEM, "agent save: oom");
-    if (s == SL_OK) {
-        for (size_t i = 0; i < ar->n_tensors; i++) {
-            names[i] = ar->tensors[i].name;
-            ndims[i] = ar->tensors[i].ndim;
-            shapes[i] = ar->tensors[i].shape;
-            data[i] = ar->params + ar->tensors[i].offset;
-        }
-        names[n - 2] = "obs_mean";
-        names[n - 1] = "obs_std";
-        ndims[n - 2] = ndims[n - 1] = 1;
-        shapes[n - 2] = shapes[n - 1] = obs_shape;
-        data[n - 2] = a->obs_mean;
-        data[n - 1] = a->obs_std;
-        cJSON *meta = cJSON_CreateObject();
-        char buf[64];
-        cJSON_AddStringToObject(meta, "kind", "policy");
-        cJSON_AddStringToObject(meta, "algo", sl_rl_algo_name(a->cfg.algo));
-        snprintf(buf, sizeof buf, "%d", a->cfg.obs_dim);
-        cJSON_AddStringToObject(meta, "obs_dim", buf);
-        snprintf(buf, sizeof buf, "%d", a->cfg.act_dim);
-        cJSON_AddStringToObject(meta, "act_dim", buf);
-        snprintf(buf, sizeof buf, "%d", a->cfg.hidden);
-        cJSON_AddStringToObject(meta, "hidden", buf);
-        snprintf(buf, sizeof buf, "%llu", (unsigned long long)a->cfg.seed);
-        cJSON_AddStringToObject(meta, "seed", buf);
-        cJSON_AddStringToObject(meta, "git", sl_git_describe());
-        s = sl_safetensors_write_f32(path, n, names, ndims, shapes, data, meta);
-        cJSON_Delete(meta);
-    }
-    free(names);
-    free(ndims);
-    free(shapes);
-    free(data);
+    sl_nn_ckpt *c = NULL;
+    SL_TRY(sl_nn_ckpt_new(&c));
+    const size_t od = (size_t)a->cfg.obs_dim;
+    sl_nn_ckpt_put_arena(c, &a->actor, "");
+    sl_nn_ckpt_put_vec_f32(c, "obs_mean", od, a->obs_mean);
+    sl_nn_ckpt_put_vec_f32(c, "obs_std", od, a->obs_std);
+    char buf[64];
+    sl_nn_ckpt_set_meta(c, "kind", "policy");
+    sl_nn_ckpt_set_meta(c, "algo", sl_rl_algo_name(a->cfg.algo));
+    snprintf(buf, sizeof buf, "%d", a->cfg.obs_dim);
+    sl_nn_ckpt_set_meta(c, "obs_dim", buf);
+    snprintf(buf, sizeof buf, "%d", a->cfg.act_dim);
+    sl_nn_ckpt_set_meta(c, "act_dim", buf);
+    snprintf(buf, sizeof buf, "%d", a->cfg.hidden);
+    sl_nn_ckpt_set_meta(c, "hidden", buf);
+    snprintf(buf, sizeof buf, "%llu", (unsigned long long)a->cfg.seed);
+    sl_nn_ckpt_set_meta(c, "seed", buf);
+    sl_nn_ckpt_set_meta(c, "git", sl_git_describe());
+    sl_status s = sl_nn_ckpt_write(c, path);
+    sl_nn_ckpt_free(c);
     return s;
 }
 
-static sl_status meta_int(const sl_safetensors *st, const char *path, const char *key, int *out) {
-    const char *v = sl_safetensors_meta(st, key);
+static sl_status meta_int(const sl_nn_ckpt *st, const char *path, const char *key, int *out) {
+    const char *v = sl_nn_ckpt_meta(st, key);
     char *end;
     long x = v ? strtol(v, &end, 10) : 0;
     if (!v || *end || x <= 0 || x > 1 << 20)
@@ -608,12 +585,12 @@ static sl_status meta_int(const sl_safetensors *st, const char *path, const char
 
 sl_status sl_agent_load(sl_agent **out, const char *path) {
     *out = NULL;
-    sl_safetensors *st;
-    SL_TRY(sl_safetensors_read(&st, path));
+    sl_nn_ckpt *st;
+    SL_TRY(sl_nn_ckpt_read(&st, path, "kind", "policy", "policy"));
     sl_rl_algo algo;
     int od = 0, ad = 0, hid = 0;
-    sl_status s = sl_rl_algo_parse(sl_safetensors_meta(st, "algo"), &algo);
-    if (s != SL_OK) s = sl_set_error(SL_ERR_FORMAT, "%s: not a policy checkpoint (algo)", path);
+    sl_status s = sl_rl_algo_parse(sl_nn_ckpt_meta(st, "algo"), &algo);
+    if (s != SL_OK) s = sl_set_error(SL_ERR_FORMAT, "%s: __metadata__ 'algo' missing or unknown", path);
     if (s == SL_OK) s = meta_int(st, path, "obs_dim", &od);
     if (s == SL_OK) s = meta_int(st, path, "act_dim", &ad);
     if (s == SL_OK) s = meta_int(st, path, "hidden", &hid);
@@ -623,16 +600,10 @@ sl_status sl_agent_load(sl_agent **out, const char *path) {
         cfg.hidden = hid;
         s = sl_agent_new(&a, &cfg, NULL, NULL);
     }
-    if (s == SL_OK) {
-        size_t sh[1] = {(size_t)od};
-        s = sl_safetensors_get_f32(st, "obs_mean", 1, sh, a->obs_mean);
-        if (s == SL_OK) s = sl_safetensors_get_f32(st, "obs_std", 1, sh, a->obs_std);
-        for (size_t i = 0; s == SL_OK && i < a->actor.n_tensors; i++) {
-            const sl_nn_tensor *t = &a->actor.tensors[i];
-            s = sl_safetensors_get_f32(st, t->name, t->ndim, t->shape, a->actor.params + t->offset);
-        }
-    }
-    sl_safetensors_free(st);
+    if (s == SL_OK) s = sl_nn_ckpt_get_vec_f32(st, "obs_mean", (size_t)od, a->obs_mean);
+    if (s == SL_OK) s = sl_nn_ckpt_get_vec_f32(st, "obs_std", (size_t)od, a->obs_std);
+    if (s == SL_OK) s = sl_nn_ckpt_get_arena(st, &a->actor, "");
+    sl_nn_ckpt_free(st);
     if (s != SL_OK) {
         sl_agent_free(a);
         return s;

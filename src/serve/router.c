@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 
 #include "serve_internal.h"
+#include "synthloop/sl_forecast.h"
 #include "synthloop/sl_json.h"
 #include "synthloop/sl_report.h"
 #include "synthloop/sl_serve.h"
@@ -702,6 +703,19 @@ void sl_http_route(const sl_serve_config *c, sl_registry *reg, const sl_http_req
         cJSON_AddNumberToObject(j, "schema_version", SL_REGISTRY_SCHEMA_VERSION);
         cJSON_AddBoolToObject(j, "mutations", c->token && *c->token);
         reply_json(r, 200, j);
+        return;
+    }
+    /* forecast module (issue 18): /api/forecast/..., src/serve/forecast_routes.c */
+    if (ns >= 1 && strcmp(seg[0], "forecast") == 0) {
+        char *body = NULL;
+        size_t n = 0;
+        const char *type = JSON_TYPE;
+        sl_status fs = SL_OK;
+        if (!is_get) reply_error(r, 405, "use GET for this route");
+        else if (!reg) reply_error(r, 503, "registry not available");
+        else if ((fs = sl_fc_api(reg, (const char *const *)seg + 1, ns - 1, &body, &n, &type)) != SL_OK)
+            reply_status(c, reg, r, fs);
+        else set_body(r, 200, body, n, type);
         return;
     }
     /* route table: which (segments, method) exist; 404 for unknown, 405 for wrong method */

@@ -176,6 +176,77 @@ static const char *const migrations[] = {
     "  score REAL NOT NULL, failure INTEGER NOT NULL CHECK (failure IN (0,1)),"
     "  latency_ms REAL, reward REAL, source TEXT, created TEXT NOT NULL);"
     "CREATE INDEX training_episodes_version ON training_episodes(version_id);",
+    /* 2 -> 3: forecast module (src/forecast, src/store/forecast.c): cases, predictions,
+     * scores */
+    "CREATE TABLE forecast_cases ("
+    "  id INTEGER PRIMARY KEY,"
+    "  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
+    "  case_id TEXT NOT NULL, domain TEXT, seed_date TEXT,"
+    "  synthetic INTEGER NOT NULL CHECK (synthetic IN (0,1)),"
+    "  n_nodes INTEGER NOT NULL,"
+    "  segment TEXT NOT NULL CHECK (segment IN ('all','train','calib','test','excluded')));"
+    "CREATE INDEX forecast_cases_run ON forecast_cases(run_id);"
+    "CREATE TABLE forecast_predictions ("
+    "  id INTEGER PRIMARY KEY,"
+    "  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
+    "  model TEXT NOT NULL, case_id TEXT NOT NULL, depth INTEGER, event TEXT,"
+    "  probability REAL, timeframe_months REAL, status TEXT NOT NULL, error TEXT);"
+    "CREATE INDEX forecast_predictions_run ON forecast_predictions(run_id);"
+    "CREATE TABLE forecast_scores ("
+    "  id INTEGER PRIMARY KEY,"
+    "  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
+    "  label TEXT NOT NULL, metric TEXT NOT NULL, value REAL, lo REAL, hi REAL);"
+    "CREATE INDEX forecast_scores_run ON forecast_scores(run_id);",
+    /* 3 -> 4: privacy intake (issue 15, src/privacy + src/store/privacy.c). Supersedes the
+     * unused privacy_ledger of migration 1 (left in place, never written). Epsilons are
+     * integers in units of 1e-9 (eps_nano) so that sums and comparisons are exact. */
+    "CREATE TABLE anonymization_logs ("
+    "  id INTEGER PRIMARY KEY,"
+    "  run_id INTEGER REFERENCES runs(id) ON DELETE SET NULL,"
+    "  created TEXT NOT NULL, created_unix INTEGER NOT NULL,"
+    "  actor TEXT NOT NULL, technique TEXT NOT NULL, dataset TEXT NOT NULL,"
+    "  input_path TEXT, input_sha256 TEXT, output_path TEXT, output_sha256 TEXT,"
+    "  tmp_path TEXT, params JSON_TEXT,"
+    "  eps_nano INTEGER NOT NULL DEFAULT 0 CHECK (eps_nano >= 0),"
+    "  delta REAL NOT NULL DEFAULT 0, rho REAL NOT NULL DEFAULT 0,"
+    "  formal INTEGER NOT NULL CHECK (formal IN (0,1)),"
+    "  n_rows INTEGER, n_subjects INTEGER,"
+    "  status TEXT NOT NULL CHECK (status IN ('pending','placed','orphaned','logged')),"
+    "  host TEXT, pid INTEGER);"
+    "CREATE INDEX anonlog_status ON anonymization_logs(status);"
+    "CREATE TABLE privacy_charges ("
+    "  id INTEGER PRIMARY KEY,"
+    "  log_id INTEGER NOT NULL REFERENCES anonymization_logs(id),"
+    "  scope TEXT NOT NULL CHECK (scope IN ('subject','dataset')), key TEXT NOT NULL,"
+    "  eps_nano INTEGER NOT NULL CHECK (eps_nano >= 0), rho REAL NOT NULL DEFAULT 0,"
+    "  formal INTEGER NOT NULL CHECK (formal IN (0,1)), created_unix INTEGER NOT NULL);"
+    "CREATE INDEX privacy_charges_key ON privacy_charges(scope, key, created_unix);"
+    "CREATE TABLE privacy_budgets ("
+    "  scope TEXT NOT NULL CHECK (scope IN ('subject','dataset')), key TEXT NOT NULL,"
+    "  period TEXT NOT NULL CHECK (period IN ('daily','weekly','monthly','lifetime')),"
+    "  eps_nano INTEGER NOT NULL CHECK (eps_nano >= 0), updated TEXT NOT NULL,"
+    "  UNIQUE (scope, key, period));"
+    "CREATE TABLE training_data_pool ("
+    "  id INTEGER PRIMARY KEY,"
+    "  log_id INTEGER REFERENCES anonymization_logs(id),"
+    "  path TEXT NOT NULL, sha256 TEXT, source TEXT NOT NULL, n_rows INTEGER,"
+    "  created_unix INTEGER NOT NULL, expires_unix INTEGER NOT NULL,"
+    "  deleted_unix INTEGER);"
+    "CREATE INDEX pool_expires ON training_data_pool(expires_unix);",
+    /* 4 -> 5 (gen module, issue 16): one row per `synthloop generate` release decision.
+     * epsilon/delta NULL = the generator has no DP guarantee; scores NULL = not computed. */
+    "CREATE TABLE synthetic_jobs ("
+    "  id INTEGER PRIMARY KEY,"
+    "  run_id INTEGER REFERENCES runs(id) ON DELETE CASCADE,"
+    "  method TEXT NOT NULL CHECK (method IN ('copula','vae','rules')),"
+    "  params JSON_TEXT, n_rows INTEGER NOT NULL CHECK (n_rows >= 0),"
+    "  quality REAL, detection_auc REAL, coverage REAL, diversity REAL,"
+    "  dcr_share REAL, membership_auc REAL, scores JSON_TEXT,"
+    "  epsilon REAL CHECK (epsilon IS NULL OR epsilon >= 0),"
+    "  delta REAL CHECK (delta IS NULL OR delta >= 0),"
+    "  threshold REAL, released INTEGER NOT NULL CHECK (released IN (0,1)),"
+    "  out_path TEXT, created TEXT NOT NULL);"
+    "CREATE INDEX synthetic_jobs_run ON synthetic_jobs(run_id);",
 };
 
 _Static_assert(sizeof migrations / sizeof migrations[0] == SL_REGISTRY_SCHEMA_VERSION,

@@ -14,6 +14,9 @@ struct sl_registry {
     char *path;
 };
 
+/* The registry's connection (owned by reg), for the store's own files. */
+static inline sqlite3 *sl_registry_sqlite(sl_registry *reg) { return reg->db; }
+
 /* SQLite busy timeout of every connection (docs/REGISTRY.md: 10 s, then SL_ERR_BUSY). */
 #define SL_REGISTRY_BUSY_MS 10000
 

@@ -165,24 +165,6 @@ sl_status sl_synth_bc_act(void *ctx, const float *z, int n, float *actions, sl_r
     return SL_OK;
 }
 
-double sl_synth_bc_mse(const sl_synth_bc *bc_c, const sl_world_data *d) {
-    sl_synth_bc *bc = (sl_synth_bc *)bc_c; /* scratch only */
-    const int A = bc->A;
-    double se = 0;
-    for (size_t c0 = 0; c0 < d->n; c0 += BC_CHUNK) {
-        int B = d->n - c0 < BC_CHUNK ? (int)(d->n - c0) : BC_CHUNK;
-        predict(bc, d->z + c0 * bc->Z, B);
-        for (int i = 0; i < B; i++)
-            for (int j = 0; j < A; j++) {
-                double y = ((double)d->actions[(c0 + i) * A + j] - (double)bc->a_mean[j]) /
-                           (double)bc->a_std[j];
-                double e = (double)bc->out[(size_t)i * A + j] - y;
-                se += e * e;
-            }
-    }
-    return se / ((double)d->n * A);
-}
-
 /* --- a trained policy as the action source (branches collect --policy) ----------------------
  * The agent's deterministic action, plus Gaussian exploration noise in units of the data's
  * per-dimension action std, through finish_action like the behaviour clone. A non-finite latent

@@ -387,6 +387,175 @@ static const char *phase_of(const sl_weight_ctrl *c, int *phase) {
     return "phase 2: learned econ model and lambda controller";
 }
 
+/* A failed call is still logged (invariant 4): one error record, the message kept. */
+static void log_failed_call(sl_weight_ctrl *c, uint64_t call, size_t n, sl_status st) {
+    if (!has_sink(c)) return;
+    char msg[512];
+    snprintf(msg, sizeof msg, "%s", sl_last_error());
+    line_reset(c);
+    line_add(c, "{\"type\":\"weight_call\",\"call\":%llu,\"status\":\"error\",",
+             (unsigned long long)call);
+    line_str(c, "code", sl_strerror(st));
+    line_str(c, "error", msg);
+    line_add(c, "\"n\":%zu,", n);
+    line_emit(c);
+    sl_set_error(st, "%s", msg);
+}
+
+/* The batch's lambda after the rails that act on the whole batch (lambda cap, generator pass
+ * rate, generator certificate), and the synthetic weight budget it implies. */
+static void batch_rails(sl_weight_result *r, const sl_weight_global *g, double lam_pred) {
+    const double max_share = g->ctx.max_synth_share;
+    r->lambda_prediction = lam_pred;
+    r->lambda = lam_pred;
+    if (r->lambda > max_share) {
+        r->lambda = max_share;
+        r->rails |= 1u << SL_RAIL_LAMBDA_CAP;
+        r->rail_counts[SL_RAIL_LAMBDA_CAP] = 1;
+    }
+    if (g->source_pass_rate < g->min_pass_rate) { /* generator rail: the batch is out */
+        r->lambda = 0.0;
+        r->rails |= 1u << SL_RAIL_LOW_PASS_RATE;
+        r->rail_counts[SL_RAIL_LOW_PASS_RATE] = 1;
+    }
+    if (g->generator_band_hi > 0.0 &&
+        (g->source_std_ratio_min < 0.0 || g->source_std_ratio_min < g->generator_band_lo ||
+         g->source_std_ratio_max > g->generator_band_hi)) { /* certificate rail */
+        r->lambda = 0.0;
+        r->rails |= 1u << SL_RAIL_UNSTABLE_GENERATOR;
+        r->rail_counts[SL_RAIL_UNSTABLE_GENERATOR] = 1;
+    }
+    r->real_weight = g->real_weight;
+    r->target_synth_weight = g->real_weight * r->lambda / (1.0 - r->lambda);
+}
+
+/* 1. Per-sample quality gate: q_i = trust * econ (capped) for valid samples at or above the
+ * trust floor; c->idx[0..m) lists the samples with q > 0. Returns m. */
+static size_t quality_gate(sl_weight_ctrl *c, const sl_weight_global *g, const sl_weight_result *r,
+                           const sl_weight_sample *s, size_t n, sl_weight_out *out) {
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        sl_weight_out *o = &out[i];
+        memset(o, 0, sizeof *o);
+        o->lambda_component = r->lambda;
+        c->q[i] = 0.0;
+        if (!sample_valid(&s[i])) {
+            o->flags |= 1u << SL_RAIL_INVALID_INPUT;
+            continue;
+        }
+        double econ = 1.0;
+        if (r->phase == 2 &&
+            sl_econ_model_eval(&c->econ, s[i].delta_mpl, s[i].delta_error, s[i].delta_ep,
+                               s[i].novelty, s[i].brick_id, g->ctx.objective, &econ) != SL_OK) {
+            o->flags |= 1u << SL_RAIL_INVALID_INPUT;
+            continue;
+        }
+        if (econ > g->econ_weight_cap) {
+            econ = g->econ_weight_cap;
+            o->flags |= 1u << SL_RAIL_ECON_CAP;
+        }
+        o->trust_component = s[i].trust;
+        o->econ_component = econ;
+        if (s[i].trust < g->min_trust) { /* == floor passes (seed 002: trust >= threshold) */
+            o->flags |= 1u << SL_RAIL_TRUST_FLOOR;
+            continue;
+        }
+        o->quality = s[i].trust * econ;
+        c->q[i] = o->quality;
+        if (o->quality > 0.0) c->idx[m++] = i;
+    }
+    return m;
+}
+
+/* 2. Capped proportional rescale: the scale s with sum_i min(1, q_i s) = W over the m gated
+ * samples (the largest q first at the cap of 1); returns s. */
+static double capped_rescale(sl_weight_ctrl *c, size_t m, double W, sl_weight_out *out) {
+    size_t ncapped = 0;
+    double scale = 0.0;
+    if (m == 0 || !(W > 0.0)) return scale;
+    qsort_r(c->idx, m, sizeof *c->idx, cmp_q_desc, c->q);
+    c->suffix[m] = 0.0;
+    for (size_t k = m; k-- > 0;) c->suffix[k] = c->suffix[k + 1] + c->q[c->idx[k]];
+    for (ncapped = 0; ncapped < m; ncapped++) {
+        scale = (W - (double)ncapped) / c->suffix[ncapped];
+        if (c->q[c->idx[ncapped]] * scale <= 1.0) break;
+    }
+    for (size_t k = 0; k < m; k++) {
+        size_t i = c->idx[k];
+        if (k < ncapped) {
+            out[i].w_final = 1.0;
+            out[i].flags |= 1u << SL_RAIL_WEIGHT_CAP;
+        } else {
+            double w = c->q[i] * scale;
+            out[i].w_final = w > 1.0 ? 1.0 : w;
+        }
+    }
+    if (ncapped == m) scale = 1.0 / c->q[c->idx[m - 1]]; /* all at the cap */
+    return scale;
+}
+
+/* 3. Final share cap: sum w / (sum w + R) <= max_share, whatever the rounding did. The check
+ * inflates S by SHARE_MARGIN so that the invariant also holds when a consumer sums the weights
+ * in another order (each order differs by far less than the margin). Then the budget and
+ * real-weight rails. */
+static void share_cap(const sl_weight_ctrl *c, const sl_weight_global *g, sl_weight_result *r,
+                      size_t m, double W, sl_weight_out *out) {
+    const double max_share = g->ctx.max_synth_share;
+    double S = 0.0;
+    for (size_t k = 0; k < m; k++) S += out[c->idx[k]].w_final;
+    for (int it = 0; S > 0.0 && share_exceeds(S, g->real_weight, max_share); it++) {
+        double f = it < 8 ? (g->real_weight * max_share / (1.0 - max_share)) / S *
+                                (1.0 - SHARE_MARGIN * (it + 2))
+                          : 0.0;
+        S = 0.0;
+        for (size_t k = 0; k < m; k++) {
+            size_t i = c->idx[k];
+            out[i].w_final *= f;
+            out[i].flags |= 1u << SL_RAIL_SHARE_CAP;
+            S += out[i].w_final;
+        }
+        r->rails |= 1u << SL_RAIL_SHARE_CAP;
+    }
+    r->synth_weight = S;
+    r->effective_share = S + g->real_weight > 0.0 ? S / (S + g->real_weight) : 0.0;
+    r->budget_reached = W == 0.0 ? S == 0.0 : fabs(S - W) <= 1e-9 * W;
+    if (!r->budget_reached && S < W) {
+        r->rails |= 1u << SL_RAIL_BUDGET_SHORT;
+        r->rail_counts[SL_RAIL_BUDGET_SHORT] = 1;
+    }
+    if (g->real_weight == 0.0 && m > 0) {
+        r->rails |= 1u << SL_RAIL_NO_REAL_WEIGHT;
+        r->rail_counts[SL_RAIL_NO_REAL_WEIGHT] = 1;
+    }
+}
+
+/* 4. Rail counts, pass/reject counts and the summaries of w, trust and econ. */
+static void count_and_summarize(sl_weight_result *r, const sl_weight_out *out, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        const sl_weight_out *o = &out[i];
+        for (int k = 0; k < SL_RAIL_COUNT; k++)
+            if (o->flags & (1u << k)) {
+                r->rail_counts[k]++;
+                r->rails |= 1u << k;
+            }
+        if (o->flags & (1u << SL_RAIL_INVALID_INPUT)) {
+            r->n_invalid++;
+            continue;
+        }
+        if (o->flags & (1u << SL_RAIL_TRUST_FLOOR)) r->n_rejected_trust++;
+        else r->n_passed++;
+        int first = r->w.count == 0;
+        summarize(&r->w, o->w_final, first);
+        summarize(&r->trust, o->trust_component, first);
+        summarize(&r->econ, o->econ_component, first);
+    }
+    if (r->rails & (1u << SL_RAIL_SHARE_CAP)) r->rail_counts[SL_RAIL_SHARE_CAP] =
+        r->rail_counts[SL_RAIL_SHARE_CAP] ? r->rail_counts[SL_RAIL_SHARE_CAP] : 1;
+    summary_final(&r->w);
+    summary_final(&r->trust);
+    summary_final(&r->econ);
+}
+
 sl_status sl_weight_ctrl_compute(sl_weight_ctrl *c, const sl_weight_global *g,
                                  const sl_weight_sample *s, size_t n, sl_weight_out *out,
                                  sl_weight_result *res) {
@@ -408,158 +577,14 @@ sl_status sl_weight_ctrl_compute(sl_weight_ctrl *c, const sl_weight_global *g,
         else lam_pred = g->target_synth_share;
     }
     if (st != SL_OK) {
-        /* a failed call is still logged (invariant 4) */
-        if (has_sink(c)) {
-            char msg[512];
-            snprintf(msg, sizeof msg, "%s", sl_last_error());
-            line_reset(c);
-            line_add(c, "{\"type\":\"weight_call\",\"call\":%llu,\"status\":\"error\",",
-                     (unsigned long long)call);
-            line_str(c, "code", sl_strerror(st));
-            line_str(c, "error", msg);
-            line_add(c, "\"n\":%zu,", n);
-            line_emit(c);
-            sl_set_error(st, "%s", msg);
-        }
+        log_failed_call(c, call, n, st);
         return st;
     }
-
-    const double max_share = g->ctx.max_synth_share;
-    r.lambda_prediction = lam_pred;
-    r.lambda = lam_pred;
-    if (r.lambda > max_share) {
-        r.lambda = max_share;
-        r.rails |= 1u << SL_RAIL_LAMBDA_CAP;
-        r.rail_counts[SL_RAIL_LAMBDA_CAP] = 1;
-    }
-    if (g->source_pass_rate < g->min_pass_rate) { /* generator rail: the batch is out */
-        r.lambda = 0.0;
-        r.rails |= 1u << SL_RAIL_LOW_PASS_RATE;
-        r.rail_counts[SL_RAIL_LOW_PASS_RATE] = 1;
-    }
-    if (g->generator_band_hi > 0.0 &&
-        (g->source_std_ratio_min < 0.0 || g->source_std_ratio_min < g->generator_band_lo ||
-         g->source_std_ratio_max > g->generator_band_hi)) { /* certificate rail */
-        r.lambda = 0.0;
-        r.rails |= 1u << SL_RAIL_UNSTABLE_GENERATOR;
-        r.rail_counts[SL_RAIL_UNSTABLE_GENERATOR] = 1;
-    }
-    r.real_weight = g->real_weight;
-    r.target_synth_weight = g->real_weight * r.lambda / (1.0 - r.lambda);
-
-    /* 1. per-sample quality gate */
-    size_t m = 0; /* samples with quality > 0 */
-    for (size_t i = 0; i < n; i++) {
-        sl_weight_out *o = &out[i];
-        memset(o, 0, sizeof *o);
-        o->lambda_component = r.lambda;
-        c->q[i] = 0.0;
-        if (!sample_valid(&s[i])) {
-            o->flags |= 1u << SL_RAIL_INVALID_INPUT;
-            continue;
-        }
-        double econ = 1.0;
-        if (r.phase == 2 &&
-            sl_econ_model_eval(&c->econ, s[i].delta_mpl, s[i].delta_error, s[i].delta_ep,
-                               s[i].novelty, s[i].brick_id, g->ctx.objective, &econ) != SL_OK) {
-            o->flags |= 1u << SL_RAIL_INVALID_INPUT;
-            continue;
-        }
-        if (econ > g->econ_weight_cap) {
-            econ = g->econ_weight_cap;
-            o->flags |= 1u << SL_RAIL_ECON_CAP;
-        }
-        o->trust_component = s[i].trust;
-        o->econ_component = econ;
-        if (s[i].trust < g->min_trust) { /* == floor passes (seed 002: trust >= threshold) */
-            o->flags |= 1u << SL_RAIL_TRUST_FLOOR;
-            continue;
-        }
-        o->quality = s[i].trust * econ;
-        c->q[i] = o->quality;
-        if (o->quality > 0.0) c->idx[m++] = i;
-    }
-
-    /* 2. capped proportional rescale: find s with sum_i min(1, q_i s) = W* */
-    double W = r.target_synth_weight;
-    size_t ncapped = 0;
-    double scale = 0.0;
-    if (m > 0 && W > 0.0) {
-        qsort_r(c->idx, m, sizeof *c->idx, cmp_q_desc, c->q);
-        c->suffix[m] = 0.0;
-        for (size_t k = m; k-- > 0;) c->suffix[k] = c->suffix[k + 1] + c->q[c->idx[k]];
-        for (ncapped = 0; ncapped < m; ncapped++) {
-            scale = (W - (double)ncapped) / c->suffix[ncapped];
-            if (c->q[c->idx[ncapped]] * scale <= 1.0) break;
-        }
-        for (size_t k = 0; k < m; k++) {
-            size_t i = c->idx[k];
-            if (k < ncapped) {
-                out[i].w_final = 1.0;
-                out[i].flags |= 1u << SL_RAIL_WEIGHT_CAP;
-            } else {
-                double w = c->q[i] * scale;
-                out[i].w_final = w > 1.0 ? 1.0 : w;
-            }
-        }
-        if (ncapped == m) scale = 1.0 / c->q[c->idx[m - 1]]; /* all at the cap */
-    }
-    r.scale = scale;
-
-    /* 3. final share cap: sum w / (sum w + R) <= max_share, whatever the rounding did. The
-     * check inflates S by SHARE_MARGIN so that the invariant also holds when a consumer sums
-     * the weights in another order (each order differs by far less than the margin). */
-    double S = 0.0;
-    for (size_t k = 0; k < m; k++) S += out[c->idx[k]].w_final;
-    for (int it = 0; S > 0.0 && share_exceeds(S, g->real_weight, max_share); it++) {
-        double f = it < 8 ? (g->real_weight * max_share / (1.0 - max_share)) / S *
-                                (1.0 - SHARE_MARGIN * (it + 2))
-                          : 0.0;
-        S = 0.0;
-        for (size_t k = 0; k < m; k++) {
-            size_t i = c->idx[k];
-            out[i].w_final *= f;
-            out[i].flags |= 1u << SL_RAIL_SHARE_CAP;
-            S += out[i].w_final;
-        }
-        r.rails |= 1u << SL_RAIL_SHARE_CAP;
-    }
-    r.synth_weight = S;
-    r.effective_share = S + g->real_weight > 0.0 ? S / (S + g->real_weight) : 0.0;
-    r.budget_reached = W == 0.0 ? S == 0.0 : fabs(S - W) <= 1e-9 * W;
-    if (!r.budget_reached && S < W) {
-        r.rails |= 1u << SL_RAIL_BUDGET_SHORT;
-        r.rail_counts[SL_RAIL_BUDGET_SHORT] = 1;
-    }
-    if (g->real_weight == 0.0 && m > 0) {
-        r.rails |= 1u << SL_RAIL_NO_REAL_WEIGHT;
-        r.rail_counts[SL_RAIL_NO_REAL_WEIGHT] = 1;
-    }
-
-    /* 4. counts and statistics */
-    for (size_t i = 0; i < n; i++) {
-        const sl_weight_out *o = &out[i];
-        for (int k = 0; k < SL_RAIL_COUNT; k++)
-            if (o->flags & (1u << k)) {
-                r.rail_counts[k]++;
-                r.rails |= 1u << k;
-            }
-        if (o->flags & (1u << SL_RAIL_INVALID_INPUT)) {
-            r.n_invalid++;
-            continue;
-        }
-        if (o->flags & (1u << SL_RAIL_TRUST_FLOOR)) r.n_rejected_trust++;
-        else r.n_passed++;
-        int first = r.w.count == 0;
-        summarize(&r.w, o->w_final, first);
-        summarize(&r.trust, o->trust_component, first);
-        summarize(&r.econ, o->econ_component, first);
-    }
-    if (r.rails & (1u << SL_RAIL_SHARE_CAP)) r.rail_counts[SL_RAIL_SHARE_CAP] =
-        r.rail_counts[SL_RAIL_SHARE_CAP] ? r.rail_counts[SL_RAIL_SHARE_CAP] : 1;
-    summary_final(&r.w);
-    summary_final(&r.trust);
-    summary_final(&r.econ);
+    batch_rails(&r, g, lam_pred);
+    size_t m = quality_gate(c, g, &r, s, n, out); /* samples with quality > 0 */
+    r.scale = capped_rescale(c, m, r.target_synth_weight, out);
+    share_cap(c, g, &r, m, r.target_synth_weight, out);
+    count_and_summarize(&r, out, n);
     *res = r;
 
     /* 5. log: one call record, then one record per sample */

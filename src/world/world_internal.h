@@ -39,6 +39,9 @@ struct sl_world {
     float *sphere;                  /* NULL or [2Z]: mean then std (sl_world_set_sphere) */
 };
 
+/* Configuration from its JSON (sl_world_config_json); SL_ERR_FORMAT naming path if invalid. */
+sl_status sl_world_config_from_json(sl_world_config *c, const cJSON *j, const char *path);
+
 /* Allocate a model with fresh (initialised from cfg->seed) parameters and unit norms. */
 sl_status sl_world_alloc(sl_world **out, const sl_world_config *cfg, int Z, int A);
 
@@ -93,6 +96,36 @@ size_t sl_world_row_episode(const sl_world_data *d, size_t r);
  * sqrt(sum_i sum_d var_t(a[i,:,d]) / sum_i sum_d var_t(b[i,:,d])). NAN if non-finite, +INF if
  * the denominator is 0 and the numerator is not, 1 if both are 0. */
 double sl_world_window_std_ratio(const float *a, const float *b, size_t n, int T, int D);
+
+/* --- training (train_step.c; train.c drives it) --- */
+
+/* Batch buffers of one member's training step: B rows, S horizon slots. */
+typedef struct sl_world_tr_buf {
+    int B, S; /* rows, horizon slots */
+    float *x, *h, *cache, *out, *zpred, *zin, *mask; /* per slot */
+    float *dz, *dr, *de;     /* direct loss gradients per slot (dz: wrt the sampled z) */
+    float *eps, *dm;         /* per slot [B, Z]: the noise drawn, MSE gradient wrt the mean */
+    float *sg, *dls;         /* per slot [B, Z]: sigma (exp(noise_logstd + the hetero_noise
+                                offset), computed once), NLL gradient wrt log sigma */
+    float *dgs;              /* scratch [B, Z]: d loss / d log sigma of one slot */
+    float *dout, *dh_acc, *dh_prev, *dx, *dzin_cur, *dzin_next, *gru_ws, *hb0, *hb1, *cb;
+    size_t *rows;            /* [B] row of the start t0 */
+    int *burn;               /* [B] */
+} sl_world_tr_buf;
+
+/* Standardised copies of everything the loss touches (rows of the whole dataset). */
+typedef struct sl_world_tr_data {
+    float *zs, *zns, *as, *rs, *es; /* [n,Z] [n,Z] [n,A] [n] [n,E] */
+} sl_world_tr_data;
+sl_status sl_world_tr_alloc(sl_world_tr_buf *b, const sl_world *w, int B, int S);
+void sl_world_tr_free(sl_world_tr_buf *b);
+sl_status sl_world_trd_build(sl_world_tr_data *t, const sl_world *w, const sl_world_data *d);
+void sl_world_trd_free(sl_world_tr_data *t);
+/* Forward + backward of one member (arena ar) over a batch already placed in b (rows, burn,
+ * mask) with horizon Hs and burn-in bmax; returns the loss (NaN/Inf when it diverged, then no
+ * gradient was added). Gradients are ADDED into ar's grads. */
+double sl_world_member_step(const sl_world *w, sl_nn_arena *ar, const sl_world_tr_data *td,
+                            sl_world_tr_buf *b, int Hs, int bmax, sl_rng *rng);
 
 /* Test hook: the training loss of member m on one batch (start rows[B], horizon Hs, mask
  * [Hs, B] with 1 = teacher-forced input; w's norms must be set), gradients ADDED into the
