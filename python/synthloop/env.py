@@ -22,7 +22,7 @@ from ._lib import call, cstr, declare, lib, _S, _P
 from .dataset import Dataset, _DSP
 
 ERR_KINDS = ["drop", "miss", "collision", "timeout"]
-POLICIES = ["expert", "medium", "random", "medium-expert", "mixed"]
+POLICIES = ["expert", "medium", "random", "medium-expert", "mixed", "mpc"]  # sl_policy_kind
 
 
 class _Econ(C.Structure):
@@ -53,7 +53,7 @@ class _Env(C.Structure):
                 ("obs_dim", C.c_int), ("act_dim", C.c_int),
                 ("act_lo", C.POINTER(C.c_float)), ("act_hi", C.POINTER(C.c_float)),
                 ("max_steps", C.c_int), ("frame_skip", C.c_int), ("control_dt", C.c_double),
-                ("econ", _Econ), ("n_cond", C.c_int), ("cond_names", (C.c_char * 32) * MAX_COND),
+                ("econ", _Econ), ("task", C.c_void_p), ("n_cond", C.c_int), ("cond_names", (C.c_char * 32) * MAX_COND),
                 ("cond", C.c_double * MAX_COND), ("t", C.c_int), ("state", C.c_int),
                 ("metrics", _Metrics)]
 
@@ -76,11 +76,12 @@ class _Rng(C.Structure):
 
 class _Summary(C.Structure):
     _fields_ = ([("episodes", C.c_size_t), ("steps", C.c_size_t),
-                 ("policy_counts", C.c_int * 5)] +
+                 ("policy_counts", C.c_int * len(POLICIES))] +
                 [(k, C.c_double) for k in
                  ("mean_mpl", "std_mpl", "mean_error_rate", "std_error_rate", "mean_energy_wh",
                   "std_energy_wh", "mean_ep", "std_ep", "mean_wage_parity", "std_wage_parity",
-                  "mean_units", "std_units", "mean_return", "std_return")])
+                  "mean_units", "std_units", "mean_return", "std_return")] +
+                [("has_units", C.c_int)])
 
 
 _EP = C.POINTER(_Env)
@@ -277,7 +278,7 @@ class Env:
         call("sl_env_collect", self._p(), policy_kind(policy), int(episodes), int(seed),
              C.byref(p), C.byref(s))
         summary = {k: getattr(s, k) for k, _ in _Summary._fields_ if k != "policy_counts"}
-        summary["policy_counts"] = {POLICIES[i]: s.policy_counts[i] for i in range(5)}
+        summary["policy_counts"] = {POLICIES[i]: s.policy_counts[i] for i in range(len(POLICIES))}
         return Dataset(p), summary
 
 

@@ -146,7 +146,6 @@ declare("sl_world_load", _S, [C.POINTER(_P), C.c_char_p])
 declare("sl_world_free", None, [_P])
 declare("sl_world_get_config", C.POINTER(_WorldConfig), [_P])
 declare("sl_world_z_dim", C.c_int, [_P])
-declare("sl_world_a_dim", C.c_int, [_P])
 declare("sl_world_set_sphere", _S, [_P, _F32P, _F32P])
 declare("sl_world_data_init", _S, [C.POINTER(_WorldData), _DSP, _F32P, _F32P, C.c_int,
                                    C.c_void_p, C.c_int])
@@ -168,7 +167,6 @@ class WorldModel(_Owned):
         call("sl_world_load", C.byref(p), cstr(path))
         self._ptr = p
         self.z_dim = lib.sl_world_z_dim(p)
-        self.a_dim = lib.sl_world_a_dim(p)
 
     @property
     def config(self):

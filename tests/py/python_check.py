@@ -5,8 +5,8 @@
 
 Environment: SL_BIN (the CLI), SL_TEST_ROOT (repo), SYNTHLOOP_LIB (the shared library).
 Cases share WORKDIR: files the CLI writes are reused by later cases when present.
-  layout     every mirrored C struct: sizeof and each field's offset equal gcc's (a small C
-             program compiled here prints them)
+  layout     every mirrored C struct: sizeof and each field's offset and size equal gcc's (a
+             small C program compiled here prints them)
   collect    env.collect + save == `synthloop collect` byte for byte (3 settings)
   rollout    a Python reset/step loop with the behaviour policy == the collected dataset
              (observations, actions, rewards, flags, step columns, episode metrics: exact;
@@ -90,6 +90,7 @@ def case_layout():
         src.append(f'printf("{cname} sizeof %zu\\n", sizeof({cname}));')
         for f, _ in py._fields_:
             src.append(f'printf("{cname} {f} %zu\\n", offsetof({cname}, {f}));')
+            src.append(f'printf("{cname} {f}.size %zu\\n", sizeof((({cname} *)0)->{f}));')
     src.append("return 0; }")
     with open(p("layout.c"), "w") as f:
         f.write("\n".join(src))
@@ -109,6 +110,9 @@ def case_layout():
         for f, _ in py._fields_:
             got = getattr(py, f).offset
             assert got == want[(cname, f)], f"{cname}.{f}: offset {got} vs C {want[(cname, f)]}"
+            size = getattr(py, f).size
+            assert size == want[(cname, f + ".size")], \
+                f"{cname}.{f}: size {size} vs C {want[(cname, f + '.size')]}"
             checked += 1
     print(f"layout: {len(structs)} structs, {checked} fields agree with gcc")
 
