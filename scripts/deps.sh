@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # Installs the Debian packages synthloop needs, if any are missing.
 #
 #   scripts/deps.sh              build and run dependencies (what `make` and `make demo` need)

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # Generates the command dispatch table from SL_COMMAND(name, "summary") lines in src/cli/cmd_*.c.
 # usage: scripts/gen_commands.sh OUT.inc src/cli/cmd_*.c
 set -eu

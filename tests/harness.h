@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* harness.h - the tiny test harness every tests/test_*.c uses.
  *
  *   TEST(name) { CHECK(x == 1); CHECK_CLOSE(a, b, 1e-6); CHECK_OK(sl_call(...)); }

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_npz.c - NPZ reader/writer: bit-exact round trips with numpy in both directions (every
  * dtype, 0-d/empty/3-d/rank-8 shapes, stored and deflated members, .npy versions 1-3), and
  * bad input (truncated, oversized, wrong magic, wrong dtype, Fortran order, shape overflow,

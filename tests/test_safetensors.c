@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_safetensors.c - safetensors writer/reader: C-written files parsed by Python's json and
  * read bit for bit by numpy (a hand-written reader, no safetensors package), Python-written
  * files (padded and unaligned) read by C, the float32 parameter helpers, and bad input

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* sl_core.h - status codes, error messages, RNG, logging, progress bars, file helpers.
  *
  * The bottom layer of synthloop. Everything else includes this header.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* cmd_collect.c - `synthloop collect`: run a behaviour policy in the MuJoCo workcell (or any
  * MJCF model with a task spec, or a reach task from flags) and write the episodes as a
  * D4RL-style NPZ plus a JSON sidecar (config, seed, provenance, the environment record, econ

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* cmd_demo.c - `synthloop demo` (what `make demo` runs): the whole loop on built-in defaults,
  * in one process and one registry run:
  *   collect -> encode -> bricks -> world model (stable) + unstable reference -> trust_net

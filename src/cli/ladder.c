@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* ladder.c - the horizon ladder engine behind `synthloop ladder` and `synthloop demo`.
  * Invariant: a level is attempted only if every level below it passed; a level passes only if
  * its branches meet the pass-rate criterion AND its A/B test shows no harm (seed 000). */

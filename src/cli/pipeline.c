@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* pipeline.c - glue for the commands that combine stages (see pipeline.h).
  * Invariant: every synthetic transition handed to a learner carries the weight the
  * SyntheticWeightController gave its branch (0 for branches the gates rejected), unless the

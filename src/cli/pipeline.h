@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* pipeline.h - glue shared by the commands that combine stages (train, ab, ladder, demo):
  * loading real transitions in latent space, loading branch files and weighting them with the
  * SyntheticWeightController, and mapping environment observations through the encoder.

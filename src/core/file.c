@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* file.c - whole-file reads, atomic writes (temp + fsync + rename + dir fsync), hashing,
  * and small numeric helpers. Invariant: a path written through this module is either the
  * old content or the complete new content, never a mix, even if the process is killed. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* import_hdf5.c - D4RL-layout and Minari-layout HDF5 files -> sl_dataset (HDF5 C API, serial).
  *
  * D4RL: top-level datasets observations [N, ...], actions [N, ...], rewards [N], terminals [N]

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* npz.c - numpy .npy/.npz reading and writing over libzip.
  *
  * Key invariant: no buffer is sized from a number in the file before that number has been

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* safetensors.c - safetensors reader/writer (u64 header length, JSON header, byte buffer).
  *
  * Key invariant: tensor buffers are allocated only after the whole header has been validated

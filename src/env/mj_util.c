@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* mj_util.c - MuJoCo glue shared by the environment backends: loading MJCF from a file or an
  * in-memory string with MuJoCo's error message preserved, a quiet warning hook, and the
  * divergence check run after every control step.
