@@ -1,6 +1,7 @@
 # synthloop - plain Makefile front door.
 #   make            build build/synthloop and build/libsynthloop.a
 #   make test       build and run every test; ends with "N passed, N failed"
+#   make shared     build build/libsynthloop.so (the Python binding's library, python/)
 #   make demo       run the main job on built-in defaults
 #   make bench      run the benchmarks (C against PyTorch, same machine, same run)
 #   make fuzz       build the libFuzzer targets with clang and run each briefly
@@ -60,8 +61,11 @@ BENCH_BIN:= $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 LIB      := $(BUILD)/libsynthloop.a
 BIN      := $(BUILD)/synthloop
 DEPS_OK  := build/.deps-ok
+# test references (torch, scipy, sklearn, h5py, chromium, wrk, valgrind, clang): `make test`,
+# `make bench` and `make fuzz` only; `make` and `make demo` install build/run packages alone
+DEPS_TEST_OK := build/.deps-test-ok
 
-.PHONY: all test demo bench fuzz clean deps tests
+.PHONY: all test demo bench fuzz clean deps deps-test tests
 .DEFAULT_GOAL := all
 
 all: $(DEPS_OK) $(BIN) $(LIB)
@@ -72,6 +76,11 @@ $(DEPS_OK): scripts/deps.sh
 	@scripts/deps.sh
 	@touch $@
 deps: $(DEPS_OK)
+$(DEPS_TEST_OK): scripts/deps.sh
+	@mkdir -p build
+	@scripts/deps.sh --test
+	@touch $@
+deps-test: $(DEPS_TEST_OK)
 
 $(BUILD)/%.o: %.c | $(DEPS_OK)
 	@mkdir -p $(dir $@)
@@ -106,19 +115,37 @@ $(BUILD)/bench/%: bench/%.c $(LIB) | $(DEPS_OK)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -Ibench $(CFLAGS) -o $@ $< $(LIB) $(LDFLAGS) $(LDLIBS)
 
-tests: $(TEST_BIN) $(BIN)
+# --- shared library for the Python binding (python/synthloop, docs/PYTHON.md) -----------------
+# The same library sources compiled again with -fPIC into $(BUILD)/pic/ (the static library
+# keeps its non-PIC objects); `make shared` builds it, `make test` too (tests/test_python).
+SHLIB    := $(BUILD)/libsynthloop.so
+PIC_OBJ  := $(LIB_SRC:%.c=$(BUILD)/pic/%.o)
+
+$(BUILD)/pic/%.o: %.c | $(DEPS_OK)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -fPIC -c $< -o $@
+$(BUILD)/pic/src/core/status.o: $(BUILD)/gen/version.h
+
+$(SHLIB): $(PIC_OBJ)
+	$(CC) -shared -Wl,-soname,libsynthloop.so -Wl,--no-undefined $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+.PHONY: shared
+shared: $(SHLIB)
+# --- end shared library ------------------------------------------------------------------
+
+tests: $(TEST_BIN) $(BIN) $(SHLIB)
 
 # Run all tests (or only those matching T=pattern). Prints "N passed, N failed".
 ifeq ($(VALGRIND),1)
 # the small tests under valgrind (memcheck, definite leaks are errors); T= narrows further
 VG_TESTS ?= test_core test_npz test_safetensors test_dataset test_dataset_npz test_stats \
             test_weight test_bricks test_import test_registry test_nn
-test: all $(TEST_BIN)
+test: $(DEPS_TEST_OK) all $(TEST_BIN) $(SHLIB)
 	@SL_BUILD=$(BUILD) SL_BIN=$(abspath $(BIN)) PYTHON=$(PYTHON) SL_ONLY="$(VG_TESTS)" \
 	  SL_WRAP="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite" \
 	  OPENBLAS_CORETYPE=Haswell tests/run.sh $(BUILD)/tests $(T)
 else
-test: all $(TEST_BIN)
+test: $(DEPS_TEST_OK) all $(TEST_BIN) $(SHLIB)
 	@SL_BUILD=$(BUILD) SL_BIN=$(abspath $(BIN)) PYTHON=$(PYTHON) tests/run.sh $(BUILD)/tests $(T)
 endif
 
@@ -126,14 +153,14 @@ demo: all
 	@mkdir -p demo-out
 	$(BIN) demo --out demo-out
 
-bench: all $(BENCH_BIN)
+bench: $(DEPS_TEST_OK) all $(BENCH_BIN)
 	@for b in $(BENCH_BIN); do echo "== $$b"; $$b || exit 1; done
 
 FUZZ_SRC := $(wildcard fuzz/fuzz_*.c)
-fuzz: $(DEPS_OK)
+fuzz: $(DEPS_TEST_OK)
 	@scripts/fuzz.sh $(FUZZ_SRC)
 
 clean:
 	rm -rf build build-san build-vg demo-out
 
--include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(PIC_OBJ:.o=.d)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* bench_env.c - environment throughput against the raw cost of MuJoCo's mj_step on the same
  * model, the raw mj_step cost of a 2-link arm (ANCHORS.md: 1.24 us), the wall time to
  * collect the default 50-episode dataset, and the MPC expert on the task-spec models of

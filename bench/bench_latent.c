@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* bench_latent.c - training speed of the contrastive encoder (issue: "make bench adds ... the
  * encoder's training speed"): InfoNCE updates per second on the default 50-episode workcell
  * dataset, against the same network, loss and optimiser in PyTorch (bench/latent_ref.py) on

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* bench_nn.c - nn engine speed against PyTorch (bench/nn_ref.py) in the same run.
  *
  * (a) SAC update: actor 32 -> H -> H -> 16 (tanh-Gaussian head, 8 actions), twin critics

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* bench_rl.c - offline-RL learner speed (sl_agent_update_batch) against PyTorch
  * (bench/rl_ref.py) in the same run.
  *

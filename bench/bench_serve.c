@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* bench_serve.c - load test of `synthloop serve`: an in-process server on 127.0.0.1 (free port)
  * over a registry with a realistic run, hit by wrk from a second process for a bounded time per
  * endpoint. Prints requests/s, p50/p99 latency and error counts; exits 1 on any error or non-2xx

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* bench_world.c - world-model speed against PyTorch (bench/world_ref.py) in the same run:
  * rollout throughput (synthetic transitions per second; ensemble of 5, hidden 128, latent 32,
  * action 4, 4096 starts, 60 steps) on 1 and 2 threads, and training steps per second (one

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """gen_ref.py - PyTorch side of bench/bench_gen.c: the same tabular VAE training step.
 
 usage: gen_ref.py SECONDS D NUM CATS

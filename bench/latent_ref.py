@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """PyTorch reference for bench_latent: the encoder's training step with synthloop's defaults
 (MLP 24->128->128->32 with LayerNorm + ReLU, L2-normalised output u, symmetric InfoNCE at
 temperature 0.5, plus 10 x the MSE of a decoder 32->128->128->24 (LayerNorm + ReLU) reading u

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """nn_ref.py - PyTorch side of bench/bench_nn.c (same networks, same updates).
 
 Usage: nn_ref.py [SECONDS]. Prints lines

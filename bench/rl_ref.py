@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """rl_ref.py - PyTorch side of bench/bench_rl.c: TD3+BC and SAC updates per second.
 
 Usage: rl_ref.py [SECONDS]. Prints lines

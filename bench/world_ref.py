@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """world_ref.py - PyTorch side of bench/bench_world.c (same shapes, same run).
 
 Usage: world_ref.py [SECONDS]. Prints lines

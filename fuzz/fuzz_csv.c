@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* fuzz_csv.c - libFuzzer target for the CSV importer (sl_import_csv_buffer), parsing from memory.
  *
  * The first input byte picks a few options (delimiter, --max-episodes) so that those paths are

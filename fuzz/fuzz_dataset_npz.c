@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* fuzz_dataset_npz.c - structure-aware libFuzzer target for sl_dataset_load_npz.
  *
  * Raw byte mutations of a zip almost always break a member's CRC, so a plain file fuzzer never

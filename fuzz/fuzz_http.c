@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* fuzz_http.c - libFuzzer target for the HTTP router of `synthloop serve` (sl_http_route):
  * arbitrary method, request target, Authorization header and body against a small real
  * registry. The router must answer every input with a status in [200, 599] and a body, never

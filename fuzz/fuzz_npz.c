@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* fuzz_npz.c - libFuzzer target for the NPZ reader (sl_npz_open_mem + reading every member).
  * Invariant checked: any input either fails with a status and a non-empty message, or yields
  * arrays whose buffers hold exactly count * itemsize readable bytes. Build: scripts/fuzz.sh. */

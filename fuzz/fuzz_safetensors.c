@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* fuzz_safetensors.c - libFuzzer target for the safetensors reader (sl_safetensors_read_mem).
  * Invariants checked: a rejected input has a message; an accepted one has fully readable
  * tensor buffers, and (unless it holds NaN/Inf, which the writer refuses) writing it back with

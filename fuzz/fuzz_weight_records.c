@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* fuzz_weight_records.c - libFuzzer target for the weight controller's text inputs: the outcome
  * records reader (sl_weight_records_read, JSON lines) and the econ / lambda model loaders.
  * Invariants checked: a rejected input has a message; accepted records are finite and in range

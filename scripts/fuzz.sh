@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # fuzz.sh - build and briefly run libFuzzer targets (what `make fuzz` runs).
 #
 #   scripts/fuzz.sh fuzz/fuzz_npz.c fuzz/fuzz_safetensors.c ...

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* harness.h - the tiny test harness every tests/test_*.c uses.
  *
  *   TEST(name) { CHECK(x == 1); CHECK_CLOSE(a, b, 1e-6); CHECK_OK(sl_call(...)); }
@@ -5,6 +6,9 @@
  *
  * Prints one "PASS <file>/<name>" or "FAIL <file>/<name>: <where>: <what>" line per test;
  * tests/run.sh counts them. A test binary exits non-zero if any test failed.
+ * A CHECK outside any RUN (in a fixture's setup() before the first RUN, between RUNs, or in a
+ * teardown() before harness_done) is not lost: the next RUN or harness_done reports it as one
+ * failed "<file>/setup" entry, so the binary exits non-zero (tests/test_harness.c shows it).
  * Python references run through SL_PYTHON (/usr/bin/python3, which has numpy/torch/h5py).
  */
 #ifndef SL_TEST_HARNESS_H
@@ -23,11 +27,14 @@ static int harness_failures_in_test = 0;
 static int harness_tests_failed = 0;
 static int harness_tests_passed = 0;
 static const char *harness_current = "";
+/* the file of the last failed CHECK, to name a failure outside any RUN */
+static const char *harness_fail_file = "";
 
 #define TEST(name) static void name(void)
 
 #define HARNESS_FAIL(...)                                                                     \
     do {                                                                                      \
+        harness_fail_file = __FILE__;                                                         \
         if (harness_failures_in_test++ < 5) {                                                 \
             printf("  %s:%d: ", __FILE__, __LINE__);                                          \
             printf(__VA_ARGS__);                                                              \
@@ -70,9 +77,23 @@ static const char *harness_current = "";
                          sl_strerror(want), sl_last_error());                                 \
     } while (0)
 
+/* Failed checks made outside any RUN since the last RUN ended count as one failed test named
+ * "setup" (they happened in fixture code). */
+static inline void harness_flush_outside(void) {
+    if (!harness_failures_in_test) return;
+    const char *base = strrchr(harness_fail_file, '/');
+    base = base ? base + 1 : harness_fail_file;
+    harness_tests_failed++;
+    printf("FAIL %.*s/setup (%d failed checks outside any test)\n", (int)(strcspn(base, ".")),
+           base, harness_failures_in_test);
+    harness_failures_in_test = 0;
+    fflush(stdout);
+}
+
 static inline void harness_run(const char *file, const char *name, void (*fn)(void)) {
     const char *base = strrchr(file, '/');
     base = base ? base + 1 : file;
+    harness_flush_outside();
     harness_current = name;
     harness_failures_in_test = 0;
     fflush(stdout);
@@ -85,12 +106,17 @@ static inline void harness_run(const char *file, const char *name, void (*fn)(vo
         harness_tests_passed++;
         printf("PASS %.*s/%s\n", (int)(strcspn(base, ".")), base, name);
     }
+    harness_failures_in_test = 0;
+    harness_current = "";
     fflush(stdout);
 }
 
 #define RUN(fn) harness_run(__FILE__, #fn, fn)
 
-static inline int harness_done(void) { return harness_tests_failed ? 1 : 0; }
+static inline int harness_done(void) {
+    harness_flush_outside();
+    return harness_tests_failed ? 1 : 0;
+}
 
 /* A fresh temporary directory for a test binary (removed by the runner's TMPDIR cleanup). */
 static inline const char *harness_tmpdir(void) {

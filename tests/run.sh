@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Runs every test binary in DIR (optionally only names matching PATTERN), prints each
 # PASS/FAIL line and ends with the closing line "N passed, N failed".
 # A binary that crashes or exits non-zero without printing a FAIL counts as one failure.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_ab.c - the A/B engine: paired arms, held-out split, statistics and the verdict.
  * Uses a contextual bandit in a 4-d state space so that harm from poisoned synthetic data is
  * unambiguous; the physics evaluation is covered by the end-to-end pipeline test. */

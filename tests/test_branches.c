@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_branches.c - gated branch collection and the poison test (seed 001 reproduced):
  * a one-step-trained world model run free with inflated residual noise drifts to >= 1.5x the
  * real std, trust_net scores it near 0 and the gates reject its branches, while a stable

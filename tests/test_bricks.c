@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_bricks.c - k-means against scikit-learn, silhouette against scikit-learn, standardisation,
  * reproducibility, edge cases, and data bricks on datasets with known groups (library and CLI).
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_cli_registry.c - the data commands (collect, encode, import, bricks, trust train/score)
  * record into the run registry through the real binary: one run per invocation with the right
  * command name, config, seed and status; dataset/model/artifact rows whose sha256 matches the

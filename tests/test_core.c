@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_core.c - status codes, RNG determinism and distribution, atomic files, JSON helpers. */
 #include <sys/stat.h>
 #include <unistd.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_dataset.c - the in-memory dataset: allocation, columns, validation messages,
  * episode ranges and episode selection. */
 #include <math.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_dataset_npz.c - sl_dataset_save_npz / sl_dataset_load_npz: save-load reproduces every
  * array, numpy reads our layout and writes it back, D4RL-style numpy files without episode ids
  * load with derived episodes, bad files (NaN, broken episode ids, missing keys) give errors

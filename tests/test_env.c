@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_env.c - environments: determinism, econ metrics on hand-built situations, expert vs
  * random, bad input (malformed MJCF, NaN actions, diverging physics), the generic MJCF env and
  * the collected dataset's columns (checked independently by tests/py/env_check_npz.py). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_import.c - D4RL / Minari HDF5 files written by h5py and a CSV file, imported and compared
  * exactly with arrays numpy computed independently (tests/py/imp_make_files.py); bad inputs give
  * errors naming the file and the place; the CLI leaves the output untouched on failure.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_latent.c - the contrastive encoder: determinism, InfoNCE learning with held-out
  * nearby-step retrieval, the reconstruction objective (float64 finite-difference gradient
  * check of InfoNCE + w * MSE, recon_weight 0 = the pure-InfoNCE encoder, held-out recon MSE),

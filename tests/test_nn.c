@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_nn.c - the nn engine against itself: float64 finite-difference gradient checks of every
  * reference layer and loss, fast float32 kernels against the float32 reference kernels over
  * many shapes, the arena, optimisers, "backward adds / NULL skips" and bit determinism.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_nn_torch.c - parity of the fast float32 nn kernels with PyTorch (tests/py/nn_ref.py).
  *
  * The C side draws inputs and parameters, runs every layer/loss/optimiser case, writes the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_npz.c - NPZ reader/writer: bit-exact round trips with numpy in both directions (every
  * dtype, 0-d/empty/3-d/rank-8 shapes, stored and deflated members, .npy versions 1-3), and
  * bad input (truncated, oversized, wrong magic, wrong dtype, Fortran order, shape overflow,
@@ -560,14 +561,24 @@ TEST(failed_or_aborted_write_leaves_no_partial_file) {
     CHECK(len == 3 && memcmp(txt, "old", 3) == 0);
     free(txt);
     unlink(path);
-    /* the target is a non-empty directory: rename fails, the temp file is removed */
+    /* the target is a non-empty directory: refused at open, before anything is written */
     char sub[800];
     snprintf(sub, sizeof sub, "%s/isdir.npz", dir);
     mkdir(sub, 0755);
     snprintf(path, sizeof path, "%s/keep", sub);
     CHECK_OK(sl_write_file_atomic(path, "k", 1));
+    sl_status os = sl_npz_writer_open(&w, sub, SL_NPZ_STORED);
+    CHECK_MSG(os == SL_ERR_IO && contains(sl_last_error(), "a directory"), "got %s '%s'",
+              sl_strerror(os), sl_last_error());
+    CHECK(count_entries(dir) == 1);
+    unlink(path);
+    rmdir(sub);
+    /* the directory appears while the archive is written: rename fails, the temp file is
+     * removed */
     CHECK_OK(sl_npz_writer_open(&w, sub, SL_NPZ_STORED));
     CHECK_OK(sl_npz_writer_add(w, "f", SL_DTYPE_F32, 1, s2, f));
+    mkdir(sub, 0755);
+    CHECK_OK(sl_write_file_atomic(path, "k", 1));
     sl_status rs = sl_npz_writer_commit(w);
     CHECK_MSG(rs == SL_ERR_IO && contains(sl_last_error(), "rename failed"), "got %s '%s'",
               sl_strerror(rs), sl_last_error());

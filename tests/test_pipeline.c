@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_pipeline.c - end to end through the real binary: collect -> encode -> train -> ab, and
  * the demo on tiny settings; outputs checked with numpy / sqlite3 from Python. */
 #include <limits.h>

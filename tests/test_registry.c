@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_registry.c - the SQLite registry: migrations, every recording call, validation,
  * crash safety under SIGKILL, orphan reaping vs live owners, concurrent writers, export, and
  * an independent read-back of the file with Python's sqlite3 module (tests/py/reg_check.py). */

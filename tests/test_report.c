@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_report.c - the HTML report: every section drawn from recorded rows (checked by an
  * independent HTML parser, tests/py/reg_html_check.py: well nested, self-contained, finite
  * coordinates, what each chart plotted), "no data recorded" notes for an empty run, fallbacks

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_rl.c - replay buffer sampling, TD3+BC, SAC and IQL learning, weights, determinism. */
 #include "harness.h"
 #include "synthloop/sl_nn.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_rl_torch.c - whole-update parity of the offline-RL learners (src/rl/agent.c) with an
  * independent PyTorch implementation of the same algorithms (tests/py/rl_ref.py).
  *

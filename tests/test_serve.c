@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_serve.c - `synthloop serve`: the pure router (every status path), then a real server on
  * 127.0.0.1 (a free port) hit with raw HTTP over sockets (JSON bodies, token, 400/401/403/404/
  * 405/409/413, traversal, the live event stream while another handle records), the CLI, and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_stats.c - every sl_stats function against numpy / scipy / sklearn on random data.
  *
  * main() generates the random cases once, runs tests/py/stats_ref.py once (one Python start

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_trust.c - trust_net and the gates: features and std ratios against numpy, gate edges
  * and NaN, the seed-001 poison detection on workcell latents (MuJoCo env + encoder), metrics
  * against sklearn, calibration, determinism, checkpoints, the temporal variant, external

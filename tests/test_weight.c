@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_weight.c - the SyntheticWeightController: seed 002's safety invariants as property
  * tests over 100,000 random calls, the econ model's monotonicity, float64 finite-difference
  * gradient checks of both learned models, training on synthetic outcomes, phases, budget

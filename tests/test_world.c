@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_world.c - the world model: finite-difference gradients of the training loss (every
  * loss term and the fed-back predictions), learning a known process, checkpoint round trip,
  * reproducibility, bad input (length mismatch, empty episode, non-finite latents), divergence

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 // synthloop dashboard: lists the registry's runs, shows a run's learning curves (SVG drawn
 // here from /api/runs/ID/metrics), jobs and verdicts, and follows /api/events (server-sent
 // events) to update runs, job progress and curves live. Same-origin requests only.

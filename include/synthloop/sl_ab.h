@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* sl_ab.h - the A/B experiment: baseline (real only) against augmented (real + weighted
  * synthetic), each trained over the same seeds, evaluated by action MSE on held-out real data
  * and by running each FINAL policy (never the best checkpoint) in the physics environment.

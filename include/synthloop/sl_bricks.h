@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* sl_bricks.h - k-means (k-means++ seeding, Lloyd iterations, n_init restarts) and "data
  * bricks": episodes clustered by their features, with an economic profile per brick
  * (`synthloop bricks`). Features, k selection and the manifest are documented in

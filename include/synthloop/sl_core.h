@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* sl_core.h - status codes, error messages, RNG, logging, progress bars, file helpers.
  *
  * The bottom layer of synthloop. Everything else includes this header.
@@ -152,12 +153,30 @@ void sl_utc_iso8601(char *buf, size_t n);
 
 /* --- files -------------------------------------------------------------- */
 
-/* Read a whole file. On success *out is malloc'd (caller frees) and NUL-terminated
- * (the NUL is not counted in *len). */
+/* Largest input file read or imported (8 GiB): a guard against devices and runaway files. */
+#define SL_INPUT_MAX_BYTES ((uint64_t)8 << 30)
+
+/* Check that `path` names a readable regular file of at most max_bytes bytes (opened without
+ * blocking, so a FIFO is reported, not waited on; /dev/zero and directories are refused).
+ * *size (may be NULL) receives its size. SL_ERR_ARG for an empty path, SL_ERR_IO when it
+ * cannot be opened or is not a regular file, SL_ERR_RANGE when it is larger than max_bytes.
+ * Every message names the path. */
+sl_status sl_file_check_input(const char *path, uint64_t max_bytes, uint64_t *size);
+
+/* Check, before any work is done, that `path` can be written as an output file: non-empty, not
+ * an existing directory or other non-regular file, not an existing read-only file, and in an
+ * existing, writable directory. Writes nothing. */
+sl_status sl_file_check_output(const char *path);
+
+/* Read a whole regular file (sl_file_check_input with SL_INPUT_MAX_BYTES). On success *out is
+ * malloc'd (caller frees) and NUL-terminated (the NUL is not counted in *len). */
 sl_status sl_read_file(const char *path, char **out, size_t *len);
+/* The same with another size limit (a file that grows beyond it while read is refused too). */
+sl_status sl_read_file_limit(const char *path, uint64_t max_bytes, char **out, size_t *len);
 
 /* Atomically replace `path` with `len` bytes: write to "<path>.tmp.<pid>", fsync, rename,
- * fsync the directory. On any failure the temp file is removed and `path` is untouched. */
+ * fsync the directory. On any failure the temp file is removed and `path` is untouched.
+ * The path is checked first with sl_file_check_output. */
 sl_status sl_write_file_atomic(const char *path, const void *data, size_t len);
 
 /* Streaming variant: open a temp file beside `path`; write with fwrite to f->fp;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* sl_dataset.h - an in-memory dataset of real (or synthetic) transitions, and its NPZ file form.
  *
  * Layout follows D4RL: flat arrays over n transitions, episodes stored back to back in order.

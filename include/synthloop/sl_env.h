@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* sl_env.h - environments (pluggable: a table of functions + a context, like redis' dictType),
  * the built-in MuJoCo workcell, environments over any MJCF model driven by a task spec (JSON:
  * reward terms, success/failure, units; docs/TASKS.md) with an MPC expert, the environment

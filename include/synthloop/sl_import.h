@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* sl_import.h - read external episode datasets (D4RL HDF5, Minari HDF5, CSV, our NPZ) into an
  * sl_dataset, and summarise any dataset as JSON (`synthloop import`, `synthloop info`).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* sl_json.h - small helpers over cJSON (Debian's libcjson) for configs, sidecars and reports.
  *
  * All cJSON objects returned are owned by the caller (free with cJSON_Delete).

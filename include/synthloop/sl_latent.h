@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* sl_latent.h - the contrastive latent encoder ("z_V"): observations -> latents.
  *
  * Model: x_std = (obs - obs_mean) / obs_std (statistics of the training rows, stored in the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* sl_nn.h - the neural-network engine: parameter arena, layers, losses, optimisers.
  *
  * Style (llm.c): a layer is a pair of plain functions over flat float32 buffers with the sizes

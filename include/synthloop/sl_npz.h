@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* sl_npz.h - n-dimensional arrays and numpy's .npz container (a zip of .npy members).
  *
  * Supported: dtypes f4, f8, i4, i8, u1, b1 (little endian), C order, rank 0..SL_ARRAY_MAX_DIMS

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* sl_registry.h - the run registry: one SQLite file recording every run, dataset, model,
  * metric, branch, weight, A/B verdict, ladder level, job and artifact of the pipeline.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* sl_report.h - the HTML report of one run: a single self-contained file (inline CSS and
  * inline SVG charts generated in C, no scripts, no external requests) with every plot the
  * pipeline's rows allow: learning curves (baseline vs augmented), world-model std ratio and

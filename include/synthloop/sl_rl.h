@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* sl_rl.h - offline reinforcement learning on latent states: a replay buffer that tracks the
  * source of every sample (real or synthetic) with per-sample weights, and two learners:
  * TD3+BC (Fujimoto & Gu 2021, the offline standard) and SAC (Haarnoja et al. 2018, as in the

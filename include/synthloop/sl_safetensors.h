@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* sl_safetensors.h - the safetensors checkpoint format (read and write).
  *
  * Layout: u64 little-endian N, then N bytes of JSON header, then the byte buffer.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* sl_serve.h - `synthloop serve`: a JSON API over the registry, the dashboard page, live
  * progress as server-sent events, and the pure request router the HTTP server and the fuzz
  * target share.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* sl_stats.h - float64 statistics for evaluation, A/B tests and the stability report.
  *
  * Every formula is written out in docs/STATISTICS.md so that results can be recomputed by

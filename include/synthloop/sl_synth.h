@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* sl_synth.h - gated branch collection: short synthetic branches rolled out by the world model
  * from real (episode, t) starts, actions from a behaviour clone with noise, every branch scored
  * by trust_net and gated (trust floor + std-ratio band; non-finite -> rejected).

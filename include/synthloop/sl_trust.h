@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* sl_trust.h - trust_net (a calibrated p(real) for latent windows) and the gates.
  *
  * A window is a [T, D] block of latents (row-major, T >= 2 steps of D dims), e.g. one

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* sl_weight.h - the SyntheticWeightController (seed 002) and its two learned components.
  *
  *   quality_i = trust_i * econ_i                     per-sample quality gate

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* sl_world.h - the latent world model: a residual GRU ensemble over encoder latents, its
  * training schedules (teacher forcing, scheduled sampling, full-horizon BPTT), rollouts, the
  * per-horizon stability report, and the "unstable reference generator" (a one-step model run

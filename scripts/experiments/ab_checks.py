@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Checks and pooled statistics for the 30-seed A/B runs of docs/RESULTS.md ("A 30-seed value
 test"): Welch's p recomputed with scipy, paired t and Wilcoxon on the shared seeds, seeds with a
 higher augmented MPL, and the two 30-seed runs of each size pooled.

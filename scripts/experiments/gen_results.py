@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """The generator table of docs/RESULTS.md (issue 16): every generator on the customer table of
 gen_table.py, with and without DP-SGD, scored by `synthloop generate` (the same scores as
 `synthloop synth-eval`).

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """A realistic mixed-type customer table for the record generators (docs/GEN.md, RESULTS.md).
 
 usage: gen_table.py OUTDIR [--rows N] [--holdout M] [--seed S]

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """What gives gated branches away, and whether added jitter hides it (docs/RESULTS.md,
 "Trust level 1", item 4). Reads OUTDIR/n50/br_sphere_cert_h10.npz (stage `certificate`),
 Z.npz, D.npz and trust.safetensors; scores windows with the synthloop binary.

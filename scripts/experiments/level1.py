@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Issue 4's targets for the settings of results.sh stage `level1` (docs/RESULTS.md, "Trust
 level 1"). Reads OUTDIR/n50/l1_*.
 usage: python3 scripts/experiments/level1.py OUTDIR [CFG[=label] ...]   (numpy)"""

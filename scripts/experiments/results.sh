@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Reproduces docs/RESULTS.md ("World model" and "A/B: poisoning and the value of
 # augmentation") from scratch: everything end to end in the encoder's latent space.
 #

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Print the markdown tables of docs/RESULTS.md from the JSON/NPZ files that
 scripts/experiments/results.sh writes (stability reports, branch files, A/B runs).
 usage: python3 scripts/experiments/results_tables.py OUTDIR   (needs numpy)"""

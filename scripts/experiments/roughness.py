@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The roughness figures of docs/WORLD.md ("Why these terms exist"): how the real latents move
 step to step, and how the branches of the old and the new world-model recipe compare.
 Reads OUTDIR/n50 after `results.sh OUTDIR data models50 poison level1`.

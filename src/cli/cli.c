@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* cli.c - shared helpers of the command layer: usage errors, runtime errors, number parsing. */
 #include <errno.h>
 #include <stdarg.h>

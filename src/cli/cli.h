@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* cli.h - internal header of the command layer (not part of the library API).
  *
  * Adding a command: create src/cli/cmd_NAME.c containing one line

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* cmd_ab.c - `synthloop ab`: baseline (real only) vs augmented (real + weighted synthetic)
  * over seeds, final policies evaluated in the workcell; statistics and seed 000's verdict. */
 #include <getopt.h>

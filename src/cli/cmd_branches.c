@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* cmd_branches.c - `synthloop branches collect`: roll short synthetic branches out of the world
  * model from real starts, score them with trust_net, gate them, and write FILE.npz (branches +
  * flattened learner transitions) and FILE.json (pass rate, trust distribution, per-brick pass

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* cmd_bricks.c - `synthloop bricks`: cluster episodes into data bricks, write the manifest JSON
  * and (optionally) the brick id of every row as an NPZ.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* cmd_collect.c - `synthloop collect`: run a behaviour policy in the MuJoCo workcell (or any
  * MJCF model with a reach task) and write the episodes as a D4RL-style NPZ plus a JSON sidecar
  * (config, seed, provenance, econ summary, file hash).
@@ -188,6 +189,9 @@ int cmd_collect(int argc, char **argv) {
     sl_registry *reg = NULL;
     int64_t run = 0;
     sl_status st = cli_run_begin(db, "collect", conf, seed, &reg, &run);
+    if (st != SL_OK) return cli_run_finish(reg, run, st, NULL);
+    /* an unusable output path fails now (a failed run), not after the episodes are collected */
+    st = sl_file_check_output(output);
     if (st != SL_OK) return cli_run_finish(reg, run, st, NULL);
 
     sl_loop_collect_config cc = {output, env_name, site, target_site, {target[0], target[1], target[2]},

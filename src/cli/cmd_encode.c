@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* cmd_encode.c - `synthloop encode`: train the contrastive encoder (or apply a saved one) and
  * write the latents of a dataset, their statistics table and a JSON sidecar.
  *

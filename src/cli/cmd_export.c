@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* cmd_export.c - `synthloop export RUN`: one run and all its registry rows as JSON
  * (format in docs/REGISTRY.md), to stdout or atomically to --output. */
 #include <getopt.h>

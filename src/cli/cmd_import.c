@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* cmd_import.c - `synthloop import`: D4RL/Minari HDF5, CSV (or NPZ) -> our dataset NPZ.
  *
  * Invariant: the output is written only after the whole input parsed and validated, and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* cmd_info.c - `synthloop info FILE`: summarise a dataset in any importable format (NPZ,
  * D4RL/Minari HDF5, CSV): sizes, reward and episode statistics, columns, econ metrics.
  *

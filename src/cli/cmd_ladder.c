@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* cmd_ladder.c - `synthloop ladder`: seed 000's horizon levels 1-5. Each level collects
  * gated branches at its horizon, weights them with the controller and A/B-tests them; the
  * ladder stops at the first failing level and reports the practical stability horizon,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* cmd_report.c - `synthloop report RUN`: write the self-contained HTML report of a run
  * (sl_report_write) and record it as an artifact of that run. */
 #include <getopt.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* cmd_runs.c - `synthloop runs`: list runs, show one, compare two side by side.
  * Read-only over the registry (opening it may mark runs of dead processes failed). */
 #include <getopt.h>

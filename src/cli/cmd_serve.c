@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* cmd_serve.c - `synthloop serve`: the registry's JSON API, the dashboard and live events
  * over HTTP on 127.0.0.1 by default, until SIGINT/SIGTERM or --duration elapses. */
 #include <getopt.h>

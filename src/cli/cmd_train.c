@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* cmd_train.c - `synthloop train`: one offline RL policy on real (+ weighted synthetic) data. */
 #include <getopt.h>
 #include <math.h>

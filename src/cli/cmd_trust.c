@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* cmd_trust.c - `synthloop trust train|score`: train trust_net on real latents against
  * negatives, and score latent windows with a saved model.
  *

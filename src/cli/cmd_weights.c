@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* cmd_weights.c - `synthloop weights train`: fit the SyntheticWeightController's learned
  * components (the econ value model and the lambda controller, docs/WEIGHTS.md) from recorded
  * outcomes (`ab --record-outcomes`, JSON lines) and save them for `ab` / `train`

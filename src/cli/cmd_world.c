@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* cmd_world.c - `synthloop world train|eval|rollout`: train the latent world model, report its
  * stability per horizon (with trust_net scores and a detection test), and write free-running
  * windows (e.g. of a one-step model: the unstable reference for `trust train --negatives`).

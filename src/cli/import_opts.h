@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* import_opts.h - the import options shared by `synthloop import`, `info` and `bricks`
  * (format, --max-episodes and the CSV column convention), as getopt_long entries, a handler,
  * help text and a JSON echo for the result's "config". Internal to the command layer.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* main.c - the synthloop executable: global flags and subcommand dispatch.
  * The command table is generated at build time from SL_COMMAND lines in src/cli/cmd_*.c. */
 #include <stdio.h>

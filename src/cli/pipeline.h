@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* pipeline.h - the command-line side of the jobs that combine stages (train, ab, ladder,
  * demo): the shared weighting options and their parser, and printers. The work itself is in
  * the job layer (include/synthloop/sl_loop.h). Internal to the command layer. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* run_record.h - registry bookkeeping shared by the data commands (collect, encode, import,
  * bricks, trust, world, branches; train, ab and ladder use the path helpers): begin a run from
  * a config JSON, record files under their absolute path, and end the run ok or failed.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* json.c - cJSON helpers: file read/write (atomic), typed getters, arrays, provenance,
  * flattening for tables, and UTF-8 validation/sanitising for JSON output. */
 #include <stdio.h>

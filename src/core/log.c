@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* log.c - leveled logging to stderr and the terminal progress bar. */
 #include <stdarg.h>
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* rng.c - xoshiro256** with splitmix64 seeding. Invariant: the sequence depends only on
  * (seed, stream), never on the platform, the thread count or the time. */
 #include <math.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* bricks.c - data bricks: episodes clustered by their features (latent statistics, econ
  * metrics, conditions), with an econ profile per brick and the manifest JSON.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* dataset.c - the in-memory half of sl_dataset.h: allocation, named columns, validation,
  * episode ranges and episode selection (the NPZ half lives in dataset_npz.c).
  *

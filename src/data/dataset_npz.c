@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* dataset_npz.c - sl_dataset <-> NPZ with D4RL key names (the key layout is documented in
  * include/synthloop/sl_dataset.h and docs/FORMATS.md).
  *

@@ -9,22 +9,40 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "data/import_internal.h"
 
 /* --- detection and dispatch ---------------------------------------------- */
 
+/* 1 if path ends in ext (case-insensitive, ext with its dot) */
+static int has_ext(const char *path, const char *ext) {
+    size_t n = strlen(path), k = strlen(ext);
+    return n > k && strcasecmp(path + n - k, ext) == 0;
+}
+
 sl_status sl_import_detect(const char *path, sl_import_format *out) {
+    uint64_t size = 0;
+    SL_TRY(sl_file_check_input(path, SL_INPUT_MAX_BYTES, &size));
+    if (size == 0) return sl_set_error(SL_ERR_FORMAT, "%s: empty file (0 bytes)", path);
     FILE *f = fopen(path, "rb");
     if (!f) return sl_set_error(SL_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     unsigned char magic[4] = {0};
     size_t got = fread(magic, 1, sizeof magic, f);
     fclose(f);
-    if (got == 4 && magic[0] == 'P' && magic[1] == 'K' && magic[2] == 3 && magic[3] == 4) {
+    /* PK\3\4: a zip with members; PK\5\6: an empty zip (np.savez with no arrays) */
+    if (got == 4 && magic[0] == 'P' && magic[1] == 'K' &&
+        ((magic[2] == 3 && magic[3] == 4) || (magic[2] == 5 && magic[3] == 6))) {
         *out = SL_IMPORT_NPZ;
         return SL_OK;
     }
+    if (has_ext(path, ".npz"))
+        return sl_set_error(SL_ERR_FORMAT, "%s: named .npz but not a zip archive (bad magic)",
+                            path);
     if (sl_imp_is_hdf5(path)) return sl_imp_hdf5_kind(path, out);
+    if (has_ext(path, ".h5") || has_ext(path, ".hdf5"))
+        return sl_set_error(SL_ERR_FORMAT, "%s: named .%s but has no HDF5 signature", path,
+                            has_ext(path, ".h5") ? "h5" : "hdf5");
     *out = SL_IMPORT_CSV;
     return SL_OK;
 }
@@ -66,6 +84,8 @@ sl_status sl_import_file(sl_dataset **out, const char *path, const sl_import_opt
     sl_import_report local;
     if (!rep) rep = &local;
     memset(rep, 0, sizeof *rep);
+    /* only regular files within the input limit: never a device, FIFO or directory */
+    SL_TRY(sl_file_check_input(path, SL_INPUT_MAX_BYTES, NULL));
     sl_import_format f = o.format;
     if (f == SL_IMPORT_AUTO) SL_TRY(sl_import_detect(path, &f));
     switch (f) {

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* import_common.c - the format-independent half of the importers: options, format names,
  * turning a parser's raw table into a validated sl_dataset, and the dataset summary behind
  * `synthloop info`. The parsers (import_csv.c, import_hdf5.c) call down into this file; the

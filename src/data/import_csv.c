@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* import_csv.c - CSV with a header row -> sl_dataset (column convention in docs/IMPORT.md).
  *
  * Key invariant: the parser only ever reads buf[0..len) (it is a fuzz target), and every

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* import_hdf5.c - D4RL-layout and Minari-layout HDF5 files -> sl_dataset (HDF5 C API, serial).
  *
  * D4RL: top-level datasets observations [N, ...], actions [N, ...], rewards [N], terminals [N]
@@ -60,21 +61,26 @@ static int link_kind(hid_t loc, const char *name) {
     return 3;
 }
 
-/* episode_<digits> -> number, or -1. */
-static long episode_number(const char *name) {
+/* Largest episode number accepted (18 significant digits fit a long long). */
+#define EP_NUM_MAX 999999999999999999LL
+
+/* episode_<digits> -> number; -1 if the name is not of that form; -2 if the number (leading
+ * zeros ignored) has more than 18 significant digits. */
+static long long episode_number(const char *name) {
     if (strncmp(name, "episode_", 8) != 0) return -1;
     const char *s = name + 8;
     if (!*s) return -1;
-    long v = 0;
-    for (; *s; s++) {
-        if (*s < '0' || *s > '9' || v > 100000000L) return -1;
-        v = v * 10 + (*s - '0');
-    }
+    for (const char *p = s; *p; p++)
+        if (*p < '0' || *p > '9') return -1;
+    while (s[0] == '0' && s[1]) s++;
+    if (strlen(s) > 18) return -2;
+    long long v = 0;
+    for (; *s; s++) v = v * 10 + (*s - '0');
     return v;
 }
 
 typedef struct ep_entry {
-    long num;
+    long long num;
     char name[64];
 } ep_entry;
 
@@ -82,13 +88,20 @@ typedef struct ep_list {
     ep_entry *v;
     size_t n, cap;
     int oom;
+    char bad[80]; /* a group named like an episode that cannot be read as one */
 } ep_list;
 
 static herr_t collect_episode(hid_t loc, const char *name, const H5L_info_t *info, void *ud) {
     (void)info;
     ep_list *l = ud;
-    long num = episode_number(name);
-    if (num < 0 || strlen(name) >= sizeof l->v[0].name || link_kind(loc, name) != 2) return 0;
+    long long num = episode_number(name);
+    if (num == -1) return 0;
+    if (num == -2 || strlen(name) >= sizeof l->v[0].name) {
+        /* never dropped silently: list_episodes reports it */
+        snprintf(l->bad, sizeof l->bad, "%.60s%s", name, strlen(name) > 60 ? "..." : "");
+        return 1;
+    }
+    if (link_kind(loc, name) != 2) return 0;
     if (l->n == l->cap) {
         size_t nc = l->cap ? 2 * l->cap : 64;
         ep_entry *nv = realloc(l->v, nc * sizeof *nv);
@@ -121,6 +134,13 @@ static sl_status list_episodes(hid_t f, const char *path, ep_list *l) {
         free(l->v);
         memset(l, 0, sizeof *l);
         return sl_set_error(SL_ERR_NOMEM, "%s: out of memory listing episodes", path);
+    }
+    if (l->bad[0]) {
+        sl_status s = sl_set_error(SL_ERR_FORMAT, "%s: group '%s': episode number too long (more "
+                                   "than 18 digits or a name over 63 characters)", path, l->bad);
+        free(l->v);
+        memset(l, 0, sizeof *l);
+        return s;
     }
     qsort(l->v, l->n, sizeof *l->v, cmp_ep);
     for (size_t i = 1; i < l->n; i++)
@@ -376,6 +396,7 @@ sl_status sl_import_d4rl(sl_dataset **out, const char *path, const sl_import_opt
                          sl_import_report *rep) {
     if (!out || !path) return sl_set_error(SL_ERR_ARG, "sl_import_d4rl: NULL argument");
     *out = NULL;
+    SL_TRY(sl_file_check_input(path, SL_INPUT_MAX_BYTES, NULL));
     sl_import_options o;
     sl_imp_resolve_options(&o, opt);
     h5_quiet q;
@@ -538,6 +559,7 @@ sl_status sl_import_minari(sl_dataset **out, const char *path, const sl_import_o
                            sl_import_report *rep) {
     if (!out || !path) return sl_set_error(SL_ERR_ARG, "sl_import_minari: NULL argument");
     *out = NULL;
+    SL_TRY(sl_file_check_input(path, SL_INPUT_MAX_BYTES, NULL));
     sl_import_options o;
     sl_imp_resolve_options(&o, opt);
     sl_import_report local;

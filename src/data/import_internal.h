@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* import_internal.h - shared by the importers: a flat "raw" table the parsers (import_csv.c,
  * import_hdf5.c) fill in their own buffers, and one finishing step (import_common.c) that turns
  * it into a validated sl_dataset. The dispatcher (import.c) calls the parsers; the parsers call

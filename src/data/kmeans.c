@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* kmeans.c - k-means clustering (greedy k-means++ seeding, Lloyd iterations, n_init restarts),
  * per-column standardisation and the silhouette score, all in float64.
  *

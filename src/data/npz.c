@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* npz.c - numpy .npy/.npz reading and writing over libzip.
  *
  * Key invariant: no buffer is sized from a number in the file before that number has been
@@ -429,6 +430,8 @@ static sl_status npz_from_source(sl_npz **out, zip_source_t *src, zip_uint64_t s
 
 sl_status sl_npz_open(sl_npz **out, const char *path) {
     *out = NULL;
+    /* a regular file first: fopen on a FIFO would block */
+    SL_TRY(sl_file_check_input(path, SL_INPUT_MAX_BYTES, NULL));
     FILE *f = fopen(path, "rb");
     if (!f) return sl_set_error(SL_ERR_IO, "%s: %s", path, strerror(errno));
     unsigned char magic[4];
@@ -763,6 +766,7 @@ sl_status sl_npz_writer_open(sl_npz_writer **out, const char *path, sl_npz_compr
     *out = NULL;
     if ((int)mode < 0 || mode >= SL_NPZ_COMPRESS_COUNT)
         return sl_set_error(SL_ERR_ARG, "%s: invalid compression mode %d", path, (int)mode);
+    SL_TRY(sl_file_check_output(path));
     SL_TRY(sl_atomic_prepare(path));
     sl_npz_writer *w = calloc(1, sizeof *w);
     size_t tl = strlen(path) + 32;

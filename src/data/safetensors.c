@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* safetensors.c - safetensors reader/writer (u64 header length, JSON header, byte buffer).
  *
  * Key invariant: tensor buffers are allocated only after the whole header has been validated
@@ -340,6 +341,8 @@ static sl_status st_parse(sl_safetensors **out, st_input *in, const char *what) 
 
 sl_status sl_safetensors_read(sl_safetensors **out, const char *path) {
     *out = NULL;
+    /* a regular file first: fopen on a FIFO would block */
+    SL_TRY(sl_file_check_input(path, SL_INPUT_MAX_BYTES, NULL));
     FILE *f = fopen(path, "rb");
     if (!f) return sl_set_error(SL_ERR_IO, "%s: %s", path, strerror(errno));
     struct stat sb;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* env.c - the environment wrapper (state machine, action checks, metric accumulation), the
  * economic metrics, the attempt tracker, behaviour policies and the dataset collector.
  *

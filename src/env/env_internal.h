@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* env_internal.h - shared internals of the environment backends: MuJoCo loading and
  * divergence checks, and the attempt tracker that turns physics events into econ counts.
  *

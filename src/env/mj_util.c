@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* mj_util.c - MuJoCo glue shared by the environment backends: loading MJCF from a file or an
  * in-memory string with MuJoCo's error message preserved, a quiet warning hook, and the
  * divergence check run after every control step.
@@ -9,6 +10,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "env_internal.h"
 
@@ -51,9 +53,11 @@ sl_status sl_mj_load(mjModel **out, const char *path_or_name, const char *xml) {
         mj_deleteVFS(vfs);
         free(vfs);
     } else {
-        FILE *f = fopen(path_or_name, "rb");
-        if (!f) return sl_set_error(SL_ERR_NOTFOUND, "%s: cannot open MJCF file", path_or_name);
-        fclose(f);
+        struct stat sb;
+        if (stat(path_or_name, &sb) != 0)
+            return sl_set_error(SL_ERR_NOTFOUND, "%s: cannot open MJCF file", path_or_name);
+        /* a regular file (MuJoCo would block on a FIFO and read a device forever) */
+        SL_TRY(sl_file_check_input(path_or_name, SL_INPUT_MAX_BYTES, NULL));
         m = mj_loadXML(path_or_name, NULL, err, sizeof err);
     }
     if (!m) {

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* workcell.c - the built-in MuJoCo pick-and-place workcell: a torque-controlled SCARA arm
  * (shoulder and elbow hinges about z, a vertical lift slide) moves items of varying mass and
  * friction from a feeder table into a bin. See docs/WORKCELL.md for the full description.

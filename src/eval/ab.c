@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* ab.c - baseline vs augmented A/B over seeds, with physics evaluation of final policies.
  * Invariant: within one seed the two arms share agent seed, held-out split and evaluation
  * episodes; only the replay contents differ. */

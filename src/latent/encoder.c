@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* encoder.c - the contrastive latent encoder: model, InfoNCE training, encoding, checkpoints.
  *
  * Invariant: a stored latent is z = (u - z_mean) / z_std with u = h / ||h||,

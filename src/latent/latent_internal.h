@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* latent_internal.h - the latent encoder's private layout, for src/latent/ and the tests.
  *
  * Invariant: the arena holds the encoder MLP "enc.*" and, iff has_dec, the reconstruction

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* latent_io.c - latents NPZ files and the seed-001 latent statistics table.
  *
  * Invariant: a latents file holds f4 "latents" [n, z] (+ optional "next_latents" of the same

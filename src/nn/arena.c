@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* arena.c - the parameter arena (params, grads, Adam m, v in one allocation), initialisation,
  * Adam/AdamW, gradient clipping and polyak averaging (thread control is threads.c).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* gemm.c - small-matrix sgemm for the nn kernels: an AVX-512 register-blocked micro-kernel for
  * the shapes of small MLPs and GRUs (M, N, K of a few hundred at most), cblas_sgemm otherwise.
  *

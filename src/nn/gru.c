@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* gru.c - fast float32 GRU (torch.nn.GRU formulation): cell forward/backward with a per-step
  * cache, and the unrolled T-step forward and full backpropagation through time.
  *

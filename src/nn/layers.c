@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* layers.c - fast float32 kernels for Linear (cblas_sgemm), activations, LayerNorm and the
  * tanh-Gaussian policy head, plus the Linear declare/init helpers.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* loss.c - fast float32 losses: MSE, Gaussian NLL (log-variance head), BCE with logits,
  * InfoNCE. Each returns the loss and OVERWRITES the gradient wrt its inputs (NULL skips).
  * Invariant: sums run in index order in double, so the loss is deterministic and accurate.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* mlp.c - multi-layer perceptron built from the Linear/LayerNorm/activation kernels.
  *
  * Hidden layer l: lin[l] = Linear(x); [ln[l] = LayerNorm(lin[l])]; act[l] = act(ln or lin).

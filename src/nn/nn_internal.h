@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* nn_internal.h - helpers shared between the nn source files (not public API).
  *
  * sl_nn_expf/sigmoidf/tanhf are branch-free float approximations (Cephes polynomials, within

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* nn_ref.c - instantiates the naive reference kernels (nn_ref_impl.h) for float and double.
  * Invariant: one generic source, so the float64 gradient-checked formulas are exactly the
  * float32 formulas the fast kernels are compared against. */

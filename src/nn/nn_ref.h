@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* nn_ref.h - naive reference kernels (internal), instantiated for float (_f32) and double (_f64).
  *
  * Same signatures and conventions as the fast kernels in sl_nn.h (forward overwrites, backward

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* nn_ref_impl.h - naive reference kernels, written once for a generic REAL type.
  *
  * Included by nn_ref.c twice: with REAL=float/SFX=f32 and REAL=double/SFX=f64. Plain loops

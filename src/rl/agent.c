@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* agent.c - TD3+BC and SAC on flat float buffers with importance-weighted losses.
  *
  * Networks: actor MLP obs -> hidden -> hidden -> act (TD3+BC, tanh output) or 2*act

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* agent_internal.h - the sl_agent struct shared by the learners of src/rl (agent.c: TD3+BC,
  * SAC, dispatch, checkpoints; iql.c: IQL). Not a public header.
  * Invariant: every scratch buffer is sized for cfg.batch rows; the value arena is empty

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* iql.c - Implicit Q-Learning (Kostrikov, Nair & Levine 2022) on the agent of agent.c, as in
  * CORL's iql.py with a deterministic actor:
  *   V:     min over the batch of mean(lw * |tau - 1(u < 0)| * u^2),  u = min(Q1_t, Q2_t)(s, a) - V(s)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* replay.c - replay buffer with source tracking and weighted sampling.
  * Invariant: every stored value is finite and every weight is >= 0; the sampling tables (the
  * cumulative weights, the per-source index lists and their weight sums) are rebuilt from

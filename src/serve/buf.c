@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* buf.c - growable NUL-terminated text buffer for HTML, SVG and JSON output.
  * Invariant: after an allocation failure the buffer keeps its old contents, sets oom and
  * ignores further appends, so callers check once at the end (sl_buf_take). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* report.c - the self-contained HTML report of one run, built from its registry rows.
  *
  * Invariant: the document references nothing outside itself (inline CSS, inline SVG, no

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* router.c - the pure HTTP request router of `synthloop serve`: method + target + headers +
  * body in, status + body out. No sockets, no blocking, no global state, so the server and the
  * libFuzzer target (fuzz/fuzz_http.c) drive exactly the same code.

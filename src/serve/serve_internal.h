@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* serve_internal.h - internals shared by the report generator, the SVG charts and the HTTP
  * server (not part of the public API). Invariant: an sl_buf is always NUL-terminated, and
  * once an allocation fails it sets `oom`, drops further appends, and the owner reports

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* server.c - the libmicrohttpd front of `synthloop serve`: sockets, request bodies, one
  * registry connection per HTTP connection, and the server-sent event stream.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* svg.c - inline SVG charts generated in C for the HTML report and the dashboard: line charts,
  * overlaid histograms, interval (forest) plots and bar charts.
  *

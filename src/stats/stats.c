@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* stats.c - float64 statistics: moments, Student-t (incomplete beta), Welch's test, ROC-AUC,
  * scoring rules, stability ratios, bootstrap and the seed-000 A/B verdict.
  *

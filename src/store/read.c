@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* read.c - reading the registry back as JSON documents: run export, run lists, run ids.
  *
  * Invariant: reads never write. Integers are exact in the JSON text (values beyond 2^53 are

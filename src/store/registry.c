@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* registry.c - opening the registry, run liveness, and every recording call.
  *
  * Invariant: each public write is exactly one BEGIN IMMEDIATE ... COMMIT transaction (or a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* schema.c - the registry schema as a list of versioned migrations.
  *
  * Invariant: migrations[i] takes a database from user_version i to i+1 and is applied inside

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* store_internal.h - internals of the registry shared by the files of src/store only (not
  * part of the public API; everything else reads through the read API in sl_registry.h). Invariant: every schema change is a new
  * entry appended to the migration list in schema.c; existing entries never change. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* summary.c - compact views of runs built from the registry: a run summary (what
  * `runs show` and GET /api/runs/ID print) and a two-run comparison (`runs compare`).
  *

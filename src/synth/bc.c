@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* bc.c - the branch action sources: the behaviour-cloned policy (a small MLP latent -> action
  * fitted by MSE on the real (z_t, a_t) pairs) and a trained policy (sl_agent), both acting with
  * Gaussian exploration noise and clipped to the action range seen in the data.

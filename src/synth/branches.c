@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* branches.c - gated branch collection: starts at real (episode, t), world-model rollouts with
  * behaviour-clone actions, trust scoring, the trust-floor + std-ratio gate, econ deltas against
  * the real continuation, the NPZ file and its summary.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* gate.c - trust_net's window features, the std ratio of a branch, and the gates
  * (trust floor + std-ratio band, seed 000's presets).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* controller.c - the SyntheticWeightController: quality gate, lambda budget, capped rescale,
  * safety rails, summary statistics and JSON-lines logging of every call.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* io.c - JSON files of the weight module: the two learned models (save/load) and the
  * JSON-lines training records (econ_outcome / lambda_outcome).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* models.c - the controller's learned components: the monotone econ value model and the
  * lambda (budget) controller, their losses with analytic gradients, and Adam training.
  *

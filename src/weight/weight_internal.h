@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* weight_internal.h - numeric helpers shared by the weight module's files (not public).
  *
  * Invariant: every helper is finite for every finite input (sigmoid/softplus are written in

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* eval.c - the world model's stability report per horizon (MSE, std ratio, variance growth of
  * synthetic and real over the same starts and steps, trust, ensemble disagreement) and the
  * detection test (out-of-fold AUC of a fresh real-vs-synthetic classifier).

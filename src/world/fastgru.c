@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* fastgru.c - inference-only GRU step and residual update for rollouts: two sgemm calls for
  * the gate pre-activations, then one fused, vectorised elementwise pass (no cache kept).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* train.c - world-model training: the episode split, per-member bootstrap, the schedule of
  * teacher forcing / scheduled sampling / free-running BPTT over segments of real episodes,
  * members trained in parallel (one step each: train_step.c), held-out validation with early

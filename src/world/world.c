@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* world.c - the world model's structure: parameters of the ensemble members, normalisation
  * buffers, the latent sphere, accessors, and the batched step of one member.
  * (Configuration: world_config.c; data binding: world_data.c; rollouts: rollout.c;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* world_internal.h - the world model's private layout, shared by the files of src/world/.
  *
  * Invariant: every member's arena is declared identically (same tensor table), so the layer

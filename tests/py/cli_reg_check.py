@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """cli_reg_check.py - independent check (sqlite3 + hashlib) of what a synthloop command
 recorded into the run registry. Used by tests/test_cli_registry.c.
 

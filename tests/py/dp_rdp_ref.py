@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Independent float64 reference for the subsampled Gaussian's Renyi DP (tests/test_dpsgd.c).
 
 usage: dp_rdp_ref.py IN.json OUT.json

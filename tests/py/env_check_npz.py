@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """env_check_npz.py - independent numpy check of a dataset written by the workcell collector.
 
 usage: env_check_npz.py FILE.npz EPISODES STEPS

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """fmt_dataset.py - numpy side of tests/test_dataset_npz.c.
 
   fmt_dataset.py d4rl OUT EXPECT     D4RL-style NPZ (np.savez_compressed, no episode_ids or

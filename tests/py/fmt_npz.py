@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """fmt_npz.py - numpy side of the NPZ round-trip tests (tests/test_npz.c).
 
   fmt_npz.py write DIR   numpy writes stored/deflated/v2/v3 archives plus, for every array,

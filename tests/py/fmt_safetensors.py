@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """fmt_safetensors.py - hand-written safetensors reader/writer (json + struct + numpy) used as
 the reference for tests/test_safetensors.c. The `safetensors` package is not used.
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Reference values for tests/test_gen.c: the synthetic-data scores recomputed with numpy,
 scipy and sklearn from the CSV files and the raw classifier/attack scores the C code kept.
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Reference for tests/test_bricks.c: writes clustering data sets and scikit-learn's results.
 
 usage: imp_kmeans_ref.py OUTDIR N_INIT

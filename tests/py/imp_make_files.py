@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Writes the input files for tests/test_import.c with h5py / plain text, and the arrays the
 importer must produce (computed independently here with numpy) as reference NPZ files.
 

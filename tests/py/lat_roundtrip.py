@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Reference for tests/test_latent.c: read a latents NPZ written by synthloop with numpy,
 check its keys/dtypes/shapes, recompute seed 001's latent statistics table, and write the
 arrays back with np.savez (for the C side to read bit-exactly).

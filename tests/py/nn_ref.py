@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """nn_ref.py - PyTorch reference for tests/test_nn_torch.c.
 
 Usage: nn_ref.py DIR. Reads DIR/manifest.txt (one case per line: "<case> <kind> k=v ..."),

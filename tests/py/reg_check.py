@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """reg_check.py DB RUN EXPORT.json - independent check of a registry file and of the
 `synthloop export` JSON of one run, using Python's own sqlite3 module and hashlib.
 Exits 1 (printing what differs) on any disagreement."""

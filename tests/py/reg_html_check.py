@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """reg_html_check.py FILE.html - independent structural check of a synthloop HTML report.
 
 Fails (exit 1) if the document is not well nested, references anything outside itself

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """reg_png_check.py SHOT.png - fail (exit 1) if a dashboard screenshot is blank: it must be a
 readable PNG with varied content (many colours, a real spread of intensities) and must show
 chart strokes in the dashboard's series colours (#1f77b4 blue, #d62728 red)."""

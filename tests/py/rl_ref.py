@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """rl_ref.py - PyTorch reference for tests/test_rl_torch.c: TD3+BC, SAC and IQL updates.
 
 Usage: rl_ref.py DIR. Reads DIR/manifest.txt (one "case NAME algo ... key value ..." line per

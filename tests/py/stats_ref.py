@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Reference values for tests/test_stats.c, computed with numpy / scipy / sklearn.
 
 usage: stats_ref.py IN.json OUT.json

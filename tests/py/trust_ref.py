@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Reference for tests/test_trust.c (numpy / sklearn, independent of synthloop).
 
 usage: trust_ref.py IN.json OUT.json

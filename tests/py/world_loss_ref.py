@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """PyTorch (float64, autograd) re-implementation of one world-model training loss
 (src/world/train.c member_step, docs/WORLD.md "Loss"), used by tests/test_world.c.
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Independent NumPy re-implementation of a world-model rollout (docs/WORLD.md), used by
 tests/test_world.c. Reads the safetensors checkpoint directly (no synthloop code), replays the
 teacher-forced burn-in and the free run with real actions, and writes z, reward, econ.
