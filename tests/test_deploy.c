@@ -158,9 +158,21 @@ TEST(recover_after_crash_rolls_back) {
     CHECK_OK(sl_rollout_start(reg, "arm", v2, &shadow, "t", "shadow test", &r));
     CHECK(strcmp(status_of(reg, v2, b), "evaluating") == 0); /* a shadow never serves */
     sl_registry_close(reg);
-    /* "restart": a new handle recovers */
+    /* a server process starts: the rollout nobody served yet (started before any server ran)
+     * is claimed, not rolled back (exit code = rollbacks); then that server dies */
+    pid_t pid = fork();
+    if (pid == 0) {
+        sl_registry *rg = NULL;
+        int k = -1;
+        if (sl_registry_open(g_db, &rg) != SL_OK || sl_deploy_recover(rg, "first", &k) != SL_OK) _exit(9);
+        sl_model_version mv;
+        int still = sl_mv_get(rg, v2, &mv) == SL_OK && strcmp(mv.status, "evaluating") == 0;
+        _exit(still ? k : 8);
+    }
+    int wst = 0, n = -1;
+    waitpid(pid, &wst, 0);
+    CHECK_MSG(WIFEXITED(wst) && WEXITSTATUS(wst) == 0, "first server: exit %d", WEXITSTATUS(wst));
     CHECK_OK(sl_registry_open(g_db, &reg));
-    int n = 0;
     CHECK_OK(sl_deploy_recover(reg, "server", &n));
     CHECK(n == 1);
     int64_t live;

@@ -17,9 +17,11 @@
  *     version never stopped serving. A shadow candidate never serves (status evaluating).
  *   - Every change is one registry transaction together with its rows in deployment_history,
  *     which is append-only (SQL triggers refuse UPDATE and DELETE).
- *   - After a crash, sl_deploy_recover rolls back every rollout left active (the candidate's
- *     live metrics died with the process), so a restarted server serves exactly the live
- *     versions, and the history says why.
+ *   - A policy server claims the rollouts it serves (host, boot, pid). After a crash, the next
+ *     server's sl_deploy_recover rolls back every rollout whose server is gone (its live
+ *     metrics died with it), so a restarted server serves exactly the live versions and the
+ *     history says why; a rollout started from the CLI before any server ran is claimed, not
+ *     rolled back.
  *
  * Ownership: plain structs owned by the caller; *_free releases what a call allocated.
  * Threads: the router and health monitors are not locked; the server holds one lock around
@@ -186,7 +188,10 @@ sl_status sl_rollout_rollback(sl_registry *reg, sl_rollout *r, const char *actor
  * live before it): live -> rolled_back, predecessor -> deployed and live. */
 sl_status sl_endpoint_rollback(sl_registry *reg, const char *endpoint, const char *actor,
                                const char *reason, int64_t *restored);
-/* Roll back every rollout left active (after a restart); *n receives how many. */
+/* Called when a policy server starts: claims every active rollout nobody serves (e.g. one
+ * started with `synthloop deploy` before the server) for this process, and rolls back every
+ * rollout whose serving process is gone (its live metrics died with it); *n receives how many
+ * were rolled back. A rollout served by another live process is left alone. */
 sl_status sl_deploy_recover(sl_registry *reg, const char *actor, int *n);
 
 /* The history as a JSON array text (newest first, at most `limit`; endpoint NULL = all).

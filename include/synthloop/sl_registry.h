@@ -457,6 +457,12 @@ sl_status sl_registry_endpoint_get(sl_registry *reg, const char *endpoint, int64
                                    sl_rollout_record *active, int *has);
 /* Ids of all active rollouts (at most cap). */
 sl_status sl_registry_rollouts_active(sl_registry *reg, int64_t *ids, size_t cap, size_t *n);
+/* A policy server claims the active rollout `id` for this process (host, boot, pid). *orphaned
+ * is set to 1 (and nothing claimed) when another process of this host had claimed it and is
+ * gone: its live metrics died with it. A rollout claimed by a live process, or by another
+ * host, is left alone (*claimed 0); an unclaimed one (started from the CLI or the API with no
+ * server running) is claimed (*claimed 1). */
+sl_status sl_registry_rollout_claim(sl_registry *reg, int64_t id, int *claimed, int *orphaned);
 sl_status sl_registry_rollout_fetch(sl_registry *reg, int64_t id, sl_rollout_record *out);
 /* The version that was live on `endpoint` before `live` (0 = none). */
 sl_status sl_registry_endpoint_previous(sl_registry *reg, const char *endpoint, int64_t live,

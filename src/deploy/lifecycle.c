@@ -563,12 +563,15 @@ sl_status sl_deploy_recover(sl_registry *reg, const char *actor, int *n) {
     size_t k;
     SL_TRY(sl_registry_rollouts_active(reg, ids, 256, &k));
     for (size_t i = 0; i < k; i++) {
+        int claimed, orphaned;
+        SL_TRY(sl_registry_rollout_claim(reg, ids[i], &claimed, &orphaned));
+        if (!orphaned) continue; /* unclaimed (now ours), ours, or a live server's */
         sl_rollout_record rec;
         SL_TRY(sl_registry_rollout_fetch(reg, ids[i], &rec));
         sl_rollout r;
         to_rollout(&rec, &r);
         SL_TRY(sl_rollout_rollback(reg, &r, actor,
-                                   "interrupted: the server stopped during the rollout; its live "
+                                   "interrupted: the server serving this rollout stopped; its live "
                                    "metrics were lost, so the candidate is rolled back"));
         if (n) (*n)++;
     }

@@ -84,6 +84,15 @@ static sl_status reload_locked(sl_policy_server *ps) {
     int has;
     sl_rollout ro;
     SL_TRY(sl_endpoint_state(ps->reg, ps->endpoint, &live, &ro, &has));
+    if (has) { /* the rollout this server now serves is claimed for it (sl_deploy_recover) */
+        int claimed, orphaned;
+        SL_TRY(sl_registry_rollout_claim(ps->reg, ro.id, &claimed, &orphaned));
+        if (orphaned) {
+            int n = 0;
+            SL_TRY(sl_deploy_recover(ps->reg, "policy-server", &n));
+            SL_TRY(sl_endpoint_state(ps->reg, ps->endpoint, &live, &ro, &has));
+        }
+    }
     int64_t want[2] = {live, has ? ro.candidate : 0};
     loaded next[2];
     memset(next, 0, sizeof next);

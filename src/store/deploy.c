@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "store_internal.h"
 
@@ -553,4 +554,58 @@ sl_status sl_registry_recent_episodes(sl_registry *reg, int64_t version_id, size
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE && rc != SQLITE_ROW) return sl_store_db_error(db, "recent episodes");
     return SL_OK;
+}
+
+sl_status sl_registry_rollout_claim(sl_registry *reg, int64_t id, int *claimed, int *orphaned) {
+    *claimed = *orphaned = 0;
+    if (!reg) return sl_set_error(SL_ERR_ARG, "deployments need a registry");
+    sqlite3 *db = reg->db;
+    char host[256], boot[64];
+    sl_store_read_host(host, sizeof host);
+    sl_store_read_boot_id(boot, sizeof boot);
+    long pid = (long)getpid();
+    long long start = sl_store_proc_start_time(pid);
+    SL_TRY(tx(db, "BEGIN IMMEDIATE"));
+    sqlite3_stmt *st;
+    sl_status s = prep(db, "SELECT owner_host, owner_boot, COALESCE(owner_pid, 0), COALESCE(owner_start, 0)"
+                           " FROM rollouts WHERE id = ?1 AND state = 'active'", &st, "claim rollout");
+    int rc = SQLITE_DONE, own = 0, dead = 0, other = 0;
+    if (s == SL_OK) {
+        sqlite3_bind_int64(st, 1, id);
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) {
+            const char *h = (const char *)sqlite3_column_text(st, 0);
+            const char *b = (const char *)sqlite3_column_text(st, 1);
+            long opid = (long)sqlite3_column_int64(st, 2);
+            long long ostart = sqlite3_column_int64(st, 3);
+            if (!h) own = 1;                                          /* unclaimed */
+            else if (strcmp(h, host) != 0) other = 1;                 /* another machine's */
+            else if (!b || strcmp(b, boot) != 0) dead = 1;            /* rebooted since */
+            else if (opid == pid && ostart == start) own = 1;         /* already ours */
+            else if (sl_store_proc_start_time(opid) != ostart) dead = 1; /* owner gone */
+            else other = 1;                                           /* a live server */
+        } else if (rc != SQLITE_DONE) {
+            s = sl_store_db_error(db, "claim rollout");
+        }
+        sqlite3_finalize(st);
+    }
+    if (s == SL_OK && own) {
+        s = prep(db, "UPDATE rollouts SET owner_host = ?2, owner_boot = ?3, owner_pid = ?4, owner_start = ?5"
+                     " WHERE id = ?1", &st, "claim rollout");
+        if (s == SL_OK) {
+            sqlite3_bind_int64(st, 1, id);
+            bind_txt(st, 2, host);
+            bind_txt(st, 3, boot);
+            sqlite3_bind_int64(st, 4, pid);
+            sqlite3_bind_int64(st, 5, start);
+            s = step_write(db, st, "claim rollout");
+        }
+    }
+    s = tx_finish(db, s);
+    if (s == SL_OK) {
+        *claimed = own;
+        *orphaned = dead;
+    }
+    (void)other;
+    return s;
 }

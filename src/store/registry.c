@@ -126,7 +126,7 @@ static sl_status check_run(int64_t run_id) {
 
 /* --- process identity --------------------------------------------------- */
 
-static void read_boot_id(char *buf, size_t n) {
+void sl_store_read_boot_id(char *buf, size_t n) {
     buf[0] = '\0';
     FILE *f = fopen("/proc/sys/kernel/random/boot_id", "r");
     if (!f) return;
@@ -134,14 +134,14 @@ static void read_boot_id(char *buf, size_t n) {
     fclose(f);
 }
 
-static void read_host(char *buf, size_t n) {
+void sl_store_read_host(char *buf, size_t n) {
     if (gethostname(buf, n) != 0) snprintf(buf, n, "unknown");
     buf[n - 1] = '\0';
 }
 
 /* Start time (clock ticks since boot, field 22 of /proc/PID/stat) of a process; -1 if the
  * process does not exist or is a zombie (i.e. has exited). */
-static long long proc_start_time(long pid) {
+long long sl_store_proc_start_time(long pid) {
     char path[64], buf[1024];
     snprintf(path, sizeof path, "/proc/%ld/stat", pid);
     FILE *f = fopen(path, "r");
@@ -166,8 +166,8 @@ static long long proc_start_time(long pid) {
 /* Mark runs (and their jobs) left 'running' by dead processes of this host/boot as failed. */
 static sl_status reap_orphans(sl_registry *reg) {
     char host[256], boot[64];
-    read_host(host, sizeof host);
-    read_boot_id(boot, sizeof boot);
+    sl_store_read_host(host, sizeof host);
+    sl_store_read_boot_id(boot, sizeof boot);
     sqlite3_stmt *st;
     SL_TRY(prepare(reg,
                    "SELECT id, host, boot_id, pid, pid_start FROM runs WHERE status='running'",
@@ -184,7 +184,7 @@ static sl_status reap_orphans(sl_registry *reg) {
         if (!b || strcmp(b, boot) != 0)
             is_dead = 1; /* this machine rebooted since the run began */
         else
-            is_dead = proc_start_time(pid) != start; /* gone, zombie, or pid reused */
+            is_dead = sl_store_proc_start_time(pid) != start; /* gone, zombie, or pid reused */
         if (is_dead) dead[ndead++] = sqlite3_column_int64(st, 0);
     }
     sqlite3_finalize(st);
@@ -311,10 +311,10 @@ sl_status sl_run_begin(sl_registry *reg, const char *command, const char *config
     SL_TRY(check_name(command, "command"));
     SL_TRY(check_json(config_json, "config"));
     char host[256], boot[64], ts[32];
-    read_host(host, sizeof host);
-    read_boot_id(boot, sizeof boot);
+    sl_store_read_host(host, sizeof host);
+    sl_store_read_boot_id(boot, sizeof boot);
     now_iso(ts);
-    long long start = proc_start_time((long)getpid());
+    long long start = sl_store_proc_start_time((long)getpid());
     sqlite3_stmt *st;
     SL_TRY(tx_begin(reg, "begin run"));
     sl_status s = prepare(reg,

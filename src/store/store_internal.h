@@ -21,6 +21,13 @@ static inline sqlite3 *sl_registry_sqlite(sl_registry *reg) { return reg->db; }
 /* SQLite busy timeout of every connection (docs/REGISTRY.md: 10 s, then SL_ERR_BUSY). */
 #define SL_REGISTRY_BUSY_MS 10000
 
+/* Process identity (registry.c): host name, boot id, and a process's start time (clock ticks
+ * since boot; -1 if it does not exist or has exited), so that a (host, boot, pid, start) tuple
+ * names one process even when pids are reused. */
+void sl_store_read_host(char *buf, size_t n);
+void sl_store_read_boot_id(char *buf, size_t n);
+long long sl_store_proc_start_time(long pid);
+
 /* Apply all migrations newer than the file's PRAGMA user_version (each in one transaction). */
 sl_status sl_store_migrate(sqlite3 *db, const char *path);
 
