@@ -302,6 +302,14 @@ TEST(health_states_and_triggers) {
     CHECK(sl_canary_analyse(&mb, &ml, 20, &plan, &tr, &th, why, sizeof why) == SL_CANARY_ROLLBACK);
     printf("  degraded candidate: %s\n", why);
     CHECK(strstr(why, "score dropped") && strstr(why, "failure rate rose"));
+    /* one unlucky failure in 20 episodes (5 % vs live 2.3 % over 200) is not significant: the
+     * candidate advances (seen under traffic: a good candidate was rolled back by it) */
+    sl_health_metrics one = mg, l2 = ml;
+    one.n = 20;
+    one.failure_rate = 0.05;
+    l2.n = 200;
+    l2.failure_rate = 0.023;
+    CHECK(sl_canary_analyse(&one, &l2, 20, &plan, &tr, &th, why, sizeof why) == SL_CANARY_ADVANCE);
     /* latency alone triggers */
     sl_health_metrics slow = mg;
     slow.latency_p99_ms = 300;

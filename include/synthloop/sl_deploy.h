@@ -234,6 +234,7 @@ void sl_health_window_add(sl_health_window *w, const sl_outcome *o);
 typedef struct sl_health_metrics {
     int n;
     double score, failure_rate, latency_p99_ms;
+    double score_sd;         /* sample sd of the scores (0 when n < 2) */
     double reward_stability; /* max |window-quarter mean reward - overall mean| */
 } sl_health_metrics;
 void sl_health_compute(const sl_health_window *w, sl_health_metrics *out);
@@ -259,8 +260,11 @@ sl_health_state sl_health_assess(const sl_health_metrics *m, const sl_health_thr
 
 /* Seed 003's automatic rollback triggers, candidate against live on live traffic:
  * score drop > 10 % (relative to live), failure-rate rise > 50 % (relative, and at least
- * 2 failures more per 100 episodes so that 1 failure against 0 is not a trigger), candidate
- * latency p99 > 250 ms, or two or more of the candidate's health metrics failing at once. */
+ * 2 failures more per 100 episodes), candidate latency p99 > 250 ms, or two or more of the
+ * candidate's health metrics failing at once. A drop or rise only triggers when it is also
+ * significant (one-sided z-test at alpha 0.05: Welch-style for the mean score, two-proportion
+ * for the failure rate), so that one unlucky failure in 20 episodes does not roll back a good
+ * candidate; the simultaneous-failure trigger needs one significant drop or rise too. */
 typedef struct sl_rollback_triggers {
     double score_drop;      /* 0.10 */
     double failure_rise;    /* 0.50 */

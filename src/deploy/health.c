@@ -67,6 +67,11 @@ void sl_health_compute(const sl_health_window *w, sl_health_metrics *out) {
     }
     out->score = s / w->n;
     out->failure_rate = f / w->n;
+    if (w->n >= 2) {
+        double ss = 0;
+        for (int i = 0; i < w->n; i++) ss += (at(w, i)->score - out->score) * (at(w, i)->score - out->score);
+        out->score_sd = sqrt(ss / (w->n - 1));
+    }
     double mean_r = r / w->n;
     if (lat) {
         qsort(lat, (size_t)w->n, sizeof *lat, cmp_d);
@@ -146,13 +151,22 @@ sl_canary_action sl_canary_analyse(const sl_health_metrics *cand, const sl_healt
             }                                                                                    \
         }                                                                                        \
     } while (0)
+    const double z95 = 1.6448536269514722;
     double drop = live->score > 0 ? (live->score - cand->score) / live->score : 0.0;
-    TRIG(live->n > 0 && drop > tr->score_drop, "score dropped %.1f%% (%.3f vs live %.3f)",
+    double se_s = sqrt((cand->n ? cand->score_sd * cand->score_sd / cand->n : 0) +
+                       (live->n ? live->score_sd * live->score_sd / live->n : 0));
+    int drop_sig = live->n > 0 && cand->n > 0 &&
+                   (se_s > 0 ? (live->score - cand->score) / se_s > z95 : live->score > cand->score);
+    TRIG(live->n > 0 && drop > tr->score_drop && drop_sig, "score dropped %.1f%% (%.3f vs live %.3f)",
          100 * drop, cand->score, live->score);
     double rise_abs = cand->failure_rate - live->failure_rate;
     int rise = rise_abs >= 0.02 &&
                (live->failure_rate == 0 || rise_abs / live->failure_rate > tr->failure_rise);
-    TRIG(live->n > 0 && rise, "failure rate rose from %.3f to %.3f",
+    double pf = (cand->failure_rate * cand->n + live->failure_rate * live->n) /
+                (double)(cand->n + live->n > 0 ? cand->n + live->n : 1);
+    double se_f = sqrt(pf * (1 - pf) * ((cand->n ? 1.0 / cand->n : 0) + (live->n ? 1.0 / live->n : 0)));
+    int rise_sig = se_f > 0 ? rise_abs / se_f > z95 : rise_abs > 0;
+    TRIG(live->n > 0 && rise && rise_sig, "failure rate rose from %.3f to %.3f",
          live->failure_rate, cand->failure_rate);
     TRIG(cand->latency_p99_ms > tr->latency_ms, "latency p99 %.1f ms > %.0f ms",
          cand->latency_p99_ms, tr->latency_ms);
@@ -161,8 +175,8 @@ sl_canary_action sl_canary_analyse(const sl_health_metrics *cand, const sl_healt
     int nfail = 0;
     for (const char *p = failing; *p; p++) nfail += *p == ',';
     if (failing[0]) nfail++;
-    TRIG(hs != SL_HEALTHY && nfail >= tr->simultaneous, "%d health metrics failing at once (%s)",
-         nfail, failing);
+    TRIG(hs != SL_HEALTHY && nfail >= tr->simultaneous && (drop_sig || rise_sig),
+         "%d health metrics failing at once (%s)", nfail, failing);
 #undef TRIG
     if (trig) {
         if (reason && cap) snprintf(reason, cap, "%s", why);
