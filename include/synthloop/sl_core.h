@@ -267,6 +267,9 @@ sl_status sl_output_check(const char *path);
  * on failure (SL_ERR_IO: resolve, connect, send, receive, timeout, not HTTP) *resp is NULL. */
 sl_status sl_http_post(const char *url, const char *body, const char *bearer, double timeout_s,
                        int *status, char **resp, size_t *resp_len);
+/* The http:// URL `base` (trailing slashes dropped) followed by `suffix`, checked as
+ * sl_http_post checks it, with the port made explicit, into out[cap]. */
+sl_status sl_http_url_join(const char *base, const char *suffix, char *out, size_t cap);
 /* GET an http:// URL, the same way (no token). */
 sl_status sl_http_get(const char *url, double timeout_s, int *status, char **resp, size_t *resp_len);
 /* A keep-alive connection to one server (base URL "http://host:port"), for many requests from

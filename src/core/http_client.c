@@ -55,6 +55,15 @@ static sl_status parse_url(const char *url, const char *suffix, url_parts *u) {
     return SL_OK;
 }
 
+sl_status sl_http_url_join(const char *base, const char *suffix, char *out, size_t cap) {
+    url_parts u;
+    SL_TRY(parse_url(base, suffix, &u));
+    int n = snprintf(out, cap, "http://%s:%s%s", u.host, u.port, u.path);
+    if (n < 0 || (size_t)n >= cap)
+        return sl_set_error(SL_ERR_ARG, "endpoint '%.200s': URL too long", base);
+    return SL_OK;
+}
+
 static double now_s(void) { return sl_now(); }
 
 static int wait_fd(int fd, short ev, double deadline) {

@@ -47,39 +47,6 @@ void sl_fc_predict_opts_default(sl_fc_predict_opts *o) {
 
 /* --- HTTP ------------------------------------------------------------------ */
 
-typedef struct url_parts {
-    char host[256], port[8], path[1024];
-} url_parts;
-
-static sl_status parse_url(const char *url, const char *suffix, url_parts *u) {
-    if (strncmp(url, "http://", 7) != 0)
-        return sl_set_error(SL_ERR_ARG, "endpoint '%.200s': only http:// URLs are supported "
-                            "(no TLS; put a local proxy in front of https endpoints)", url);
-    const char *h = url + 7, *e = h;
-    while (*e && *e != ':' && *e != '/') e++;
-    if (e == h || (size_t)(e - h) >= sizeof u->host)
-        return sl_set_error(SL_ERR_ARG, "endpoint '%.200s': no host", url);
-    memcpy(u->host, h, (size_t)(e - h));
-    u->host[e - h] = 0;
-    snprintf(u->port, sizeof u->port, "80");
-    if (*e == ':') {
-        const char *p = ++e;
-        while (*e >= '0' && *e <= '9') e++;
-        if (e == p || e - p > 5 || (*e && *e != '/'))
-            return sl_set_error(SL_ERR_ARG, "endpoint '%.200s': bad port", url);
-        memcpy(u->port, p, (size_t)(e - p));
-        u->port[e - p] = 0;
-    }
-    /* the prefix without trailing slashes, then the suffix */
-    size_t pl = strlen(e);
-    while (pl > 0 && e[pl - 1] == '/') pl--;
-    int n = snprintf(u->path, sizeof u->path, "%.*s%s", (int)pl, e, suffix ? suffix : "");
-    if (n < 0 || (size_t)n >= sizeof u->path)
-        return sl_set_error(SL_ERR_ARG, "endpoint '%.200s': path too long", url);
-    if (!u->path[0]) snprintf(u->path, sizeof u->path, "/");
-    return SL_OK;
-}
-
 /* The HTTP POST itself is the core client's (sl_http_post, src/core/http_client.c). */
 sl_status sl_fc_http_post(const char *url, const char *body, double timeout_s, int *status,
                           char **resp, size_t *resp_len) {
@@ -269,10 +236,8 @@ sl_status sl_fc_predict_case(const sl_fc_case *c, const sl_fc_predict_opts *o, c
     *cached = 0;
     if (!o->endpoint) return sl_set_error(SL_ERR_ARG, "predict: no endpoint");
     if (sodium_init() < 0) return sl_set_error(SL_ERR_INTERNAL, "predict: libsodium init failed");
-    url_parts u;
-    SL_TRY(parse_url(o->endpoint, "/v1/chat/completions", &u));
     char url[1400];
-    snprintf(url, sizeof url, "http://%s:%s%s", u.host, u.port, u.path);
+    SL_TRY(sl_http_url_join(o->endpoint, "/v1/chat/completions", url, sizeof url));
     char *body = request_body(c, o);
     if (!body) return SL_ERR_NOMEM;
     char cpath[4096] = "";
